@@ -1,0 +1,45 @@
+/** One problem with one input field: `field` is a dotted path into the submitted object. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Base of every error the pipeline raises on purpose: says whether trying again can help. */
+export abstract class MeteringError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(message: string, readonly context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is wrong and will stay wrong: quarantine it, never retry it. */
+export class ValidationError extends MeteringError {
+  readonly retryable = false;
+  constructor(readonly errors: FieldError[], context: Record<string, unknown> = {}) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join('; '), context);
+  }
+}
+
+/** Configuration is missing or malformed: fail loudly at cold start. */
+export class ConfigError extends MeteringError {
+  readonly retryable = false;
+}
+
+/** An outside system failed in a way that may pass (throttling, network, 5xx): retry. */
+export class TransientError extends MeteringError {
+  readonly retryable = true;
+}
+
+/** A permanent, non-input failure (e.g. a conflict that cannot resolve by waiting). */
+export class PermanentError extends MeteringError {
+  readonly retryable = false;
+}
+
+/** Authentication failed: missing or unknown key, or a key without the needed role. */
+export class AuthError extends MeteringError {
+  readonly retryable = false;
+  constructor(message: string, readonly status: 401 | 403 = 401) {
+    super(message);
+  }
+}

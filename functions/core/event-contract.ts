@@ -1,0 +1,270 @@
+import { z } from 'zod';
+import type { FieldError } from './errors.js';
+import { EVENT_TYPES, type EventType } from './meters.js';
+import { isCountryCode, isRegionCode, looksLikeCardNumber, truncateIp } from './privacy.js';
+import { DAY_MS, MINUTE_MS } from './clock.js';
+
+/** Limits of contract v1, shared by ingest, emitter and consumer. */
+export const LIMITS = {
+  maxStringLength: 256,
+  maxQuantity: 1_000_000,
+  maxPastMs: 35 * DAY_MS,
+  maxFutureMs: 5 * MINUTE_MS,
+  maxMetadataKeys: 16,
+} as const;
+
+const ID_SAFE = /^[^#\s]+$/;
+
+/**
+ * A usage event after validation and normalisation: what travels on the queue and is stored.
+ * `time` is UTC ISO-8601 with milliseconds; the client IP is already truncated to `ipPrefix`.
+ */
+export const usageEventSchema = z.strictObject({
+  id: z.string().min(1).max(LIMITS.maxStringLength),
+  source: z.string().min(1).max(LIMITS.maxStringLength).regex(ID_SAFE),
+  customerId: z.string().min(1).max(LIMITS.maxStringLength).regex(ID_SAFE),
+  type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
+  time: z.iso.datetime({ precision: 3 }),
+  quantity: z.int().min(1).max(LIMITS.maxQuantity),
+  operation: z.string().max(LIMITS.maxStringLength).optional(),
+  apiKeyId: z.string().max(LIMITS.maxStringLength).optional(),
+  ipPrefix: z.string().max(64).optional(),
+  country: z.string().regex(/^[A-Z]{2}$/).optional(),
+  region: z.string().regex(/^[A-Z]{2}-[A-Z0-9]{1,3}$/).optional(),
+  userId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
+  fileId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
+  metadata: z.record(z.string(), z.union([z.string().max(LIMITS.maxStringLength), z.number(), z.boolean()])).optional(),
+});
+
+export type UsageEvent = z.infer<typeof usageEventSchema>;
+
+/** The dedupe identity of an event: (source, id). */
+export function eventKey(e: Pick<UsageEvent, 'source' | 'id'>): string {
+  return `${e.source}#${e.id}`;
+}
+
+export interface ValidateContext {
+  /** Current time in ms, from the injected clock. */
+  now: number;
+  /** Generates an id when the client sent none (a ULID in production). */
+  newId: () => string;
+  /** The source an ingest key is bound to: a missing `source` takes it, a different one is rejected. */
+  boundSource?: string;
+}
+
+export type ValidateResult =
+  | { ok: true; event: UsageEvent; generatedId: boolean }
+  | { ok: false; id?: string; errors: FieldError[]; containsCardNumber: boolean };
+
+const CORE_ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'data']);
+const API_CALL_FIELDS = new Set(['quantity', 'operation', 'apiKeyId', 'clientIp', 'country', 'region']);
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Validates one CloudEvents 1.0 structured-mode event against contract v1 and normalises it.
+ * Reports every problem at once, each naming its field. Card-number-like values are named but never echoed.
+ */
+export function validateEvent(input: unknown, ctx: ValidateContext): ValidateResult {
+  const errors: FieldError[] = [];
+  let containsCardNumber = false;
+  const fail = (field: string, message: string) => errors.push({ field, message });
+
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: [{ field: '', message: 'must be a JSON object (a CloudEvent)' }], containsCardNumber };
+  }
+  const ce = input as Record<string, unknown>;
+
+  // Every string anywhere is bounded and checked for card numbers before anything else reads it.
+  const scan = (field: string, value: unknown) => {
+    if (typeof value === 'string' && value.length > LIMITS.maxStringLength) {
+      fail(field, `must be at most ${LIMITS.maxStringLength} characters`);
+    }
+    if ((typeof value === 'string' || typeof value === 'number') && field !== 'time' && looksLikeCardNumber(value)) {
+      containsCardNumber = true;
+      fail(field, 'looks like a payment card number; the event is rejected and the value is not stored');
+    }
+  };
+  for (const [k, v] of Object.entries(ce)) if (k !== 'data') scan(k, v);
+  const data = ce.data;
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
+    fail('data', 'must be a JSON object');
+  }
+  const d = (typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(d)) scan(`data.${k}`, v);
+
+  if (ce.specversion !== '1.0') fail('specversion', 'must be "1.0"');
+
+  const str = (field: string, value: unknown, required: boolean): string | undefined => {
+    if (value === undefined || value === null) {
+      if (required) fail(field, 'is required');
+      return undefined;
+    }
+    if (typeof value !== 'string') {
+      fail(field, 'must be a string');
+      return undefined;
+    }
+    if (value.length === 0) {
+      fail(field, 'must not be empty');
+      return undefined;
+    }
+    return value;
+  };
+
+  let id = str('id', ce.id, false);
+  let source = str('source', ce.source, ctx.boundSource === undefined);
+  if (source === undefined && ctx.boundSource !== undefined && ce.source === undefined) source = ctx.boundSource;
+  if (source !== undefined && !ID_SAFE.test(source)) fail('source', 'must not contain "#" or whitespace');
+  if (source !== undefined && ctx.boundSource !== undefined && source !== ctx.boundSource) {
+    fail('source', `does not match the source "${ctx.boundSource}" that this ingest key is bound to`);
+  }
+  const subject = str('subject', ce.subject, true);
+  if (subject !== undefined && !ID_SAFE.test(subject)) fail('subject', 'must be a customer id without "#" or whitespace');
+
+  const type = ce.type;
+  if (type === undefined) fail('type', 'is required');
+  else if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
+    fail('type', `is unknown; expected one of ${EVENT_TYPES.join(', ')}`);
+  }
+
+  let time: string | undefined;
+  const rawTime = str('time', ce.time, true);
+  if (rawTime !== undefined) {
+    const ms = RFC3339.test(rawTime) ? Date.parse(rawTime.replace(' ', 'T')) : NaN;
+    if (Number.isNaN(ms)) fail('time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z');
+    else if (ms < ctx.now - LIMITS.maxPastMs) fail('time', 'is more than 35 days in the past; Stripe cannot bill it');
+    else if (ms > ctx.now + LIMITS.maxFutureMs) fail('time', 'is more than 5 minutes in the future');
+    else time = new Date(ms).toISOString();
+  }
+  if (ce.datacontenttype !== undefined && ce.datacontenttype !== 'application/json') {
+    fail('datacontenttype', 'must be "application/json" when present');
+  }
+
+  const event: Partial<UsageEvent> = { quantity: 1 };
+  const metadata: Record<string, string | number | boolean> = {};
+  const known = new Set<string>();
+  const dataStr = (k: string, required: boolean) => {
+    known.add(k);
+    return str(`data.${k}`, d[k], required);
+  };
+
+  switch (type) {
+    case 'com.serenity.api.call': {
+      for (const k of API_CALL_FIELDS) known.add(k);
+      const q = d.quantity;
+      if (q !== undefined) {
+        if (typeof q !== 'number' || !Number.isInteger(q)) fail('data.quantity', 'must be an integer');
+        else if (q < 1) fail('data.quantity', 'must be at least 1');
+        else if (q > LIMITS.maxQuantity) fail('data.quantity', `must be at most ${LIMITS.maxQuantity}`);
+        else event.quantity = q;
+      }
+      event.operation = dataStr('operation', false);
+      event.apiKeyId = dataStr('apiKeyId', false);
+      const ip = dataStr('clientIp', false);
+      if (ip !== undefined) {
+        const prefix = truncateIp(ip);
+        if (prefix === undefined) fail('data.clientIp', 'must be an IPv4 or IPv6 address');
+        else event.ipPrefix = prefix;
+      }
+      const country = dataStr('country', false);
+      if (country !== undefined) {
+        if (!isCountryCode(country)) fail('data.country', 'must be an ISO 3166-1 alpha-2 code such as "DE"');
+        else event.country = country;
+      }
+      const region = dataStr('region', false);
+      if (region !== undefined) {
+        if (!isRegionCode(region)) fail('data.region', 'must be an ISO 3166-2 state-level code such as "US-CA"');
+        else event.region = region;
+      }
+      break;
+    }
+    case 'com.serenity.user.active':
+      event.userId = dataStr('userId', true);
+      break;
+    case 'com.serenity.file.protected':
+    case 'com.serenity.file.unprotected':
+      event.fileId = dataStr('fileId', true);
+      break;
+    default:
+      break; // reported above as an unknown type
+  }
+
+  // Anything else in data, and CloudEvents extension attributes, is metadata: flat and bounded.
+  const extras: [string, unknown][] = [
+    ...Object.entries(d).filter(([k]) => !known.has(k)).map(([k, v]) => [`data.${k}`, v] as [string, unknown]),
+    ...Object.entries(ce).filter(([k]) => !CORE_ATTRIBUTES.has(k)),
+  ];
+  if (extras.length > LIMITS.maxMetadataKeys) fail('data', `has more than ${LIMITS.maxMetadataKeys} metadata fields`);
+  for (const [field, v] of extras) {
+    const name = field.startsWith('data.') ? field.slice(5) : field;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') metadata[name] = v;
+    else fail(field, 'metadata values must be strings, numbers or booleans');
+  }
+
+  if (errors.length > 0) return { ok: false, id, errors, containsCardNumber };
+  const generatedId = id === undefined;
+  id ??= ctx.newId();
+  const normalized: UsageEvent = {
+    id,
+    source: source!,
+    customerId: subject!,
+    type: type as EventType,
+    time: time!,
+    quantity: event.quantity!,
+    ...definedOnly({
+      operation: event.operation,
+      apiKeyId: event.apiKeyId,
+      ipPrefix: event.ipPrefix,
+      country: event.country,
+      region: event.region,
+      userId: event.userId,
+      fileId: event.fileId,
+    }),
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+  };
+  return { ok: true, event: normalized, generatedId };
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Replaces every card-number-like value of a rejected event so that it can be kept visibly without the secret. */
+export function redactCardNumbers(input: unknown): unknown {
+  if (typeof input === 'string' || typeof input === 'number') {
+    return looksLikeCardNumber(input) ? '[redacted: card number]' : input;
+  }
+  if (Array.isArray(input)) return input.map(redactCardNumbers);
+  if (typeof input === 'object' && input !== null) {
+    return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, redactCardNumbers(v)]));
+  }
+  return input;
+}
+
+/** Converts a normalised event back to the CloudEvent a client would send (for replay and for the emitter). */
+export function toCloudEvent(e: UsageEvent): Record<string, unknown> {
+  const data: Record<string, unknown> = { ...(e.metadata ?? {}) };
+  switch (e.type) {
+    case 'com.serenity.api.call':
+      Object.assign(
+        data,
+        definedOnly({
+          quantity: e.quantity,
+          operation: e.operation,
+          apiKeyId: e.apiKeyId,
+          // The prefix's network address re-truncates to itself, so the full address is never needed.
+          clientIp: e.ipPrefix?.split('/')[0],
+          country: e.country,
+          region: e.region,
+        }),
+      );
+      break;
+    case 'com.serenity.user.active':
+      data.userId = e.userId;
+      break;
+    case 'com.serenity.file.protected':
+    case 'com.serenity.file.unprotected':
+      data.fileId = e.fileId;
+      break;
+  }
+  return { specversion: '1.0', id: e.id, source: e.source, type: e.type, subject: e.customerId, time: e.time, datacontenttype: 'application/json', data };
+}

@@ -1,0 +1,115 @@
+import type { FieldError } from './errors.js';
+import type { UsageEvent } from './event-contract.js';
+import type { UsageFragment } from './usage-fragment.js';
+
+/** Raw events, stored once each under their (source, id) within the customer's day. */
+export interface EventStore {
+  /** For each event already stored, the key of the message that counted it. Strongly consistent. */
+  owners(events: readonly UsageEvent[]): Promise<Map<string, string>>;
+  /** Stores events as counted by `owner`. Writing the same event again rewrites the same item. */
+  put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void>;
+  /** Every stored event of one customer's UTC day. */
+  listDay(customerId: string, day: string): Promise<UsageEvent[]>;
+}
+
+/** Idempotent usage fragments per customer, day and message. */
+export interface UsageStore {
+  putFragments(fragments: readonly UsageFragment[]): Promise<void>;
+  fragments(customerId: string, day: string): Promise<UsageFragment[]>;
+}
+
+/** A registered customer. Only registered customers' events are counted. */
+export interface Customer {
+  id: string;
+  name?: string;
+  stripeCustomerId?: string;
+  /** Day of month (1-31) on which the customer's billing period starts; calendar months when absent. */
+  anchorDay?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type KeyRole = 'ingest' | 'analyst' | 'admin';
+
+/** An API key, stored only as its SHA-256 hash. */
+export interface ApiKey {
+  hash: string;
+  /** First characters of the key, to recognise it in listings. */
+  prefix: string;
+  role: KeyRole;
+  /** The event source an ingest key may write as. */
+  source?: string;
+  /** Who holds the key (an analyst's name for review keys). */
+  principal: string;
+  createdAt: string;
+}
+
+export interface Registry {
+  customers(ids: readonly string[]): Promise<Map<string, Customer>>;
+  putCustomer(customer: Customer): Promise<void>;
+  listCustomers(): Promise<Customer[]>;
+  deleteCustomer(id: string): Promise<void>;
+  keyByHash(hash: string): Promise<ApiKey | undefined>;
+  putKey(key: ApiKey): Promise<void>;
+}
+
+export type QuarantineReason = 'unknown_customer' | 'invalid' | 'malformed_message';
+
+/** An event that could not be counted, kept visibly with its reason. */
+export interface QuarantineItem {
+  customerId: string;
+  /** Stable within its reason: re-quarantining the same event overwrites the same item. */
+  key: string;
+  reason: QuarantineReason;
+  errors: FieldError[];
+  /** The normalised event, when it passed validation (e.g. an unknown customer). */
+  event?: UsageEvent;
+  /** The submitted payload, card-number-like values redacted, when it did not. */
+  raw?: unknown;
+  /** False where replaying can never succeed (e.g. a redacted card number). */
+  replayable: boolean;
+  origin: 'ingest' | 'consume';
+  quarantinedAt: string;
+  attempts: number;
+  lastError?: string;
+}
+
+export interface QuarantineFilter {
+  customerId?: string;
+  reason?: QuarantineReason;
+  limit?: number;
+}
+
+export interface QuarantineStore {
+  put(items: readonly QuarantineItem[]): Promise<void>;
+  list(filter?: QuarantineFilter): Promise<QuarantineItem[]>;
+  remove(item: Pick<QuarantineItem, 'customerId' | 'reason' | 'key'>): Promise<void>;
+  count(): Promise<number>;
+}
+
+/** One record of the audit trail. */
+export interface AuditEntry {
+  id: string;
+  action: string;
+  /** Who did it: an ingest source, an analyst, the consumer, the CLI user. */
+  actor: string;
+  at: string;
+  customerId?: string;
+  /** Client network prefix, never a full address. */
+  ipPrefix?: string;
+  region?: string;
+  counts?: Record<string, number>;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<void>;
+  list(day: string, limit?: number): Promise<AuditEntry[]>;
+}
+
+/** The usage-event queue. */
+export interface EventQueue {
+  /** Sends message bodies; returns the indexes that could not be enqueued after retries. */
+  send(bodies: readonly string[]): Promise<{ failed: number[] }>;
+  depth(): Promise<{ queue: number; inFlight: number; dlq: number }>;
+}
