@@ -22,17 +22,18 @@ export function claimEvents(message: string, events: readonly UsageEvent[], exis
   const seen = new Set<string>();
   for (const e of events) {
     const key = eventKey(e);
-    if (seen.has(key) || skip.has(key)) {
+    if (seen.has(key)) {
       claim.duplicates.push(e);
       continue;
     }
     seen.add(key);
     const owner = existing.get(key);
-    if (owner === undefined) {
+    if (owner === message) {
+      // Stored by an earlier delivery of this very message: count it again, whatever else the batch holds.
+      claim.owned.push(e);
+    } else if (owner === undefined && !skip.has(key)) {
       claim.owned.push(e);
       claim.toWrite.push(e);
-    } else if (owner === message) {
-      claim.owned.push(e);
     } else {
       claim.duplicates.push(e);
     }

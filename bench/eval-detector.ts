@@ -1,0 +1,116 @@
+/**
+ * Event-level evaluation of the volume-spike detector on the labelled NAB-hourly subset.
+ *
+ * Run: `npx tsx bench/eval-detector.ts` (data from `<repo>/../shared/data/nab-hourly/`, or `NAB_DIR`).
+ * Scoring is exactly the README's: a window is caught when any hour in `[start, max(end, start + 3h)]` is
+ * flagged; a false alert is a run of consecutive flagged hours outside every window. Prints a per-series
+ * table for the production detector, a null detector and the README's EWMA z-score baseline, a
+ * leave-one-series-out check of the global parameters, and ends with one line of JSON.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { scoreEvents, summarize, type EventMetrics, type EventScore, type LabelWindow } from '../functions/core/anomaly/event-scoring.js';
+import { scoreSeries } from '../functions/core/anomaly/spike-detector.js';
+import type { DetectorTuning, UsagePoint } from '../functions/core/anomaly/types.js';
+
+interface Series {
+  name: string;
+  points: UsagePoint[];
+  windows: LabelWindow[];
+}
+
+type Detector = (points: readonly UsagePoint[]) => boolean[];
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = process.env.NAB_DIR ?? join(repoRoot, '..', 'shared', 'data', 'nab-hourly');
+
+function loadSeries(dir: string): Series[] {
+  const labels = JSON.parse(readFileSync(join(dir, 'labels.json'), 'utf8')) as Record<string, [string, string][]>;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((name) => {
+      const rows = readFileSync(join(dir, name), 'utf8').trim().split(/\r?\n/).slice(1);
+      const points = rows.map((row) => {
+        const [ts, value] = row.split(',');
+        return { t: Date.parse(ts!), value: Number(value) };
+      });
+      const windows = (labels[name] ?? []).map(([s, e]) => ({ start: Date.parse(s), end: Date.parse(e) }));
+      return { name, points, windows };
+    });
+}
+
+/** The README's reference: EWMA mean and variance (alpha 0.05), flag |z| >= 4 after 48 h, learns from every point. */
+function ewmaZScore(points: readonly UsagePoint[]): boolean[] {
+  const alpha = 0.05;
+  let mean = points[0]?.value ?? 0;
+  let variance = 0;
+  return points.map(({ value }, i) => {
+    const sd = Math.sqrt(variance);
+    const z = sd > 0 ? (value - mean) / sd : 0;
+    const diff = value - mean;
+    mean += alpha * diff;
+    variance = (1 - alpha) * (variance + alpha * diff * diff);
+    return i >= 48 && Math.abs(z) >= 4;
+  });
+}
+
+const nullDetector: Detector = (points) => points.map(() => false);
+
+const ours =
+  (tuning?: Partial<DetectorTuning>): Detector =>
+  (points) =>
+    scoreSeries(points, tuning ? { granularity: 'hour', tuning } : { granularity: 'hour' }).map((r) => r.flagged);
+
+function run(detector: Detector, series: readonly Series[]): EventScore[] {
+  return series.map((s) => scoreEvents(s.points.map((p) => p.t), detector(s.points), s.windows));
+}
+
+const pct = (x: number) => x.toFixed(2);
+
+function printTable(title: string, series: readonly Series[], scores: readonly EventScore[]): EventMetrics {
+  const total = summarize(scores);
+  console.log(`\n== ${title}`);
+  console.log(`${'series'.padEnd(32)} ${'caught'.padStart(7)} ${'false'.padStart(6)} ${'FA/30d'.padStart(7)}`);
+  scores.forEach((s, i) => {
+    const perMonth = s.falseAlerts / (s.hours / 720);
+    console.log(`${series[i]!.name.padEnd(32)} ${`${s.caught}/${s.windows}`.padStart(7)} ${String(s.falseAlerts).padStart(6)} ${perMonth.toFixed(2).padStart(7)}`);
+  });
+  console.log(
+    `${'TOTAL'.padEnd(32)} ${`${total.caught}/${total.windows}`.padStart(7)} ${String(total.falseAlerts).padStart(6)} ${total.falseAlertsPerSeriesMonth.toFixed(2).padStart(7)}` +
+      `   precision ${pct(total.precision)} recall ${pct(total.recall)} F1 ${pct(total.f1)}`,
+  );
+  return total;
+}
+
+const main = () => {
+  const series = loadSeries(dataDir);
+  const t0 = performance.now();
+  const oursScores = run(ours(), series);
+  const ms = performance.now() - t0;
+  const oursTotal = printTable('spike detector (production parameters)', series, oursScores);
+  console.log(`(${series.reduce((n, s) => n + s.points.length, 0)} points scored in ${ms.toFixed(0)} ms)`);
+  const nullTotal = printTable('null detector (never flags)', series, run(nullDetector, series));
+  const ewmaTotal = printTable('EWMA z-score (alpha 0.05, |z| >= 4, 48 h warm-up)', series, run(ewmaZScore, series));
+  const brief = (m: EventMetrics) => ({
+    caught: m.caught,
+    windows: m.windows,
+    falseAlerts: m.falseAlerts,
+    precision: round(m.precision),
+    recall: round(m.recall),
+    f1: round(m.f1),
+    falseAlertsPerSeriesMonth: round(m.falseAlertsPerSeriesMonth),
+  });
+  console.log(
+    JSON.stringify({
+      ...brief(oursTotal),
+      perSeries: Object.fromEntries(series.map((s, i) => [s.name, { caught: oursScores[i]!.caught, windows: oursScores[i]!.windows, falseAlerts: oursScores[i]!.falseAlerts }])),
+      baselines: { null: brief(nullTotal), ewma: brief(ewmaTotal) },
+    }),
+  );
+};
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+main();

@@ -1,0 +1,32 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface AwsClients {
+  dynamo: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  sqs: SQSClient;
+}
+
+/**
+ * Creates the AWS clients once per process. Endpoints come from the SDK's own
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS variables, which the local stack sets.
+ * @example const { doc, sqs } = makeAwsClients();
+ */
+export function makeAwsClients(opts: { region?: string; maxSockets?: number } = {}): AwsClients {
+  const maxSockets = opts.maxSockets ?? 64;
+  // Keep-alive on both agents: the local stack speaks plain HTTP, AWS speaks HTTPS.
+  const requestHandler = () =>
+    new NodeHttpHandler({
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    });
+  const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const dynamo = new DynamoDBClient({ region, requestHandler: requestHandler(), maxAttempts: 5 });
+  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 5 });
+  return { dynamo, doc, sqs };
+}

@@ -1,0 +1,39 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { AuthError, MeteringError, ValidationError } from './core/errors.js';
+import { truncateIp } from './core/privacy.js';
+import { logger } from './logger.js';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** A JSON response. */
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** Maps a thrown error to a response: typed errors say what went wrong, anything else is a logged 500. */
+export function errorResponse(err: unknown, requestId: string): HttpResult {
+  if (err instanceof ValidationError) return json(400, { error: 'invalid request', errors: err.errors });
+  if (err instanceof AuthError) return json(err.status, { error: err.message });
+  if (err instanceof MeteringError && err.retryable) {
+    logger.warn('transient failure', { requestId, error: err.message, context: err.context });
+    return json(503, { error: 'temporarily unavailable; retry', requestId }, { 'retry-after': '1' });
+  }
+  logger.error('request failed', { requestId, error: err as Error });
+  return json(500, { error: 'internal error', requestId });
+}
+
+/** The raw body bytes of an HTTP API request. */
+export function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
+  return Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+/** Who called, as far as the audit trail may know: the network prefix and country/state from the edge. */
+export function callerOf(event: APIGatewayProxyEventV2): { ipPrefix?: string; region?: string } {
+  const ip = event.requestContext?.http?.sourceIp;
+  const country = event.headers?.['cloudfront-viewer-country'];
+  const state = event.headers?.['cloudfront-viewer-country-region'];
+  return {
+    ...(ip ? { ipPrefix: truncateIp(ip) } : {}),
+    ...(country ? { region: state ? `${country}-${state}` : country } : {}),
+  };
+}

@@ -1,0 +1,68 @@
+import { ulid } from 'ulid';
+import { loadConfig, type Config } from './config.js';
+import { makeAwsClients, type AwsClients } from './adapters/aws-clients.js';
+import { CapacityMeter } from './adapters/capacity-meter.js';
+import { DynamoDbAuditLog } from './adapters/dynamodb-audit-log.js';
+import { DynamoDbEventStore } from './adapters/dynamodb-event-store.js';
+import { DynamoDbQuarantine } from './adapters/dynamodb-quarantine.js';
+import { DynamoDbRegistry } from './adapters/dynamodb-registry.js';
+import { DynamoDbUsageStore } from './adapters/dynamodb-usage-store.js';
+import { SqsEventQueue } from './adapters/sqs-event-queue.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { cachedLookup } from './core/api-keys.js';
+import type { ApiKey } from './core/ports.js';
+
+/** Every adapter a handler may use, wired from one Config. The composition root. */
+export interface Services {
+  config: Config;
+  clients: AwsClients;
+  capacity: CapacityMeter;
+  clock: Clock;
+  newId: () => string;
+  events: DynamoDbEventStore;
+  usage: DynamoDbUsageStore;
+  registry: DynamoDbRegistry;
+  quarantine: DynamoDbQuarantine;
+  audit: DynamoDbAuditLog;
+  queue: SqsEventQueue;
+  /** Cached API-key lookup by hash. */
+  keyByHash: (hash: string) => Promise<ApiKey | undefined>;
+}
+
+export interface ServiceOverrides {
+  env?: NodeJS.ProcessEnv;
+  clients?: AwsClients;
+  clock?: Clock;
+  capacity?: CapacityMeter;
+  newId?: () => string;
+}
+
+/** Builds the services from the environment; tests and the local stack pass their own clients or clock. */
+export function makeServices(o: ServiceOverrides = {}): Services {
+  const config = loadConfig(o.env);
+  const clients = o.clients ?? makeAwsClients({ region: config.region });
+  const capacity = o.capacity ?? new CapacityMeter();
+  const clock = o.clock ?? systemClock;
+  const registry = new DynamoDbRegistry(clients.doc, config.tables.registry, capacity);
+  return {
+    config,
+    clients,
+    capacity,
+    clock,
+    newId: o.newId ?? (() => ulid(clock.now())),
+    events: new DynamoDbEventStore(clients.dynamo, config.tables.events, config.eventRetentionDays, capacity),
+    usage: new DynamoDbUsageStore(clients.dynamo, config.tables.usage, capacity),
+    registry,
+    quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity),
+    audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
+    queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
+    keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
+  };
+}
+
+let cached: Services | undefined;
+
+/** The process-wide services, created on first use (a Lambda cold start). */
+export function services(): Services {
+  return (cached ??= makeServices());
+}
