@@ -10,7 +10,7 @@ import { DynamoDbUsageStore } from './adapters/dynamodb-usage-store.js';
 import { SqsEventQueue } from './adapters/sqs-event-queue.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { cachedLookup } from './core/api-keys.js';
-import type { ApiKey } from './core/ports.js';
+import type { ApiKey, AuditLog, EventQueue, EventStore, QuarantineStore, Registry, UsageStore } from './core/ports.js';
 
 /** Every adapter a handler may use, wired from one Config. The composition root. */
 export interface Services {
@@ -19,12 +19,12 @@ export interface Services {
   capacity: CapacityMeter;
   clock: Clock;
   newId: () => string;
-  events: DynamoDbEventStore;
-  usage: DynamoDbUsageStore;
-  registry: DynamoDbRegistry;
-  quarantine: DynamoDbQuarantine;
-  audit: DynamoDbAuditLog;
-  queue: SqsEventQueue;
+  events: EventStore;
+  usage: UsageStore;
+  registry: Registry;
+  quarantine: QuarantineStore;
+  audit: AuditLog;
+  queue: EventQueue;
   /** Cached API-key lookup by hash. */
   keyByHash: (hash: string) => Promise<ApiKey | undefined>;
 }

@@ -16,7 +16,15 @@ export interface AwsClients {
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS variables, which the local stack sets.
  * @example const { doc, sqs } = makeAwsClients();
  */
-export function makeAwsClients(opts: { region?: string; maxSockets?: number } = {}): AwsClients {
+export function makeAwsClients(
+  opts: {
+    region?: string;
+    maxSockets?: number;
+    /** Explicit endpoints and credentials, for the local stack. */
+    endpoints?: { dynamodb?: string; sqs?: string };
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  } = {},
+): AwsClients {
   const maxSockets = opts.maxSockets ?? 64;
   // Keep-alive on both agents: the local stack speaks plain HTTP, AWS speaks HTTPS.
   const requestHandler = () =>
@@ -25,8 +33,9 @@ export function makeAwsClients(opts: { region?: string; maxSockets?: number } = 
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     });
   const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  const dynamo = new DynamoDBClient({ region, requestHandler: requestHandler(), maxAttempts: 5 });
+  const credentials = opts.credentials;
+  const dynamo = new DynamoDBClient({ region, credentials, endpoint: opts.endpoints?.dynamodb, requestHandler: requestHandler(), maxAttempts: 5 });
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const sqs = new SQSClient({ region, requestHandler: requestHandler(), maxAttempts: 5 });
+  const sqs = new SQSClient({ region, credentials, endpoint: opts.endpoints?.sqs, requestHandler: requestHandler(), maxAttempts: 5 });
   return { dynamo, doc, sqs };
 }

@@ -12,9 +12,15 @@ const HOURLY: DetectorTuning = {
   gammaDaily: 0.2,
   gammaWeekly: 0.1,
   beta: 0.02,
+  betaSlot: 0.1,
+  scalePrior: 5,
+  profilePrior: 2,
   huberK: 2.5,
+  flaggedK: 1,
   warmupPoints: 48,
   shiftAfter: 24,
+  horizons: [],
+  dispersion: 0,
   floorMultiplier: 1,
 };
 

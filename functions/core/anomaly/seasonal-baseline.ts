@@ -11,12 +11,9 @@ export interface Forecast {
 /** One seasonal profile: an additive offset per slot, with how often each slot has been seen. */
 interface Profile {
   period: number;
-  slotOf(index: number): number;
   offsets: Float64Array;
   visits: Uint32Array;
   gain: number;
-  /** A primary profile bootstraps from its first visits; a residual profile starts at zero and grows. */
-  bootstrap: boolean;
 }
 
 // sqrt(pi/2): turns a mean absolute deviation into a Gaussian-equivalent standard deviation.
@@ -24,18 +21,23 @@ const MAD_TO_SIGMA = 1.2533;
 // Keeps the scale above zero on perfectly flat series.
 const MIN_SIGMA = 0.01;
 
+const slotOf = (index: number, period: number) => ((index % period) + period) % period;
+
 /**
  * A robust additive model of log1p(value): level + hour-of-day profile + hour-of-week residual profile
  * (for daily series: level + day-of-week profile), updated online by exponential smoothing of winsorized
- * residuals. Working in log1p space makes the noise roughly multiplicative-invariant, so one scale fits
- * a customer at 10 calls an hour and one at 10 000.
+ * residuals, with a noise scale per hour of day (per day of week). Working in log1p space makes the
+ * noise roughly scale-free, so one set of parameters fits a customer at 10 calls an hour and one at 10 000.
  */
 export class SeasonalBaseline {
   private level = 0;
   private seen = 0;
+  private readonly profiles: Profile[];
+  /** Mean absolute residual overall, and per slot of the first profile (heteroscedastic hours). */
   private absDev = 0;
   private scaleSamples = 0;
-  private readonly profiles: Profile[];
+  private readonly slotAbsDev: Float64Array;
+  private readonly slotScaleSamples: Uint32Array;
 
   constructor(
     granularity: Granularity,
@@ -43,8 +45,10 @@ export class SeasonalBaseline {
   ) {
     this.profiles =
       granularity === 'hour'
-        ? [profile(24, tuning.gammaDaily, true), profile(168, tuning.gammaWeekly, false)]
-        : [profile(7, tuning.gammaDaily, true)];
+        ? [profile(24, tuning.gammaDaily), profile(168, tuning.gammaWeekly)]
+        : [profile(7, tuning.gammaDaily)];
+    this.slotAbsDev = new Float64Array(this.profiles[0]!.period);
+    this.slotScaleSamples = new Uint32Array(this.profiles[0]!.period);
   }
 
   /** Points absorbed so far. */
@@ -55,42 +59,35 @@ export class SeasonalBaseline {
   /** The forecast for the bucket with absolute index `index` (bucket start / bucket length). */
   forecast(index: number): Forecast {
     let mean = this.level;
-    for (const p of this.profiles) mean += p.offsets[p.slotOf(index)]!;
-    const learned = this.scaleSamples > 0 ? MAD_TO_SIGMA * this.absDev : Number.POSITIVE_INFINITY;
-    return { mean, sigma: Math.max(learned, this.tuning.floorMultiplier * countNoiseFloor(mean), MIN_SIGMA) };
+    for (const p of this.profiles) mean += p.offsets[slotOf(index, p.period)]!;
+    const floor = this.tuning.floorMultiplier * (this.tuning.dispersion > 0 ? countNoiseFloorVst(mean, this.tuning.dispersion) : countNoiseFloor(mean));
+    return { mean, sigma: Math.max(this.learnedSigma(index), floor, MIN_SIGMA) };
   }
 
   /**
-   * Learns from one observation `y` (log1p space) given its forecast. `trust` is how much of the residual
-   * may teach the baseline: 0 for a flagged point, 1 for a normal one.
+   * Learns from observation `y` (log1p space) given its forecast. Residuals are winsorized to `huberK`
+   * scales, and to `flaggedK` scales for a flagged point, so a spike moves the baseline by a bounded step
+   * at most, while a pattern that keeps recurring is still learned, week after week.
    */
-  absorb(index: number, y: number, f: Forecast, trust: 0 | 1): void {
+  absorb(index: number, y: number, f: Forecast, flagged: boolean): void {
     if (this.seen === 0) {
       this.level = y;
       this.seen = 1;
       return;
     }
     const residual = y - f.mean;
-    const k = this.tuning.huberK * f.sigma;
-    const r = trust * Math.max(-k, Math.min(k, residual));
-    let bootstrapped = false;
+    const k = (flagged ? this.tuning.flaggedK : this.tuning.huberK) * f.sigma;
+    const r = Math.max(-k, Math.min(k, residual));
+    this.level += Math.max(this.tuning.alpha, 1 / this.seen) * r;
     for (const p of this.profiles) {
-      const slot = p.slotOf(index);
+      const slot = slotOf(index, p.period);
       const visits = p.visits[slot]!;
-      if (p.bootstrap && visits === 0) {
-        // First sight of this slot: it takes the whole residual, the level none of it.
-        p.offsets[slot] = p.offsets[slot]! + (y - f.mean);
-        bootstrapped = true;
-      } else {
-        const gain = p.bootstrap ? Math.max(p.gain, 1 / (visits + 1)) : p.gain;
-        p.offsets[slot] = p.offsets[slot]! + gain * r;
-      }
-      if (trust === 1) p.visits[slot] = visits + 1;
+      // Shrunk towards "no seasonality" until a slot has been seen a few times: young profiles are noise.
+      const gain = Math.max(p.gain, 1 / (visits + 1 + this.tuning.profilePrior));
+      p.offsets[slot] = p.offsets[slot]! + gain * r;
+      p.visits[slot] = visits + 1;
     }
-    if (!bootstrapped) {
-      this.level += this.tuning.alpha * r;
-      if (trust === 1) this.learnScale(Math.min(Math.abs(residual), k));
-    }
+    if (!flagged) this.learnScale(index, Math.min(Math.abs(residual), this.tuning.huberK * f.sigma));
     this.seen++;
   }
 
@@ -99,10 +96,20 @@ export class SeasonalBaseline {
     this.level += delta;
   }
 
-  private learnScale(absResidual: number): void {
+  private learnedSigma(index: number): number {
+    if (this.scaleSamples === 0) return Number.POSITIVE_INFINITY;
+    const slot = slotOf(index, this.slotAbsDev.length);
+    const n = this.slotScaleSamples[slot]!;
+    const w = n / (n + this.tuning.scalePrior);
+    return MAD_TO_SIGMA * (w * this.slotAbsDev[slot]! + (1 - w) * this.absDev);
+  }
+
+  private learnScale(index: number, absResidual: number): void {
     this.scaleSamples++;
-    const gain = Math.max(this.tuning.beta, 1 / this.scaleSamples);
-    this.absDev += gain * (absResidual - this.absDev);
+    this.absDev += Math.max(this.tuning.beta, 1 / this.scaleSamples) * (absResidual - this.absDev);
+    const slot = slotOf(index, this.slotAbsDev.length);
+    const n = ++this.slotScaleSamples[slot]!;
+    this.slotAbsDev[slot] = this.slotAbsDev[slot]! + Math.max(this.tuning.betaSlot, 1 / n) * (absResidual - this.slotAbsDev[slot]!);
   }
 }
 
@@ -115,13 +122,28 @@ export function countNoiseFloor(meanLog: number): number {
   return Math.sqrt(mu + 1) / (1 + mu);
 }
 
-function profile(period: number, gain: number, bootstrap: boolean): Profile {
-  return {
-    period,
-    slotOf: (index) => ((index % period) + period) % period,
-    offsets: new Float64Array(period),
-    visits: new Uint32Array(period),
-    gain,
-    bootstrap,
-  };
+/** Inverse of {@link toModelSpace}. */
+export function fromModelSpace(y: number, dispersion: number): number {
+  if (dispersion <= 0) return Math.expm1(y);
+  const s = Math.sinh((y * Math.sqrt(dispersion)) / 2);
+  return Math.sign(y) * (s * s) / dispersion;
+}
+
+/**
+ * The variance-stabilizing transform of a negative binomial count (var = mu + dispersion mu^2): like
+ * 2 sqrt(x) (Poisson, sd 1) for small counts and like log(x) / sqrt(dispersion) for large ones.
+ * With dispersion 0 it is log1p.
+ */
+export function toModelSpace(x: number, dispersion: number): number {
+  if (dispersion <= 0) return Math.log1p(x);
+  return (2 * Math.asinh(Math.sqrt(dispersion * x))) / Math.sqrt(dispersion);
+}
+
+function countNoiseFloorVst(meanY: number, dispersion: number): number {
+  const mu = Math.max(0, fromModelSpace(meanY, dispersion));
+  return 1 / Math.sqrt(1 + dispersion * mu);
+}
+
+function profile(period: number, gain: number): Profile {
+  return { period, offsets: new Float64Array(period), visits: new Uint32Array(period), gain };
 }

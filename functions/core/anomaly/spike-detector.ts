@@ -2,7 +2,8 @@ import { DAY_MS, HOUR_MS } from '../clock.js';
 import { ValidationError, type FieldError } from '../errors.js';
 import { assertNever } from '../meters.js';
 import { SEVERITY_THRESHOLDS, SPIKE_THRESHOLD, productionTuning } from './constants.js';
-import { SeasonalBaseline } from './seasonal-baseline.js';
+import { SeasonalBaseline, fromModelSpace, toModelSpace } from './seasonal-baseline.js';
+import { SustainedShift } from './sustained-shift.js';
 import type { DetectorTuning, Direction, Granularity, Severity, SpikeDetectorOptions, SpikeResult, UsagePoint } from './types.js';
 import { validateOptions } from './validate-options.js';
 
@@ -26,6 +27,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   const tuning: DetectorTuning = { ...productionTuning(granularity), ...options.tuning };
   const stepMs = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const baseline = new SeasonalBaseline(granularity, tuning);
+  const sustained = new SustainedShift(tuning.horizons, tuning.zFlag, tuning.beta);
   let lastT: number | undefined;
   // Residuals of the current run of consecutive flags: a long run means the level itself moved.
   let run: number[] = [];
@@ -33,16 +35,22 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   return {
     update(point) {
       validatePoint(point, stepMs, lastT);
+      if (lastT !== undefined && point.t - lastT !== stepMs) sustained.reset();
       lastT = point.t;
       const index = point.t / stepMs;
-      const y = Math.log1p(point.value);
+      const y = toModelSpace(point.value, tuning.dispersion);
       const f = baseline.forecast(index);
       const warm = baseline.count >= tuning.warmupPoints;
-      const z = warm ? (y - f.mean) / f.sigma : 0;
+      const z1 = warm ? (y - f.mean) / f.sigma : 0;
+      // Scales are learned from warm, unflagged points only; a flag is decided before learning.
+      const zs = warm ? sustained.score(z1) : [];
+      let z = z1;
+      for (const zk of zs) if (directed(zk, direction) > directed(z, direction)) z = zk;
       const score = scoreOf(directed(z, direction), tuning.zFlag);
       const flagged = score >= SPIKE_THRESHOLD;
+      if (warm) sustained.commit(z1, !flagged);
 
-      baseline.absorb(index, y, f, flagged ? 0 : 1);
+      baseline.absorb(index, y, f, flagged);
       if (flagged && (run.length === 0 || Math.sign(run[0]!) === Math.sign(y - f.mean))) run.push(y - f.mean);
       else run = flagged ? [y - f.mean] : [];
       if (run.length >= tuning.shiftAfter) {
@@ -57,8 +65,8 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
         score,
         flagged,
         severity: severityOf(score),
-        expected: Math.max(0, Math.expm1(f.mean)),
-        band: [Math.max(0, Math.expm1(f.mean - spread)), Math.expm1(f.mean + spread)],
+        expected: Math.max(0, fromModelSpace(f.mean, tuning.dispersion)),
+        band: [Math.max(0, fromModelSpace(f.mean - spread, tuning.dispersion)), fromModelSpace(f.mean + spread, tuning.dispersion)],
         z,
         warm,
       };

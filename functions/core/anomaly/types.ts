@@ -47,12 +47,24 @@ export interface DetectorTuning {
   gammaWeekly: number;
   /** Gain of the residual scale estimate per point. */
   beta: number;
+  /** Gain of the per-slot (hour-of-day, or day-of-week) residual scale per visit. */
+  betaSlot: number;
+  /** Visits a slot's own scale needs to weigh as much as the overall scale. */
+  scalePrior: number;
+  /** Pseudo-visits of "no seasonality" that a seasonal slot's first observations are averaged with. */
+  profilePrior: number;
   /** Residuals are winsorized to `±huberK` scales before they update the baseline. */
   huberK: number;
+  /** A flagged point's residual is winsorized to `±flaggedK` scales, so it teaches the baseline little. */
+  flaggedK: number;
   /** Points seen before the detector may flag. */
   warmupPoints: number;
   /** After this many consecutive flagged points the baseline accepts the new level (a level shift). */
   shiftAfter: number;
+  /** Lengths (in points, each > 1) of the runs whose mean residual is also scored, for sustained rises. */
+  horizons: number[];
+  /** Overdispersion of the count model; 0 means plain log1p space. */
+  dispersion: number;
   /** Multiplies the Poisson noise floor, so low counts need a larger jump to be flagged. */
   floorMultiplier: number;
 }

@@ -1,0 +1,63 @@
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONSUMER, EVENT_QUEUE } from '../../functions/resources.js';
+import { NodeFunction } from './node-function.js';
+import type { UsageTables } from './usage-tables.js';
+
+/** What the event pipeline needs from the rest of the stack. */
+export interface EventPipelineProps {
+  readonly tables: UsageTables;
+}
+
+/**
+ * The usage-event queue, its dead-letter queue and the consumer that counts each message,
+ * reporting failed records one by one so only those are redelivered.
+ * @example const pipeline = new EventPipeline(this, 'Pipeline', { tables });
+ */
+export class EventPipeline extends Construct {
+  readonly queue: Queue;
+  readonly dlq: Queue;
+  readonly consumer: NodeFunction;
+  /** The queue URLs under the environment variables functions/config.ts reads. */
+  readonly environment: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: EventPipelineProps) {
+    super(scope, id);
+    const secure = { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED } as const;
+    this.dlq = new Queue(this, EVENT_QUEUE.dlqId, { ...secure, retentionPeriod: Duration.days(EVENT_QUEUE.dlqRetentionDays) });
+    this.queue = new Queue(this, EVENT_QUEUE.id, {
+      ...secure,
+      retentionPeriod: Duration.days(EVENT_QUEUE.retentionDays),
+      visibilityTimeout: Duration.seconds(EVENT_QUEUE.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: EVENT_QUEUE.maxReceiveCount },
+    });
+    // A consumer that outlives the visibility timeout would see its messages delivered twice at once.
+    if (EVENT_QUEUE.visibilityTimeoutSeconds < CONSUMER.timeoutSeconds) {
+      throw new Error(`EVENT_QUEUE.visibilityTimeoutSeconds must be at least CONSUMER.timeoutSeconds (${CONSUMER.timeoutSeconds})`);
+    }
+    this.environment = { [EVENT_QUEUE.env]: this.queue.queueUrl, [EVENT_QUEUE.dlqEnv]: this.dlq.queueUrl };
+
+    this.consumer = new NodeFunction(this, 'Consumer', {
+      handlerFile: 'consume-events',
+      description: 'Counts usage events from the queue exactly once',
+      environment: { ...props.tables.environment, ...this.environment },
+      timeout: Duration.seconds(CONSUMER.timeoutSeconds),
+      memorySize: CONSUMER.memoryMb,
+    });
+    const t = props.tables.tables;
+    for (const table of [t.events, t.usage, t.quarantine, t.audit]) table.grantReadWriteData(this.consumer);
+    t.registry.grantReadData(this.consumer);
+    this.consumer.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: EVENT_QUEUE.batchSize,
+        maxBatchingWindow: Duration.seconds(EVENT_QUEUE.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'usage-event queue' });
+    new CfnOutput(this, 'DlqUrl', { value: this.dlq.queueUrl, description: 'usage-event dead-letter queue' });
+  }
+}

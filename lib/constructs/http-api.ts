@@ -1,0 +1,82 @@
+import { CfnOutput, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { EventPipeline } from './event-pipeline.js';
+import { NodeFunction } from './node-function.js';
+import type { UsageTables } from './usage-tables.js';
+
+/** What the HTTP API needs from the rest of the stack. */
+export interface MeteringHttpApiProps {
+  readonly tables: UsageTables;
+  readonly pipeline: EventPipeline;
+}
+
+// No source IP, user agent or caller: access logs must not hold a full IP address.
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    time: '$context.requestTime',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    latencyMs: '$context.responseLatency',
+    integrationStatus: '$context.integrationStatus',
+    integrationError: '$context.integrationErrorMessage',
+    responseLength: '$context.responseLength',
+  }),
+);
+
+/**
+ * The public HTTP API: POST /v1/events ingests, GET /v1/usage and GET /v1/health read.
+ * Callers authenticate with bearer API keys that the functions check against the Registry table.
+ * @example const api = new MeteringHttpApi(this, 'Api', { tables, pipeline }); api.url;
+ */
+export class MeteringHttpApi extends Construct {
+  readonly api: HttpApi;
+  readonly ingest: NodeFunction;
+  readonly reader: NodeFunction;
+  /** The base URL of the API, ending in a slash. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: MeteringHttpApiProps) {
+    super(scope, id);
+    const { tables, pipeline } = props;
+    const t = tables.tables;
+    // functions/config.ts validates every resource name at cold start, so each function gets them all;
+    // IAM below decides what each may touch.
+    const environment = { ...tables.environment, ...pipeline.environment };
+
+    this.ingest = new NodeFunction(this, 'Ingest', { handlerFile: 'ingest-events', description: 'POST /v1/events', environment });
+    pipeline.queue.grantSendMessages(this.ingest);
+    t.quarantine.grantWriteData(this.ingest);
+    t.audit.grantWriteData(this.ingest);
+    t.registry.grantReadData(this.ingest);
+
+    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'GET /v1/usage and GET /v1/health', environment });
+    for (const table of [t.usage, t.registry, t.quarantine]) table.grantReadData(this.reader);
+    for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.reader, 'sqs:GetQueueAttributes');
+
+    this.api = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      autoDeploy: true,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+    });
+    this.url = stage.url;
+
+    const ingest = new HttpLambdaIntegration('IngestIntegration', this.ingest);
+    const reader = new HttpLambdaIntegration('ReaderIntegration', this.reader);
+    this.api.addRoutes({ path: '/v1/events', methods: [HttpMethod.POST], integration: ingest });
+    this.api.addRoutes({ path: '/v1/usage', methods: [HttpMethod.GET], integration: reader });
+    this.api.addRoutes({ path: '/v1/health', methods: [HttpMethod.GET], integration: reader });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'Callers present bearer API keys that the functions hash and look up in the Registry table, with per-key roles (ingest, analyst, admin); a gateway authorizer would duplicate that lookup.',
+    });
+
+    new CfnOutput(this, 'Url', { value: this.url, description: 'HTTP API base URL' });
+  }
+}

