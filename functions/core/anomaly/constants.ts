@@ -20,6 +20,9 @@ const HOURLY: DetectorTuning = {
   warmupPoints: 48,
   shiftAfter: 24,
   horizons: [],
+  tailWindow: 336,
+  tailQuantile: 0.99,
+  tailRatio: 0,
   dispersion: 0,
   floorMultiplier: 1,
 };

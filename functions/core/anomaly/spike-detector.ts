@@ -4,6 +4,7 @@ import { assertNever } from '../meters.js';
 import { SEVERITY_THRESHOLDS, SPIKE_THRESHOLD, productionTuning } from './constants.js';
 import { SeasonalBaseline, fromModelSpace, toModelSpace } from './seasonal-baseline.js';
 import { SustainedShift } from './sustained-shift.js';
+import { TailMemory } from './tail-memory.js';
 import type { DetectorTuning, Direction, Granularity, Severity, SpikeDetectorOptions, SpikeResult, UsagePoint } from './types.js';
 import { validateOptions } from './validate-options.js';
 
@@ -28,6 +29,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   const stepMs = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const baseline = new SeasonalBaseline(granularity, tuning);
   const sustained = new SustainedShift(tuning.horizons, tuning.zFlag, tuning.beta);
+  const tail = new TailMemory(tuning.tailWindow);
   let lastT: number | undefined;
   // Residuals of the current run of consecutive flags: a long run means the level itself moved.
   let run: number[] = [];
@@ -46,8 +48,11 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
       const zs = warm ? sustained.score(z1) : [];
       let z = z1;
       for (const zk of zs) if (directed(zk, direction) > directed(z, direction)) z = zk;
-      const score = scoreOf(directed(z, direction), tuning.zFlag);
+      const dz = directed(z, direction);
+      const zThreshold = tuning.tailRatio > 0 ? Math.max(tuning.zFlag, tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints)) : tuning.zFlag;
+      const score = scoreOf(dz, zThreshold);
       const flagged = score >= SPIKE_THRESHOLD;
+      if (warm) tail.push(dz);
       if (warm) sustained.commit(z1, !flagged);
 
       baseline.absorb(index, y, f, flagged);

@@ -63,6 +63,12 @@ export interface DetectorTuning {
   shiftAfter: number;
   /** Lengths (in points, each > 1) of the runs whose mean residual is also scored, for sustained rises. */
   horizons: number[];
+  /** Points of the series' own recent scores remembered to judge how bursty it is. */
+  tailWindow: number;
+  /** Which quantile of those scores stands for the series' routine bursts. */
+  tailQuantile: number;
+  /** The flag threshold is at least this times that quantile; 0 disables the adaptation. */
+  tailRatio: number;
   /** Overdispersion of the count model; 0 means plain log1p space. */
   dispersion: number;
   /** Multiplies the Poisson noise floor, so low counts need a larger jump to be flagged. */

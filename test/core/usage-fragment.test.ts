@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { buildFragments, foldUsage, distinctUsers } from '../../functions/core/usage-fragment.js';
+import type { UsageEvent } from '../../functions/core/event-contract.js';
+import { parseUsageQuery } from '../../functions/core/usage-query.js';
+import { ValidationError } from '../../functions/core/errors.js';
+
+let n = 0;
+const at = (time: string, over: Partial<UsageEvent>): UsageEvent => ({ id: `e${n++}`, source: 's', customerId: 'c', type: 'com.serenity.api.call', time, quantity: 1, ...over });
+const file = (time: string, fileId: string, op: '+' | '-') => at(time, { type: op === '+' ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', fileId });
+const user = (time: string, userId: string) => at(time, { type: 'com.serenity.user.active', userId });
+
+describe('buildFragments', () => {
+  it('splits by customer and UTC day and sums calls per hour', () => {
+    // Act
+    const f = buildFragments('M', [
+      at('2026-11-28T23:10:00.000Z', { quantity: 5 }),
+      at('2026-11-29T00:10:00.000Z', { quantity: 2 }),
+      at('2026-11-29T00:50:00.000Z', { quantity: 3 }),
+      at('2026-11-29T00:50:00.000Z', { customerId: 'd', quantity: 1 }),
+    ]);
+    // Assess
+    expect(f.map((x) => [x.customerId, x.day, x.calls])).toEqual([
+      ['c', '2026-11-28', { '23': 5 }],
+      ['c', '2026-11-29', { '00': 5 }],
+      ['d', '2026-11-29', { '00': 1 }],
+    ]);
+  });
+});
+
+describe('foldUsage', () => {
+  const day = Date.parse('2026-11-29T00:00:00Z');
+  const H = 3_600_000;
+
+  it('counts distinct users per bucket and protected files at each bucket end', () => {
+    // Prepare
+    const frags = buildFragments('M', [
+      user('2026-11-29T01:05:00.000Z', 'u1'),
+      user('2026-11-29T01:55:00.000Z', 'u1'),
+      user('2026-11-29T02:05:00.000Z', 'u1'),
+      user('2026-11-29T02:06:00.000Z', 'u2'),
+      file('2026-11-29T01:00:00.000Z', 'f1', '+'),
+      file('2026-11-29T01:30:00.000Z', 'f2', '+'),
+      file('2026-11-29T01:40:00.000Z', 'f2', '+'), // re-protecting counts once
+      file('2026-11-29T02:30:00.000Z', 'f1', '-'),
+      file('2026-11-29T02:40:00.000Z', 'f9', '-'), // unprotecting an unknown file changes nothing
+    ]);
+    // Act
+    const b = foldUsage(frags, { from: day + H, to: day + 3 * H, granularity: 'hour' });
+    // Assess
+    expect(b.map((x) => [x.active_users, x.protected_files])).toEqual([[1, 2], [2, 1]]);
+    expect(distinctUsers(frags).size).toBe(2);
+  });
+
+  it('applies file operations in time order whatever order the fragments arrive in', () => {
+    const late = buildFragments('M2', [file('2026-11-29T05:00:00.000Z', 'f', '-')]);
+    const early = buildFragments('M1', [file('2026-11-29T04:00:00.000Z', 'f', '+')]);
+    const b = foldUsage([...late, ...early], { from: day, to: day + 24 * H, granularity: 'day' });
+    expect(b[0]!.protected_files).toBe(0);
+    const mid = foldUsage([...late, ...early], { from: day, to: day + 5 * H - 1, granularity: 'day' });
+    expect(mid[0]!.protected_files).toBe(1);
+  });
+});
+
+describe('parseUsageQuery', () => {
+  it('widens the range to whole buckets', () => {
+    const q = parseUsageQuery({ customer: 'c', from: '2026-11-29T10:15:00Z', to: '2026-11-29T12:05:00Z', granularity: 'hour' });
+    expect([new Date(q.from).toISOString(), new Date(q.to).toISOString()]).toEqual(['2026-11-29T10:00:00.000Z', '2026-11-29T13:00:00.000Z']);
+  });
+
+  it('names every bad field', () => {
+    try {
+      parseUsageQuery({ from: 'x', granularity: 'week' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ValidationError).errors.map((e) => e.field)).toEqual(['customer', 'from', 'to', 'granularity']);
+    }
+  });
+});
