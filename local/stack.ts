@@ -91,7 +91,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
 
   if (o.dataDir) {
     mkdirSync(o.dataDir, { recursive: true });
-    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ url, env, pid: process.pid }, null, 2));
+    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ url, env, pid: process.pid, ingestKey, adminKey }, null, 2));
   }
 
   return {

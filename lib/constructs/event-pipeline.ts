@@ -25,6 +25,10 @@ export class EventPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: EventPipelineProps) {
     super(scope, id);
+    // Lambda refuses an SQS trigger whose visibility timeout is shorter than the function timeout; fail at synth instead.
+    if (EVENT_QUEUE.visibilityTimeoutSeconds < CONSUMER.timeoutSeconds) {
+      throw new Error(`EVENT_QUEUE.visibilityTimeoutSeconds must be at least CONSUMER.timeoutSeconds (${CONSUMER.timeoutSeconds})`);
+    }
     const secure = { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED } as const;
     this.dlq = new Queue(this, EVENT_QUEUE.dlqId, { ...secure, retentionPeriod: Duration.days(EVENT_QUEUE.dlqRetentionDays) });
     this.queue = new Queue(this, EVENT_QUEUE.id, {
@@ -33,10 +37,6 @@ export class EventPipeline extends Construct {
       visibilityTimeout: Duration.seconds(EVENT_QUEUE.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: EVENT_QUEUE.maxReceiveCount },
     });
-    // A consumer that outlives the visibility timeout would see its messages delivered twice at once.
-    if (EVENT_QUEUE.visibilityTimeoutSeconds < CONSUMER.timeoutSeconds) {
-      throw new Error(`EVENT_QUEUE.visibilityTimeoutSeconds must be at least CONSUMER.timeoutSeconds (${CONSUMER.timeoutSeconds})`);
-    }
     this.environment = { [EVENT_QUEUE.env]: this.queue.queueUrl, [EVENT_QUEUE.dlqEnv]: this.dlq.queueUrl };
 
     this.consumer = new NodeFunction(this, 'Consumer', {

@@ -1,0 +1,228 @@
+import { MINUTE_MS } from '../functions/core/clock.js';
+import { LIMITS, toCloudEvent, validateEvent, type UsageEvent } from '../functions/core/event-contract.js';
+import { truncateIp } from '../functions/core/privacy.js';
+import { IP_CACHE_SIZE } from './constants.js';
+import { BACKPRESSURE, INVALID_CLOCK, INVALID_IP, INVALID_QUANTITY, invalidInput, type Drop } from './drops.js';
+import { apiCallId } from './ids.js';
+import type { PendingBudget } from './pending-budget.js';
+import type { ApiCallOptions, CloudEvent } from './types.js';
+
+/**
+ * One level of the aggregation tree: the values seen for one key field. An absent field takes the
+ * `none` slot, which costs a property read instead of a hash lookup; `values` is created on first use.
+ */
+interface Level<T> {
+  none: T | undefined;
+  values: Map<unknown, T> | undefined;
+}
+
+/** An api.call aggregate still counting: its validated, normalised event and the calls so far. */
+interface OpenAggregate {
+  event: UsageEvent;
+  quantity: number;
+}
+
+type RegionLevel = Level<OpenAggregate>;
+type CountryLevel = Level<RegionLevel>;
+type IpLevel = Level<CountryLevel>;
+type KeyLevel = Level<IpLevel>;
+type OperationLevel = Level<KeyLevel>;
+
+const MAX_QUANTITY = LIMITS.maxQuantity;
+const MAX_IP_LENGTH = 64;
+const PLACEHOLDER_ID = () => 'unsealed';
+
+export interface AggregatorOptions {
+  source: string;
+  instanceId: string;
+  budget: PendingBudget;
+  /** Open aggregates that force a seal (the batch size). */
+  maxOpen: number;
+  /** Receives sealed events: ids fixed, quantities final. */
+  onSeal: (events: CloudEvent[]) => void;
+}
+
+/**
+ * Counts API calls in memory per (customer, operation, apiKeyId, ip prefix, country, region, UTC minute).
+ * A call that lands in an open aggregate costs one clock read, up to six hash lookups and an addition;
+ * only the first call of a key allocates, and only it is validated (the key determines the whole event).
+ */
+export class ApiCallAggregator {
+  private root = new Map<unknown, OperationLevel>();
+  private open: OpenAggregate[] = [];
+  private minute = Number.NaN;
+  private minuteIso = '';
+  private seq = 0;
+  // Raw address -> prefix (null: not an IP). Bounded and emptied every minute; nothing else sees a raw address.
+  private readonly ipCache = new Map<unknown, string | null>();
+  private readonly source: string;
+  private readonly instanceId: string;
+  private readonly budget: PendingBudget;
+  private readonly maxOpen: number;
+  private readonly onSeal: (events: CloudEvent[]) => void;
+
+  constructor(o: AggregatorOptions) {
+    this.source = o.source;
+    this.instanceId = o.instanceId;
+    this.budget = o.budget;
+    this.maxOpen = o.maxOpen;
+    this.onSeal = o.onSeal;
+  }
+
+  /** Open aggregates. */
+  get openCount(): number {
+    return this.open.length;
+  }
+
+  /** Records `call` at time `now`; returns why it was dropped, or undefined when it was counted. */
+  record(customerId: string, call: ApiCallOptions | undefined, now: number): Drop | undefined {
+    const minute = Math.floor(now / MINUTE_MS);
+    if (minute !== this.minute) {
+      const drop = this.roll(minute);
+      if (drop !== undefined) return drop;
+    }
+    let operation: string | undefined;
+    let apiKeyId: string | undefined;
+    let clientIp: string | undefined;
+    let country: string | undefined;
+    let region: string | undefined;
+    let quantity = 1;
+    if (call != null) {
+      operation = call.operation;
+      apiKeyId = call.apiKeyId;
+      clientIp = call.clientIp;
+      country = call.country;
+      region = call.region;
+      const q = call.quantity;
+      if (q !== undefined) {
+        if (!Number.isInteger(q) || q < 1 || q > MAX_QUANTITY) return INVALID_QUANTITY;
+        quantity = q;
+      }
+    }
+    let ipPrefix: string | undefined;
+    if (clientIp !== undefined) {
+      const cached = this.ipCache.get(clientIp);
+      if (cached === null) return INVALID_IP;
+      ipPrefix = cached === undefined ? this.truncate(clientIp) : cached;
+      if (ipPrefix === undefined) return INVALID_IP;
+    }
+
+    // The hot path: walk the tree; any miss falls through to create().
+    const l1 = this.root.get(customerId);
+    if (l1 !== undefined) {
+      const l2 = operation === undefined ? l1.none : l1.values?.get(operation);
+      if (l2 !== undefined) {
+        const l3 = apiKeyId === undefined ? l2.none : l2.values?.get(apiKeyId);
+        if (l3 !== undefined) {
+          const l4 = ipPrefix === undefined ? l3.none : l3.values?.get(ipPrefix);
+          if (l4 !== undefined) {
+            const l5 = country === undefined ? l4.none : l4.values?.get(country);
+            if (l5 !== undefined) {
+              const agg = region === undefined ? l5.none : l5.values?.get(region);
+              if (agg !== undefined) {
+                if (agg.quantity <= MAX_QUANTITY - quantity) {
+                  agg.quantity += quantity;
+                  return undefined;
+                }
+                // The event would exceed the contract's quantity limit: close it and start another.
+                this.sealAll();
+              }
+            }
+          }
+        }
+      }
+    }
+    return this.create(customerId, operation, apiKeyId, ipPrefix, country, region, quantity, now);
+  }
+
+  /** Seals every open aggregate: assigns its id (fixed from now on, through every retry) and hands it on. */
+  sealAll(): void {
+    const open = this.open;
+    if (open.length === 0) return;
+    this.open = [];
+    this.root = new Map();
+    const events: CloudEvent[] = new Array(open.length);
+    for (let i = 0; i < open.length; i++) {
+      const a = open[i]!;
+      const id = apiCallId(this.instanceId, this.minute, this.seq++);
+      events[i] = toCloudEvent({ ...a.event, id, quantity: a.quantity }) as unknown as CloudEvent;
+    }
+    this.onSeal(events);
+  }
+
+  private roll(minute: number): Drop | undefined {
+    if (!Number.isFinite(minute)) return INVALID_CLOCK;
+    const iso = new Date(minute * MINUTE_MS).toISOString();
+    this.sealAll();
+    this.ipCache.clear();
+    this.minute = minute;
+    this.minuteIso = iso;
+    return undefined;
+  }
+
+  private truncate(ip: unknown): string | undefined {
+    if (typeof ip !== 'string' || ip.length > MAX_IP_LENGTH) return undefined;
+    const prefix = truncateIp(ip);
+    if (this.ipCache.size >= IP_CACHE_SIZE) this.ipCache.clear();
+    this.ipCache.set(ip, prefix ?? null);
+    return prefix;
+  }
+
+  /** The first call of a key: check the bound, validate once, then insert. */
+  private create(
+    customerId: string,
+    operation: string | undefined,
+    apiKeyId: string | undefined,
+    ipPrefix: string | undefined,
+    country: string | undefined,
+    region: string | undefined,
+    quantity: number,
+    now: number,
+  ): Drop | undefined {
+    if (!this.budget.tryTake()) return BACKPRESSURE;
+    const verdict = validateEvent(
+      {
+        specversion: '1.0',
+        source: this.source,
+        type: 'com.serenity.api.call',
+        subject: customerId,
+        time: this.minuteIso,
+        data: {
+          quantity,
+          operation,
+          apiKeyId,
+          // The prefix's network address truncates to the same prefix; the raw address stays out.
+          clientIp: ipPrefix?.slice(0, ipPrefix.indexOf('/')),
+          country,
+          region,
+        },
+      },
+      { now, newId: PLACEHOLDER_ID },
+    );
+    if (!verdict.ok) {
+      this.budget.release();
+      return invalidInput(verdict.errors, verdict.containsCardNumber);
+    }
+    const agg: OpenAggregate = { event: verdict.event, quantity };
+    let l1 = this.root.get(customerId);
+    if (l1 === undefined) this.root.set(customerId, (l1 = newLevel()));
+    const l5 = child(child(child(child(l1, operation), apiKeyId), ipPrefix), country);
+    if (region === undefined) l5.none = agg;
+    else (l5.values ??= new Map()).set(region, agg);
+    this.open.push(agg);
+    if (this.open.length >= this.maxOpen) this.sealAll();
+    return undefined;
+  }
+}
+
+function newLevel<T>(): Level<T> {
+  return { none: undefined, values: undefined };
+}
+
+function child<T>(level: Level<Level<T>>, key: unknown): Level<T> {
+  if (key === undefined) return (level.none ??= newLevel());
+  const values = (level.values ??= new Map());
+  let next = values.get(key);
+  if (next === undefined) values.set(key, (next = newLevel()));
+  return next;
+}

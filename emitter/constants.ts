@@ -1,0 +1,23 @@
+import type { RetryOptions } from './types.js';
+
+/**
+ * Limits of POST /v1/events that the emitter must respect. They mirror INGEST_LIMITS in
+ * functions/ingest-events.ts (a test keeps them equal); importing that module would pull the
+ * whole server composition root into every process that embeds the emitter.
+ */
+export const INGEST_REQUEST_LIMITS = { maxEvents: 1000, maxBytes: 1024 * 1024 } as const;
+
+export const DEFAULTS = {
+  flushIntervalMs: 5_000,
+  maxBatchEvents: INGEST_REQUEST_LIMITS.maxEvents,
+  maxPendingEvents: 100_000,
+  shutdownTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  retry: { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 } satisfies RetryOptions,
+} as const;
+
+/** Batches in flight at once during a flush round. */
+export const SEND_CONCURRENCY = 4;
+
+/** Distinct client IPs remembered with their prefix; the cache is also emptied every minute. */
+export const IP_CACHE_SIZE = 4_096;

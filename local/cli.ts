@@ -1,0 +1,102 @@
+import { parseArgs } from 'node:util';
+import { MeteringError, ValidationError } from '../functions/core/errors.js';
+import { connect, disconnect } from './connect.js';
+import { addCustomer, listCustomers } from './commands/customers.js';
+import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/ops.js';
+import { listQuarantine, replay } from './commands/quarantine.js';
+import { serve } from './commands/serve.js';
+
+const HELP = `meter: Serenity usage metering
+
+  meter serve [--port 4000] [--data-dir .meter]      run the embedded stack (DynamoDB Local, SQS, consumer, HTTP API)
+  meter customers add <id> [--name N] [--stripe-customer cus_…] [--anchor-day 1-31]
+  meter customers list [--json]
+  meter keys create --role ingest|analyst|admin --principal NAME [--source S]
+  meter usage --customer C [--from ISO] [--to ISO] [--granularity hour|day] [--json]
+  meter quarantine list [--customer C] [--reason unknown_customer|invalid|malformed_message] [--json]
+  meter quarantine replay [--customer C] [--reason R]
+  meter dlq redrive
+  meter health
+  meter audit [--day YYYY-MM-DD] [--json]
+
+Commands other than serve talk to the stack that 'meter serve' runs (found through --data-dir/stack.json),
+or to AWS when there is none (table names and queue URLs from the environment, as the Lambda functions read them).`;
+
+const { values: o, positionals: args } = parseArgs({
+  allowPositionals: true,
+  options: {
+    port: { type: 'string' },
+    'data-dir': { type: 'string' },
+    name: { type: 'string' },
+    'stripe-customer': { type: 'string' },
+    'anchor-day': { type: 'string' },
+    customer: { type: 'string' },
+    reason: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    granularity: { type: 'string' },
+    role: { type: 'string' },
+    principal: { type: 'string' },
+    source: { type: 'string' },
+    day: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+async function main(): Promise<number> {
+  const [cmd, sub, ...rest] = args;
+  if (!cmd || o.help) return console.log(HELP), cmd ? 0 : 1;
+  if (cmd === 'serve') {
+    await serve({ port: o.port, dataDir: o['data-dir'] });
+    return -1; // keeps running until a signal
+  }
+  const c = connect(o['data-dir']);
+  try {
+    switch (`${cmd} ${sub ?? ''}`.trim()) {
+      case 'customers add':
+        if (!rest[0]) throw new Error('usage: meter customers add <id>');
+        await addCustomer(c, rest[0], { name: o.name, stripeCustomer: o['stripe-customer'], anchorDay: o['anchor-day'] });
+        return 0;
+      case 'customers list':
+        await listCustomers(c, !!o.json);
+        return 0;
+      case 'keys create':
+        await createKey(c, o);
+        return 0;
+      case 'usage':
+        await showUsage(c, o);
+        return 0;
+      case 'quarantine list':
+        await listQuarantine(c, o);
+        return 0;
+      case 'quarantine replay':
+        return await replay(c, o);
+      case 'dlq redrive':
+        await redriveDlq(c);
+        return 0;
+      case 'health':
+        return await health(c);
+      case 'audit':
+        await showAudit(c, o);
+        return 0;
+      default:
+        console.error(`unknown command: ${args.join(' ')}\n\n${HELP}`);
+        return 2;
+    }
+  } finally {
+    disconnect(c);
+  }
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ValidationError) console.error(`error: ${err.errors.map((e) => `${e.field}: ${e.message}`).join('\n       ')}`);
+    else if (err instanceof MeteringError) console.error(`error: ${err.message}`);
+    else console.error(`error: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

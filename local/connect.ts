@@ -1,0 +1,37 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeAwsClients } from '../functions/adapters/aws-clients.js';
+import { makeServices, type Services } from '../functions/services.js';
+import { LOCAL_CREDENTIALS } from './dynamodb-local.js';
+
+export interface Connection {
+  services: Services;
+  /** The HTTP API of the running local stack, when there is one. */
+  url?: string;
+  adminKey?: string;
+  local: boolean;
+}
+
+/**
+ * Connects a CLI command to the running `meter serve` stack (found through `<dataDir>/stack.json`),
+ * or, without one, to AWS through the usual environment variables (table names, queue URLs, credentials).
+ */
+export function connect(dataDir = process.env.METER_DATA_DIR ?? '.meter'): Connection {
+  const file = join(dataDir, 'stack.json');
+  if (existsSync(file)) {
+    const stack = JSON.parse(readFileSync(file, 'utf8')) as { url: string; env: Record<string, string>; adminKey?: string };
+    const clients = makeAwsClients({
+      region: stack.env.AWS_REGION,
+      endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    return { services: makeServices({ env: stack.env, clients }), url: stack.url, adminKey: stack.adminKey, local: true };
+  }
+  return { services: makeServices(), local: false };
+}
+
+/** Closes the connection's sockets so the CLI exits promptly. */
+export function disconnect(c: Connection): void {
+  c.services.clients.dynamo.destroy();
+  c.services.clients.sqs.destroy();
+}

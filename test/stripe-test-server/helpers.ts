@@ -1,0 +1,57 @@
+import Stripe from 'stripe';
+import { startStripeTestServer, type StripeTestServer, type StripeTestServerOptions } from '../../local/stripe-test-server/index.js';
+
+/** An hour-aligned instant every suite freezes the server clock at. */
+export const T0_MS = Date.parse('2026-03-10T12:00:00.000Z');
+/** `T0_MS` in Unix seconds. */
+export const T0 = T0_MS / 1000;
+export const HOUR = 3600;
+export const DAY = 86_400;
+
+/** Starts a server on a free port, frozen at `T0_MS` unless the caller hands in its own clock. */
+export async function startServer(opts: StripeTestServerOptions = {}): Promise<StripeTestServer> {
+  const server = await startStripeTestServer(opts);
+  if (!opts.clock) server.clock.set(T0_MS);
+  return server;
+}
+
+/** The official SDK pointed at the test server; no automatic retries unless asked for. */
+export function sdkFor(server: StripeTestServer, config: Stripe.StripeConfig = {}, key = 'sk_test_serenity'): Stripe {
+  return new Stripe(key, { ...server.stripeConfig, maxNetworkRetries: 0, ...config });
+}
+
+/** Resolves to the error the promise rejects with; fails the test if it resolves. */
+export async function caught(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeError) return error;
+    throw error;
+  }
+  throw new Error('expected the call to be rejected, but it succeeded');
+}
+
+/** Calls the `/_test/...` control surface the way the CLI does. */
+export async function control(server: StripeTestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** A customer plus a meter with the default payload keys. */
+export async function customerAndMeter(
+  stripe: Stripe,
+  meter: Partial<Stripe.Billing.MeterCreateParams> = {},
+): Promise<{ customerId: string; meter: Stripe.Billing.Meter }> {
+  const customer = await stripe.customers.create({ email: 'ops@example.com' });
+  const created = await stripe.billing.meters.create({
+    display_name: 'API calls',
+    event_name: 'api_calls',
+    default_aggregation: { formula: 'sum' },
+    ...meter,
+  });
+  return { customerId: customer.id, meter: created };
+}
