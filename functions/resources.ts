@@ -30,7 +30,7 @@ export const TABLES = {
     env: 'USAGE_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    purpose: 'usage fragments (idempotent counters) per customer-day and message. pk U#<customer>#<day>, sk F#<messageKey>',
+    purpose: 'usage fragments: what one message added to each customer on one UTC day (hourly API calls, active users, file operations), one item per (day, message). pk F#<day>#<shard>, sk <messageKey>',
   },
   registry: {
     id: 'Registry',

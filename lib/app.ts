@@ -1,10 +1,11 @@
+// The CDK app entry (cdk.json runs it): one environment-agnostic stack, so `cdk synth` needs no
+// account, region or network, checked against the AWS Solutions rules during synthesis.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MeteringStack } from './metering-stack.js';
 
-/** The CDK app: one environment-agnostic stack, checked against the AWS Solutions rules at synth. */
-export const app = new App();
+const app = new App();
 new MeteringStack(app, 'SerenityMetering', { description: 'Serenity usage metering pipeline' });
-// Any unacknowledged finding, warning or error, fails the synth.
+// Any finding not acknowledged next to the construct it concerns, warning or error, fails the synth.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 app.synth();

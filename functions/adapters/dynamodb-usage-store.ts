@@ -1,15 +1,31 @@
+import { createHash } from 'node:crypto';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UsageStore } from '../core/ports.js';
-import type { UsageFragment } from '../core/usage-fragment.js';
+import type { FileOp, UsageFragment } from '../core/usage-fragment.js';
 import { batchWriteAll } from './dynamodb-batch.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 type Item = Record<string, AttributeValue>;
 
-/** Partition of a customer's usage on one UTC day. */
-export const usagePk = (customerId: string, day: string) => `U#${customerId}#${day}`;
+/** Partitions per day: spreads a busy day's writes while keeping a day's reads to a few queries. */
+export const FRAGMENT_SHARDS = 8;
 
-/** DynamoDB implementation of the UsageStore port: one item per (customer, day, message). */
+const shardOf = (messageKey: string) => createHash('sha1').update(messageKey).digest()[0]! % FRAGMENT_SHARDS;
+/** Partition of the fragments of one UTC day (all customers) in one shard. */
+export const fragmentPk = (day: string, shard: number) => `F#${day}#${shard}`;
+
+interface CustomerPart {
+  c: Record<string, number>;
+  u: Record<string, string[]>;
+  f: FileOp[];
+  n: number;
+}
+
+/**
+ * DynamoDB implementation of the UsageStore port. All customers' fragments of one message and day share
+ * one item: a write costs the item's size in KB however many customers the message touches, instead of
+ * one unit per customer. Keyed by (day, message), so a redelivery overwrites the same item.
+ */
 export class DynamoDbUsageStore implements UsageStore {
   constructor(
     private readonly client: DynamoDBClient,
@@ -18,17 +34,22 @@ export class DynamoDbUsageStore implements UsageStore {
   ) {}
 
   async putFragments(fragments: readonly UsageFragment[]): Promise<void> {
+    const items = new Map<string, { day: string; key: string; parts: Record<string, CustomerPart> }>();
+    for (const f of fragments) {
+      const id = `${f.day}#${f.messageKey}`;
+      let item = items.get(id);
+      if (!item) items.set(id, (item = { day: f.day, key: f.messageKey, parts: {} }));
+      item.parts[f.customerId] = { c: f.calls, u: f.users, f: f.fileOps, n: f.events };
+    }
     await batchWriteAll(
       this.client,
       this.table,
-      fragments.map((f) => ({
+      [...items.values()].map((i) => ({
         PutRequest: {
           Item: {
-            pk: { S: usagePk(f.customerId, f.day) },
-            sk: { S: `F#${f.messageKey}` },
-            n: { N: String(f.events) },
-            // One JSON attribute keeps the item small and the marshalling cheap.
-            d: { S: JSON.stringify({ c: f.calls, u: f.users, f: f.fileOps }) },
+            pk: { S: fragmentPk(i.day, shardOf(i.key)) },
+            sk: { S: i.key },
+            d: { S: JSON.stringify(i.parts) },
           },
         },
       })),
@@ -37,23 +58,37 @@ export class DynamoDbUsageStore implements UsageStore {
   }
 
   async fragments(customerId: string, day: string): Promise<UsageFragment[]> {
+    return (await this.dayFragments(day)).filter((f) => f.customerId === customerId);
+  }
+
+  /** Every customer's fragments of one UTC day: what the nightly close reads, once. */
+  async dayFragments(day: string): Promise<UsageFragment[]> {
+    const shards = await Promise.all(Array.from({ length: FRAGMENT_SHARDS }, (_, s) => this.queryAll(fragmentPk(day, s))));
     const out: UsageFragment[] = [];
+    for (const item of shards.flat()) {
+      const parts = JSON.parse(item.d!.S!) as Record<string, CustomerPart>;
+      for (const [customerId, p] of Object.entries(parts)) {
+        out.push({ customerId, day, messageKey: item.sk!.S!, calls: p.c, users: p.u, fileOps: p.f, events: p.n });
+      }
+    }
+    return out;
+  }
+
+  private async queryAll(pk: string): Promise<Item[]> {
+    const out: Item[] = [];
     let start: Item | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :f)',
-          ExpressionAttributeValues: { ':pk': { S: usagePk(customerId, day) }, ':f': { S: 'F#' } },
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: pk } },
           ExclusiveStartKey: start,
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
       this.meter?.add('read', page.ConsumedCapacity);
-      for (const i of page.Items ?? []) {
-        const d = JSON.parse(i.d!.S!);
-        out.push({ customerId, day, messageKey: i.sk!.S!.slice(2), events: Number(i.n!.N), calls: d.c, users: d.u, fileOps: d.f });
-      }
+      out.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
     return out;

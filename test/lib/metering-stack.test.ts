@@ -20,8 +20,9 @@ const idOf = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnEle
 const byType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
 
 beforeAll(() => {
-  // Synthesizing bundles the three handlers with esbuild, so do it once for the whole file.
-  app = new App({ context });
+  // Synthesizing bundles the three handlers with esbuild, so do it once for the whole file;
+  // construct stack traces only slow the synth down here.
+  app = new App({ context, stackTraces: false });
   stack = new MeteringStack(app, 'Test');
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources;
