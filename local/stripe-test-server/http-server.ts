@@ -149,10 +149,17 @@ function execute(p: Pipeline, route: Route, ctx: RouteContext, key: string | nul
     case 'in_use':
       throw idempotencyInUse(key);
     case 'execute': {
-      const { answer, save } = runHandler(route, ctx);
-      const saved: SavedResponse = { status: answer.status, body: answer.body, headers: answer.headers, requestId };
-      p.idempotency.finish(key, save ? saved : null);
-      return answer;
+      let outcome: { answer: Answer; save: boolean } | undefined;
+      try {
+        outcome = runHandler(route, ctx);
+        return outcome.answer;
+      } finally {
+        // A handler that blew up (a server bug) frees the key rather than leaving it "in use" forever.
+        const saved: SavedResponse | null = outcome?.save
+          ? { status: outcome.answer.status, body: outcome.answer.body, headers: outcome.answer.headers, requestId }
+          : null;
+        p.idempotency.finish(key, saved);
+      }
     }
     default: {
       const unreachable: never = decision;

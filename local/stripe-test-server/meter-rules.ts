@@ -81,7 +81,7 @@ export function checkMeterEvent(state: StripeState, input: MeterEventInput, nowM
     }
   } else {
     // Whole numbers only; negative ones are allowed because Stripe documents them as usage corrections.
-    if (!/^-?[0-9.]+$/.test(rawValue)) {
+    if (!/^-?\d+$/.test(rawValue)) {
       return fail('meter_event_invalid_value', `${valueParam} must be a whole number, got '${rawValue}'.`, valueParam);
     }
     value = Number(rawValue);

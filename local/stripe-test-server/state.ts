@@ -1,7 +1,8 @@
 import type { CustomerRecord, ErrorReport, MeterRecord, RecordedMeterEvent } from './types.js';
 
+/** One minute in ms. */
 export const MINUTE_MS = 60_000;
-export const HOUR_MS = 3_600_000;
+/** One day in ms. */
 export const DAY_MS = 86_400_000;
 
 /**
