@@ -16,17 +16,26 @@ interface Level<T> {
   values: Map<unknown, T> | undefined;
 }
 
-/** An api.call aggregate still counting: its validated, normalised event and the calls so far. */
+/** An api.call aggregate still counting: its key as passed, its validated, normalised event and the calls so far. */
 interface OpenAggregate {
+  operation: unknown;
+  apiKeyId: unknown;
+  ipPrefix: unknown;
+  country: unknown;
+  region: unknown;
   event: UsageEvent;
   quantity: number;
+}
+
+/** A customer's level also remembers the aggregate of its last call: bursts of one key skip five lookups. */
+interface CustomerLevel extends Level<KeyLevel> {
+  last: OpenAggregate | undefined;
 }
 
 type RegionLevel = Level<OpenAggregate>;
 type CountryLevel = Level<RegionLevel>;
 type IpLevel = Level<CountryLevel>;
 type KeyLevel = Level<IpLevel>;
-type OperationLevel = Level<KeyLevel>;
 
 const MAX_QUANTITY = LIMITS.maxQuantity;
 const MAX_IP_LENGTH = 64;
@@ -48,7 +57,7 @@ export interface AggregatorOptions {
  * only the first call of a key allocates, and only it is validated (the key determines the whole event).
  */
 export class ApiCallAggregator {
-  private root = new Map<unknown, OperationLevel>();
+  private root = new Map<unknown, CustomerLevel>();
   private open: OpenAggregate[] = [];
   private minute = Number.NaN;
   private minuteIso = '';
@@ -107,29 +116,32 @@ export class ApiCallAggregator {
       if (ipPrefix === undefined) return INVALID_IP;
     }
 
-    // The hot path: walk the tree; any miss falls through to create().
+    // The hot path: the customer's last aggregate, else a walk down the tree; a miss falls through to create().
     const l1 = this.root.get(customerId);
     if (l1 !== undefined) {
-      const l2 = operation === undefined ? l1.none : l1.values?.get(operation);
-      if (l2 !== undefined) {
-        const l3 = apiKeyId === undefined ? l2.none : l2.values?.get(apiKeyId);
-        if (l3 !== undefined) {
-          const l4 = ipPrefix === undefined ? l3.none : l3.values?.get(ipPrefix);
-          if (l4 !== undefined) {
-            const l5 = country === undefined ? l4.none : l4.values?.get(country);
-            if (l5 !== undefined) {
-              const agg = region === undefined ? l5.none : l5.values?.get(region);
-              if (agg !== undefined) {
-                if (agg.quantity <= MAX_QUANTITY - quantity) {
-                  agg.quantity += quantity;
-                  return undefined;
-                }
-                // The event would exceed the contract's quantity limit: close it and start another.
-                this.sealAll();
-              }
-            }
-          }
+      let agg = l1.last;
+      if (
+        agg === undefined ||
+        agg.operation !== operation ||
+        agg.apiKeyId !== apiKeyId ||
+        agg.ipPrefix !== ipPrefix ||
+        agg.country !== country ||
+        agg.region !== region
+      ) {
+        const l2 = operation === undefined ? l1.none : l1.values?.get(operation);
+        const l3 = l2 === undefined ? undefined : apiKeyId === undefined ? l2.none : l2.values?.get(apiKeyId);
+        const l4 = l3 === undefined ? undefined : ipPrefix === undefined ? l3.none : l3.values?.get(ipPrefix);
+        const l5 = l4 === undefined ? undefined : country === undefined ? l4.none : l4.values?.get(country);
+        agg = l5 === undefined ? undefined : region === undefined ? l5.none : l5.values?.get(region);
+        if (agg !== undefined) l1.last = agg;
+      }
+      if (agg !== undefined) {
+        if (agg.quantity <= MAX_QUANTITY - quantity) {
+          agg.quantity += quantity;
+          return undefined;
         }
+        // The event would exceed the contract's quantity limit: close it and start another.
+        this.sealAll();
       }
     }
     return this.create(customerId, operation, apiKeyId, ipPrefix, country, region, quantity, now);
@@ -203,9 +215,10 @@ export class ApiCallAggregator {
       this.budget.release();
       return invalidInput(verdict.errors, verdict.containsCardNumber);
     }
-    const agg: OpenAggregate = { event: verdict.event, quantity };
+    const agg: OpenAggregate = { operation, apiKeyId, ipPrefix, country, region, event: verdict.event, quantity };
     let l1 = this.root.get(customerId);
-    if (l1 === undefined) this.root.set(customerId, (l1 = newLevel()));
+    if (l1 === undefined) this.root.set(customerId, (l1 = { none: undefined, values: undefined, last: agg }));
+    else l1.last = agg;
     const l5 = child(child(child(child(l1, operation), apiKeyId), ipPrefix), country);
     if (region === undefined) l5.none = agg;
     else (l5.values ??= new Map()).set(region, agg);

@@ -29,7 +29,8 @@ export interface NodeFunctionProps {
  */
 export class NodeFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
-    // Siblings rather than children: both must exist before super() runs.
+    // Siblings rather than children: both must exist before super() runs. Operational logs only
+    // (the audit trail lives in the Audit table), so they go with the stack.
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${id} function` });
     super(scope, id, {
@@ -40,6 +41,7 @@ export class NodeFunction extends NodejsFunction {
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
+      // API Gateway gives up on an integration after 30 s; an HTTP handler still busy at 10 s has failed.
       timeout: props.timeout ?? Duration.seconds(10),
       memorySize: props.memorySize ?? 512,
       role,
@@ -66,7 +68,7 @@ export class NodeFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x on purpose: esbuild targets node22 and the handlers are tested on that line; moving to nodejs24.x is a deliberate upgrade, not a synth-time default.',
+      reason: 'nodejs22.x is pinned on purpose, together with the esbuild target node22; moving to nodejs24.x is a deliberate upgrade of both, not something a library bump should do at synth.',
     });
   }
 }

@@ -5,7 +5,9 @@ import { startStripeTestServer, type StripeTestServer, type StripeTestServerOpti
 export const T0_MS = Date.parse('2026-03-10T12:00:00.000Z');
 /** `T0_MS` in Unix seconds. */
 export const T0 = T0_MS / 1000;
+/** One hour in seconds. */
 export const HOUR = 3600;
+/** One day in seconds. */
 export const DAY = 86_400;
 
 /** Starts a server on a free port, frozen at `T0_MS` unless the caller hands in its own clock. */

@@ -8,6 +8,9 @@ import { TailMemory } from './tail-memory.js';
 import type { DetectorTuning, Direction, Granularity, Severity, SpikeDetectorOptions, SpikeResult, UsagePoint } from './types.js';
 import { validateOptions } from './validate-options.js';
 
+// Below the recent peak envelope a rise is reported, but never reaches the flag threshold.
+const GATED_SCORE_CAP = 0.49;
+
 /** A stateful, online detector: feed it one series' points in time order. */
 export interface SpikeDetector {
   /** Scores `point` from the points before it only, then learns from it. */
@@ -30,6 +33,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   const baseline = new SeasonalBaseline(granularity, tuning);
   const sustained = new SustainedShift(tuning.horizons, tuning.zFlag, tuning.beta);
   const tail = new TailMemory(tuning.tailWindow);
+  const recentValues = new TailMemory(tuning.peakWindow);
   let lastT: number | undefined;
   // Residuals of the current run of consecutive flags: a long run means the level itself moved.
   let run: number[] = [];
@@ -50,7 +54,9 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
       for (const zk of zs) if (directed(zk, direction) > directed(z, direction)) z = zk;
       const dz = directed(z, direction);
       const zThreshold = tuning.tailRatio > 0 ? Math.max(tuning.zFlag, tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints)) : tuning.zFlag;
-      const score = scoreOf(dz, zThreshold);
+      const envelope = tuning.peakGate > 0 ? tuning.peakGate * recentValues.quantile(tuning.peakQuantile, 1) : 0;
+      const gated = z > 0 && direction !== 'down' && point.value < envelope;
+      const score = gated ? Math.min(scoreOf(dz, zThreshold), GATED_SCORE_CAP) : scoreOf(dz, zThreshold);
       const flagged = score >= SPIKE_THRESHOLD;
       if (warm) tail.push(dz);
       if (warm) sustained.commit(z1, !flagged);
@@ -64,6 +70,8 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
       }
 
       const spread = tuning.zFlag * f.sigma;
+      const hi = fromModelSpace(f.mean + spread, tuning.dispersion);
+      recentValues.push(flagged ? Math.min(point.value, hi) : point.value);
       return {
         t: point.t,
         value: point.value,

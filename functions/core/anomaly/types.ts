@@ -69,6 +69,10 @@ export interface DetectorTuning {
   tailQuantile: number;
   /** The flag threshold is at least this times that quantile; 0 disables the adaptation. */
   tailRatio: number;
+  /** A rise is flagged only above this times the `peakQuantile` of the last `peakWindow` values; 0 disables. */
+  peakGate: number;
+  peakQuantile: number;
+  peakWindow: number;
   /** Overdispersion of the count model; 0 means plain log1p space. */
   dispersion: number;
   /** Multiplies the Poisson noise floor, so low counts need a larger jump to be flagged. */

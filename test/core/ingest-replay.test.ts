@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ingestEvents } from '../../functions/core/ingest.js';
+import { replayQuarantine } from '../../functions/core/replay.js';
+import { fixedClock } from '../../functions/core/clock.js';
+import { parseMessage } from '../../functions/core/queue-message.js';
+import { MemoryQuarantine, MemoryQueue, customersOf } from '../support/memory-ports.js';
+
+const clock = fixedClock('2026-11-29T12:00:00Z');
+let n = 0;
+const newId = () => `01J${String(n++).padStart(23, '0')}`;
+const call = (over: Record<string, unknown> = {}) => ({ specversion: '1.0', type: 'com.serenity.api.call', source: 'gw', subject: 'acme', time: '2026-11-29T11:00:00Z', data: {}, ...over });
+
+describe('ingestEvents', () => {
+  it('enqueues valid events, quarantines invalid ones, and reports both by index', async () => {
+    // Prepare
+    const queue = new MemoryQueue();
+    const quarantine = new MemoryQuarantine();
+    // Act
+    const r = await ingestEvents({ requestId: 'req1', events: [call({ id: 'a' }), call({ id: 'b', type: 'nope' }), call()] }, { queue, quarantine, clock, newId });
+    // Assess
+    expect(r.accepted.map((a) => a.id)).toEqual(['a', expect.stringMatching(/^01J/)]);
+    expect(r.rejected).toEqual([{ index: 1, id: 'b', errors: [expect.objectContaining({ field: 'type' })] }]);
+    expect(queue.bodies.flatMap((b) => parseMessage(b).events.map((e) => e.id))).toEqual(['a', r.accepted[1]!.id]);
+    expect([...quarantine.items.values()].map((q) => [q.key, q.reason, q.origin])).toEqual([['req1#1', 'invalid', 'ingest']]);
+  });
+
+  it('reports events it could not enqueue as retryable, with their ids, and not as accepted', async () => {
+    // Prepare
+    const queue = new MemoryQueue();
+    queue.failNext = 1;
+    // Act
+    const r = await ingestEvents({ requestId: 'req2', events: [call({ id: 'x' }), call()] }, { queue, quarantine: new MemoryQuarantine(), clock, newId });
+    // Assess
+    expect(r.accepted).toEqual([]);
+    expect(r.rejected.map((x) => [x.index, x.retryable, x.id !== undefined])).toEqual([[0, true, true], [1, true, true]]);
+  });
+
+  it('keeps a card-number event visible only in redacted form and never replayable', async () => {
+    const quarantine = new MemoryQuarantine();
+    await ingestEvents({ requestId: 'req3', events: [call({ data: { memo: '4111 1111 1111 1111' } })] }, { queue: new MemoryQueue(), quarantine, clock, newId });
+    const [item] = [...quarantine.items.values()];
+    expect(JSON.stringify(item)).not.toContain('4111');
+    expect(item!.replayable).toBe(false);
+  });
+});
+
+describe('replayQuarantine', () => {
+  it('replays what is now valid and registered, keeps the rest with a reason', async () => {
+    // Prepare
+    const quarantine = new MemoryQuarantine();
+    const queue = new MemoryQueue();
+    await ingestEvents({ requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] }, { queue, quarantine, clock, newId });
+    await quarantine.put([
+      { customerId: 'late', key: 'gw#e1', reason: 'unknown_customer', errors: [], event: { id: 'e1', source: 'gw', customerId: 'late', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 2 }, replayable: true, origin: 'consume', quarantinedAt: '2026-11-29T11:00:00Z', attempts: 0 },
+      { customerId: 'never', key: 'gw#e2', reason: 'unknown_customer', errors: [], event: { id: 'e2', source: 'gw', customerId: 'never', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 1 }, replayable: true, origin: 'consume', quarantinedAt: '2026-11-29T11:00:00Z', attempts: 0 },
+    ]);
+    // Act
+    const out = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['late', 'acme']), clock, newId });
+    // Assess
+    expect(out.replayed).toBe(1);
+    expect(out.kept.map((k) => [k.key, k.why])).toEqual([
+      ['r#0', 'data.quantity must be at least 1'],
+      ['gw#e2', 'customer "never" is not registered'],
+    ]);
+    expect(queue.bodies.flatMap((b) => parseMessage(b).events.map((e) => e.id))).toEqual(['e1']);
+    expect((await quarantine.list({ customerId: 'never' }))[0]!.attempts).toBe(1);
+  });
+});

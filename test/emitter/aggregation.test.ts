@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { fixedClock } from '../../functions/core/clock.js';
+import { createUsageEmitter } from '../../emitter/index.js';
+import { FakeIngest } from './fake-ingest.js';
+
+const START = '2026-03-10T12:00:05.000Z';
+const setup = (extra: { maxBatchEvents?: number } = {}) => {
+  const clock = fixedClock(START);
+  const ingest = new FakeIngest();
+  const emitter = createUsageEmitter({ source: 'api-gw', transport: ingest, clock, ...extra });
+  return { clock, ingest, emitter };
+};
+
+describe('api call aggregation', () => {
+  it('turns 1000 calls of one key in one minute into one event with quantity 1000', async () => {
+    // Prepare
+    const { ingest, emitter } = setup();
+    // Act
+    for (let i = 0; i < 1000; i++) emitter.apiCall('cus_1', { operation: 'files.encrypt', clientIp: '203.0.113.7', country: 'DE' });
+    await emitter.flush();
+    // Assess
+    expect(ingest.received).toHaveLength(1);
+    const [event] = ingest.received;
+    expect(event).toMatchObject({
+      specversion: '1.0',
+      source: 'api-gw',
+      type: 'com.serenity.api.call',
+      subject: 'cus_1',
+      time: '2026-03-10T12:00:00.000Z',
+      data: { quantity: 1000, operation: 'files.encrypt', clientIp: '203.0.113.0', country: 'DE' },
+    });
+    expect(emitter.stats()).toMatchObject({ recorded: 1000, sent: 1, accepted: 1, pending: 0 });
+    await emitter.shutdown();
+  });
+
+  it('starts a new event, with a new id, when the UTC minute changes', async () => {
+    // Prepare
+    const { clock, ingest, emitter } = setup();
+    // Act
+    for (let i = 0; i < 3; i++) emitter.apiCall('cus_1');
+    clock.advance(60_000);
+    for (let i = 0; i < 2; i++) emitter.apiCall('cus_1');
+    await emitter.flush();
+    // Assess
+    const events = ingest.received.sort((a, b) => a.time.localeCompare(b.time));
+    expect(events.map((e) => [e.time, e.data.quantity])).toEqual([
+      ['2026-03-10T12:00:00.000Z', 3],
+      ['2026-03-10T12:01:00.000Z', 2],
+    ]);
+    expect(events[0]!.id).not.toBe(events[1]!.id);
+    await emitter.shutdown();
+  });
+
+  it('keeps every key dimension apart, and two IPs of one /24 together', async () => {
+    // Prepare
+    const { ingest, emitter } = setup();
+    // Act
+    emitter.apiCall('cus_1', { operation: 'a' });
+    emitter.apiCall('cus_1', { operation: 'b' });
+    emitter.apiCall('cus_1', { operation: 'a', apiKeyId: 'key_1' });
+    emitter.apiCall('cus_1', { operation: 'a', clientIp: '198.51.100.1' });
+    emitter.apiCall('cus_1', { operation: 'a', clientIp: '198.51.100.200' });
+    emitter.apiCall('cus_1', { operation: 'a', country: 'US', region: 'US-CA' });
+    emitter.apiCall('cus_1', { operation: 'a', country: 'US', region: 'US-NY' });
+    emitter.apiCall('cus_2', { operation: 'a' });
+    emitter.apiCall('cus_1', { operation: 'a', quantity: 5 });
+    await emitter.flush();
+    // Assess
+    const summary = ingest.received.map((e) => ({ subject: e.subject, ...e.data }));
+    expect(summary).toHaveLength(7);
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        { subject: 'cus_1', operation: 'a', quantity: 6 },
+        { subject: 'cus_1', operation: 'b', quantity: 1 },
+        { subject: 'cus_1', operation: 'a', apiKeyId: 'key_1', quantity: 1 },
+        { subject: 'cus_1', operation: 'a', clientIp: '198.51.100.0', quantity: 2 },
+        { subject: 'cus_1', operation: 'a', country: 'US', region: 'US-CA', quantity: 1 },
+        { subject: 'cus_1', operation: 'a', country: 'US', region: 'US-NY', quantity: 1 },
+        { subject: 'cus_2', operation: 'a', quantity: 1 },
+      ]),
+    );
+    await emitter.shutdown();
+  });
+
+  it('splits an aggregate that would pass the contract quantity limit', async () => {
+    // Prepare
+    const { ingest, emitter } = setup();
+    // Act
+    emitter.apiCall('cus_1', { quantity: 600_000 });
+    emitter.apiCall('cus_1', { quantity: 600_000 });
+    await emitter.flush();
+    // Assess
+    expect(ingest.received.map((e) => e.data.quantity)).toEqual([600_000, 600_000]);
+    expect(ingest.apiCalls('cus_1')).toBe(1_200_000);
+    await emitter.shutdown();
+  });
+
+  it('seals and sends a full batch of aggregates without waiting for the interval', async () => {
+    // Prepare
+    const { ingest, emitter } = setup({ maxBatchEvents: 10 });
+    // Act
+    for (let c = 0; c < 25; c++) emitter.apiCall(`cus_${c}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Assess: two full batches went out on their own; the last five are still open
+    expect(ingest.batches.map((b) => b.length)).toEqual([10, 10]);
+    expect(emitter.stats().pending).toBe(5);
+    await emitter.shutdown();
+    expect(ingest.apiCalls()).toBe(25);
+  });
+});
