@@ -15,8 +15,9 @@ const getUsage: Route = async (event, s) => {
   return json(200, await usageReport(q, customer, s.usage));
 };
 
-/** GET /v1/health: queue, DLQ and quarantine depths. */
-const getHealth: Route = async (_event, s) => {
+/** GET /v1/health: queue, DLQ and quarantine depths. Any valid key: counting the quarantine is not free. */
+const getHealth: Route = async (event, s) => {
+  await authenticate(event.headers?.authorization, s.keyByHash, ['ingest', 'analyst', 'admin']);
   const [depth, quarantined] = await Promise.all([s.queue.depth(), s.quarantine.count()]);
   return json(200, { status: depth.dlq > 0 || quarantined > 0 ? 'attention' : 'ok', queue: depth.queue, inFlight: depth.inFlight, dlq: depth.dlq, quarantine: quarantined });
 };

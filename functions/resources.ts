@@ -85,3 +85,6 @@ export const DEFAULTS = {
   eventRetentionDays: 400,
   auditRetentionDays: 2555,
 } as const;
+
+/** Service name in logs and Powertools metadata. */
+export const SERVICE_NAME = 'serenity-metering';

@@ -5,9 +5,8 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { SERVICE_NAME } from '../../functions/resources.js';
 
-/** The Powertools service name every function logs under (functions/logger.ts sets the same one). */
-export const SERVICE_NAME = 'serenity-metering';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -108,7 +108,8 @@ describe('HTTP ingest endpoint', () => {
     await stack.services.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.services.config.queueUrl, MessageBody: body }));
     await stack.drain(30_000);
     // Assess
-    const health = await (await fetch(`${stack.url}/v1/health`)).json();
+    expect((await fetch(`${stack.url}/v1/health`)).status).toBe(401);
+    const health = await (await fetch(`${stack.url}/v1/health`, { headers: { authorization: `Bearer ${stack.ingestKey}` } })).json();
     expect(health.dlq).toBe(1);
     expect(health.status).toBe('attention');
     stack.services.registry.customers = realCustomers;
