@@ -20,6 +20,7 @@ const HOURLY: DetectorTuning = {
   warmupPoints: 48,
   shiftAfter: 24,
   horizons: [],
+  dropMinPoints: 1,
   peakGate: 0,
   peakQuantile: 0.95,
   peakWindow: 168,

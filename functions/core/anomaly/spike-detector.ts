@@ -50,8 +50,12 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
       const z1 = warm ? (y - f.mean) / f.sigma : 0;
       // Scales are learned from warm, unflagged points only; a flag is decided before learning.
       const zs = warm ? sustained.score(z1) : [];
-      let z = z1;
-      for (const zk of zs) if (directed(zk, direction) > directed(z, direction)) z = zk;
+      // Rises count from one hour on; drops only over `dropMinPoints` or more, as short dips are routine.
+      let z = direction === 'down' && tuning.dropMinPoints > 1 ? 0 : direction === 'both' && tuning.dropMinPoints > 1 ? Math.max(0, z1) : z1;
+      for (const { k, z: zk } of zs) {
+        const eligible = zk >= 0 || k >= tuning.dropMinPoints;
+        if (eligible && directed(zk, direction) > directed(z, direction)) z = zk;
+      }
       const dz = directed(z, direction);
       const zThreshold = tuning.tailRatio > 0 ? Math.max(tuning.zFlag, tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints)) : tuning.zFlag;
       const envelope = tuning.peakGate > 0 ? tuning.peakGate * recentValues.quantile(tuning.peakQuantile, 1) : 0;

@@ -28,11 +28,11 @@ export class SustainedShift {
     this.recent.length = 0;
   }
 
-  /** The signed z of each horizon that would have enough points with `u` added; changes nothing. */
-  score(u: number): number[] {
+  /** The signed z of each horizon `k` that would have enough points with `u` added; changes nothing. */
+  score(u: number): { k: number; z: number }[] {
     return this.means(this.clipped(u)).map(({ i, k, mean }) => {
       const learned = this.samples[i]! > 0 ? MAD_TO_SIGMA * this.absMean[i]! : 0;
-      return mean / Math.max(learned, 1 / Math.sqrt(k));
+      return { k, z: mean / Math.max(learned, 1 / Math.sqrt(k)) };
     });
   }
 

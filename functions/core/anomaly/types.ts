@@ -73,6 +73,8 @@ export interface DetectorTuning {
   peakGate: number;
   peakQuantile: number;
   peakWindow: number;
+  /** Drops are scored only over runs of at least this many points (1 = every point). */
+  dropMinPoints: number;
   /** Overdispersion of the count model; 0 means plain log1p space. */
   dispersion: number;
   /** Multiplies the Poisson noise floor, so low counts need a larger jump to be flagged. */

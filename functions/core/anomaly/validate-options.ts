@@ -26,6 +26,7 @@ const TUNING_RANGES: Record<Exclude<keyof DetectorTuning, 'horizons'>, [number, 
   peakGate: [0, Number.MAX_VALUE, false],
   peakQuantile: [0, 1, false],
   peakWindow: [1, 100_000, true],
+  dropMinPoints: [1, 168, true],
   dispersion: [0, Number.MAX_VALUE, false],
   floorMultiplier: [0, Number.MAX_VALUE, false],
 };
