@@ -39,21 +39,24 @@ describe('options', () => {
     expect(() => createUsageEmitter({ source: 'api-gw', transport: new FakeIngest(), maxBatchEvents: INGEST_LIMITS.maxEvents + 1 })).toThrow(/maxBatchEvents/);
   });
 
-  it('never keeps the process alive: a script that forgets shutdown() still exits', () => {
-    // Prepare
+  it('never keeps the process alive: a script that forgets shutdown() exits while a retry waits', () => {
+    // Prepare: the interval starts a background round against a dead receiver, whose backoff is a minute
     const script = `
       import { createUsageEmitter } from ${JSON.stringify(fileURLToPath(new URL('../../emitter/index.ts', import.meta.url)))};
-      const emitter = createUsageEmitter({ source: 'api-gw', flushIntervalMs: 60000, transport: { send: async () => ({ accepted: [], rejected: [] }) } });
+      let sends = 0;
+      const transport = { send: async () => { sends++; throw new Error('ECONNREFUSED'); } };
+      const emitter = createUsageEmitter({ source: 'api-gw', flushIntervalMs: 10, retry: { baseDelayMs: 60000, maxDelayMs: 60000 }, transport });
       emitter.apiCall('cus_1');
-      void emitter.flush(); // retries pending in the background must not hold the process either
+      setTimeout(() => console.log('sends', sends, 'pending', emitter.stats().pending), 200);
     `;
     // Act
     const started = Date.now();
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, encoding: 'utf8' });
     // Assess
     expect(run.error).toBeUndefined();
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.stdout).toMatch(/^sends [1-9]\d* pending 1$/m);
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
