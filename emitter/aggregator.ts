@@ -41,6 +41,7 @@ const MAX_QUANTITY = LIMITS.maxQuantity;
 const MAX_IP_LENGTH = 64;
 const PLACEHOLDER_ID = () => 'unsealed';
 
+/** What the aggregator needs from the emitter. */
 export interface AggregatorOptions {
   source: string;
   instanceId: string;

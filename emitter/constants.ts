@@ -7,6 +7,7 @@ import type { RetryOptions } from './types.js';
  */
 export const INGEST_REQUEST_LIMITS = { maxEvents: 1000, maxBytes: 1024 * 1024 } as const;
 
+/** Defaults of the emitter's options. */
 export const DEFAULTS = {
   flushIntervalMs: 5_000,
   maxBatchEvents: INGEST_REQUEST_LIMITS.maxEvents,

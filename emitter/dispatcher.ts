@@ -20,6 +20,7 @@ export interface DeliveryCounters {
   rejected: { total: number; byReason: Record<string, number> };
 }
 
+/** What the dispatcher needs from the emitter. */
 export interface DispatcherOptions {
   transport: Transport;
   budget: PendingBudget;

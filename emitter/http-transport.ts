@@ -3,6 +3,7 @@ import { INGEST_REQUEST_LIMITS } from './constants.js';
 import { TransportError } from './errors.js';
 import type { CloudEvent, Transport, TransportRejection, TransportResult } from './types.js';
 
+/** Where and how to reach POST /v1/events. */
 export interface HttpTransportOptions {
   /** Base URL of the ingest API; events go to `${endpoint}/v1/events`. */
   endpoint: string;

@@ -6,6 +6,7 @@ import { validateEvent, type UsageEvent } from '../functions/core/event-contract
 import { packMessages } from '../functions/core/queue-message.js';
 import type { Transport, TransportRejection } from './types.js';
 
+/** Where and how to reach the events queue. */
 export interface SqsTransportOptions {
   queueUrl: string;
   sqs: SQSClient;

@@ -144,13 +144,18 @@ export type UsageEmitterOptions = CommonOptions & (HttpTargetOptions | SqsTarget
 
 /** The emitter's public surface. Recording methods are synchronous, return nothing and never throw. */
 export interface UsageEmitter {
+  /** Counts one API call (or `call.quantity`), aggregated per key and UTC minute into one api.call event. */
   apiCall(customerId: string, call?: ApiCallOptions): void;
+  /** Marks a user active: one user.active event per (customer, user, UTC hour), with a deterministic id. */
   userActive(customerId: string, userId: string): void;
+  /** Records that a file came under protection (one event, id fixed now). */
   fileProtected(customerId: string, fileId: string): void;
+  /** Records that a file left protection (one event, id fixed now). */
   fileUnprotected(customerId: string, fileId: string): void;
   /** Seals open aggregates and sends everything pending; resolves when each event is settled or has used its attempts. Never rejects. */
   flush(): Promise<void>;
   /** Stops the timer, flushes, and keeps retrying until everything is settled or the deadline passes. Never rejects. */
   shutdown(): Promise<void>;
+  /** A snapshot of the counters. */
   stats(): EmitterStats;
 }

@@ -239,7 +239,7 @@ export class UsageEmitterImpl implements UsageEmitter {
       if (this.backpressureReported) return;
       this.backpressureReported = true;
       const message = `${this.budget.count} events pending (maxPendingEvents ${this.budget.max}): new events are dropped until deliveries catch up`;
-      return this.report(new EmitterError('backpressure', message, true, { method }));
+      return this.report(new EmitterError('backpressure', message, false, { method }));
     }
     const detail = d.errors?.map((e) => `${e.field}: ${e.message}`).join('; ') ?? d.reason;
     this.report(new EmitterError(d.reason, `${method} dropped (${d.reason}): ${detail}`, false, { method, errors: d.errors }));
@@ -252,7 +252,7 @@ export class UsageEmitterImpl implements UsageEmitter {
 
   private internalError(err: unknown, method?: Method): void {
     try {
-      this.count('internal_error', method === undefined ? 0 : 1);
+      if (method !== undefined) this.count('internal_error', 1); // a recording call was lost; background failures lose nothing
       const message = `${method ?? 'emitter'} failed internally: ${err instanceof Error ? err.message : String(err)}`;
       this.report(new EmitterError('internal_error', message, false, method ? { method } : {}, { cause: err }));
     } catch {

@@ -30,7 +30,12 @@ export function makeIngestHandler(s: Services) {
         // The events are enqueued already: answering 5xx now would make the client resend them.
         .catch((err) => logger.error('audit record lost', { requestId, counts: result.counts, error: err as Error }));
       logger.info('ingest', { requestId, source: key.source, ...result.counts });
-      return json(202, { accepted: result.accepted, rejected: result.rejected });
+      const body = { accepted: result.accepted, rejected: result.rejected };
+      // Nothing valid could be enqueued: 503, so a client may resend the whole request as it is.
+      // When some could, 202 names the rest as retryable with their ids, so a resend cannot double count.
+      const enqueueFailed = result.rejected.some((r) => r.retryable);
+      if (enqueueFailed && result.accepted.length === 0) return json(503, body, { 'retry-after': '1' });
+      return json(202, body);
     } catch (err) {
       return errorResponse(err, requestId);
     }
