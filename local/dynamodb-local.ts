@@ -34,7 +34,13 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const proc = spawnDynamoDbLocal({ port, sharedDb: true, ...(opts.dataDir ? { path: opts.dataDir } : {}), stdio: 'ignore' } as never);
   let exited = false;
-  proc.on('exit', () => (exited = true));
+  // A JVM outlives its parent: take it down when this process exits, however the caller forgot.
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.on('exit', () => {
+    exited = true;
+    process.removeListener('exit', reap);
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   const prefix = opts.prefix ?? 'meter';

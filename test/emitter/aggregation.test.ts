@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fixedClock } from '../../functions/core/clock.js';
 import { createUsageEmitter } from '../../emitter/index.js';
 import { FakeIngest } from './fake-ingest.js';
@@ -100,8 +100,10 @@ describe('api call aggregation', () => {
     const { ingest, emitter } = setup({ maxBatchEvents: 10 });
     // Act
     for (let c = 0; c < 25; c++) emitter.apiCall(`cus_${c}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    // Assess: two full batches went out on their own; the last five are still open
+    const sentSynchronously = ingest.batches.length;
+    await vi.waitFor(() => expect(ingest.batches).toHaveLength(2));
+    // Assess: two full batches went out on their own, never inside the caller's call; the last five are still open
+    expect(sentSynchronously).toBe(0);
     expect(ingest.batches.map((b) => b.length)).toEqual([10, 10]);
     expect(emitter.stats().pending).toBe(5);
     await emitter.shutdown();
