@@ -79,11 +79,6 @@ export class ApiCallAggregator {
     this.onSeal = o.onSeal;
   }
 
-  /** Open aggregates. */
-  get openCount(): number {
-    return this.open.length;
-  }
-
   /** Records `call` at time `now`; returns why it was dropped, or undefined when it was counted. */
   record(customerId: string, call: ApiCallOptions | undefined, now: number): Drop | undefined {
     const minute = Math.floor(now / MINUTE_MS);
