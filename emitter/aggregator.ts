@@ -143,6 +143,11 @@ export class ApiCallAggregator {
     return this.create(customerId, operation, apiKeyId, ipPrefix, country, region, quantity, now);
   }
 
+  /** Seals the open aggregates when their minute has ended; the current minute keeps aggregating. */
+  sealEndedMinute(now: number): void {
+    if (this.open.length > 0 && Math.floor(now / MINUTE_MS) > this.minute) this.sealAll();
+  }
+
   /** Seals every open aggregate: assigns its id (fixed from now on, through every retry) and hands it on. */
   sealAll(): void {
     const open = this.open;

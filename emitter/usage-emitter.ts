@@ -178,7 +178,8 @@ export class UsageEmitterImpl implements UsageEmitter {
 
   private tick(): void {
     try {
-      this.aggregator.sealAll();
+      // API calls aggregate for their whole minute: the interval sends finished minutes only.
+      this.aggregator.sealEndedMinute(this.clock.now());
       this.backpressureReported = false;
       if (this.dispatcher.readyCount > 0) void this.scheduleRound();
     } catch (err) {

@@ -46,17 +46,15 @@ describe('options', () => {
       let sends = 0;
       const transport = { send: async () => { sends++; throw new Error('ECONNREFUSED'); } };
       const emitter = createUsageEmitter({ source: 'api-gw', flushIntervalMs: 10, retry: { baseDelayMs: 60000, maxDelayMs: 60000 }, transport });
-      emitter.apiCall('cus_1');
+      emitter.fileProtected('cus_1', 'file-1');
       setTimeout(() => console.log('sends', sends, 'pending', emitter.stats().pending), 200);
     `;
     // Act
-    const started = Date.now();
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, encoding: 'utf8' });
     // Assess
     expect(run.error).toBeUndefined();
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^sends [1-9]\d* pending 1$/m);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });

@@ -3,13 +3,9 @@ import { ValidationError, type FieldError } from '../errors.js';
 import { assertNever } from '../meters.js';
 import { SEVERITY_THRESHOLDS, SPIKE_THRESHOLD, productionTuning } from './constants.js';
 import { SeasonalBaseline, fromModelSpace, toModelSpace } from './seasonal-baseline.js';
-import { SustainedShift } from './sustained-shift.js';
 import { TailMemory } from './tail-memory.js';
 import type { DetectorTuning, Direction, Granularity, Severity, SpikeDetectorOptions, SpikeResult, UsagePoint } from './types.js';
 import { validateOptions } from './validate-options.js';
-
-// Below the recent peak envelope a rise is reported, but never reaches the flag threshold.
-const GATED_SCORE_CAP = 0.49;
 
 /** A stateful, online detector: feed it one series' points in time order. */
 export interface SpikeDetector {
@@ -31,9 +27,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   const tuning: DetectorTuning = { ...productionTuning(granularity), ...options.tuning };
   const stepMs = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const baseline = new SeasonalBaseline(granularity, tuning);
-  const sustained = new SustainedShift(tuning.horizons, tuning.zFlag, tuning.beta);
   const tail = new TailMemory(tuning.tailWindow);
-  const recentValues = new TailMemory(tuning.peakWindow);
   let lastT: number | undefined;
   // Residuals of the current run of consecutive flags: a long run means the level itself moved.
   let run: number[] = [];
@@ -41,29 +35,17 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   return {
     update(point) {
       validatePoint(point, stepMs, lastT);
-      if (lastT !== undefined && point.t - lastT !== stepMs) sustained.reset();
       lastT = point.t;
       const index = point.t / stepMs;
       const y = toModelSpace(point.value, tuning.dispersion);
       const f = baseline.forecast(index);
       const warm = baseline.count >= tuning.warmupPoints;
-      const z1 = warm ? (y - f.mean) / f.sigma : 0;
-      // Scales are learned from warm, unflagged points only; a flag is decided before learning.
-      const zs = warm ? sustained.score(z1) : [];
-      // Rises count from one hour on; drops only over `dropMinPoints` or more, as short dips are routine.
-      let z = direction === 'down' && tuning.dropMinPoints > 1 ? 0 : direction === 'both' && tuning.dropMinPoints > 1 ? Math.max(0, z1) : z1;
-      for (const { k, z: zk } of zs) {
-        const eligible = zk >= 0 || k >= tuning.dropMinPoints;
-        if (eligible && directed(zk, direction) > directed(z, direction)) z = zk;
-      }
+      const z = warm ? (y - f.mean) / f.sigma : 0;
       const dz = directed(z, direction);
       const zThreshold = tuning.tailRatio > 0 ? Math.max(tuning.zFlag, tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints)) : tuning.zFlag;
-      const envelope = tuning.peakGate > 0 ? tuning.peakGate * recentValues.quantile(tuning.peakQuantile, 1) : 0;
-      const gated = z > 0 && direction !== 'down' && point.value < envelope;
-      const score = gated ? Math.min(scoreOf(dz, zThreshold), GATED_SCORE_CAP) : scoreOf(dz, zThreshold);
+      const score = scoreOf(dz, zThreshold);
       const flagged = score >= SPIKE_THRESHOLD;
       if (warm) tail.push(dz);
-      if (warm) sustained.commit(z1, !flagged);
 
       baseline.absorb(index, y, f, flagged);
       if (flagged && (run.length === 0 || Math.sign(run[0]!) === Math.sign(y - f.mean))) run.push(y - f.mean);
@@ -73,9 +55,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
         run = [];
       }
 
-      const spread = tuning.zFlag * f.sigma;
-      const hi = fromModelSpace(f.mean + spread, tuning.dispersion);
-      recentValues.push(flagged ? Math.min(point.value, hi) : point.value);
+      const spread = zThreshold * f.sigma;
       return {
         t: point.t,
         value: point.value,

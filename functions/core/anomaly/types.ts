@@ -61,20 +61,12 @@ export interface DetectorTuning {
   warmupPoints: number;
   /** After this many consecutive flagged points the baseline accepts the new level (a level shift). */
   shiftAfter: number;
-  /** Lengths (in points, each > 1) of the runs whose mean residual is also scored, for sustained rises. */
-  horizons: number[];
   /** Points of the series' own recent scores remembered to judge how bursty it is. */
   tailWindow: number;
   /** Which quantile of those scores stands for the series' routine bursts. */
   tailQuantile: number;
   /** The flag threshold is at least this times that quantile; 0 disables the adaptation. */
   tailRatio: number;
-  /** A rise is flagged only above this times the `peakQuantile` of the last `peakWindow` values; 0 disables. */
-  peakGate: number;
-  peakQuantile: number;
-  peakWindow: number;
-  /** Drops are scored only over runs of at least this many points (1 = every point). */
-  dropMinPoints: number;
   /** Overdispersion of the count model; 0 means plain log1p space. */
   dispersion: number;
   /** Multiplies the Poisson noise floor, so low counts need a larger jump to be flagged. */

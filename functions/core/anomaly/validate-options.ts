@@ -1,13 +1,12 @@
 import { ValidationError, type FieldError } from '../errors.js';
 import type { DetectorTuning, SpikeDetectorOptions } from './types.js';
 
-const MAX_HORIZON = 168;
 const OPTION_KEYS = new Set(['granularity', 'direction', 'tuning']);
 const GRANULARITIES = new Set(['hour', 'day']);
 const DIRECTIONS = new Set(['up', 'down', 'both']);
 
 /** Valid range of each tuning field: `[min, max, integer]`. */
-const TUNING_RANGES: Record<Exclude<keyof DetectorTuning, 'horizons'>, [number, number, boolean]> = {
+const TUNING_RANGES: Record<keyof DetectorTuning, [number, number, boolean]> = {
   zFlag: [Number.MIN_VALUE, Number.MAX_VALUE, false],
   alpha: [0, 1, false],
   gammaDaily: [0, 1, false],
@@ -23,10 +22,6 @@ const TUNING_RANGES: Record<Exclude<keyof DetectorTuning, 'horizons'>, [number, 
   tailWindow: [1, 100_000, true],
   tailQuantile: [0, 1, false],
   tailRatio: [0, Number.MAX_VALUE, false],
-  peakGate: [0, Number.MAX_VALUE, false],
-  peakQuantile: [0, 1, false],
-  peakWindow: [1, 100_000, true],
-  dropMinPoints: [1, 168, true],
   dispersion: [0, Number.MAX_VALUE, false],
   floorMultiplier: [0, Number.MAX_VALUE, false],
 };
@@ -42,12 +37,6 @@ export function validateOptions(options: SpikeDetectorOptions): void {
     errors.push({ field: 'direction', message: "must be 'up', 'down' or 'both'" });
   }
   for (const [key, value] of Object.entries(options.tuning ?? {})) {
-    if (key === 'horizons') {
-      if (!Array.isArray(value) || !value.every((k) => Number.isInteger(k) && k >= 2 && k <= MAX_HORIZON)) {
-        errors.push({ field: 'tuning.horizons', message: `must be a list of integers in [2, ${MAX_HORIZON}]` });
-      }
-      continue;
-    }
     const range = TUNING_RANGES[key as keyof typeof TUNING_RANGES];
     if (range === undefined) {
       errors.push({ field: `tuning.${key}`, message: 'unknown option' });
