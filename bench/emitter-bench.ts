@@ -57,7 +57,7 @@ async function endToEnd(o: { customers: number; callsPerSecond: number; minutes:
     const ids = Array.from({ length: o.customers }, (_, i) => `api-cus-${i}`);
     for (const id of ids) await s.registry.putCustomer(buildCustomer({ id }, undefined, Date.now()));
     const clock = fixedClock(Date.now() - o.minutes * 60_000);
-    const emitter = createUsageEmitter({ source: 'bench', queueUrl: s.config.queueUrl, sqs: s.clients.sqs, clock, flushIntervalMs: 3_600_000 });
+    const emitter = createUsageEmitter({ source: 'bench', queueUrl: s.config.queueUrl, sqs: s.clients.sqs, clock, flushIntervalMs: 100 });
     const random = rng(11);
     const pick = zipf(o.customers, 1.1, random);
     const ops = ['files.encrypt', 'files.decrypt', 'keys.rotate', 'shares.create'];
@@ -71,7 +71,8 @@ async function endToEnd(o: { customers: number; callsPerSecond: number; minutes:
         calls++;
       }
       clock.advance(1000);
-      if (second % 5 === 4) await emitter.flush();
+      // Let the emitter's own timer and sends run, as they would between requests.
+      await new Promise((r) => setImmediate(r));
     }
     await emitter.shutdown();
     await stack.drain(300_000);

@@ -46,7 +46,7 @@ export interface AggregatorOptions {
   source: string;
   instanceId: string;
   budget: PendingBudget;
-  /** Open aggregates that force a seal (the batch size). */
+  /** Open aggregates that force an early seal (a backstop; see MAX_OPEN_AGGREGATES). */
   maxOpen: number;
   /** Receives sealed events: ids fixed, quantities final. */
   onSeal: (events: CloudEvent[]) => void;

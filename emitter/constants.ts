@@ -22,3 +22,10 @@ export const SEND_CONCURRENCY = 4;
 
 /** Distinct client IPs remembered with their prefix; the cache is also emptied every minute. */
 export const IP_CACHE_SIZE = 4_096;
+
+/**
+ * Open API-call aggregates that force an early seal. Sealing early only multiplies events (a key then
+ * makes several events in its minute); memory is bounded by maxPendingEvents, which open aggregates
+ * count against, so this is a backstop, far above the batch size.
+ */
+export const MAX_OPEN_AGGREGATES = 50_000;

@@ -4,6 +4,7 @@ import type { EventType } from '../functions/core/meters.js';
 import { ActiveUsers } from './active-users.js';
 import { ApiCallAggregator } from './aggregator.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { MAX_OPEN_AGGREGATES } from './constants.js';
 import { Dispatcher, type DeliveryCounters } from './dispatcher.js';
 import { BACKPRESSURE, INVALID_CLOCK, invalidInput, type Drop } from './drops.js';
 import { EmitterError, type EmitterErrorContext } from './errors.js';
@@ -61,7 +62,7 @@ export class UsageEmitterImpl implements UsageEmitter {
       source: o.source,
       instanceId: newInstanceId(),
       budget: this.budget,
-      maxOpen: o.maxBatchEvents,
+      maxOpen: MAX_OPEN_AGGREGATES,
       onSeal: (events) => this.enqueue(events),
     });
     this.timer = setInterval(() => this.tick(), o.flushIntervalMs);

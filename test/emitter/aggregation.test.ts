@@ -95,18 +95,22 @@ describe('api call aggregation', () => {
     await emitter.shutdown();
   });
 
-  it('seals and sends a full batch of aggregates without waiting for the interval', async () => {
+  it('keeps a minute open however many keys it has, then sends it in full batches once it ends', async () => {
     // Prepare
-    const { ingest, emitter } = setup({ maxBatchEvents: 10 });
-    // Act
-    for (let c = 0; c < 25; c++) emitter.apiCall(`cus_${c}`);
-    const sentSynchronously = ingest.batches.length;
-    await vi.waitFor(() => expect(ingest.batches).toHaveLength(2));
-    // Assess: two full batches went out on their own, never inside the caller's call; the last five are still open
-    expect(sentSynchronously).toBe(0);
-    expect(ingest.batches.map((b) => b.length)).toEqual([10, 10]);
-    expect(emitter.stats().pending).toBe(5);
+    const { clock, ingest, emitter } = setup({ maxBatchEvents: 10 });
+    // Act: 25 keys in one minute, then one call in the next minute
+    for (let round = 0; round < 3; round++) for (let c = 0; c < 25; c++) emitter.apiCall(`cus_${c}`);
+    await new Promise((r) => setImmediate(r));
+    const sentInTheMinute = ingest.batches.length;
+    clock.advance(60_000);
+    emitter.apiCall('cus_0');
+    await vi.waitFor(() => expect(ingest.batches).toHaveLength(3));
+    // Assess: nothing left early (one event per key and minute), then three batches of at most 10, never inside the call
+    expect(sentInTheMinute).toBe(0);
+    expect(ingest.batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(ingest.received.every((e) => (e.data as { quantity: number }).quantity === 3)).toBe(true);
+    expect(emitter.stats().pending).toBe(1);
     await emitter.shutdown();
-    expect(ingest.apiCalls()).toBe(25);
+    expect(ingest.apiCalls()).toBe(76);
   });
 });
