@@ -11,8 +11,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scoreEvents, summarize, type EventMetrics, type EventScore, type LabelWindow } from '../functions/core/anomaly/event-scoring.js';
+import { productionTuning } from '../functions/core/anomaly/constants.js';
 import { scoreSeries } from '../functions/core/anomaly/spike-detector.js';
-import type { DetectorTuning, UsagePoint } from '../functions/core/anomaly/types.js';
+import type { DetectorTuning, Severity, SpikeResult, UsagePoint } from '../functions/core/anomaly/types.js';
 
 interface Series {
   name: string;
@@ -63,6 +64,74 @@ const ours =
   (points) =>
     scoreSeries(points, tuning ? { granularity: 'hour', tuning } : { granularity: 'hour' }).map((r) => r.flagged);
 
+/**
+ * Leave-one-series-out: for each series, pick the grid point with the best F1 (subject to at most one
+ * false alert per series-month) on the other series, then score the held-out series with it.
+ */
+const LOSO_GRID: Partial<DetectorTuning>[] = (() => {
+  const grid: Partial<DetectorTuning>[] = [];
+  for (const zFlag of [4.5, 5, 5.5])
+    for (const dispersion of [0, 0.02, 0.05])
+      for (const huberK of [1.5, 2, 2.5])
+        for (const tailRatio of [0, 1.2]) grid.push({ zFlag, dispersion, huberK, tailRatio });
+  return grid;
+})();
+
+function leaveOneSeriesOut(series: readonly Series[]): { scores: EventScore[]; picks: string[] } {
+  const table = LOSO_GRID.map((tuning) => run(ours(tuning), series));
+  const scores: EventScore[] = [];
+  const picks: string[] = [];
+  series.forEach((_, held) => {
+    let best = -1;
+    let bestKey = -Infinity;
+    table.forEach((perSeries, g) => {
+      const m = summarize(perSeries.filter((__, i) => i !== held));
+      const key = m.falseAlertsPerSeriesMonth <= 1 ? m.f1 : -m.falseAlertsPerSeriesMonth;
+      if (key > bestKey) [best, bestKey] = [g, key];
+    });
+    scores.push(table[best]![held]!);
+    picks.push(JSON.stringify(LOSO_GRID[best]));
+  });
+  return { scores, picks };
+}
+
+/** F1 when one production parameter at a time is moved to a neighbouring value: how sharp the optimum is. */
+const SENSITIVITY: [keyof DetectorTuning, number[]][] = [
+  ['zFlag', [4.5, 5.5]],
+  ['alpha', [0.03, 0.1]],
+  ['gammaDaily', [0.2, 0.4]],
+  ['huberK', [1.5, 2.5]],
+  ['dispersion', [0, 0.05]],
+  ['tailRatio', [0, 1, 1.4]],
+  ['tailLag', [0, 48]],
+  ['warmupPoints', [48, 96]],
+];
+
+/** Of the runs of flags whose loudest point has a given severity, how many touch a labelled window. */
+function severityCalibration(series: readonly Series[]): Record<Exclude<Severity, 'none'>, { runs: number; inWindow: number }> {
+  const out = { low: { runs: 0, inWindow: 0 }, medium: { runs: 0, inWindow: 0 }, high: { runs: 0, inWindow: 0 } };
+  const rank: Record<Severity, number> = { none: 0, low: 1, medium: 2, high: 3 };
+  for (const s of series) {
+    const results = scoreSeries(s.points, { granularity: 'hour' });
+    const inWindow = (r: SpikeResult) => s.windows.some((w) => r.t >= w.start && r.t <= Math.max(w.end, w.start + 3 * 3_600_000));
+    let runSeverity: Severity = 'none';
+    let runHits = false;
+    results.forEach((r, i) => {
+      if (r.flagged) {
+        if (rank[r.severity] > rank[runSeverity]) runSeverity = r.severity;
+        runHits ||= inWindow(r);
+      }
+      if ((!r.flagged || i === results.length - 1) && runSeverity !== 'none') {
+        out[runSeverity].runs++;
+        if (runHits) out[runSeverity].inWindow++;
+        runSeverity = 'none';
+        runHits = false;
+      }
+    });
+  }
+  return out;
+}
+
 function run(detector: Detector, series: readonly Series[]): EventScore[] {
   return series.map((s) => scoreEvents(s.points.map((p) => p.t), detector(s.points), s.windows));
 }
@@ -93,6 +162,29 @@ const main = () => {
   console.log(`(${series.reduce((n, s) => n + s.points.length, 0)} points scored in ${ms.toFixed(0)} ms)`);
   const nullTotal = printTable('null detector (never flags)', series, run(nullDetector, series));
   const ewmaTotal = printTable('EWMA z-score (alpha 0.05, |z| >= 4, 48 h warm-up)', series, run(ewmaZScore, series));
+
+  console.log('\n== severity calibration (runs of flags by their loudest severity; share touching a labelled window)');
+  const calibration = severityCalibration(series);
+  for (const [severity, c] of Object.entries(calibration)) {
+    console.log(`${severity.padEnd(8)} ${String(c.runs).padStart(4)} runs, ${c.inWindow} in a window (${c.runs ? pct(c.inWindow / c.runs) : '-'})`);
+  }
+
+  console.log('\n== sensitivity: F1 with one production parameter moved (the rest unchanged)');
+  const production = productionTuning('hour');
+  for (const [key, values] of SENSITIVITY) {
+    const cells = values.map((v) => {
+      const m = summarize(run(ours({ [key]: v }), series));
+      return `${v}: F1 ${pct(m.f1)} (${m.caught} caught, ${m.falseAlerts} false)`;
+    });
+    console.log(`${`${key} = ${production[key]}`.padEnd(22)} -> ${cells.join(' | ')}`);
+  }
+
+  const loso = leaveOneSeriesOut(series);
+  const losoTotal = printTable(`leave-one-series-out over a ${LOSO_GRID.length}-point grid (each series scored with parameters picked on the other ${series.length - 1})`, series, loso.scores);
+  const pickCounts = new Map<string, number>();
+  for (const p of loso.picks) pickCounts.set(p, (pickCounts.get(p) ?? 0) + 1);
+  console.log('picks:', [...pickCounts].map(([p, n]) => `${n}x ${p}`).join('; '));
+
   const brief = (m: EventMetrics) => ({
     caught: m.caught,
     windows: m.windows,
@@ -107,6 +199,8 @@ const main = () => {
       ...brief(oursTotal),
       perSeries: Object.fromEntries(series.map((s, i) => [s.name, { caught: oursScores[i]!.caught, windows: oursScores[i]!.windows, falseAlerts: oursScores[i]!.falseAlerts }])),
       baselines: { null: brief(nullTotal), ewma: brief(ewmaTotal) },
+      leaveOneSeriesOut: brief(losoTotal),
+      severityCalibration: calibration,
     }),
   );
 };

@@ -185,7 +185,9 @@ async function main() {
 
   const emitter = await benchEmitter();
   console.log(`\n(c) emitter: apiCall median ${fmt(emitter.apiCallNs, 1)} ns vs Map increment ${fmt(emitter.mapNs, 1)} ns -> ${fmt(emitter.costRatio, 2)}x`);
-  console.log(`    ${emitter.calls} API calls over ${emitter.minutes} simulated minutes (${emitter.callsPerSecond} calls/s, ${emitter.customers} customers) -> ${emitter.events} events -> ${fmt(emitter.wcu, 1)} WCU: ${fmt(emitter.wcuPerApiCall, 4)} WCU per API call`);
+  for (const r of emitter.runs) {
+    console.log(`    ${r.callsPerSecond} calls/s from ${r.customers} customers for ${r.minutes} simulated minutes: ${r.calls} calls -> ${r.events} events -> ${fmt(r.wcu, 0)} WCU = ${fmt(r.wcuPerApiCall, 4)} WCU per API call${r === emitter.headline ? ' (headline)' : ''}`);
+  }
 
   const figures = {
     events: consumer.events,
@@ -198,7 +200,8 @@ async function main() {
     naiveEventsPerSecond: fmt(naive.eventsPerSecond, 0),
     rawBatchWriteItemsPerSecond: fmt(raw.itemsPerSecond, 0),
     throughputVsRaw: fmt(throughputVsRaw, 3),
-    wcuPerApiCallViaEmitter: fmt(emitter.wcuPerApiCall, 5),
+    wcuPerApiCallViaEmitter: fmt(emitter.headline.wcuPerApiCall, 5),
+    emitterRuns: emitter.runs.map((r) => ({ callsPerSecond: r.callsPerSecond, customers: r.customers, calls: r.calls, events: r.events, wcuPerApiCall: fmt(r.wcuPerApiCall, 5) })),
     emitterCostVsMapIncrement: fmt(emitter.costRatio, 3),
     emitterApiCallNs: fmt(emitter.apiCallNs, 1),
     mapIncrementNs: fmt(emitter.mapNs, 1),

@@ -30,6 +30,7 @@ const HOURLY: DetectorTuning = {
   shiftAfter: 12,
   // Two weeks of the series' own scores; the bar is 1.2 x its third-loudest hour in that time.
   tailWindow: 336,
+  tailLag: 24,
   tailQuantile: 0.995,
   tailRatio: 1.2,
   dispersion: 0.02,
@@ -49,6 +50,7 @@ const DAILY: DetectorTuning = {
   shiftAfter: 3,
   // Eight weeks of daily scores; the bar is 1.2 x the second-loudest day in that time.
   tailWindow: 56,
+  tailLag: 1,
   tailQuantile: 0.98,
 };
 

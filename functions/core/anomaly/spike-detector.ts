@@ -27,7 +27,7 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
   const tuning: DetectorTuning = { ...productionTuning(granularity), ...options.tuning };
   const stepMs = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const baseline = new SeasonalBaseline(granularity, tuning);
-  const tail = new TailMemory(tuning.tailWindow);
+  const tail = new TailMemory(tuning.tailWindow, tuning.tailLag);
   let lastT: number | undefined;
   // Residuals of the current run of consecutive flags: a long run means the level itself moved.
   let run: number[] = [];

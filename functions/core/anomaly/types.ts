@@ -63,6 +63,8 @@ export interface DetectorTuning {
   shiftAfter: number;
   /** Points of the series' own recent scores remembered to judge how bursty it is. */
   tailWindow: number;
+  /** How many points old a score must be before it counts as routine (so a burst does not mute itself). */
+  tailLag: number;
   /** Which quantile of those scores stands for the series' routine bursts. */
   tailQuantile: number;
   /** The flag threshold is at least this times that quantile; 0 disables the adaptation. */

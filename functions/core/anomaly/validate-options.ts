@@ -20,6 +20,7 @@ const TUNING_RANGES: Record<keyof DetectorTuning, [number, number, boolean]> = {
   warmupPoints: [1, Number.MAX_SAFE_INTEGER, true],
   shiftAfter: [1, Number.MAX_SAFE_INTEGER, true],
   tailWindow: [1, 100_000, true],
+  tailLag: [0, 100_000, true],
   tailQuantile: [0, 1, false],
   tailRatio: [0, Number.MAX_VALUE, false],
   dispersion: [0, Number.MAX_VALUE, false],
