@@ -94,6 +94,7 @@ export function streamRequestIdempotencyKey(identifiers: readonly string[]): str
 
 /** Every problem with one meter event before it is sent (an empty list means it may be sent). */
 export function validateMeterEvent(event: MeterEventToSend): FieldError[] {
+  if (event === null || typeof event !== 'object') return [{ field: 'event', message: 'must be an object' }];
   const errors: FieldError[] = [];
   const text = (field: keyof MeterEventToSend, value: unknown, max: number) => {
     if (typeof value !== 'string' || value.length < 1 || value.length > max || /[\x00-\x1f\x7f]/.test(value)) {
@@ -182,7 +183,10 @@ export function classifyStripeFailure(f: StripeFailure): StripeCallClass {
   if (f.status !== undefined && f.status >= 200 && f.status < 300) return { kind: 'delivered', duplicate: false };
   // Stripe already holds an event with this identifier: the fact is billed, so this is a success.
   if (f.status === 400 && /already exists with identifier/i.test(message)) return { kind: 'delivered', duplicate: true };
-  if (f.status === 429) return { kind: 'retry_rate_limited', ...retry, message };
+  // The SDK also raises a 400 with code rate_limit (and v2's error type rate_limit) as a rate-limit error.
+  if (f.status === 429 || f.code === 'rate_limit' || f.rawType === 'rate_limit' || f.type === 'StripeRateLimitError') {
+    return { kind: 'retry_rate_limited', ...retry, message };
+  }
   if (f.rawType === 'temporary_session_expired' || f.code === 'billing_meter_event_session_expired') {
     return { kind: 'retry_transient', reason: 'session_expired', message };
   }

@@ -3,11 +3,18 @@ import type { DetectorTuning, Granularity } from './types.js';
 /** Production threshold: a point is flagged when its score reaches this (score 0.5 = robust z at the flag threshold). */
 export const SPIKE_THRESHOLD = 0.5;
 
-/**
- * Lower score bounds of each severity. With score = z^2 / (z^2 + T^2) for the effective threshold T:
- * `low` from z = T, `medium` from z = 1.73 T, `high` from z = 3 T.
- */
-export const SEVERITY_THRESHOLDS = { low: SPIKE_THRESHOLD, medium: 0.75, high: 0.9 } as const;
+/** How many times the flag threshold's robust z a point must reach for each severity. */
+export const SEVERITY_Z_MULTIPLES = { low: 1, medium: 1.5, high: 2.5 } as const;
+
+// score = z^2 / (z^2 + T^2) for the effective threshold T, so z = m T maps to m^2 / (m^2 + 1).
+const scoreAt = (m: number) => (m * m) / (m * m + 1);
+
+/** Lower score bounds of each severity: low 0.5 (z = T), medium ~0.69 (z = 1.5 T), high ~0.86 (z = 2.5 T). */
+export const SEVERITY_THRESHOLDS = {
+  low: SPIKE_THRESHOLD,
+  medium: scoreAt(SEVERITY_Z_MULTIPLES.medium),
+  high: scoreAt(SEVERITY_Z_MULTIPLES.high),
+} as const;
 
 /**
  * Hourly parameters. Chosen by searching one global parameter set on the labelled NAB-hourly subset
@@ -24,7 +31,7 @@ const HOURLY: DetectorTuning = {
   scalePrior: 20,
   profilePrior: 5,
   huberK: 2,
-  flaggedK: 0.5,
+  flaggedK: 0,
   // Three days: every hour of the day seen three times before anything is flagged.
   warmupPoints: 72,
   shiftAfter: 12,

@@ -42,6 +42,8 @@ export function scoreEvents(times: readonly number[], flagged: readonly boolean[
   return { windows: windows.length, caught, falseAlerts: countFalseRuns(times, flagged, windows, stepMs), hours: (times.length * stepMs) / HOUR_MS };
 }
 
+// "Outside every window" is read literally as outside [start, end]; the 3 h minimum only widens what
+// counts as a catch. (On the NAB-hourly set every window is longer than 3 h, so the two readings agree.)
 // A run ends at any unflagged or in-window point, and at a gap in the timestamps.
 function countFalseRuns(times: readonly number[], flagged: readonly boolean[], windows: readonly LabelWindow[], stepMs: number): number {
   let runs = 0;

@@ -1,10 +1,10 @@
 import type { DetectorTuning, Granularity } from './types.js';
 
-/** What the baseline expects for one bucket, in log1p space. */
+/** What the baseline expects for one bucket, in model space (see {@link toModelSpace}). */
 export interface Forecast {
-  /** Expected log1p(value). */
+  /** Expected transformed value. */
   mean: number;
-  /** Noise scale in log1p space, never below the count-noise floor. */
+  /** Noise scale in model space, never below the count-noise floor. */
   sigma: number;
 }
 
@@ -24,10 +24,11 @@ const MIN_SIGMA = 0.01;
 const slotOf = (index: number, period: number) => ((index % period) + period) % period;
 
 /**
- * A robust additive model of log1p(value): level + hour-of-day profile + hour-of-week residual profile
- * (for daily series: level + day-of-week profile), updated online by exponential smoothing of winsorized
- * residuals, with a noise scale per hour of day (per day of week). Working in log1p space makes the
- * noise roughly scale-free, so one set of parameters fits a customer at 10 calls an hour and one at 10 000.
+ * A robust additive model of the transformed value: level + hour-of-day profile + hour-of-week residual
+ * profile (for daily series: level + day-of-week profile), updated online by exponential smoothing of
+ * winsorized residuals, with a noise scale per hour of day (per day of week). The count transform makes
+ * the noise roughly scale-free, so one set of parameters fits a customer at 10 calls an hour and one at
+ * 10 000, while small counts keep their Poisson noise floor.
  */
 export class SeasonalBaseline {
   private level = 0;
@@ -65,9 +66,9 @@ export class SeasonalBaseline {
   }
 
   /**
-   * Learns from observation `y` (log1p space) given its forecast. Residuals are winsorized to `huberK`
-   * scales, and to `flaggedK` scales for a flagged point, so a spike moves the baseline by a bounded step
-   * at most, while a pattern that keeps recurring is still learned, week after week.
+   * Learns from observation `y` (model space) given its forecast. Residuals are winsorized to `huberK`
+   * scales, and to `flaggedK` scales for a flagged point (0 in production: a flagged point teaches the
+   * baseline nothing, and never the noise scale), so no single point can drag the baseline far.
    */
   absorb(index: number, y: number, f: Forecast, flagged: boolean): void {
     if (this.seen === 0) {
@@ -114,7 +115,7 @@ export class SeasonalBaseline {
 }
 
 /**
- * Poisson noise carried into log1p space (delta method: sd(log1p X) ~ sqrt(mu) / (1 + mu)), with one
+ * The count-noise floor when the model space is log1p (dispersion 0): Poisson noise carried into log1p space (delta method: sd(log1p X) ~ sqrt(mu) / (1 + mu)), with one
  * pseudo-count so that an expected zero still tolerates a few events.
  */
 export function countNoiseFloor(meanLog: number): number {
@@ -139,6 +140,7 @@ export function toModelSpace(x: number, dispersion: number): number {
   return (2 * Math.asinh(Math.sqrt(dispersion * x))) / Math.sqrt(dispersion);
 }
 
+// Poisson noise in the variance-stabilized space: sd ~ 1 / sqrt(1 + dispersion mu), so 1 for small counts.
 function countNoiseFloorVst(meanY: number, dispersion: number): number {
   const mu = Math.max(0, fromModelSpace(meanY, dispersion));
   return 1 / Math.sqrt(1 + dispersion * mu);

@@ -1,3 +1,17 @@
+/**
+ * The volume-spike detector: one online pass per series, each point scored only from the points before it.
+ *
+ * 1. Counts go through a negative-binomial variance-stabilizing transform (2 asinh(sqrt(d x)) / sqrt(d)):
+ *    Poisson-like for small counts, log-like for large ones.
+ * 2. A robust baseline (level + hour-of-day + hour-of-week profiles, or level + day-of-week for daily
+ *    series) forecasts the point, with a noise scale per hour of day, never below the Poisson floor.
+ * 3. z = (transformed value - forecast) / scale. The point is flagged when z reaches the bar: `zFlag`, or
+ *    1.2 x the series' own third-loudest hour of the two weeks ending a day ago, if that is higher.
+ * 4. The baseline then learns from the point, winsorized; a flagged point teaches it nothing. Twelve
+ *    flags in a row move the level at once (a level shift, not an anomaly).
+ *
+ * Warm-up: nothing is flagged before 72 hourly points (3 days) or 14 daily points (2 weeks).
+ */
 import { DAY_MS, HOUR_MS } from '../clock.js';
 import { ValidationError, type FieldError } from '../errors.js';
 import { assertNever } from '../meters.js';
@@ -42,7 +56,9 @@ export function createSpikeDetector(options: SpikeDetectorOptions = {}): SpikeDe
       const warm = baseline.count >= tuning.warmupPoints;
       const z = warm ? (y - f.mean) / f.sigma : 0;
       const dz = directed(z, direction);
-      const zThreshold = tuning.tailRatio > 0 ? Math.max(tuning.zFlag, tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints)) : tuning.zFlag;
+      // The bar is zFlag, raised for a series whose own routine bursts are louder than that.
+      const routine = tuning.tailRatio * tail.quantile(tuning.tailQuantile, tuning.warmupPoints);
+      const zThreshold = Math.max(tuning.zFlag, routine);
       const score = scoreOf(dz, zThreshold);
       const flagged = score >= SPIKE_THRESHOLD;
       if (warm) tail.push(dz);
@@ -82,16 +98,18 @@ export function scoreSeries(points: readonly UsagePoint[], options: SpikeDetecto
 }
 
 /**
- * Maps a directed robust z to [0, 1]: 0 at or below the expected value, 0.5 at `zFlag`, 0.8 at 2 x `zFlag`,
- * 0.9 at 3 x `zFlag`, tending to 1.
+ * Maps a directed robust z to [0, 1] against the flag threshold T: 0 at or below the expected value,
+ * 0.5 at T, 0.8 at 2 T, 0.9 at 3 T, tending to 1.
+ *
+ * @example scoreOf(10, 5) // 0.8
  */
-export function scoreOf(directedZ: number, zFlag: number): number {
+export function scoreOf(directedZ: number, threshold: number): number {
   if (!(directedZ > 0)) return 0;
   const q = directedZ * directedZ;
-  return q / (q + zFlag * zFlag);
+  return q / (q + threshold * threshold);
 }
 
-/** The severity band a score falls in. */
+/** The severity band a score falls in (see `SEVERITY_THRESHOLDS`). */
 export function severityOf(score: number): Severity {
   if (score >= SEVERITY_THRESHOLDS.high) return 'high';
   if (score >= SEVERITY_THRESHOLDS.medium) return 'medium';

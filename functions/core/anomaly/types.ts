@@ -24,7 +24,7 @@ export interface SpikeResult {
   severity: Severity;
   /** The baseline's typical value for this bucket (a median-like figure, not a mean). */
   expected: number;
-  /** Values inside `[lo, hi]` are not flagged. */
+  /** Values inside `[lo, hi]` are never flagged; with direction `up` only `hi` matters, with `down` only `lo`. */
   band: [lo: number, hi: number];
   /** Robust z-score of the point against the baseline, signed (positive = above expected). */
   z: number;
@@ -37,7 +37,7 @@ export interface SpikeResult {
  * exposed so the evaluation can show how sensitive the result is to them, never to tune per customer.
  */
 export interface DetectorTuning {
-  /** Robust z at which a point is flagged (maps to score 0.5). */
+  /** Robust z at which a point is flagged (score 0.5); the tail memory may raise this bar, never lower it. */
   zFlag: number;
   /** Level gain per point. */
   alpha: number;
