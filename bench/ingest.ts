@@ -8,10 +8,10 @@ import type { SQSEvent } from 'aws-lambda';
 import { makeAwsClients } from '../functions/adapters/aws-clients.js';
 import { CapacityMeter } from '../functions/adapters/capacity-meter.js';
 import { batchWriteAll, inParallel } from '../functions/adapters/dynamodb-batch.js';
-import { eventPk } from '../functions/adapters/dynamodb-event-store.js';
+import { toItem } from '../functions/adapters/dynamodb-event-store.js';
 import { makeConsumeHandler } from '../functions/consume-events.js';
 import { buildCustomer } from '../functions/core/customers.js';
-import { eventKey, type UsageEvent } from '../functions/core/event-contract.js';
+import type { UsageEvent } from '../functions/core/event-contract.js';
 import { meterOf } from '../functions/core/meters.js';
 import { packMessages } from '../functions/core/queue-message.js';
 import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
@@ -141,25 +141,7 @@ async function benchRaw(items: Record<string, AttributeValue>[]) {
 /** The event items exactly as the consumer stores them (same attributes and sizes). */
 function storedItems(events: UsageEvent[]): Record<string, AttributeValue>[] {
   const now = new Date().toISOString();
-  return events.map((e) => {
-    const item: Record<string, AttributeValue> = {
-      pk: { S: eventPk(e.customerId, e.time.slice(0, 10)) },
-      sk: { S: eventKey(e) },
-      id: { S: e.id },
-      src: { S: e.source },
-      c: { S: e.customerId },
-      t: { S: e.type },
-      ts: { S: e.time },
-      q: { N: String(e.quantity) },
-      o: { S: 'MSGKEY0123456789abcdef' },
-      ia: { S: now },
-      expiresAt: { N: '2000000000' },
-    };
-    for (const [k, v] of [['op', e.operation], ['k', e.apiKeyId], ['ip', e.ipPrefix], ['cc', e.country], ['u', e.userId], ['f', e.fileId]] as const) {
-      if (v !== undefined) item[k] = { S: v };
-    }
-    return item;
-  });
+  return events.map((e) => toItem(e, 'MSGKEY0123456789abcdef', now, '2000000000'));
 }
 
 async function main() {

@@ -1,6 +1,8 @@
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
   type AttributeValue,
   type DynamoDBClient,
   type WriteRequest,
@@ -88,4 +90,17 @@ export async function batchGetAll(
     }
   });
   return found;
+}
+
+/** Runs a Query to its last page, adding up the read units. */
+export async function queryAll(client: DynamoDBClient, input: QueryCommandInput, meter?: CapacityMeter): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }));
+    meter?.add('read', page.ConsumedCapacity);
+    out.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
 }

@@ -1,8 +1,8 @@
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { eventKey, type UsageEvent } from '../core/event-contract.js';
 import type { EventStore } from '../core/ports.js';
 import { DAY_MS } from '../core/clock.js';
-import { batchGetAll, batchWriteAll } from './dynamodb-batch.js';
+import { batchGetAll, batchWriteAll, queryAll } from './dynamodb-batch.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 type Item = Record<string, AttributeValue>;
@@ -44,27 +44,17 @@ export class DynamoDbEventStore implements EventStore {
   }
 
   async listDay(customerId: string, day: string): Promise<UsageEvent[]> {
-    const out: UsageEvent[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } },
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.meter?.add('read', page.ConsumedCapacity);
-      for (const i of page.Items ?? []) out.push(fromItem(i));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(
+      this.client,
+      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } } },
+      this.meter,
+    );
+    return items.map(fromItem);
   }
 }
 
-function toItem(e: UsageEvent, owner: string, ingestedAt: string, expiresAt: string): Item {
+/** The stored form of an event: short attribute names keep items small (write units are per KB). */
+export function toItem(e: UsageEvent, owner: string, ingestedAt: string, expiresAt: string): Item {
   const item: Item = {
     ...keyOf(e),
     id: { S: e.id },

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UsageStore } from '../core/ports.js';
 import type { FileOp, UsageFragment } from '../core/usage-fragment.js';
-import { batchWriteAll } from './dynamodb-batch.js';
+import { batchWriteAll, queryAll } from './dynamodb-batch.js';
 import type { CapacityMeter } from './capacity-meter.js';
-
-type Item = Record<string, AttributeValue>;
 
 /** Partitions per day: spreads a busy day's writes while keeping a day's reads to a few queries. */
 export const FRAGMENT_SHARDS = 8;
@@ -63,7 +61,7 @@ export class DynamoDbUsageStore implements UsageStore {
 
   /** Every customer's fragments of one UTC day: what the nightly close reads, once. */
   async dayFragments(day: string): Promise<UsageFragment[]> {
-    const shards = await Promise.all(Array.from({ length: FRAGMENT_SHARDS }, (_, s) => this.queryAll(fragmentPk(day, s))));
+    const shards = await Promise.all(Array.from({ length: FRAGMENT_SHARDS }, (_, s) => queryAll(this.client, { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: fragmentPk(day, s) } } }, this.meter)));
     const out: UsageFragment[] = [];
     for (const item of shards.flat()) {
       const parts = JSON.parse(item.d!.S!) as Record<string, CustomerPart>;
@@ -71,26 +69,6 @@ export class DynamoDbUsageStore implements UsageStore {
         out.push({ customerId, day, messageKey: item.sk!.S!, calls: p.c, users: p.u, fileOps: p.f, events: p.n });
       }
     }
-    return out;
-  }
-
-  private async queryAll(pk: string): Promise<Item[]> {
-    const out: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: pk } },
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.meter?.add('read', page.ConsumedCapacity);
-      out.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
     return out;
   }
 }

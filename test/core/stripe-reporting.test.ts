@@ -23,7 +23,7 @@ import {
 
 const identity = fc.record({
   // Any characters at all, up to the 256 our customer ids allow, plus short plain ones that stay readable.
-  customerId: fc.oneof(fc.string({ minLength: 1, maxLength: 256, unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9._-]{1,70}$/)),
+  customerId: fc.oneof(fc.string({ minLength: 1, maxLength: 256, unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9._-]{1,100}$/)),
   meter: fc.constantFrom(...METERS),
   day: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
   revision: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: MAX_REVISION })),
