@@ -157,6 +157,17 @@ describe('periodForKey, previousPeriod, nextPeriod', () => {
     expect(() => periodForKey('2026-02-15', 31)).toThrow(/starts on 2026-02-28/);
   });
 
+  it('supports the whole range: the first period may start in 1969, the last ends by 9999-11-30', () => {
+    // Act
+    const first = periodContaining(MIN_PERIOD_INSTANT_MS, 15);
+    const last = periodContaining(MAX_PERIOD_INSTANT_MS, 31);
+    // Assess
+    expect(span(first)).toEqual(['1969-12-15', '1969-12-15', '1970-01-15']);
+    expect(periodForKey('1969-12-15', 15)).toEqual(first);
+    expect(span(last)).toEqual(['9999-10-31', '9999-10-31', '9999-11-30']);
+    expect(() => previousPeriod(periodForKey('1970-01'))).toThrow(ValidationError);
+  });
+
   it('reports a bad instant and a bad anchor together', () => {
     // Act
     let error: unknown;
