@@ -32,7 +32,9 @@ export function checkJava(): void {
 export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number; prefix?: string } = {}): Promise<DynamoDbLocal> {
   const port = opts.port ?? (await freePort());
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const proc = spawnDynamoDbLocal({ port, sharedDb: true, ...(opts.dataDir ? { path: opts.dataDir } : {}), stdio: 'ignore' } as never);
+  // Detached: its own process group, so a Ctrl-C at the terminal reaches only us, and we can drain
+  // the queue into DynamoDB before stopping it ourselves.
+  const proc = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, ...(opts.dataDir ? { path: opts.dataDir } : {}), stdio: 'ignore' } as never);
   let exited = false;
   // A JVM outlives its parent: take it down when this process exits, however the caller forgot.
   const reap = () => proc.kill('SIGKILL');

@@ -152,6 +152,13 @@ describe('periodToDate', () => {
     // a fresh period with a stale id set: one user that day cannot make 2 in the period
     const april = periodContaining(Date.parse('2026-04-01T00:00:00Z'));
     expect(() => periodToDate(first!.ptd, april1, { newIds: ['u2'], count: 2 }, april)).toThrow(/users.count/);
+    // a continuing period whose stored ids were lost: the period cannot shrink below its previous count
+    const [, second] = runDays([
+      { day: '2026-03-01', events: [user('2026-03-01T10:00:00.000Z', 'u1'), user('2026-03-01T10:00:00.000Z', 'u2')] },
+      { day: '2026-03-02', events: [] },
+    ]);
+    const day3Again = rollupDay([user('2026-03-03T10:00:00.000Z', 'u3')], '2026-03-03', startOf('2026-03-03'));
+    expect(() => periodToDate(second!.ptd, day3Again, unionActiveUsers(new Set(), day3Again.activeUserIds), march)).toThrow(/users.count/);
   });
 });
 

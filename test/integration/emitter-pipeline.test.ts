@@ -21,7 +21,7 @@ beforeAll(async () => {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c)).on('end', () => r(Buffer.concat(chunks)));
     });
-    const upstream = await fetch(`${stack.url}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body });
+    const upstream = await fetch(`${stack.url}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: new Uint8Array(body) });
     const text = await upstream.text();
     if (lostResponses < 2) {
       lostResponses++;
