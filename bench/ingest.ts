@@ -21,6 +21,7 @@ import { customerId, rawEvents, REALISTIC_MIX } from './traffic-model.js';
 import { benchEmitter } from './emitter-bench.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const N = Number(process.env.BENCH_EVENTS ?? 50_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const REQUEST_EVENTS = 1000;

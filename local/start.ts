@@ -10,6 +10,8 @@ import { parseUsageQuery, usageReport } from '../functions/core/usage-query.js';
 import { printTable } from './commands/output.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// Node 20 is what these machines run; the SDK's notice about 2027 is for whoever upgrades them.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function main() {
   try {
