@@ -43,7 +43,7 @@ export function makeConsumeHandler(s: Services) {
     }
     const customers = [...new Set(results.flatMap((r) => r.quarantined.map((q) => q.customerId)))];
     // Audit failure fails the whole batch: every step above is idempotent, so the redelivery is safe.
-    await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'consume', actor: 'consumer', counts, ...(customers.length === 1 ? { customerId: customers[0] } : {}) }));
+    await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'consume', actor: 'consumer', counts }));
     if (counts.quarantined > 0) {
       await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'quarantine', actor: 'consumer', counts: { events: counts.quarantined }, details: { customers } }));
     }
