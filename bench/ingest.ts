@@ -16,44 +16,57 @@ import { meterOf } from '../functions/core/meters.js';
 import { packMessages } from '../functions/core/queue-message.js';
 import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
 import { makeServices } from '../functions/services.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb-local.js';
+import { createTables, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, tableNamesFor } from '../local/dynamodb-local.js';
 import { customerId, rawEvents, REALISTIC_MIX } from './traffic-model.js';
 import { benchEmitter } from './emitter-bench.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const N = Number(process.env.BENCH_EVENTS ?? 50_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const REQUEST_EVENTS = 1000;
+const SLICE = 10_000;
 
 const fmt = (x: number, d = 3) => Number(x.toFixed(d));
 
-function envFor(ddb: DynamoDbLocal): Record<string, string> {
+function envFor(tableNames: Record<TableName, string>): Record<string, string> {
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
     [EVENT_QUEUE.env]: 'http://127.0.0.1:1/unused',
     [EVENT_QUEUE.dlqEnv]: 'http://127.0.0.1:1/unused-dlq',
   };
-  for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
+  for (const [k, t] of Object.entries(TABLES)) env[t.env] = tableNames[k as TableName];
   return env;
 }
 
-/** The consumer under test: the real handler, fed SQS events built from ingest-packed messages. */
-async function benchConsumer(events: UsageEvent[]) {
-  const ddb = await startDynamoDbLocal({ prefix: 'bench' });
-  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint }, credentials: LOCAL_CREDENTIALS });
-  const capacity = new CapacityMeter();
-  const s = makeServices({ env: envFor(ddb), clients, capacity });
-  for (let c = 0; c < REALISTIC_MIX.customers; c++) await s.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
+interface Section {
+  seconds: number;
+  wcu: number;
+  rcu: number;
+  n: number;
+}
+const section = (): Section => ({ seconds: 0, wcu: 0, rcu: 0, n: 0 });
 
-  // Pack as the ingest endpoint does: one request of up to 1,000 events at a time.
+/** Times one piece of work and adds its seconds and capacity units to a section. */
+async function measure(sec: Section, meter: CapacityMeter, n: number, work: () => Promise<void>) {
+  const before = meter.snapshot();
+  const t0 = performance.now();
+  await work();
+  sec.seconds += (performance.now() - t0) / 1000;
+  sec.wcu += meter.write - before.write;
+  sec.rcu += meter.read - before.read;
+  sec.n += n;
+}
+
+/** SQS event shapes of ingest-packed messages: one request of up to 1,000 events at a time, batches of 10. */
+function sqsBatches(events: UsageEvent[], offset: number): SQSEvent[] {
   const bodies: string[] = [];
   for (let i = 0; i < events.length; i += REQUEST_EVENTS) bodies.push(...packMessages(events.slice(i, i + REQUEST_EVENTS)).map((p) => p.body));
   const batches: SQSEvent[] = [];
   for (let i = 0; i < bodies.length; i += EVENT_QUEUE.batchSize) {
     batches.push({
       Records: bodies.slice(i, i + EVENT_QUEUE.batchSize).map((body, j) => ({
-        messageId: `m-${i + j}`,
+        messageId: `m-${offset}-${i + j}`,
         receiptHandle: 'r',
         body,
         attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'bench', ApproximateFirstReceiveTimestamp: '0' },
@@ -65,37 +78,29 @@ async function benchConsumer(events: UsageEvent[]) {
       })),
     });
   }
-  const handler = makeConsumeHandler(s);
-  // Warm up the JVM and the connection pool on a throwaway batch of other events.
-  await handler({ Records: [{ ...batches[0]!.Records[0]!, messageId: 'warm', body: packMessages(rawEvents(500, Date.now(), REALISTIC_MIX, 7))[0]!.body }] });
-  const before = capacity.snapshot();
-  const t0 = performance.now();
-  let failed = 0;
-  await inParallel(batches, CONCURRENCY, async (b) => {
-    failed += (await handler(b)).batchItemFailures.length;
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const wcu = capacity.write - before.write;
-  const rcu = capacity.read - before.read;
-  const stored = (await Promise.all(Array.from({ length: 5 }, (_, c) => s.events.listDay(customerId(c), events[0]!.time.slice(0, 10))))).flat().length;
-  clients.dynamo.destroy();
-  await ddb.stop();
-  if (failed) throw new Error(`${failed} records failed during the consumer benchmark`);
-  return { events: events.length, messages: bodies.length, batches: batches.length, seconds, eventsPerSecond: events.length / seconds, wcu, rcu, sampleStored: stored };
+  return batches;
 }
 
-/** The naive consumer: one conditional PutItem and one counter UpdateItem per event. */
-async function benchNaive(events: UsageEvent[], items: Record<string, AttributeValue>[]) {
-  const ddb = await startDynamoDbLocal({ prefix: 'naive' });
-  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint }, credentials: LOCAL_CREDENTIALS });
+/**
+ * The three contenders share one DynamoDB Local (separate tables) and take turns on the same slices of
+ * traffic, so a change in the machine's background load falls on all of them alike.
+ */
+async function runContenders(events: UsageEvent[], items: Record<string, AttributeValue>[]) {
+  const ddb = await startDynamoDbLocal({ prefix: 'consumer' });
+  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint }, credentials: LOCAL_CREDENTIALS, maxSockets: 128 });
+  const raw = tableNamesFor('raw');
+  const naive = tableNamesFor('naive');
+  await createTables(clients.dynamo, raw);
+  await createTables(clients.dynamo, naive);
   const meter = new CapacityMeter();
-  const ev = ddb.tableNames.events;
-  const usage = ddb.tableNames.usage;
-  const one = async (i: number) => {
-    const e = events[i]!;
+  const s = makeServices({ env: envFor(ddb.tableNames), clients, capacity: meter });
+  for (let c = 0; c < REALISTIC_MIX.customers; c++) await s.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
+  const handler = makeConsumeHandler(s);
+
+  const naiveOne = async (e: UsageEvent, item: Record<string, AttributeValue>) => {
     try {
       const put = await clients.dynamo.send(
-        new PutItemCommand({ TableName: ev, Item: items[i]!, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
+        new PutItemCommand({ TableName: naive.events, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
       );
       meter.add('write', put.ConsumedCapacity);
     } catch (err) {
@@ -104,7 +109,7 @@ async function benchNaive(events: UsageEvent[], items: Record<string, AttributeV
     }
     const up = await clients.dynamo.send(
       new UpdateItemCommand({
-        TableName: usage,
+        TableName: naive.usage,
         Key: { pk: { S: `C#${e.customerId}#${meterOf(e.type)}` }, sk: { S: e.time.slice(0, 13) } },
         UpdateExpression: 'ADD n :q',
         ExpressionAttributeValues: { ':q': { N: String(e.quantity) } },
@@ -113,30 +118,34 @@ async function benchNaive(events: UsageEvent[], items: Record<string, AttributeV
     );
     meter.add('write', up.ConsumedCapacity);
   };
-  await one(0); // warm-up on the first event, counted out below
-  const before = meter.snapshot();
-  const t0 = performance.now();
-  await inParallel(events.map((_, i) => i).slice(1), 64, one);
-  const seconds = (performance.now() - t0) / 1000;
-  clients.dynamo.destroy();
-  await ddb.stop();
-  const n = events.length - 1;
-  return { seconds, eventsPerSecond: n / seconds, wcu: meter.write - before.write, rcu: meter.read - before.read, events: n };
-}
 
-/** The ceiling: raw BatchWriteItem of the same items into the same kind of DynamoDB Local. */
-async function benchRaw(items: Record<string, AttributeValue>[]) {
-  const ddb = await startDynamoDbLocal({ prefix: 'raw' });
-  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint }, credentials: LOCAL_CREDENTIALS });
-  const meter = new CapacityMeter();
-  await batchWriteAll(clients.dynamo, ddb.tableNames.events, items.slice(0, 500).map((Item) => ({ PutRequest: { Item: { ...Item, pk: { S: 'warm' } } } })), meter);
-  const before = meter.snapshot();
-  const t0 = performance.now();
-  await batchWriteAll(clients.dynamo, ddb.tableNames.events, items.map((Item) => ({ PutRequest: { Item } })), meter, 16);
-  const seconds = (performance.now() - t0) / 1000;
+  // Warm the JVM on other events for all three paths before anything is timed.
+  const warm = rawEvents(2000, Date.now(), REALISTIC_MIX, 7);
+  for (const b of sqsBatches(warm, -1)) await handler(b);
+  await batchWriteAll(clients.dynamo, raw.events, storedItems(warm).map((Item) => ({ PutRequest: { Item } })), meter, 16);
+  await inParallel(warm.map((e, i) => i), 64, (i) => naiveOne(warm[i]!, { ...storedItems([warm[i]!])[0]!, sk: { S: `warm#${i}` } }));
+
+  const consumer = section();
+  const rawSec = section();
+  const naiveSec = section();
+  let failed = 0;
+  for (let i = 0; i < events.length; i += SLICE) {
+    const slice = events.slice(i, i + SLICE);
+    const sliceItems = items.slice(i, i + SLICE);
+    await measure(consumer, meter, slice.length, () =>
+      inParallel(sqsBatches(slice, i), CONCURRENCY, async (b) => {
+        failed += (await handler(b)).batchItemFailures.length;
+      }),
+    );
+    await measure(rawSec, meter, slice.length, () => batchWriteAll(clients.dynamo, raw.events, sliceItems.map((Item) => ({ PutRequest: { Item } })), meter, 16));
+    await measure(naiveSec, meter, slice.length, () => inParallel(slice.map((_, j) => j), 64, (j) => naiveOne(slice[j]!, sliceItems[j]!)));
+  }
+  if (failed) throw new Error(`${failed} records failed during the consumer benchmark`);
+  const stored = (await s.events.listDay(customerId(0), events[0]!.time.slice(0, 10))).length;
   clients.dynamo.destroy();
   await ddb.stop();
-  return { seconds, itemsPerSecond: items.length / seconds, wcu: meter.write - before.write };
+  if (stored === 0) throw new Error('the consumer stored nothing for the biggest customer');
+  return { consumer, raw: rawSec, naive: naiveSec };
 }
 
 /** The event items exactly as the consumer stores them (same attributes and sizes). */
@@ -152,21 +161,19 @@ async function main() {
   const avgBytes = events.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / events.length;
   console.log(`traffic: ${N} raw events, ${REALISTIC_MIX.customers} customers (Zipf s=${REALISTIC_MIX.zipfS}), ${REALISTIC_MIX.apiShare * 100}% API calls, ${REALISTIC_MIX.userShare * 100}% user activity, rest file operations; ~${avgBytes.toFixed(0)} B per event as JSON`);
 
-  const consumer = await benchConsumer(events);
-  console.log(`\n(a) consumer (real handler, ${CONCURRENCY} concurrent invocations, ${consumer.messages} messages in ${consumer.batches} batches of <= ${EVENT_QUEUE.batchSize})`);
-  console.log(`    ${fmt(consumer.eventsPerSecond, 0)} events/s; ${fmt((consumer.wcu / consumer.events) * 1000, 1)} WCU and ${fmt((consumer.rcu / consumer.events) * 1000, 1)} RCU per 1,000 events`);
+  const { consumer, raw, naive } = await runContenders(events, items);
+  const eps = (x: Section) => x.n / x.seconds;
+  console.log(`\n(a) consumer (real handler, ${CONCURRENCY} concurrent invocations, batches of <= ${EVENT_QUEUE.batchSize} messages, ingest-packed)`);
+  console.log(`    ${fmt(eps(consumer), 0)} events/s; ${fmt((consumer.wcu / consumer.n) * 1000, 1)} WCU and ${fmt((consumer.rcu / consumer.n) * 1000, 1)} RCU per 1,000 events`);
   console.log('    (reads as DynamoDB Local reports them: it sizes a BatchGetItem by its total bytes; AWS rounds each item up to 4 KB,');
   console.log('     so there the consistent pre-read of each event costs 1 RCU: about 1,000 RCU per 1,000 events)');
-  const naive = await benchNaive(events, items);
-  console.log(`    naive (conditional PutItem + UpdateItem per event, 64 in flight): ${fmt(naive.eventsPerSecond, 0)} events/s; ${fmt((naive.wcu / naive.events) * 1000, 1)} WCU and ${fmt((naive.rcu / naive.events) * 1000, 1)} RCU per 1,000 events`);
-  const wcuPerEvent = consumer.wcu / consumer.events;
-  const naiveWcuPerEvent = naive.wcu / naive.events;
-  console.log(`    ratio: ${fmt(naiveWcuPerEvent / wcuPerEvent, 2)}x fewer write units, ${fmt(consumer.eventsPerSecond / naive.eventsPerSecond, 2)}x the throughput of the naive consumer`);
-
-  const raw = await benchRaw(items);
-  console.log(`\n(b) raw BatchWriteItem of the same ${items.length} items (25 per call, 16 in flight): ${fmt(raw.itemsPerSecond, 0)} items/s, ${fmt(raw.wcu / items.length, 3)} WCU per item`);
-  const throughputVsRaw = consumer.eventsPerSecond / raw.itemsPerSecond;
-  console.log(`    consumer throughput = ${fmt(throughputVsRaw, 2)} of the raw rate`);
+  console.log(`    naive (conditional PutItem + UpdateItem per event, 64 in flight): ${fmt(eps(naive), 0)} events/s; ${fmt((naive.wcu / naive.n) * 1000, 1)} WCU and ${fmt((naive.rcu / naive.n) * 1000, 1)} RCU per 1,000 events`);
+  const wcuPerEvent = consumer.wcu / consumer.n;
+  const naiveWcuPerEvent = naive.wcu / naive.n;
+  console.log(`    ratio: ${fmt(naiveWcuPerEvent / wcuPerEvent, 2)}x fewer write units, ${fmt(eps(consumer) / eps(naive), 2)}x the throughput of the naive consumer`);
+  console.log(`\n(b) raw BatchWriteItem of the same ${items.length} items (25 per call, 16 in flight): ${fmt(eps(raw), 0)} items/s, ${fmt(raw.wcu / raw.n, 3)} WCU per item`);
+  const throughputVsRaw = eps(consumer) / eps(raw);
+  console.log(`    consumer throughput = ${fmt(throughputVsRaw, 2)} of the raw rate (slices of ${SLICE} events, taking turns on one DynamoDB Local)`);
 
   const emitter = await benchEmitter();
   console.log(`\n(c) emitter: apiCall median ${fmt(emitter.apiCallNs, 1)} ns vs Map increment ${fmt(emitter.mapNs, 1)} ns -> ${fmt(emitter.costRatio, 2)}x`);
@@ -175,15 +182,15 @@ async function main() {
   }
 
   const figures = {
-    events: consumer.events,
+    events: consumer.n,
     wcuPerEvent: fmt(wcuPerEvent, 4),
-    rcuPerEvent: fmt(consumer.rcu / consumer.events, 4),
+    rcuPerEvent: fmt(consumer.rcu / consumer.n, 4),
     naiveWcuPerEvent: fmt(naiveWcuPerEvent, 4),
-    naiveRcuPerEvent: fmt(naive.rcu / naive.events, 4),
+    naiveRcuPerEvent: fmt(naive.rcu / naive.n, 4),
     wcuRatioNaiveVsConsumer: fmt(naiveWcuPerEvent / wcuPerEvent, 3),
-    eventsPerSecond: fmt(consumer.eventsPerSecond, 0),
-    naiveEventsPerSecond: fmt(naive.eventsPerSecond, 0),
-    rawBatchWriteItemsPerSecond: fmt(raw.itemsPerSecond, 0),
+    eventsPerSecond: fmt(eps(consumer), 0),
+    naiveEventsPerSecond: fmt(eps(naive), 0),
+    rawBatchWriteItemsPerSecond: fmt(eps(raw), 0),
     throughputVsRaw: fmt(throughputVsRaw, 3),
     wcuPerApiCallViaEmitter: fmt(emitter.headline.wcuPerApiCall, 5),
     emitterRuns: emitter.runs.map((r) => ({ callsPerSecond: r.callsPerSecond, customers: r.customers, calls: r.calls, events: r.events, wcuPerApiCall: fmt(r.wcuPerApiCall, 5) })),

@@ -45,8 +45,7 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-  const prefix = opts.prefix ?? 'meter';
-  const tableNames = Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `${prefix}-${t.id}`])) as Record<TableName, string>;
+  const tableNames = tableNamesFor(opts.prefix ?? 'meter');
 
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -60,6 +59,28 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  await createTables(client, tableNames);
+  client.destroy();
+  return {
+    endpoint,
+    tableNames,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+/** Local table names under a prefix, one per definition in functions/resources.ts. */
+export function tableNamesFor(prefix: string): Record<TableName, string> {
+  return Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `${prefix}-${t.id}`])) as Record<TableName, string>;
+}
+
+/** Creates every table of functions/resources.ts under the given names, with TTL where defined; existing ones are kept. */
+export async function createTables(client: DynamoDBClient, tableNames: Record<TableName, string>): Promise<void> {
   for (const [key, def] of Object.entries(TABLES)) {
     const name = tableNames[key as TableName];
     try {
@@ -85,16 +106,4 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
       if ((err as Error).name !== 'ResourceInUseException') throw err;
     }
   }
-  client.destroy();
-  return {
-    endpoint,
-    tableNames,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
-      }),
-  };
 }
