@@ -5,7 +5,7 @@
 
 export interface TableDefinition {
   /** Logical id, also the suffix of the local table name. */
-  id: 'Events' | 'Usage' | 'Registry' | 'Quarantine' | 'Audit';
+  id: 'Events' | 'Usage' | 'Registry' | 'Quarantine' | 'Audit' | 'Rollups' | 'Ledger';
   /** Environment variable that carries the deployed table name into handlers. */
   env: string;
   partitionKey: 'pk';
@@ -54,6 +54,22 @@ export const TABLES = {
     ttlAttribute: 'expiresAt',
     purpose: 'one record per operation (ingest, consume, quarantine, replay, customer change). pk A#<YYYY-MM-DD>, sk <ulid>',
   },
+  rollups: {
+    id: 'Rollups',
+    env: 'ROLLUPS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    purpose:
+      'what the nightly close computed: daily rollups (pk R#<customer>, sk D#<day>), users seen per period (pk PU#<customer>#<period>, sk <user>), file histories (pk FH#<customer>, sk <file>), late-day markers (pk LATE, sk <customer>#<day>), runs (pk RUN#<day>, sk <runId>)',
+  },
+  ledger: {
+    id: 'Ledger',
+    env: 'LEDGER_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    purpose: 'every meter event reported to Stripe: pk L#<customer>, sk <meter>#<day>#r<revision>; identifier, value, timestamp, state, attempts, last error',
+  },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableName = keyof typeof TABLES;
@@ -72,6 +88,24 @@ export const EVENT_QUEUE = {
   /** Records per consumer invocation and how long the event source may wait to fill a batch. */
   batchSize: 10,
   maxBatchingWindowSeconds: 1,
+} as const;
+
+/** The nightly close's work queue: chunks of customers, fanned out to reporting workers. */
+export const CLOSE_QUEUE = {
+  id: 'CloseWork',
+  env: 'CLOSE_QUEUE_URL',
+  dlqId: 'CloseWorkDlq',
+  dlqEnv: 'CLOSE_DLQ_URL',
+  /** A worker may spend minutes on a chunk (Stripe rate limits); six times its timeout. */
+  visibilityTimeoutSeconds: 5400,
+  maxReceiveCount: 5,
+  retentionDays: 4,
+  dlqRetentionDays: 14,
+  batchSize: 1,
+  /** Customers per chunk message. */
+  customersPerChunk: 50,
+  /** The EventBridge schedule: 00:30 UTC every day. */
+  scheduleCron: { minute: '30', hour: '0' },
 } as const;
 
 /** Consumer function settings that the queue settings depend on. */
