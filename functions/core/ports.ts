@@ -1,6 +1,7 @@
 import type { FieldError } from './errors.js';
+import type { Meter } from './meters.js';
 import type { UsageEvent } from './event-contract.js';
-import type { UsageFragment } from './usage-fragment.js';
+import type { FileOp, UsageFragment } from './usage-fragment.js';
 
 /** Raw events, stored once each under their (source, id) within the customer's day. */
 export interface EventStore {
@@ -112,4 +113,65 @@ export interface EventQueue {
   /** Sends message bodies; returns the indexes that could not be enqueued after retries. */
   send(bodies: readonly string[]): Promise<{ failed: number[] }>;
   depth(): Promise<{ queue: number; inFlight: number; dlq: number }>;
+}
+
+/** A day as the nightly close stored it: the day's own values and the period's values through it. */
+export interface StoredDay {
+  customerId: string;
+  day: string;
+  periodKey: string;
+  anchorDay: number;
+  eventCount: number;
+  apiCalls: number;
+  apiCallsByHour: number[];
+  activeUsers: number;
+  files: { start: number; end: number; peak: number };
+  /** Period-to-date values through this day, as of its last computation. */
+  ptd: { apiCalls: number; activeUsers: number; filesPeak: number; filesEnd: number };
+  /** What this day contributes to Stripe: the day's api calls; the period-to-date users and files. */
+  values: Record<Meter, number>;
+  computedAt: string;
+}
+
+/** The nightly close's own state. */
+export interface RollupStore {
+  getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]>;
+  putDays(days: readonly StoredDay[]): Promise<void>;
+  periodUsers(customerId: string, periodKey: string): Promise<Set<string>>;
+  addPeriodUsers(customerId: string, periodKey: string, userIds: readonly string[]): Promise<void>;
+  fileHistory(customerId: string): Promise<Map<string, FileOp[]>>;
+  putFileHistory(customerId: string, files: ReadonlyMap<string, readonly FileOp[]>): Promise<void>;
+  /** Days whose events arrived after they were closed, per customer. */
+  lateDays(): Promise<{ customerId: string; day: string }[]>;
+  markLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
+  clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
+}
+
+export type LedgerState = 'pending' | 'sent' | 'error';
+
+/** One meter event we report (or reported) to Stripe. */
+export interface LedgerRecord {
+  customerId: string;
+  meter: Meter;
+  day: string;
+  revision: number;
+  value: number;
+  identifier: string;
+  eventName: string;
+  /** Unix seconds, the meter event's timestamp. */
+  timestamp: number;
+  periodKey: string;
+  state: LedgerState;
+  attempts: number;
+  lastError?: string;
+  createdAt: string;
+  sentAt?: string;
+  runId: string;
+}
+
+export interface LedgerStore {
+  entries(customerId: string): Promise<LedgerRecord[]>;
+  /** Creates records that do not exist yet; existing ones (another run's) are left as they are. */
+  create(records: readonly LedgerRecord[]): Promise<void>;
+  update(record: LedgerRecord): Promise<void>;
 }

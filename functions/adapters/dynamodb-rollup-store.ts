@@ -1,0 +1,83 @@
+import { DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { RollupStore, StoredDay } from '../core/ports.js';
+import type { FileOp } from '../core/usage-fragment.js';
+import { batchWriteAll } from './dynamodb-batch.js';
+import type { CapacityMeter } from './capacity-meter.js';
+
+const LATE_PK = 'LATE';
+
+/** DynamoDB implementation of the RollupStore port: the nightly close's state, one table. */
+export class DynamoDbRollupStore implements RollupStore {
+  constructor(
+    private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
+    private readonly table: string,
+    private readonly meter?: CapacityMeter,
+  ) {}
+
+  async getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]> {
+    const items = await this.query({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
+      ExpressionAttributeValues: { ':pk': `R#${customerId}`, ':a': `D#${fromDay}`, ':b': `D#${toDay}` },
+    });
+    return items.map(({ pk: _pk, sk: _sk, ...d }) => d as unknown as StoredDay);
+  }
+
+  async putDays(days: readonly StoredDay[]): Promise<void> {
+    await this.write(days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
+  }
+
+  async periodUsers(customerId: string, periodKey: string): Promise<Set<string>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` }, ProjectionExpression: 'sk' });
+    return new Set(items.map((i) => i.sk as string));
+  }
+
+  async addPeriodUsers(customerId: string, periodKey: string, userIds: readonly string[]): Promise<void> {
+    await this.write(userIds.map((u) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u })));
+  }
+
+  async fileHistory(customerId: string): Promise<Map<string, FileOp[]>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `FH#${customerId}` } });
+    return new Map(items.map((i) => [i.sk as string, JSON.parse(i.ops as string) as FileOp[]]));
+  }
+
+  async putFileHistory(customerId: string, files: ReadonlyMap<string, readonly FileOp[]>): Promise<void> {
+    await this.write([...files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })));
+  }
+
+  async lateDays(): Promise<{ customerId: string; day: string }[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': LATE_PK } });
+    return items.map((i) => ({ customerId: i.customerId as string, day: i.day as string }));
+  }
+
+  async markLate(marks: readonly { customerId: string; day: string }[]): Promise<void> {
+    await this.write(marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, ...m })));
+  }
+
+  async clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void> {
+    for (const m of marks) await this.clients.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: LATE_PK, sk: `${m.customerId}#${m.day}` } }));
+  }
+
+  private async write(items: Record<string, unknown>[]): Promise<void> {
+    if (items.length === 0) return;
+    await batchWriteAll(
+      this.clients.dynamo,
+      this.table,
+      items.map((Item) => ({ PutRequest: { Item: marshall(Item, { removeUndefinedValues: true }) } })),
+      this.meter,
+    );
+  }
+
+  private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }));
+      this.meter?.add('read', r.ConsumedCapacity);
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}
