@@ -10,7 +10,9 @@ import { DynamoDbUsageStore } from './adapters/dynamodb-usage-store.js';
 import { SqsEventQueue } from './adapters/sqs-event-queue.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { cachedLookup } from './core/api-keys.js';
-import type { ApiKey, AuditLog, EventQueue, EventStore, QuarantineStore, Registry, UsageStore } from './core/ports.js';
+import type { ApiKey, AuditLog, EventQueue, EventStore, LedgerStore, QuarantineStore, Registry, RollupStore, UsageStore } from './core/ports.js';
+import { DynamoDbRollupStore } from './adapters/dynamodb-rollup-store.js';
+import { DynamoDbLedger } from './adapters/dynamodb-ledger.js';
 
 /** Every adapter a handler may use, wired from one Config. The composition root. */
 export interface Services {
@@ -25,6 +27,8 @@ export interface Services {
   quarantine: QuarantineStore;
   audit: AuditLog;
   queue: EventQueue;
+  rollups: RollupStore;
+  ledger: LedgerStore;
   /** Cached API-key lookup by hash. */
   keyByHash: (hash: string) => Promise<ApiKey | undefined>;
 }
@@ -56,6 +60,8 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity),
     audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
+    rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
+    ledger: new DynamoDbLedger(clients.doc, config.tables.ledger, capacity),
     keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
   };
 }

@@ -28,13 +28,13 @@ export class DynamoDbRollupStore implements RollupStore {
     await this.write(days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
   }
 
-  async periodUsers(customerId: string, periodKey: string): Promise<Set<string>> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` }, ProjectionExpression: 'sk' });
-    return new Set(items.map((i) => i.sk as string));
+  async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` } });
+    return new Map(items.map((i) => [i.sk as string, i.firstDay as string]));
   }
 
-  async addPeriodUsers(customerId: string, periodKey: string, userIds: readonly string[]): Promise<void> {
-    await this.write(userIds.map((u) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u })));
+  async putPeriodUsers(customerId: string, periodKey: string, firstDays: ReadonlyMap<string, string>): Promise<void> {
+    await this.write([...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay })));
   }
 
   async fileHistory(customerId: string): Promise<Map<string, FileOp[]>> {

@@ -137,8 +137,9 @@ export interface StoredDay {
 export interface RollupStore {
   getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]>;
   putDays(days: readonly StoredDay[]): Promise<void>;
-  periodUsers(customerId: string, periodKey: string): Promise<Set<string>>;
-  addPeriodUsers(customerId: string, periodKey: string, userIds: readonly string[]): Promise<void>;
+  /** Users active in a period, each with the first day it was seen in that period. */
+  periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>>;
+  putPeriodUsers(customerId: string, periodKey: string, firstDays: ReadonlyMap<string, string>): Promise<void>;
   fileHistory(customerId: string): Promise<Map<string, FileOp[]>>;
   putFileHistory(customerId: string, files: ReadonlyMap<string, readonly FileOp[]>): Promise<void>;
   /** Days whose events arrived after they were closed, per customer. */

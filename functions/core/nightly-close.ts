@@ -1,0 +1,190 @@
+import { daysOfPeriod, periodContaining, type BillingPeriod } from './billing-period.js';
+import type { Clock } from './clock.js';
+import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-rollup.js';
+import { eventKey, type UsageEvent } from './event-contract.js';
+import { fileStateAt, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
+import type { Customer, EventStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
+import { planReports, STRIPE_WINDOW_MS, type UnreportableReport } from './reporting-plan.js';
+import type { MeterEventOutcome, MeterEventReporter } from './stripe-reporting.js';
+import type { FileOp } from './usage-fragment.js';
+
+export interface CloseDeps {
+  events: Pick<EventStore, 'listDay'>;
+  rollups: RollupStore;
+  ledger: LedgerStore;
+  /** Absent: plan and record only (a dry run, or no Stripe configured). */
+  reporter?: MeterEventReporter;
+  clock: Clock;
+  settings?: MeterSettings;
+}
+
+export interface CustomerCloseResult {
+  customerId: string;
+  /** Days whose values were (re)computed. */
+  days: string[];
+  planned: number;
+  sent: number;
+  failed: { identifier: string; state: 'pending' | 'error'; reason: string }[];
+  unreportable: UnreportableReport[];
+}
+
+/** Ledger errors worth sending again on the next run: the cause may be fixed by then. */
+const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'failed_transient']);
+
+/**
+ * Closes one customer's day: recomputes it, every late day, and every day of their periods that the
+ * store lacks; stores the rollups; records the meter events to send in the ledger *before* sending them;
+ * then sends every pending (or retryably failed) record. Rerunning it for the same day plans nothing new
+ * and resends only what is still pending, under the same identifiers, so Stripe receives each value once.
+ */
+export async function closeCustomer(customer: Customer, day: string, lateDays: readonly string[], runId: string, deps: CloseDeps): Promise<CustomerCloseResult> {
+  const now = deps.clock.now();
+  const anchor = customer.anchorDay ?? 1;
+  const targets = new Set([day, ...lateDays.filter((d) => d <= day)]);
+  const periods = new Map<string, BillingPeriod>();
+  for (const d of targets) {
+    const p = periodContaining(utcDayStart(d)!, anchor);
+    periods.set(p.key, p);
+  }
+
+  // Each period is recomputed from its first day to its latest closed day; days never stored are computed too.
+  const ranges = new Map<string, { period: BillingPeriod; days: string[]; stored: Map<string, StoredDay> }>();
+  for (const [key, p] of periods) {
+    const all = daysOfPeriod(p);
+    const stored = new Map((await deps.rollups.getDays(customer.id, all[0]!, all.at(-1)!)).map((s) => [s.day, s]));
+    const latest = [...targets, ...stored.keys()].filter((d) => all.includes(d)).sort().at(-1)!;
+    const days = all.filter((d) => d <= latest);
+    for (const d of days) if (!stored.has(d)) targets.add(d);
+    ranges.set(key, { period: p, days, stored });
+  }
+
+  const events = new Map<string, UsageEvent[]>();
+  for (const d of [...targets].sort()) events.set(d, await deps.events.listDay(customer.id, d));
+
+  // File histories take every operation first: a late operation changes the counts of the days after it.
+  const stored = await deps.rollups.fileHistory(customer.id);
+  const ops = [...events.values()].flat().flatMap(fileOpOf);
+  const merged = mergeFileOps(stored, ops);
+  const history: FileHistory = merged.history;
+  const touchedFiles = new Map(ops.map((o) => [o[0], [...(history.get(o[0]) ?? [])] as FileOp[]]));
+
+  const days: StoredDay[] = [];
+  for (const { period, days: range, stored: storedDays } of ranges.values()) {
+    const files = recomputeDays(history, range);
+    const users = await deps.rollups.periodUsers(customer.id, period.key);
+    const changedUsers = new Map<string, string>();
+    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers'>>();
+    for (const d of range) {
+      if (!targets.has(d)) continue;
+      const r = rollupDay(events.get(d)!, d, fileStateAt(history, new Date(utcDayStart(d)!).toISOString()));
+      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers });
+      for (const u of r.activeUserIds) {
+        const first = users.get(u);
+        if (first === undefined || d < first) {
+          users.set(u, d);
+          changedUsers.set(u, d);
+        }
+      }
+    }
+    await deps.rollups.putPeriodUsers(customer.id, period.key, changedUsers);
+    const firstDays = [...users.values()].sort();
+    let apiCalls = 0;
+    let filesPeak = 0;
+    let seen = 0;
+    for (const d of range) {
+      const own = computed.get(d) ?? pickOwn(storedDays.get(d)!);
+      const f = files.get(d)!;
+      apiCalls += own.apiCalls;
+      filesPeak = Math.max(filesPeak, f.peak);
+      while (seen < firstDays.length && firstDays[seen]! <= d) seen++;
+      const ptd = { apiCalls, activeUsers: seen, filesPeak, filesEnd: f.end };
+      const settings = deps.settings ?? DEFAULT_METER_SETTINGS;
+      days.push({
+        customerId: customer.id,
+        day: d,
+        periodKey: period.key,
+        anchorDay: anchor,
+        ...own,
+        files: { start: f.start, end: f.end, peak: f.peak },
+        ptd,
+        values: { api_calls: own.apiCalls, active_users: ptd.activeUsers, protected_files: settings.protected_files.basis === 'peak' ? filesPeak : f.end },
+        computedAt: new Date(now).toISOString(),
+      });
+    }
+  }
+  await deps.rollups.putFileHistory(customer.id, touchedFiles);
+  await deps.rollups.putDays(days);
+
+  // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
+  const before = await deps.ledger.entries(customer.id);
+  const plan = planReports({
+    nowMs: now,
+    customers: [{ customerId: customer.id, anchorDay: anchor, days: days.map((d) => ({ day: d.day, values: d.values })) }],
+    ledger: before.map(({ customerId, meter, day: d, revision, value }) => ({ customerId, meter, day: d, revision, value })),
+  });
+  const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
+  await deps.ledger.create(
+    plan.events.map((e) => ({
+      customerId: e.customerId,
+      meter: e.meter,
+      day: e.day,
+      revision: e.revision,
+      value: e.value,
+      identifier: e.identifier,
+      eventName: e.eventName,
+      timestamp: e.timestamp,
+      periodKey: periodOf.get(e.day) ?? periodContaining(utcDayStart(e.day)!, anchor).key,
+      state: 'pending',
+      attempts: 0,
+      createdAt: new Date(now).toISOString(),
+      runId,
+    })),
+  );
+  const ledger = await deps.ledger.entries(customer.id);
+  const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
+  const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
+  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable };
+  if (toSend.length === 0 || !deps.reporter) return result;
+
+  if (!customer.stripeCustomerId) {
+    for (const r of toSend) {
+      await deps.ledger.update({ ...r, state: 'error', lastError: 'no_stripe_customer' });
+      result.failed.push({ identifier: r.identifier, state: 'error', reason: 'no_stripe_customer' });
+    }
+    return result;
+  }
+  const outcomes = await deps.reporter.report(
+    toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId: customer.stripeCustomerId!, value: r.value, timestamp: r.timestamp })),
+  );
+  for (const [i, o] of outcomes.entries()) {
+    const rec = settle(toSend[i]!, o, now);
+    await deps.ledger.update(rec);
+    if (rec.state === 'sent') result.sent++;
+    else result.failed.push({ identifier: rec.identifier, state: rec.state, reason: rec.lastError ?? '' });
+  }
+  return result;
+}
+
+function settle(r: LedgerRecord, o: MeterEventOutcome, now: number): LedgerRecord {
+  const attempts = r.attempts + o.attempts;
+  switch (o.outcome) {
+    case 'delivered':
+    case 'accepted_async':
+      return { ...r, attempts, state: 'sent', sentAt: new Date(now).toISOString(), lastError: undefined };
+    case 'permanent':
+      return { ...r, attempts, state: 'error', lastError: o.reason };
+    case 'failed_transient':
+      // Stays pending: the next run sends it again under the same identifier.
+      return { ...r, attempts, state: 'pending', lastError: `failed_transient: ${o.reason}` };
+  }
+}
+
+function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers'> {
+  return { eventCount: s.eventCount, apiCalls: s.apiCalls, apiCallsByHour: s.apiCallsByHour, activeUsers: s.activeUsers };
+}
+
+function fileOpOf(e: UsageEvent): FileOp[] {
+  if (e.type === 'com.serenity.file.protected') return [[e.fileId!, '+', Date.parse(e.time), eventKey(e)]];
+  if (e.type === 'com.serenity.file.unprotected') return [[e.fileId!, '-', Date.parse(e.time), eventKey(e)]];
+  return [];
+}
