@@ -1,7 +1,7 @@
-import { DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { RollupStore, StoredDay } from '../core/ports.js';
+import type { CloseRun, RollupStore, StoredDay } from '../core/ports.js';
 import type { FileOp } from '../core/usage-fragment.js';
 import { batchWriteAll } from './dynamodb-batch.js';
 import type { CapacityMeter } from './capacity-meter.js';
@@ -57,6 +57,38 @@ export class DynamoDbRollupStore implements RollupStore {
 
   async clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void> {
     for (const m of marks) await this.clients.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: LATE_PK, sk: `${m.customerId}#${m.day}` } }));
+  }
+
+  async startRun(run: CloseRun): Promise<void> {
+    await this.write([{ pk: `RUN#${run.day}`, sk: run.runId, ...run, counts: {} }]);
+  }
+
+  async chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = { ':one': 1, ':zero': 0 };
+    const sets: string[] = [];
+    // ADD works on top-level attributes only; nested counters are SET from their current value.
+    Object.entries(counts).forEach(([k, v], i) => {
+      names[`#c${i}`] = k;
+      values[`:c${i}`] = v;
+      sets.push(`counts.#c${i} = if_not_exists(counts.#c${i}, :zero) + :c${i}`);
+    });
+    await this.clients.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `RUN#${day}`, sk: runId },
+        UpdateExpression: `ADD chunksDone :one${sets.length ? ` SET ${sets.join(', ')}` : ''}`,
+        ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined> {
+    const r = await this.clients.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `RUN#${day}`, sk: runId }, ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...run } = r.Item;
+    return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
   }
 
   private async write(items: Record<string, unknown>[]): Promise<void> {

@@ -12,6 +12,8 @@ export interface ConsumeDeps {
   customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
   quarantine: QuarantineStore;
   clock: Clock;
+  /** Records (customer, day) pairs whose events arrive after that UTC day ended, for the nightly close. */
+  markLate: (marks: readonly { customerId: string; day: string }[]) => Promise<void>;
 }
 
 /** What one message did. */
@@ -68,7 +70,11 @@ export async function consumeMessage(body: string, parsed: ParsedMessage, deps: 
   const existing = await deps.events.owners(unique);
   const claim = claimEvents(key, unique, existing, skip);
   await deps.events.put(claim.toWrite, key, now);
-  await deps.usage.putFragments(buildFragments(key, claim.owned));
+  const fragments = buildFragments(key, claim.owned);
+  // A day that has ended may be closed already: tell the next close to look at it again.
+  const today = now.slice(0, 10);
+  await deps.markLate(fragments.filter((f) => f.day < today).map((f) => ({ customerId: f.customerId, day: f.day })));
+  await deps.usage.putFragments(fragments);
   return {
     messageKey: key,
     events: parsed.events.length + parsed.invalid.length,

@@ -146,6 +146,19 @@ export interface RollupStore {
   lateDays(): Promise<{ customerId: string; day: string }[]>;
   markLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
   clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
+  startRun(run: CloseRun): Promise<void>;
+  /** Adds a finished chunk's counts to its run. */
+  chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void>;
+  getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number> }) | undefined>;
+}
+
+/** One nightly close run, and how far its chunks have got. */
+export interface CloseRun {
+  runId: string;
+  day: string;
+  chunks: number;
+  customers: number;
+  startedAt: string;
 }
 
 export type LedgerState = 'pending' | 'sent' | 'error';

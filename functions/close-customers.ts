@@ -1,0 +1,43 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { closeCustomer } from './core/nightly-close.js';
+import type { CloseChunk } from './core/close-plan.js';
+import { auditEntry } from './core/ingest.js';
+import { logger } from './logger.js';
+import { closeServices, type CloseServices } from './close-services.js';
+
+/**
+ * Nightly close worker: closes each customer of a chunk, one after another (so at most one Stripe call
+ * per customer and meter is in flight from this worker), then adds the chunk's counts to its run.
+ * A chunk that fails is redelivered; closing is idempotent, so customers already done are not re-reported.
+ */
+export function makeCloseWorker(s: CloseServices) {
+  const deps = { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: s.reporter, clock: s.clock };
+  const chunk = async (r: SQSRecord) => {
+    const c = JSON.parse(r.body) as CloseChunk;
+    const customers = await s.registry.customers(c.customers.map((x) => x.id));
+    const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0 };
+    for (const { id, lateDays } of c.customers) {
+      const customer = customers.get(id);
+      if (!customer) continue; // removed since planning
+      const res = await closeCustomer(customer, c.day, lateDays, c.runId, deps);
+      if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
+      counts.customers++;
+      counts.days += res.days.length;
+      counts.planned += res.planned;
+      counts.sent += res.sent;
+      counts.failed += res.failed.length;
+      counts.unreportable += res.unreportable.length;
+      for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
+      for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
+    }
+    await s.rollups.chunkDone(c.day, c.runId, counts);
+    await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'nightly.report', actor: 'close-worker', counts, details: { runId: c.runId, day: c.day } }));
+  };
+  return (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, chunk, new BatchProcessor(EventType.SQS), { context, processInParallel: false, throwOnFullBatchFailure: false });
+}
+
+let cached: ReturnType<typeof makeCloseWorker> | undefined;
+/** Lambda entry point (SQS close queue). */
+export const handler = (event: SQSEvent, context?: Context) => (cached ??= makeCloseWorker(closeServices()))(event, context);
