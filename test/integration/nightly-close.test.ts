@@ -8,37 +8,56 @@ import { buildCustomer } from '../../functions/core/customers.js';
 import { fixedClock } from '../../functions/core/clock.js';
 import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
 import type { Customer } from '../../functions/core/ports.js';
+import type { MeterEventReporter } from '../../functions/core/stripe-reporting.js';
 
-// The closed day is yesterday; the clock stands at 00:30 the morning after, as the schedule does.
-const DAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-const clock = fixedClock(`${new Date(Date.now()).toISOString().slice(0, 10)}T00:30:00Z`);
+// Fixed dates around a month end; the Stripe test server shares the clock, so its 35-day window agrees.
+const clock = fixedClock('2026-02-27T00:30:00Z');
+const closeAt = (day: string) => clock.set(Date.parse(`${day}T00:00:00Z`) + 86_400_000 + 30 * 60_000);
 
 let stack: LocalStack;
 let stripeServer: StripeTestServer;
 let stripe: Stripe;
 let reporter: StripeMeterReporter;
-let customer: Customer;
 let seq = 0;
 
-function ev(type: string, hour: number, data: Record<string, unknown>, day = DAY): UsageEvent {
-  const v = validateEvent(
-    { specversion: '1.0', type, source: 'test', subject: customer.id, id: `n-${seq++}`, time: `${day}T${String(hour).padStart(2, '0')}:15:00Z`, data },
-    { now: clock.now(), newId: () => 'x' },
-  );
+function ev(customerId: string, type: string, at: string, data: Record<string, unknown>): UsageEvent {
+  const v = validateEvent({ specversion: '1.0', type, source: 'test', subject: customerId, id: `n-${seq++}`, time: at, data }, { now: Date.parse(at) + 1000, newId: () => 'x' });
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return v.event;
 }
+const call = (c: string, at: string, quantity: number) => ev(c, 'com.serenity.api.call', at, { quantity });
+const user = (c: string, at: string, userId: string) => ev(c, 'com.serenity.user.active', at, { userId });
+const file = (c: string, at: string, fileId: string, op: 'protected' | 'unprotected') => ev(c, `com.serenity.file.${op}`, at, { fileId });
 
-async function store(events: UsageEvent[]) {
-  await stack.services.events.put(events, 'test-message', new Date().toISOString());
+const store = (events: UsageEvent[]) => stack.services.events.put(events, 'test-message', new Date(clock.now()).toISOString());
+const deps = (r: MeterEventReporter = reporter): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter: r, clock });
+
+async function newCustomer(id: string, mapped = true): Promise<Customer> {
+  const cus = mapped ? await stripe.customers.create({ name: id }) : undefined;
+  const c = buildCustomer({ id, ...(cus ? { stripeCustomerId: cus.id } : {}) }, undefined, Date.parse('2026-01-01T00:00:00Z'));
+  await stack.services.registry.putCustomer(c);
+  return c;
 }
 
-const deps = (): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter, clock });
-
-async function stripeTotal(eventName: string, stripeCustomerId: string) {
-  const events = stripeServer.meterEvents({ eventName, customerId: stripeCustomerId });
-  return events;
+/** What Stripe holds for a customer, aggregated as the meters do: sum, or the newest value per period. */
+function stripeHolds(c: Customer, eventName: string, from: string, to: string): number[] {
+  const events = stripeServer
+    .meterEvents({ eventName, customerId: c.stripeCustomerId })
+    .filter((e) => e.timestamp >= Date.parse(from) / 1000 && e.timestamp < Date.parse(to) / 1000);
+  return events.map((e) => Number(e.value));
 }
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+function newest(c: Customer, eventName: string, from: string, to: string): number | undefined {
+  const events = stripeServer
+    .meterEvents({ eventName, customerId: c.stripeCustomerId })
+    .filter((e) => e.timestamp >= Date.parse(from) / 1000 && e.timestamp < Date.parse(to) / 1000)
+    .sort((a, b) => a.timestamp - b.timestamp);
+  return events.length ? Number(events.at(-1)!.value) : undefined;
+}
+const identifiersUnique = (c: Customer) => {
+  const ids = stripeServer.meterEvents({ customerId: c.stripeCustomerId }).map((e) => e.identifier);
+  return new Set(ids).size === ids.length;
+};
 
 beforeAll(async () => {
   stack = await startLocalStack({ noPoller: true });
@@ -46,39 +65,142 @@ beforeAll(async () => {
   stripe = new Stripe('sk_test_close', { ...stripeServer.stripeConfig, maxNetworkRetries: 0 });
   reporter = new StripeMeterReporter({ stripe, clock, sleep: async () => {} });
   await reporter.ensureMeters();
-  const cus = await stripe.customers.create({ name: 'Close Co' });
-  customer = buildCustomer({ id: 'close-co', stripeCustomerId: cus.id }, undefined, Date.now() - 40 * 86_400_000);
-  await stack.services.registry.putCustomer(customer);
 });
 afterAll(async () => {
   await stripeServer?.close();
   await stack?.stop();
 });
 
-describe('closing a day', () => {
-  it('reports each meter once, and a rerun reports nothing new', async () => {
+describe('the nightly close on the local stack against the Stripe test server', () => {
+  it('reports each meter once; a rerun reports nothing new', async () => {
     // Prepare
+    const c = await newCustomer('rerun-co');
     await store([
-      ev('com.serenity.api.call', 9, { quantity: 40 }),
-      ev('com.serenity.api.call', 15, { quantity: 2 }),
-      ev('com.serenity.user.active', 9, { userId: 'u1' }),
-      ev('com.serenity.user.active', 10, { userId: 'u2' }),
-      ev('com.serenity.file.protected', 8, { fileId: 'f1' }),
-      ev('com.serenity.file.protected', 9, { fileId: 'f2' }),
-      ev('com.serenity.file.unprotected', 11, { fileId: 'f1' }),
+      call(c.id, '2026-02-26T09:15:00Z', 40),
+      call(c.id, '2026-02-26T15:15:00Z', 2),
+      user(c.id, '2026-02-26T09:00:00Z', 'u1'),
+      user(c.id, '2026-02-26T10:00:00Z', 'u2'),
+      file(c.id, '2026-02-26T08:00:00Z', 'f1', 'protected'),
+      file(c.id, '2026-02-26T09:00:00Z', 'f2', 'protected'),
+      file(c.id, '2026-02-26T11:00:00Z', 'f1', 'unprotected'),
     ]);
+    closeAt('2026-02-26');
     // Act
-    const first = await closeCustomer(customer, DAY, [], 'run-1', deps());
-    const second = await closeCustomer(customer, DAY, [], 'run-2', deps());
+    const first = await closeCustomer(c, '2026-02-26', [], 'run-1', deps());
+    const second = await closeCustomer(c, '2026-02-26', [], 'run-2', deps());
     // Assess
     expect(first.failed).toEqual([]);
-    expect(second.planned).toBe(0);
-    expect(second.sent).toBe(0);
-    const byName = (n: string) => stripeServer.meterEvents({ eventName: n, customerId: customer.stripeCustomerId });
-    expect(byName('serenity_api_calls').map((e) => e.value)).toEqual([42]);
-    expect(byName('serenity_active_users').map((e) => e.value)).toEqual([2]);
-    expect(byName('serenity_protected_files').map((e) => e.value)).toEqual([2]);
-    const ledger = await stack.services.ledger.entries(customer.id);
-    expect(ledger.filter((r) => r.day === DAY).every((r) => r.state === 'sent')).toBe(true);
+    expect([second.planned, second.sent]).toEqual([0, 0]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([42]);
+    expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([2]);
+    expect(stripeHolds(c, 'serenity_protected_files', '2026-02-01', '2026-03-01')).toEqual([2]); // peak, not the end count (1)
+    expect((await stack.services.ledger.entries(c.id)).every((r) => r.state === 'sent')).toBe(true);
+  });
+
+  it('picks up late events: a delta for sums, a corrected period-to-date value for last meters', async () => {
+    // Prepare: day 1 closed, then late events for it arrive
+    const c = await newCustomer('late-co');
+    await store([call(c.id, '2026-02-25T10:00:00Z', 10), user(c.id, '2026-02-25T10:00:00Z', 'u1')]);
+    closeAt('2026-02-25');
+    await closeCustomer(c, '2026-02-25', [], 'run-1', deps());
+    await store([call(c.id, '2026-02-25T20:00:00Z', 5), user(c.id, '2026-02-25T20:00:00Z', 'u2'), call(c.id, '2026-02-26T10:00:00Z', 1)]);
+    // Act: the next night closes day 2 and the late day 1
+    closeAt('2026-02-26');
+    const r = await closeCustomer(c, '2026-02-26', ['2026-02-25'], 'run-2', deps());
+    // Assess
+    expect(r.failed).toEqual([]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01').sort((a, b) => a - b)).toEqual([1, 5, 10]);
+    expect(newest(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toBe(2);
+    const ledger = await stack.services.ledger.entries(c.id);
+    expect(ledger.filter((x) => x.meter === 'api_calls' && x.day === '2026-02-25').map((x) => [x.revision, x.value])).toEqual([[0, 10], [1, 5]]);
+    expect(identifiersUnique(c)).toBe(true);
+  });
+
+  it('starts a fresh period-to-date at the month boundary for last meters', async () => {
+    // Prepare
+    const c = await newCustomer('month-co');
+    await store([user(c.id, '2026-02-28T10:00:00Z', 'u1'), user(c.id, '2026-02-28T11:00:00Z', 'u2'), user(c.id, '2026-03-01T10:00:00Z', 'u2')]);
+    // Act
+    closeAt('2026-02-28');
+    await closeCustomer(c, '2026-02-28', [], 'run-1', deps());
+    closeAt('2026-03-01');
+    await closeCustomer(c, '2026-03-01', [], 'run-2', deps());
+    // Assess: February bills 2 users, March so far 1 (u2 again, counted afresh)
+    expect(newest(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toBe(2);
+    expect(newest(c, 'serenity_active_users', '2026-03-01', '2026-04-01')).toBe(1);
+  });
+
+  it('survives a crash between sending and recording: the rerun delivers each event exactly once', async () => {
+    // Prepare: a reporter that sends, then the process dies before the ledger hears back
+    const c = await newCustomer('crash-co');
+    await store([call(c.id, '2026-02-26T10:00:00Z', 7), user(c.id, '2026-02-26T10:00:00Z', 'u1')]);
+    closeAt('2026-02-26');
+    const dying: MeterEventReporter = {
+      report: async (events) => {
+        await reporter.report(events);
+        throw new Error('process killed');
+      },
+    };
+    // Act
+    await expect(closeCustomer(c, '2026-02-26', [], 'run-1', deps(dying))).rejects.toThrow('process killed');
+    const pending = (await stack.services.ledger.entries(c.id)).filter((r) => r.state === 'pending');
+    const rerun = await closeCustomer(c, '2026-02-26', [], 'run-2', deps());
+    // Assess
+    expect(pending.length).toBe(2);
+    expect(rerun.sent).toBe(2);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([7]);
+    expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([1]);
+    expect(identifiersUnique(c)).toBe(true);
+  });
+
+  it('rides out 429 and 500 storms with the same identifiers', async () => {
+    // Prepare
+    const c = await newCustomer('storm-co');
+    await store([call(c.id, '2026-02-26T10:00:00Z', 11), user(c.id, '2026-02-26T10:00:00Z', 'u1'), file(c.id, '2026-02-26T10:00:00Z', 'f', 'protected')]);
+    closeAt('2026-02-26');
+    stripeServer.faults.inject([
+      { status: 429, count: 4, path: '/v1/billing/meter_events' },
+      { status: 500, count: 4, path: '/v1/billing/meter_events' },
+    ]);
+    // Act
+    const r = await closeCustomer(c, '2026-02-26', [], 'run-1', deps());
+    // Assess
+    expect(r.failed).toEqual([]);
+    expect(stripeServer.faults.pending()).toEqual([]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([11]);
+    expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([1]);
+    expect(stripeHolds(c, 'serenity_protected_files', '2026-02-01', '2026-03-01')).toEqual([1]);
+  });
+
+  it('records a customer without a Stripe mapping in the ledger, and sends once the mapping exists', async () => {
+    // Prepare
+    const c = await newCustomer('unmapped-co', false);
+    await store([call(c.id, '2026-02-26T10:00:00Z', 3)]);
+    closeAt('2026-02-26');
+    // Act
+    const first = await closeCustomer(c, '2026-02-26', [], 'run-1', deps());
+    const cus = await stripe.customers.create({ name: 'now mapped' });
+    const mapped = buildCustomer({ id: c.id, stripeCustomerId: cus.id }, c, clock.now());
+    await stack.services.registry.putCustomer(mapped);
+    const second = await closeCustomer(mapped, '2026-02-26', [], 'run-2', deps());
+    // Assess
+    expect(first.failed).toEqual([{ identifier: expect.stringContaining('2026-02-26'), state: 'error', reason: 'no_stripe_customer' }]);
+    expect(second.sent).toBe(1);
+    expect(stripeHolds(mapped, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([3]);
+  });
+
+  it('two concurrent runs report every value exactly once', async () => {
+    // Prepare
+    const c = await newCustomer('twin-co');
+    await store([call(c.id, '2026-02-26T10:00:00Z', 9), user(c.id, '2026-02-26T10:00:00Z', 'u1'), user(c.id, '2026-02-26T11:00:00Z', 'u2')]);
+    closeAt('2026-02-26');
+    // Act
+    await Promise.all([closeCustomer(c, '2026-02-26', [], 'run-a', deps()), closeCustomer(c, '2026-02-26', [], 'run-b', deps())]);
+    // Assess
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([9]);
+    expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([2]);
+    expect(identifiersUnique(c)).toBe(true);
+    const days = await stack.services.rollups.getDays(c.id, '2026-02-26', '2026-02-26');
+    expect(sum(days.map((d) => d.values.api_calls))).toBe(9);
   });
 });
