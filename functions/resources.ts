@@ -108,6 +108,28 @@ export const CLOSE_QUEUE = {
   scheduleCron: { minute: '30', hour: '0' },
 } as const;
 
+/** Nightly close function settings; the close queue's visibility timeout depends on the worker's timeout. */
+export const CLOSE_FUNCTIONS = {
+  plannerTimeoutSeconds: 300,
+  /** CLOSE_QUEUE.visibilityTimeoutSeconds is six times this. */
+  workerTimeoutSeconds: 900,
+  workerMemoryMb: 1024,
+  /**
+   * Worker invocations at once. Stripe's rate limit is per account, so each worker is given
+   * `stripeRatePerSecond / workerMaxConcurrency` (SQS event sources accept 2..1000).
+   */
+  workerMaxConcurrency: 10,
+  /** Calls per second to Stripe shared by all workers; 25 is Stripe's test-mode limit. */
+  stripeRatePerSecond: 25,
+} as const;
+
+/** The Stripe secret key in Secrets Manager: its SecretString is the bare key (`sk_live_…` or `rk_live_…`). */
+export const STRIPE_SECRET = {
+  name: 'serenity-metering/stripe',
+  /** Environment variable that carries the secret's ARN into the close worker. */
+  env: 'STRIPE_SECRET_ARN',
+} as const;
+
 /** Consumer function settings that the queue settings depend on. */
 export const CONSUMER = {
   timeoutSeconds: 30,

@@ -5,6 +5,7 @@ import { addCustomer, listCustomers } from './commands/customers.js';
 import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/ops.js';
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
+import { nightly, stripeSetup } from './commands/nightly.js';
 
 const HELP = `meter: Serenity usage metering
 
@@ -18,6 +19,8 @@ const HELP = `meter: Serenity usage metering
   meter dlq redrive
   meter health
   meter audit [--day YYYY-MM-DD] [--json]
+  meter nightly [--date YYYY-MM-DD] [--json]        close a UTC day (default yesterday) and report it to Stripe
+  meter stripe setup                                 create or verify the three Stripe meters
 
 Commands other than serve talk to the stack that 'meter serve' runs (found through --data-dir/stack.json),
 or to AWS when there is none (table names and queue URLs from the environment, as the Lambda functions read them).`;
@@ -39,6 +42,7 @@ const { values: o, positionals: args } = parseArgs({
     principal: { type: 'string' },
     source: { type: 'string' },
     day: { type: 'string' },
+    date: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -79,6 +83,11 @@ async function main(): Promise<number> {
         return await health(c);
       case 'audit':
         await showAudit(c, o);
+        return 0;
+      case 'nightly':
+        return await nightly(c, o);
+      case 'stripe setup':
+        await stripeSetup(c);
         return 0;
       default:
         console.error(`unknown command: ${args.join(' ')}\n\n${HELP}`);

@@ -10,6 +10,8 @@ export interface Connection {
   url?: string;
   adminKey?: string;
   local: boolean;
+  /** The environment the services were built from (the stack's, or this process's). */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -25,9 +27,9 @@ export function connect(dataDir = process.env.METER_DATA_DIR ?? '.meter'): Conne
       endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS },
       credentials: LOCAL_CREDENTIALS,
     });
-    return { services: makeServices({ env: stack.env, clients }), url: stack.url, adminKey: stack.adminKey, local: true };
+    return { services: makeServices({ env: stack.env, clients }), url: stack.url, adminKey: stack.adminKey, local: true, env: { ...process.env, ...stack.env } };
   }
-  return { services: makeServices(), local: false };
+  return { services: makeServices(), local: false, env: process.env };
 }
 
 /** Closes the connection's sockets so the CLI exits promptly. */

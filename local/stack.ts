@@ -9,7 +9,10 @@ import type { KeyRole } from '../functions/core/ports.js';
 import { makeConsumeHandler } from '../functions/consume-events.js';
 import { makeHttpApiHandler } from '../functions/http-api.js';
 import { makeIngestHandler } from '../functions/ingest-events.js';
-import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
+import { CLOSE_QUEUE, EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
+import { makeCloseServices, type CloseServices } from '../functions/close-services.js';
+import { makeCloseWorker } from '../functions/close-customers.js';
+import { startStripeTestServer, type StripeTestServer } from './stripe-test-server/index.js';
 import { makeServices, type Services } from '../functions/services.js';
 import { startDynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
@@ -32,6 +35,8 @@ export interface LocalStackOptions {
   wrapConsumer?: (h: SqsHandler) => SqsHandler;
   /** Start without pollers (tests drive consumption themselves). */
   noPoller?: boolean;
+  /** Where the nightly close reports: the embedded Stripe test server (default) or STRIPE_API_BASE. */
+  stripe?: 'embedded' | 'external';
 }
 
 export interface LocalStack {
@@ -41,7 +46,11 @@ export interface LocalStack {
   ingestKey: string;
   adminKey: string;
   poller?: Poller;
+  closePoller?: Poller;
   consume: SqsHandler;
+  closeServices: CloseServices;
+  /** The embedded Stripe test server (a stand-in for Stripe), when it runs. */
+  stripeServer?: StripeTestServer;
   capacity: CapacityMeter;
   /** Waits until every accepted event has been consumed. */
   drain(timeoutMs?: number): Promise<void>;
@@ -63,7 +72,17 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     [EVENT_QUEUE.env]: sqsLocal.queueUrl,
     [EVENT_QUEUE.dlqEnv]: sqsLocal.dlqUrl,
+    [CLOSE_QUEUE.env]: sqsLocal.close.queueUrl,
+    [CLOSE_QUEUE.dlqEnv]: sqsLocal.close.dlqUrl,
   };
+  const external = (o.stripe ?? (process.env.STRIPE_API_BASE ? 'external' : 'embedded')) === 'external';
+  const stripeServer = external ? undefined : await startStripeTestServer({ clock: o.clock });
+  if (stripeServer) {
+    env.STRIPE_SECRET_KEY = 'sk_test_local_stand_in';
+    env.STRIPE_API_BASE = stripeServer.url;
+  } else {
+    for (const k of ['STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_RATE_PER_SECOND']) if (process.env[k]) env[k] = process.env[k]!;
+  }
   for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
 
   const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint }, credentials: LOCAL_CREDENTIALS });
@@ -77,11 +96,17 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   await addKey(ingestKey, 'ingest', 'local-ingest', 'local');
   await addKey(adminKey, 'admin', 'local-admin');
 
+  const closeSvc = makeCloseServices(services, env);
+  if (stripeServer) await closeSvc.reporter.ensureMeters();
   const consumer = makeConsumeHandler(services);
   const consume: SqsHandler = o.wrapConsumer ? o.wrapConsumer(consumer) : consumer;
   const poller = o.noPoller
     ? undefined
     : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.queueUrl, handler: consume, concurrency: o.pollerConcurrency ?? 2, visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5 });
+
+  const closePoller = o.noPoller
+    ? undefined
+    : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.close.queueUrl, handler: makeCloseWorker(closeSvc), concurrency: 2, batchSize: 1, visibilityTimeoutSeconds: 120 });
 
   const ingest = makeIngestHandler(services);
   const api = makeHttpApiHandler(services);
@@ -101,7 +126,10 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     ingestKey,
     adminKey,
     poller,
+    closePoller,
     consume,
+    closeServices: closeSvc,
+    stripeServer,
     capacity,
     drain: async (timeoutMs) => {
       if (!poller) throw new Error('no poller running');
@@ -111,6 +139,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       if (poller) await poller.stop();
+      if (closePoller) await closePoller.stop();
+      if (stripeServer) await stripeServer.close();
       clients.dynamo.destroy();
       clients.sqs.destroy();
       await sqsLocal.stop();

@@ -149,7 +149,7 @@ export interface RollupStore {
   startRun(run: CloseRun): Promise<void>;
   /** Adds a finished chunk's counts to its run. */
   chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void>;
-  getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number> }) | undefined>;
+  getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined>;
 }
 
 /** One nightly close run, and how far its chunks have got. */

@@ -1,0 +1,131 @@
+import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CLOSE_FUNCTIONS, CLOSE_QUEUE, STRIPE_SECRET } from '../../functions/resources.js';
+import type { EventPipeline } from './event-pipeline.js';
+import { NodeFunction } from './node-function.js';
+import type { UsageTables } from './usage-tables.js';
+
+/** What the nightly close needs from the rest of the stack. */
+export interface NightlyCloseProps {
+  readonly tables: UsageTables;
+  readonly pipeline: EventPipeline;
+  /**
+   * Name of an existing Secrets Manager secret holding the Stripe key, to import instead of creating
+   * `serenity-metering/stripe` (e.g. when the secret outlived an earlier stack).
+   */
+  readonly stripeSecretName?: string;
+  /** Worker invocations at once; default CLOSE_FUNCTIONS.workerMaxConcurrency. */
+  readonly workerMaxConcurrency?: number;
+  /** Stripe calls per second shared by all workers; default CLOSE_FUNCTIONS.stripeRatePerSecond. */
+  readonly stripeRatePerSecond?: number;
+}
+
+/**
+ * The nightly close: at 00:30 UTC a planner fans customers out in chunks over the close queue, and
+ * workers close each chunk and report it to Stripe, with the Stripe key read from Secrets Manager.
+ * @example const close = new NightlyClose(this, 'Close', { tables, pipeline });
+ */
+export class NightlyClose extends Construct {
+  readonly queue: Queue;
+  readonly dlq: Queue;
+  readonly planner: NodeFunction;
+  readonly worker: NodeFunction;
+  readonly schedule: Rule;
+  readonly stripeSecret: ISecret;
+  /** The close queue URLs under the environment variables functions/config.ts reads. */
+  readonly environment: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: NightlyCloseProps) {
+    super(scope, id);
+    const maxConcurrency = props.workerMaxConcurrency ?? CLOSE_FUNCTIONS.workerMaxConcurrency;
+    const globalRate = props.stripeRatePerSecond ?? CLOSE_FUNCTIONS.stripeRatePerSecond;
+    // A chunk still being worked on must not become visible to a second worker; AWS recommends six times the timeout.
+    if (CLOSE_QUEUE.visibilityTimeoutSeconds < 6 * CLOSE_FUNCTIONS.workerTimeoutSeconds) {
+      throw new Error(`CLOSE_QUEUE.visibilityTimeoutSeconds must be at least 6 x CLOSE_FUNCTIONS.workerTimeoutSeconds (${6 * CLOSE_FUNCTIONS.workerTimeoutSeconds})`);
+    }
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+      throw new Error(`workerMaxConcurrency must be an integer from 2 to 1000 (what SQS event sources accept), got ${maxConcurrency}`);
+    }
+    if (!(globalRate > 0)) throw new Error(`stripeRatePerSecond must be positive, got ${globalRate}`);
+
+    const secure = { enforceSSL: true, encryption: QueueEncryption.SQS_MANAGED } as const;
+    this.dlq = new Queue(this, CLOSE_QUEUE.dlqId, { ...secure, retentionPeriod: Duration.days(CLOSE_QUEUE.dlqRetentionDays) });
+    this.queue = new Queue(this, CLOSE_QUEUE.id, {
+      ...secure,
+      retentionPeriod: Duration.days(CLOSE_QUEUE.retentionDays),
+      visibilityTimeout: Duration.seconds(CLOSE_QUEUE.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: CLOSE_QUEUE.maxReceiveCount },
+    });
+    this.environment = { [CLOSE_QUEUE.env]: this.queue.queueUrl, [CLOSE_QUEUE.dlqEnv]: this.dlq.queueUrl };
+
+    this.stripeSecret = props.stripeSecretName ? Secret.fromSecretNameV2(this, 'StripeSecret', props.stripeSecretName) : this.createStripeSecret();
+
+    const t = props.tables.tables;
+    // Every function gets every resource name (config.ts validates them all at cold start); IAM decides what each may touch.
+    const environment = { ...props.tables.environment, ...props.pipeline.environment, ...this.environment };
+
+    this.planner = new NodeFunction(this, 'Planner', {
+      handlerFile: 'plan-nightly-close',
+      description: 'Nightly close: plans the run and fans customers out over the close queue',
+      environment,
+      timeout: Duration.seconds(CLOSE_FUNCTIONS.plannerTimeoutSeconds),
+    });
+    t.registry.grantReadData(this.planner);
+    t.rollups.grantReadWriteData(this.planner);
+    t.audit.grantWriteData(this.planner);
+    this.queue.grantSendMessages(this.planner);
+    this.schedule = new Rule(this, 'Schedule', {
+      description: 'Starts the nightly close at 00:30 UTC',
+      schedule: Schedule.cron(CLOSE_QUEUE.scheduleCron),
+      targets: [new LambdaFunction(this.planner)],
+    });
+
+    this.worker = new NodeFunction(this, 'Worker', {
+      handlerFile: 'close-customers',
+      description: 'Nightly close: closes a chunk of customers and reports their usage to Stripe',
+      environment: {
+        ...environment,
+        // The ARN, never the key: the worker fetches the key at cold start.
+        [STRIPE_SECRET.env]: this.stripeSecret.secretArn,
+        // Already this worker's share of the account-wide rate; the code must not divide it again.
+        STRIPE_RATE_PER_SECOND: String(globalRate / maxConcurrency),
+        CLOSE_CONCURRENCY: String(maxConcurrency),
+      },
+      timeout: Duration.seconds(CLOSE_FUNCTIONS.workerTimeoutSeconds),
+      memorySize: CLOSE_FUNCTIONS.workerMemoryMb,
+    });
+    t.events.grantReadData(this.worker);
+    t.registry.grantReadData(this.worker);
+    for (const table of [t.rollups, t.ledger]) table.grantReadWriteData(this.worker);
+    t.audit.grantWriteData(this.worker);
+    this.stripeSecret.grantRead(this.worker);
+    this.worker.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: CLOSE_QUEUE.batchSize, reportBatchItemFailures: true, maxConcurrency }),
+    );
+
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'nightly close work queue' });
+    new CfnOutput(this, 'DlqUrl', { value: this.dlq.queueUrl, description: 'nightly close dead-letter queue' });
+    new CfnOutput(this, 'StripeSecretArn', { value: this.stripeSecret.secretArn, description: 'Stripe secret key; put the bare sk_live_… key as its SecretString' });
+  }
+
+  private createStripeSecret(): Secret {
+    // Created with a random placeholder, which the worker rejects as not a Stripe key until an operator
+    // puts the real one: `aws secretsmanager put-secret-value --secret-id serenity-metering/stripe --secret-string sk_live_…`.
+    // Retained: the key is set outside CloudFormation and must survive a stack replacement.
+    const secret = new Secret(this, 'StripeSecret', {
+      secretName: STRIPE_SECRET.name,
+      description: 'Stripe secret or restricted key for the nightly close (SecretString is the bare key)',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'A third-party Stripe API key: Secrets Manager cannot issue a new one, so it is rolled in the Stripe dashboard and put here by hand (the worker reads it at cold start).',
+    });
+    return secret;
+  }
+}
