@@ -5,10 +5,11 @@ import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
 import { closeServices, type CloseServices } from './close-services.js';
+import { inParallel } from './adapters/dynamodb-batch.js';
 
 /**
- * Nightly close worker: closes each customer of a chunk, one after another (so at most one Stripe call
- * per customer and meter is in flight from this worker), then adds the chunk's counts to its run.
+ * Nightly close worker: closes the customers of a chunk (CLOSE_CONCURRENCY at a time; a customer's own
+ * meter events are sent one at a time per meter), then adds the chunk's counts to its run.
  * A chunk that fails is redelivered; closing is idempotent, so customers already done are not re-reported.
  */
 export function makeCloseWorker(s: CloseServices) {
@@ -17,9 +18,10 @@ export function makeCloseWorker(s: CloseServices) {
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));
     const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0 };
-    for (const { id, lateDays } of c.customers) {
+    // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
+    await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
-      if (!customer) continue; // removed since planning
+      if (!customer) return; // removed since planning
       const res = await closeCustomer(customer, c.day, lateDays, c.runId, deps);
       if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
       counts.customers++;
@@ -30,7 +32,7 @@ export function makeCloseWorker(s: CloseServices) {
       counts.unreportable += res.unreportable.length;
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
-    }
+    });
     await s.rollups.chunkDone(c.day, c.runId, counts);
     await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'nightly.report', actor: 'close-worker', counts, details: { runId: c.runId, day: c.day } }));
   };
