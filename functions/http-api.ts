@@ -1,10 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from './core/api-keys.js';
+import { ValidationError } from './core/errors.js';
+import { loadStatement } from './core/statement.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
 import { errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
 
-type Route = (event: APIGatewayProxyEventV2, s: Services) => Promise<HttpResult>;
+/** A route handler; `params` holds the `{name}` segments of its path, still URL-encoded. */
+type Route = (event: APIGatewayProxyEventV2, s: Services, params: Record<string, string>) => Promise<HttpResult>;
 
 /** GET /v1/usage?customer=C&from=ISO&to=ISO&granularity=hour|day: near-real-time usage per meter and bucket. */
 const getUsage: Route = async (event, s) => {
@@ -22,19 +25,63 @@ const getHealth: Route = async (event, s) => {
   return json(200, { status: depth.dlq > 0 || quarantined > 0 ? 'attention' : 'ok', queue: depth.queue, inFlight: depth.inFlight, dlq: depth.dlq, quarantine: quarantined });
 };
 
+/**
+ * GET /v1/statements/{customer}?period=YYYY-MM: the customer's billing statement for a period (metered,
+ * reported to Stripe and when, corrections, pending and failed reports). For a customer with an anchor
+ * day, `YYYY-MM` names the period starting in that month; `YYYY-MM-DD` (the period's first day) works too.
+ */
+const getStatement: Route = async (event, s, params) => {
+  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const id = decodeSegment(params.customer ?? '', 'customer');
+  const customer = (await s.registry.customers([id])).get(id);
+  if (!customer) return json(404, { error: `customer "${id}" is not registered` });
+  return json(200, await loadStatement(customer, event.queryStringParameters?.period, s));
+};
+
+/** Routes by "METHOD /path"; a `{name}` segment matches any one non-empty path segment. */
 const ROUTES: Record<string, Route> = {
   'GET /v1/usage': getUsage,
   'GET /v1/health': getHealth,
+  'GET /v1/statements/{customer}': getStatement,
 };
+
+/** The route for a request and its path parameters: an exact key first, then the patterns. */
+function findRoute(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
+  const exact = ROUTES[`${method} ${path}`];
+  if (exact) return { route: exact, params: {} };
+  const actual = `${method} ${path}`.split('/');
+  for (const [key, route] of Object.entries(ROUTES)) {
+    const pattern = key.split('/');
+    if (pattern.length !== actual.length || !key.includes('{')) continue;
+    const params: Record<string, string> = {};
+    const matches = pattern.every((seg, i) => {
+      const name = /^\{(\w+)\}$/.exec(seg)?.[1];
+      if (name === undefined) return seg === actual[i];
+      params[name] = actual[i]!;
+      return actual[i] !== '';
+    });
+    if (matches) return { route, params };
+  }
+  return undefined;
+}
+
+/** A URL-decoded path segment; a malformed escape is the caller's mistake (400), not ours. */
+function decodeSegment(raw: string, field: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError([{ field, message: 'is not a valid URL-encoded path segment' }]);
+  }
+}
 
 /** The read-side HTTP API: one function routes by method and path. */
 export function makeHttpApiHandler(s: Services) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const requestId = s.newId();
-    const route = ROUTES[`${event.requestContext.http.method} ${event.rawPath}`];
-    if (!route) return json(404, { error: `no route for ${event.requestContext.http.method} ${event.rawPath}` });
+    const found = findRoute(event.requestContext.http.method, event.rawPath);
+    if (!found) return json(404, { error: `no route for ${event.requestContext.http.method} ${event.rawPath}` });
     try {
-      return await route(event, s);
+      return await found.route(event, s, found.params);
     } catch (err) {
       return errorResponse(err, requestId);
     }

@@ -119,6 +119,11 @@ export const CLOSE_FUNCTIONS = {
    * `stripeRatePerSecond / workerMaxConcurrency` (SQS event sources accept 2..1000).
    */
   workerMaxConcurrency: 10,
+  /**
+   * Customers one worker closes side by side (CLOSE_CONCURRENCY). They share that worker's one rate
+   * limiter, so this does not change the rate split above.
+   */
+  customersAtOnce: 4,
   /** Calls per second to Stripe shared by all workers; 25 is Stripe's test-mode limit. */
   stripeRatePerSecond: 25,
 } as const;

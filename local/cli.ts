@@ -6,6 +6,7 @@ import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
 import { nightly, stripeSetup } from './commands/nightly.js';
+import { runReconcile, showStatement } from './commands/finance.js';
 
 const HELP = `meter: Serenity usage metering
 
@@ -21,6 +22,13 @@ const HELP = `meter: Serenity usage metering
   meter audit [--day YYYY-MM-DD] [--json]
   meter nightly [--date YYYY-MM-DD] [--json]        close a UTC day (default yesterday) and report it to Stripe
   meter stripe setup                                 create or verify the three Stripe meters
+  meter statement --customer C --period YYYY-MM [--format table|json|csv]
+                                                     metered, reported to Stripe (and when), corrections, pending, errors
+  meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
+                                                     rollups vs ledger vs Stripe's totals; --fix resends stuck reports
+                                                     and re-sends usage Stripe lost; non-zero while differences remain
+  (--period: YYYY-MM is a calendar month, or for a customer with an anchor day the period starting in
+   that month; such a customer's period may also be named by its first day, YYYY-MM-DD)
 
 Commands other than serve talk to the stack that 'meter serve' runs (found through --data-dir/stack.json),
 or to AWS when there is none (table names and queue URLs from the environment, as the Lambda functions read them).`;
@@ -43,6 +51,9 @@ const { values: o, positionals: args } = parseArgs({
     source: { type: 'string' },
     day: { type: 'string' },
     date: { type: 'string' },
+    period: { type: 'string' },
+    format: { type: 'string' },
+    fix: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -89,6 +100,11 @@ async function main(): Promise<number> {
       case 'stripe setup':
         await stripeSetup(c);
         return 0;
+      case 'statement':
+        await showStatement(c, o);
+        return 0;
+      case 'reconcile':
+        return await runReconcile(c, o);
       default:
         console.error(`unknown command: ${args.join(' ')}\n\n${HELP}`);
         return 2;

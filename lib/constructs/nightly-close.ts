@@ -92,9 +92,9 @@ export class NightlyClose extends Construct {
         ...environment,
         // The ARN, never the key: the worker fetches the key at cold start.
         [STRIPE_SECRET.env]: this.stripeSecret.secretArn,
-        // Already this worker's share of the account-wide rate; the code must not divide it again.
+        // Already this worker's share of the account-wide rate (each worker has its own limiter); not divided again in code.
         STRIPE_RATE_PER_SECOND: String(globalRate / maxConcurrency),
-        CLOSE_CONCURRENCY: String(maxConcurrency),
+        CLOSE_CONCURRENCY: String(CLOSE_FUNCTIONS.customersAtOnce),
       },
       timeout: Duration.seconds(CLOSE_FUNCTIONS.workerTimeoutSeconds),
       memorySize: CLOSE_FUNCTIONS.workerMemoryMb,

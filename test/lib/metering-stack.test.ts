@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONSUMER, EVENT_QUEUE, TABLES, type TableDefinition } from '../../functions/resources.js';
+import { CLOSE_FUNCTIONS, CLOSE_QUEUE, CONSUMER, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableDefinition } from '../../functions/resources.js';
 import { MeteringStack } from '../../lib/metering-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -18,9 +18,19 @@ let template: Template;
 let resources: Record<string, Resource>;
 const idOf = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
 const byType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
+const policyStatementsOf = (fn: { role?: IConstruct }) =>
+  byType('AWS::IAM::Policy')
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(fn.role!)))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+const actionsOn = (fn: { role?: IConstruct }, resource: IConstruct) => {
+  const arn = { 'Fn::GetAtt': [idOf(resource), 'Arn'] };
+  return policyStatementsOf(fn)
+    .filter((s) => [s.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify(arn)))
+    .flatMap((s) => [s.Action].flat());
+};
 
 beforeAll(() => {
-  // Synthesizing bundles the three handlers with esbuild, so do it once for the whole file;
+  // Synthesizing bundles the five handlers with esbuild, so do it once for the whole file;
   // construct stack traces only slow the synth down here.
   app = new App({ context, stackTraces: false });
   stack = new MeteringStack(app, 'Test');
@@ -74,7 +84,7 @@ describe('MeteringStack', () => {
       VisibilityTimeout: EVENT_QUEUE.visibilityTimeoutSeconds,
       SqsManagedSseEnabled: true,
     });
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 2);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
     template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -89,7 +99,7 @@ describe('MeteringStack', () => {
     const consumerId = idOf(stack.pipeline.consumer);
 
     // Act
-    const mappings = byType('AWS::Lambda::EventSourceMapping');
+    const mappings = byType('AWS::Lambda::EventSourceMapping').filter((m) => m.Properties.FunctionName.Ref === consumerId);
 
     // Assess
     expect(mappings).toHaveLength(1);
@@ -108,7 +118,7 @@ describe('MeteringStack', () => {
     const functions = byType('AWS::Lambda::Function');
 
     // Assess
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
     }
@@ -165,5 +175,165 @@ describe('MeteringStack', () => {
 
     // Assess
     expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+  it('starts the nightly close planner at 00:30 UTC every day', () => {
+    // Prepare
+    const plannerArn = { 'Fn::GetAtt': [idOf(stack.close.planner), 'Arn'] };
+
+    // Act
+    const rule = resources[idOf(stack.close.schedule)];
+
+    // Assess
+    expect(rule?.Properties).toMatchObject({ ScheduleExpression: 'cron(30 0 * * ? *)', State: 'ENABLED' });
+    expect(rule?.Properties.Targets).toEqual([expect.objectContaining({ Arn: plannerArn })]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: plannerArn,
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [idOf(stack.close.schedule), 'Arn'] },
+    });
+    expect(resources[idOf(stack.close.planner)]?.Properties.Timeout).toBe(CLOSE_FUNCTIONS.plannerTimeoutSeconds);
+  });
+
+  it('redrives the close queue to its DLQ after five receives, hiding a chunk for six worker timeouts', () => {
+    // Prepare
+    const dlqId = idOf(stack.close.dlq);
+
+    // Act
+    const queue = resources[idOf(stack.close.queue)];
+    const dlq = resources[dlqId];
+
+    // Assess
+    expect(queue?.Properties).toMatchObject({
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+      VisibilityTimeout: CLOSE_QUEUE.visibilityTimeoutSeconds,
+      MessageRetentionPeriod: CLOSE_QUEUE.retentionDays * 86_400,
+      SqsManagedSseEnabled: true,
+    });
+    expect(dlq?.Properties).toMatchObject({ MessageRetentionPeriod: CLOSE_QUEUE.dlqRetentionDays * 86_400, SqsManagedSseEnabled: true });
+    expect(CLOSE_QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * CLOSE_FUNCTIONS.workerTimeoutSeconds);
+    expect(resources[idOf(stack.close.worker)]?.Properties.Timeout).toBe(CLOSE_FUNCTIONS.workerTimeoutSeconds);
+  });
+
+  it('feeds the close worker one chunk at a time, at bounded concurrency, reporting failed chunks one by one', () => {
+    // Prepare
+    const workerId = idOf(stack.close.worker);
+
+    // Act
+    const mappings = byType('AWS::Lambda::EventSourceMapping').filter((m) => m.Properties.FunctionName.Ref === workerId);
+
+    // Assess
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]?.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [idOf(stack.close.queue), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: CLOSE_FUNCTIONS.workerMaxConcurrency },
+    });
+  });
+
+  it('lets only the close worker read the Stripe secret, and hands it the ARN, never the key', () => {
+    // Prepare
+    const secret = stack.close.stripeSecret.node.defaultChild as CfnElement;
+    const secretId = stack.getLogicalId(secret);
+    const canRead = (fn: { role?: IConstruct }) =>
+      policyStatementsOf(fn).some((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secretId }));
+
+    // Act
+    const workerEnv = resources[idOf(stack.close.worker)]?.Properties.Environment.Variables;
+    const allEnvNames = byType('AWS::Lambda::Function').flatMap((fn) => Object.keys(fn.Properties.Environment?.Variables ?? {}));
+
+    // Assess
+    expect(resources[secretId]).toMatchObject({ Type: 'AWS::SecretsManager::Secret', Properties: { Name: STRIPE_SECRET.name }, DeletionPolicy: 'Retain' });
+    expect(canRead(stack.close.worker)).toBe(true);
+    for (const fn of [stack.close.planner, stack.pipeline.consumer, stack.http.ingest, stack.http.reader]) expect(canRead(fn)).toBe(false);
+    expect(workerEnv).toMatchObject({
+      [STRIPE_SECRET.env]: { Ref: secretId },
+      STRIPE_RATE_PER_SECOND: String(CLOSE_FUNCTIONS.stripeRatePerSecond / CLOSE_FUNCTIONS.workerMaxConcurrency),
+      CLOSE_CONCURRENCY: String(CLOSE_FUNCTIONS.customersAtOnce),
+    });
+    expect(allEnvNames).not.toContain('STRIPE_SECRET_KEY');
+    expect(Object.keys(resources[idOf(stack.close.planner)]?.Properties.Environment.Variables)).not.toContain(STRIPE_SECRET.env);
+  });
+
+  it('hands both close functions every table, both pipeline queues and both close queues', () => {
+    // Prepare
+    const expected = Object.fromEntries([
+      ...Object.entries(TABLES).map(([name, def]) => [def.env, { Ref: idOf(stack.tables.tables[name as keyof typeof TABLES]) }]),
+      [EVENT_QUEUE.env, { Ref: idOf(stack.pipeline.queue) }],
+      [EVENT_QUEUE.dlqEnv, { Ref: idOf(stack.pipeline.dlq) }],
+      [CLOSE_QUEUE.env, { Ref: idOf(stack.close.queue) }],
+      [CLOSE_QUEUE.dlqEnv, { Ref: idOf(stack.close.dlq) }],
+    ]);
+
+    // Act
+    const [planner, worker] = [stack.close.planner, stack.close.worker].map((fn) => resources[idOf(fn)]?.Properties.Environment.Variables);
+
+    // Assess
+    expect(planner).toMatchObject(expected);
+    expect(worker).toMatchObject(expected);
+  });
+
+  it('grants the close functions only what each needs', () => {
+    // Prepare
+    const t = stack.tables.tables;
+    const reads = ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'];
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'];
+    const { planner, worker, queue, dlq } = stack.close;
+
+    // Act
+    const plannerOn = (r: IConstruct) => actionsOn(planner, r);
+    const workerOn = (r: IConstruct) => actionsOn(worker, r);
+
+    // Assess
+    expect(plannerOn(t.registry)).toEqual(expect.arrayContaining(reads));
+    expect(plannerOn(t.registry)).not.toContain('dynamodb:PutItem');
+    expect(plannerOn(t.rollups)).toEqual(expect.arrayContaining([...reads, ...writes]));
+    expect(plannerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']));
+    expect(plannerOn(t.audit)).not.toContain('dynamodb:Query');
+    expect(plannerOn(queue)).toContain('sqs:SendMessage');
+    expect(plannerOn(queue)).not.toContain('sqs:ReceiveMessage');
+    for (const table of [t.events, t.usage, t.ledger, t.quarantine]) expect(plannerOn(table)).toEqual([]);
+
+    expect(workerOn(t.events)).toEqual(expect.arrayContaining(reads));
+    expect(workerOn(t.registry)).toEqual(expect.arrayContaining(reads));
+    for (const table of [t.events, t.registry]) expect(workerOn(table)).not.toContain('dynamodb:PutItem');
+    for (const table of [t.rollups, t.ledger]) expect(workerOn(table)).toEqual(expect.arrayContaining([...reads, ...writes]));
+    expect(workerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']));
+    expect(workerOn(t.audit)).not.toContain('dynamodb:Query');
+    expect(workerOn(queue)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
+    expect(workerOn(queue)).not.toContain('sqs:SendMessage');
+    for (const table of [t.usage, t.quarantine]) expect(workerOn(table)).toEqual([]);
+    for (const fn of [planner, worker]) expect(actionsOn(fn, dlq)).toEqual([]);
+  });
+
+  it('keeps the Ledger and Rollups tables under point-in-time recovery, retained with the stack', () => {
+    // Act
+    const [ledger, rollups] = [stack.tables.tables.ledger, stack.tables.tables.rollups].map((t) => resources[idOf(t)]);
+
+    // Assess
+    for (const table of [ledger, rollups]) {
+      expect(table).toMatchObject({
+        Type: 'AWS::DynamoDB::Table',
+        DeletionPolicy: 'Retain',
+        Properties: { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } },
+      });
+    }
+  });
+
+  it('imports the Stripe secret by name when the stripeSecretName context is set', () => {
+    // Prepare
+    // Only the secret wiring is under test here, so skip bundling the handlers again.
+    const other = new App({ context: { ...context, stripeSecretName: 'billing/stripe-live', 'aws:cdk:bundling-stacks': [] }, stackTraces: false });
+    const imported = new MeteringStack(other, 'Imported');
+
+    // Act
+    const json = Template.fromStack(imported).toJSON();
+    const secrets = Object.values(json.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret');
+    const workerEnv = json.Resources[imported.getLogicalId(imported.close.worker.node.defaultChild as CfnElement)].Properties.Environment.Variables;
+
+    // Assess
+    expect(secrets).toEqual([]);
+    expect(JSON.stringify(workerEnv[STRIPE_SECRET.env])).toContain(':secret:billing/stripe-live');
   });
 });
