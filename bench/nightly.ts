@@ -74,8 +74,9 @@ async function run(customers: number) {
     const plan = await makePlanner(close)({ day: DAY });
     for (;;) {
       const r = await s.rollups.getRun(DAY, plan.runId);
+      if (process.env.BENCH_DEBUG) console.error(((performance.now() - t0) / 1000).toFixed(1), r?.chunksDone, r?.counts);
       if ((r?.chunksDone ?? 0) >= plan.chunks) break;
-      await new Promise((res) => setTimeout(res, 100));
+      await new Promise((res) => setTimeout(res, process.env.BENCH_DEBUG ? 2000 : 100));
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     await poller.stop();

@@ -61,7 +61,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
     rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
-    ledger: new DynamoDbLedger(clients.doc, config.tables.ledger, capacity),
+    ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
     keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
   };
 }

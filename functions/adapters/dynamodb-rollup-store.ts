@@ -24,8 +24,15 @@ export class DynamoDbRollupStore implements RollupStore {
     return items.map(({ pk: _pk, sk: _sk, ...d }) => d as unknown as StoredDay);
   }
 
-  async putDays(days: readonly StoredDay[]): Promise<void> {
-    await this.write(days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
+  async save(
+    customerId: string,
+    changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> },
+  ): Promise<void> {
+    await this.write([
+      ...changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })),
+      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) => [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay }))),
+      ...[...changes.files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })),
+    ]);
   }
 
   async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
@@ -33,18 +40,12 @@ export class DynamoDbRollupStore implements RollupStore {
     return new Map(items.map((i) => [i.sk as string, i.firstDay as string]));
   }
 
-  async putPeriodUsers(customerId: string, periodKey: string, firstDays: ReadonlyMap<string, string>): Promise<void> {
-    await this.write([...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay })));
-  }
 
   async fileHistory(customerId: string): Promise<Map<string, FileOp[]>> {
     const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `FH#${customerId}` } });
     return new Map(items.map((i) => [i.sk as string, JSON.parse(i.ops as string) as FileOp[]]));
   }
 
-  async putFileHistory(customerId: string, files: ReadonlyMap<string, readonly FileOp[]>): Promise<void> {
-    await this.write([...files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })));
-  }
 
   async lateDays(): Promise<{ customerId: string; day: string }[]> {
     const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': LATE_PK } });

@@ -67,6 +67,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const merged = mergeFileOps(stored, ops);
   const history: FileHistory = merged.history;
   const touchedFiles = new Map(ops.map((o) => [o[0], [...(history.get(o[0]) ?? [])] as FileOp[]]));
+  const changedUsersByPeriod = new Map<string, Map<string, string>>();
 
   const days: StoredDay[] = [];
   for (const { period, days: range, stored: storedDays } of ranges.values()) {
@@ -86,7 +87,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
         }
       }
     }
-    await deps.rollups.putPeriodUsers(customer.id, period.key, changedUsers);
+    changedUsersByPeriod.set(period.key, changedUsers);
     const firstDays = [...users.values()].sort();
     let apiCalls = 0;
     let filesPeak = 0;
@@ -112,8 +113,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
       });
     }
   }
-  await deps.rollups.putFileHistory(customer.id, touchedFiles);
-  await deps.rollups.putDays(days);
+  await deps.rollups.save(customer.id, { days, periodUsers: changedUsersByPeriod, files: touchedFiles });
 
   // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
   const before = await deps.ledger.entries(customer.id);
@@ -123,8 +123,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     ledger: before.map(({ customerId, meter, day: d, revision, value }) => ({ customerId, meter, day: d, revision, value })),
   });
   const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
-  await deps.ledger.create(
-    plan.events.map((e) => ({
+  const planned: LedgerRecord[] = plan.events.map((e) => ({
       customerId: e.customerId,
       meter: e.meter,
       day: e.day,
@@ -138,27 +137,26 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
       attempts: 0,
       createdAt: new Date(now).toISOString(),
       runId,
-    })),
-  );
-  const ledger = await deps.ledger.entries(customer.id);
+    }));
+  const { conflicts } = await deps.ledger.create(planned);
+  // Only when another run recorded some of the same revisions do we need the ledger as it now stands.
+  const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
   const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {
-    for (const r of toSend) {
-      await deps.ledger.update({ ...r, state: 'error', lastError: 'no_stripe_customer' });
-      result.failed.push({ identifier: r.identifier, state: 'error', reason: 'no_stripe_customer' });
-    }
+    await deps.ledger.update(toSend.map((r) => ({ ...r, state: 'error' as const, lastError: 'no_stripe_customer' })));
+    for (const r of toSend) result.failed.push({ identifier: r.identifier, state: 'error', reason: 'no_stripe_customer' });
     return result;
   }
   const outcomes = await deps.reporter.report(
     toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId: customer.stripeCustomerId!, value: r.value, timestamp: r.timestamp })),
   );
-  for (const [i, o] of outcomes.entries()) {
-    const rec = settle(toSend[i]!, o, now);
-    await deps.ledger.update(rec);
+  const settled = outcomes.map((o, i) => settle(toSend[i]!, o, now));
+  await deps.ledger.update(settled);
+  for (const rec of settled) {
     if (rec.state === 'sent') result.sent++;
     else result.failed.push({ identifier: rec.identifier, state: rec.state, reason: rec.lastError ?? '' });
   }

@@ -136,12 +136,13 @@ export interface StoredDay {
 /** The nightly close's own state. */
 export interface RollupStore {
   getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]>;
-  putDays(days: readonly StoredDay[]): Promise<void>;
+  /** Writes a close's results for one customer in as few requests as DynamoDB allows. */
+  save(customerId: string, changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> }): Promise<void>;
   /** Users active in a period, each with the first day it was seen in that period. */
   periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>>;
-  putPeriodUsers(customerId: string, periodKey: string, firstDays: ReadonlyMap<string, string>): Promise<void>;
+
   fileHistory(customerId: string): Promise<Map<string, FileOp[]>>;
-  putFileHistory(customerId: string, files: ReadonlyMap<string, readonly FileOp[]>): Promise<void>;
+
   /** Days whose events arrived after they were closed, per customer. */
   lateDays(): Promise<{ customerId: string; day: string }[]>;
   markLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
@@ -185,7 +186,8 @@ export interface LedgerRecord {
 
 export interface LedgerStore {
   entries(customerId: string): Promise<LedgerRecord[]>;
-  /** Creates records that do not exist yet; existing ones (another run's) are left as they are. */
-  create(records: readonly LedgerRecord[]): Promise<void>;
-  update(record: LedgerRecord): Promise<void>;
+  /** Creates records that do not exist yet; existing ones (another run's) are left as they are and counted. */
+  create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }>;
+  /** Writes records' new states, in batches. */
+  update(records: readonly LedgerRecord[]): Promise<void>;
 }

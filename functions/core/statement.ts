@@ -122,11 +122,14 @@ export function buildStatement(input: StatementInput): Statement {
   const days = input.days.filter((d) => d.customerId === customer.id && inPeriod(d.day)).sort((a, b) => cmp(a.day, b.day));
   const ledger = input.ledger.filter((r) => r.customerId === customer.id && inPeriod(r.day));
   const latest = days.at(-1);
+  const first = period.start.slice(0, 10);
+  const end = period.end.slice(0, 10);
+  const heldFor = (meter: Meter) => (input.holds ?? []).filter((h) => h.customerId === customer.id && h.meter === meter && h.from < end && first < h.to);
   return {
     customer: { id: customer.id, ...(customer.name ? { name: customer.name } : {}), ...(customer.stripeCustomerId ? { stripeCustomerId: customer.stripeCustomerId } : {}), anchorDay: anchor },
     period,
     closedThrough: latest?.day ?? null,
-    meters: METERS.map((meter) => meterStatement(meter, days, ledger.filter((r) => r.meter === meter), (input.holds ?? []).filter((h) => h.customerId === customer.id && h.meter === meter && h.from < period.end.slice(0, 10) && period.start.slice(0, 10) < h.to))),
+    meters: METERS.map((meter) => meterStatement(meter, days, ledger.filter((r) => r.meter === meter), heldFor(meter))),
   };
 }
 
@@ -276,22 +279,44 @@ function csvCell(v: string | number | undefined): string {
 }
 
 function renderText(s: Statement): string {
-  const out: string[] = [];
   const who = `${s.customer.id}${s.customer.name ? ` (${s.customer.name})` : ''}`;
-  out.push(`Statement for ${who}, Stripe customer ${s.customer.stripeCustomerId ?? 'none'}`);
-  out.push(`Period ${s.period.key}: [${s.period.start}, ${s.period.end}), closed through ${s.closedThrough ?? 'no day yet'}`);
-  for (const m of s.meters) {
-    out.push('', `${m.meter} (${m.eventName}, ${m.formula}): billed ${m.billed}, reported ${m.reportedTotal}${m.unreported ? `, UNREPORTED ${m.unreported}` : ''}`);
-    out.push(...indent(textTable(m.daily.map((d) => (m.formula === 'last' ? { day: d.day, value: d.value, 'day figure': d.dayFigure } : { day: d.day, value: d.value })))));
-    out.push('  reported to Stripe:');
-    out.push(...indent(textTable(m.reports.map((r) => ({ identifier: r.identifier, day: r.day, rev: r.revision, value: r.value, state: r.state, 'sent at': r.sentAt ?? '', error: r.lastError ?? '' })))));
-    out.push(`  late corrections ${m.corrections.length}, pending ${m.pending.length}, errors ${m.errors.length}, lost in Stripe ${m.lostInStripe.length}, held back ${m.held.length ? m.held.map((h) => `${h.from}..${h.to}`).join(', ') : 'none'}`);
-  }
-  return out.join('\n');
-}
-
-function indent(lines: string[]): string[] {
-  return lines.map((l) => `  ${l}`);
+  const byMeter = Object.fromEntries(s.meters.map((m) => [m.meter, m])) as Record<Meter, MeterStatement>;
+  // One row per day across the meters: a month of days stays one screen.
+  const days = byMeter.api_calls.daily.map((d, i) => ({
+    day: d.day,
+    api_calls: d.value,
+    active_users: byMeter.active_users.daily[i]?.value,
+    'users that day': byMeter.active_users.daily[i]?.dayFigure,
+    protected_files: byMeter.protected_files.daily[i]?.value,
+    'files peak that day': byMeter.protected_files.daily[i]?.dayFigure,
+  }));
+  const totals = s.meters.map((m) => ({
+    meter: m.meter,
+    formula: m.formula,
+    billed: m.billed,
+    reported: m.reportedTotal,
+    unreported: m.unreported,
+    corrections: m.corrections.length,
+    pending: m.pending.length,
+    errors: m.errors.length,
+    'lost in Stripe': m.lostInStripe.length,
+    'held back': m.held.length ? m.held.map((h) => `${h.from}..${h.to}`).join(' ') : 'none',
+  }));
+  const reports = s.meters.flatMap((m) =>
+    m.reports.map((r) => ({ meter: m.meter, identifier: r.identifier, day: r.day, rev: r.revision, value: r.value, state: r.state, 'sent at': r.sentAt ?? '', error: r.lastError ?? '' })),
+  );
+  return [
+    `Statement for ${who}, Stripe customer ${s.customer.stripeCustomerId ?? 'none'}`,
+    `Period ${s.period.key}: [${s.period.start}, ${s.period.end}), closed through ${s.closedThrough ?? 'no day yet'}`,
+    '',
+    ...textTable(totals),
+    '',
+    'Daily values (users and files: period to date, as reported):',
+    ...textTable(days),
+    '',
+    'Reported to Stripe:',
+    ...textTable(reports),
+  ].join('\n');
 }
 
 /** Rows as aligned text (the CLI's `printTable`, as a string so the statement renders in core). */

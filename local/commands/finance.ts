@@ -78,11 +78,12 @@ export interface ReconcileResult {
  */
 export async function reconcilePeriod(deps: FinanceDeps, o: { period?: string; customer?: string; fix?: boolean }): Promise<ReconcileResult> {
   const s = deps.services;
+  if (!o.period) throw new ValidationError([{ field: 'period', message: 'is required: YYYY-MM' }]);
   const customers = await customersFor(s, o);
   const runId = `reconcile:${s.newId()}`;
   const before: ReconcileRow[] = [];
   const after: ReconcileRow[] = [];
-  const result: ReconcileResult = { period: o.period ?? '', rows: after, fixes: [], unrepairable: [], differences: 0 };
+  const result: ReconcileResult = { period: o.period, rows: after, fixes: [], unrepairable: [], differences: 0 };
   for (const customer of customers) {
     const period = periodForStatement(o.period, customer.anchorDay);
     let seen = await compareOne(deps, customer, period);
@@ -166,16 +167,17 @@ async function fixCustomer(deps: FinanceDeps, customer: Customer, period: Billin
     const outcomes = await deps.stripe.reporter.report(
       records.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId, value: r.value, timestamp: r.timestamp })),
     );
-    for (const [i, outcome] of outcomes.entries()) {
-      const rec = settleRecord(records[i]!, outcome, deps.clock.now());
-      await s.ledger.update(rec);
+    const settled = outcomes.map((o, i) => settleRecord(records[i]!, o, deps.clock.now()));
+    await s.ledger.update(settled);
+    for (const rec of settled) {
       fixes.push({ customerId: customer.id, meter: rec.meter, kind, day: rec.day, identifier: rec.identifier, value: rec.value, state: rec.state, ...(rec.lastError ? { error: rec.lastError } : {}) });
     }
   };
 
   // (a) Records stuck pending or in error go again under their own identifiers: Stripe keeps the first.
   const resend = new Set(seen.rows.filter((r) => r.action === 'resend').flatMap((r) => r.resend));
-  await send(seen.ledger.filter((r) => resend.has(r.identifier)), 'resend');
+  const order = (a: LedgerRecord, b: LedgerRecord) => METERS.indexOf(a.meter) - METERS.indexOf(b.meter) || (a.day < b.day ? -1 : a.day > b.day ? 1 : a.revision - b.revision);
+  await send(seen.ledger.filter((r) => resend.has(r.identifier)).sort(order), 'resend');
 
   // (b) Usage Stripe accepted and lost: ask Stripe day by day, then record and send the loss as a new revision.
   for (const row of seen.rows.filter((r) => r.action === 'repair_lost')) {
@@ -189,10 +191,10 @@ async function fixCustomer(deps: FinanceDeps, customer: Customer, period: Billin
     unrepairable.push(...plan.unrepairable.map((u) => ({ ...u, customerId: customer.id, meter: row.meter })));
     if (plan.repairs.length === 0) continue;
     // The marker goes in before the repair: a crash in between leaves a shortfall the nightly close re-reports.
-    await s.ledger.create(plan.repairs.flatMap((p) => [p.marker, p.repair]));
+    const { conflicts } = await s.ledger.create(plan.repairs.flatMap((p) => [p.marker, p.repair]));
     // A record another run created first (same revision) stands; send only the repairs this run recorded.
-    const stored = new Map((await s.ledger.entries(customer.id)).map((r) => [r.identifier, r]));
-    const ours = plan.repairs.filter((p) => stored.get(p.marker.identifier)?.runId === runId && stored.get(p.repair.identifier)?.runId === runId);
+    const stored = conflicts > 0 ? new Map((await s.ledger.entries(customer.id)).map((r) => [r.identifier, r])) : undefined;
+    const ours = stored ? plan.repairs.filter((p) => stored.get(p.marker.identifier)?.runId === runId && stored.get(p.repair.identifier)?.runId === runId) : plan.repairs;
     await send(ours.map((p) => p.repair), 'repair_lost');
   }
   return { fixes, unrepairable };
@@ -222,7 +224,8 @@ export async function runReconcile(c: Connection, o: { period?: string; customer
       printTable(result.unrepairable);
     }
     const shown = o.customer ? result.rows : result.rows.filter((r) => r.status !== 'ok');
-    printTable(shown.map((r) => ({ customer: r.customerId, period: r.periodKey, meter: r.meter, metered: r.metered, reported: r.reported, stripe: r.stripe ?? '-', status: r.status, action: r.action, note: r.note })));
+    if (shown.length === 0) console.log('no differences');
+    else printTable(shown.map((r) => ({ customer: r.customerId, period: r.periodKey, meter: r.meter, metered: r.metered, reported: r.reported, stripe: r.stripe ?? '-', status: r.status, action: r.action, note: r.note })));
     const counts = countByStatus(result.rows);
     console.log(`${result.rows.length} rows: ${Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'none'}`);
   }

@@ -234,8 +234,10 @@ describe('renderStatement', () => {
     const table = renderStatement(statement, 'table');
     // Assess
     expect(json).toEqual(JSON.parse(JSON.stringify(statement)));
-    expect(table).toContain('api_calls (serenity_api_calls, sum): billed 52, reported 0, UNREPORTED 52');
-    expect(table).toContain('active_users (serenity_active_users, last): billed 4, reported 0');
-    expect(table).toContain('late corrections 0, pending 0, errors 1, lost in Stripe 0, held back none');
+    const lines = table.split('\n');
+    expect(lines[1]).toBe('Period 2026-03: [2026-03-01T00:00:00.000Z, 2026-04-01T00:00:00.000Z), closed through 2026-03-03');
+    expect(lines).toContain('api_calls        sum      52      0         52          0            0        1       0               none');
+    expect(lines).toContain('2026-03-02  2          3             1               5                5');
+    expect(table).toMatch(/api_calls\s+srn:api:2026-03-01:r0:acme\s+2026-03-01\s+0\s+40\s+error/);
   });
 });
