@@ -18,7 +18,8 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
   return {
     ...base,
     close,
-    reporter: new StripeMeterReporter({ stripe, clock: base.clock, ratePerSecond: close.stripeRatePerSecond }),
+    // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
+    reporter: new StripeMeterReporter({ stripe, ratePerSecond: close.stripeRatePerSecond }),
     closeQueue: new SqsEventQueue(base.clients.sqs, close.queueUrl, close.dlqUrl),
   };
 }
