@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { closeCustomer } from './core/nightly-close.js';
+import { closeCustomer, type CloseDeps } from './core/nightly-close.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
@@ -13,8 +13,10 @@ import { inParallel } from './adapters/dynamodb-batch.js';
  * A chunk that fails is redelivered; closing is idempotent, so customers already done are not re-reported.
  */
 export function makeCloseWorker(s: CloseServices) {
-  const deps = { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: s.reporter, clock: s.clock };
+  let deps: CloseDeps | undefined;
   const chunk = async (r: SQSRecord) => {
+    deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock };
+    const close = deps;
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));
     const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0 };
@@ -22,7 +24,7 @@ export function makeCloseWorker(s: CloseServices) {
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
       if (!customer) return; // removed since planning
-      const res = await closeCustomer(customer, c.day, lateDays, c.runId, deps);
+      const res = await closeCustomer(customer, c.day, lateDays, c.runId, close);
       if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
       counts.customers++;
       counts.days += res.days.length;

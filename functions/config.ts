@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './core/errors.js';
-import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, TABLES, type TableName } from './resources.js';
+import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableName } from './resources.js';
 
 const tableName = z.string().min(3, 'must name a DynamoDB table');
 
@@ -45,36 +45,47 @@ function envNameOf(path: PropertyKey[]): string {
 const closeConfigSchema = z.object({
   queueUrl: z.url(),
   dlqUrl: z.url(),
-  stripeSecretKey: z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…)'),
-  stripeApiBase: z.url().optional(),
-  stripeRatePerSecond: z.coerce.number().positive(),
   concurrency: z.coerce.number().int().min(1),
 });
 
-/** What the nightly close needs beyond the pipeline's configuration. */
+/** What the nightly close's planner and workers need beyond the pipeline's configuration. */
 export type CloseConfig = z.infer<typeof closeConfigSchema>;
 
-/** Parses the nightly close's configuration; only the close's functions need it. */
+/** Parses the nightly close's queue configuration. */
 export function loadCloseConfig(env: NodeJS.ProcessEnv = process.env): CloseConfig {
-  const parsed = closeConfigSchema.safeParse({
-    queueUrl: env[CLOSE_QUEUE.env],
-    dlqUrl: env[CLOSE_QUEUE.dlqEnv],
-    stripeSecretKey: env.STRIPE_SECRET_KEY,
-    stripeApiBase: env.STRIPE_API_BASE || undefined,
-    stripeRatePerSecond: env.STRIPE_RATE_PER_SECOND ?? 25,
-    concurrency: env.CLOSE_CONCURRENCY ?? 4,
+  return parseOrThrow('nightly-close', closeConfigSchema, { queueUrl: env[CLOSE_QUEUE.env], dlqUrl: env[CLOSE_QUEUE.dlqEnv], concurrency: env.CLOSE_CONCURRENCY ?? 4 }, {
+    queueUrl: CLOSE_QUEUE.env,
+    dlqUrl: CLOSE_QUEUE.dlqEnv,
+    concurrency: 'CLOSE_CONCURRENCY',
   });
-  if (!parsed.success) {
-    const names: Record<string, string> = {
-      queueUrl: CLOSE_QUEUE.env,
-      dlqUrl: CLOSE_QUEUE.dlqEnv,
-      stripeSecretKey: 'STRIPE_SECRET_KEY',
-      stripeApiBase: 'STRIPE_API_BASE',
-      stripeRatePerSecond: 'STRIPE_RATE_PER_SECOND',
-      concurrency: 'CLOSE_CONCURRENCY',
-    };
-    const problems = parsed.error.issues.map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
-    throw new ConfigError(`invalid nightly-close configuration: ${problems}`);
-  }
-  return parsed.data;
+}
+
+const stripeConfigSchema = z
+  .object({
+    secretKey: z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…)').optional(),
+    secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
+    apiBase: z.url().optional(),
+    ratePerSecond: z.coerce.number().positive(),
+  })
+  .refine((c) => c.secretKey !== undefined || c.secretArn !== undefined, { message: 'is not set (nor STRIPE_SECRET_ARN)', path: ['secretKey'] });
+
+/** Where the close reports: a key (local, tests) or the ARN of a secret holding it (AWS), and the pace. */
+export type StripeConfig = z.infer<typeof stripeConfigSchema>;
+
+/** Parses the Stripe settings; only the reporting worker and the finance CLI need them. */
+export function loadStripeConfig(env: NodeJS.ProcessEnv = process.env): StripeConfig {
+  return parseOrThrow(
+    'Stripe',
+    stripeConfigSchema,
+    { secretKey: env.STRIPE_SECRET_KEY || undefined, secretArn: env[STRIPE_SECRET.env] || undefined, apiBase: env.STRIPE_API_BASE || undefined, ratePerSecond: env.STRIPE_RATE_PER_SECOND ?? 25 },
+    { secretKey: 'STRIPE_SECRET_KEY', secretArn: STRIPE_SECRET.env, apiBase: 'STRIPE_API_BASE', ratePerSecond: 'STRIPE_RATE_PER_SECOND' },
+  );
+}
+
+function parseOrThrow<T>(what: string, schema: z.ZodType<T>, input: unknown, names: Record<string, string>): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  // Never echo the values: one of them may be a secret key.
+  const problems = parsed.error.issues.map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
+  throw new ConfigError(`invalid ${what} configuration: ${problems}`);
 }

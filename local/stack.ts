@@ -97,7 +97,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   await addKey(adminKey, 'admin', 'local-admin');
 
   const closeSvc = makeCloseServices(services, env);
-  if (stripeServer) await closeSvc.reporter.ensureMeters();
+  if (stripeServer) await (await closeSvc.reporter()).ensureMeters();
   const consumer = makeConsumeHandler(services);
   const consume: SqsHandler = o.wrapConsumer ? o.wrapConsumer(consumer) : consumer;
   const poller = o.noPoller

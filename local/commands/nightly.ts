@@ -30,7 +30,7 @@ export async function nightly(c: Connection, o: { date?: string; json?: boolean 
 /** `meter stripe setup`: creates our three meters where missing and verifies them where present. */
 export async function stripeSetup(c: Connection): Promise<void> {
   const s = makeCloseServices(c.services, c.env);
-  const meters = await s.reporter.ensureMeters();
+  const meters = await (await s.reporter()).ensureMeters();
   for (const [meter, m] of Object.entries(meters)) console.log(`${meter}: ${JSON.stringify(m)}`);
 }
 
