@@ -274,7 +274,8 @@ describe('report (v1): exactly once', () => {
   it('gives up with failed_transient after the last attempt, backing off with full jitter, and never throws', async () => {
     // Prepare
     const { sleep, waits } = instantSleep();
-    const r = reporter({ sleep, random: () => 0.5, retry: { maxAttempts: 4 } });
+    // A limiter far above these few calls, so every recorded wait is a backoff, never pacing.
+    const r = reporter({ sleep, random: () => 0.5, retry: { maxAttempts: 4 }, ratePerSecond: 1_000_000, burst: 100 });
     await r.ensureMeters();
     const [cus] = await customers(1);
     server.faults.inject({ status: 429, count: 50, path: METER_PATH });
