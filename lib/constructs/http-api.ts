@@ -54,8 +54,8 @@ export class MeteringHttpApi extends Construct {
     t.audit.grantWriteData(this.ingest);
     t.registry.grantReadData(this.ingest);
 
-    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'GET /v1/usage and GET /v1/health', environment });
-    for (const table of [t.usage, t.registry, t.quarantine]) table.grantReadData(this.reader);
+    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'GET /v1/usage, /v1/health and /v1/statements/{customer}', environment });
+    for (const table of [t.usage, t.registry, t.quarantine, t.rollups, t.ledger]) table.grantReadData(this.reader);
     for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.reader, 'sqs:GetQueueAttributes');
 
     this.api = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
@@ -72,9 +72,10 @@ export class MeteringHttpApi extends Construct {
     this.api.addRoutes({ path: '/v1/events', methods: [HttpMethod.POST], integration: ingest });
     this.api.addRoutes({ path: '/v1/usage', methods: [HttpMethod.GET], integration: reader });
     this.api.addRoutes({ path: '/v1/health', methods: [HttpMethod.GET], integration: reader });
+    this.api.addRoutes({ path: '/v1/statements/{customer}', methods: [HttpMethod.GET], integration: reader });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'POST /v1/events and GET /v1/usage check bearer API keys in the function (hashed, looked up in the Registry table, per-key roles), so a gateway authorizer would repeat that lookup; GET /v1/health is open and returns only counts.',
+      reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
     });
 
     new CfnOutput(this, 'Url', { value: this.url, description: 'HTTP API base URL' });

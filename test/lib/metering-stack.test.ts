@@ -124,7 +124,7 @@ describe('MeteringStack', () => {
     }
   });
 
-  it('routes the three HTTP API paths to the right functions', () => {
+  it('routes the four HTTP API paths to the right functions', () => {
     // Prepare
     const targetOf = (routeKey: string) => {
       const route = byType('AWS::ApiGatewayV2::Route').find((r) => r.Properties.RouteKey === routeKey);
@@ -136,7 +136,8 @@ describe('MeteringStack', () => {
     const routeKeys = byType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
 
     // Assess
-    expect(routeKeys.sort()).toEqual(['GET /v1/health', 'GET /v1/usage', 'POST /v1/events']);
+    expect(routeKeys.sort()).toEqual(['GET /v1/health', 'GET /v1/statements/{customer}', 'GET /v1/usage', 'POST /v1/events']);
+    expect(targetOf('GET /v1/statements/{customer}')).toBe(idOf(stack.http.reader));
     expect(targetOf('POST /v1/events')).toBe(idOf(stack.http.ingest));
     expect(targetOf('GET /v1/usage')).toBe(idOf(stack.http.reader));
     expect(targetOf('GET /v1/health')).toBe(idOf(stack.http.reader));
