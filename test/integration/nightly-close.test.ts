@@ -54,6 +54,19 @@ function newest(c: Customer, eventName: string, from: string, to: string): numbe
     .sort((a, b) => a.timestamp - b.timestamp);
   return events.length ? Number(events.at(-1)!.value) : undefined;
 }
+/**
+ * The invariant every case must keep: what Stripe holds equals what we metered. Sum meter: Stripe's sum
+ * over the period equals the rollups' daily values; last meters: Stripe's newest value equals the latest
+ * closed day's period-to-date value.
+ */
+async function expectStripeMatchesMetered(c: Customer, from: string, to: string) {
+  const days = (await stack.services.rollups.getDays(c.id, from, new Date(Date.parse(to) - 86_400_000).toISOString().slice(0, 10))).sort((a, b) => (a.day < b.day ? -1 : 1));
+  expect(sum(stripeHolds(c, 'serenity_api_calls', from, to))).toBe(sum(days.map((d) => d.values.api_calls)));
+  const latest = days.at(-1)!;
+  expect(newest(c, 'serenity_active_users', from, to) ?? 0).toBe(latest.values.active_users);
+  expect(newest(c, 'serenity_protected_files', from, to) ?? 0).toBe(latest.values.protected_files);
+}
+
 const identifiersUnique = (c: Customer) => {
   const ids = stripeServer.meterEvents({ customerId: c.stripeCustomerId }).map((e) => e.identifier);
   return new Set(ids).size === ids.length;
@@ -95,6 +108,7 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([2]);
     expect(stripeHolds(c, 'serenity_protected_files', '2026-02-01', '2026-03-01')).toEqual([2]); // peak, not the end count (1)
     expect((await stack.services.ledger.entries(c.id)).every((r) => r.state === 'sent')).toBe(true);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 
   it('picks up late events: a delta for sums, a corrected period-to-date value for last meters', async () => {
@@ -114,6 +128,7 @@ describe('the nightly close on the local stack against the Stripe test server', 
     const ledger = await stack.services.ledger.entries(c.id);
     expect(ledger.filter((x) => x.meter === 'api_calls' && x.day === '2026-02-25').map((x) => [x.revision, x.value])).toEqual([[0, 10], [1, 5]]);
     expect(identifiersUnique(c)).toBe(true);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 
   it('starts a fresh period-to-date at the month boundary for last meters', async () => {
@@ -128,6 +143,8 @@ describe('the nightly close on the local stack against the Stripe test server', 
     // Assess: February bills 2 users, March so far 1 (u2 again, counted afresh)
     expect(newest(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toBe(2);
     expect(newest(c, 'serenity_active_users', '2026-03-01', '2026-04-01')).toBe(1);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
+    await expectStripeMatchesMetered(c, '2026-03-01', '2026-04-01');
   });
 
   it('survives a crash between sending and recording: the rerun delivers each event exactly once', async () => {
@@ -151,6 +168,7 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([7]);
     expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([1]);
     expect(identifiersUnique(c)).toBe(true);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 
   it('rides out 429 and 500 storms with the same identifiers', async () => {
@@ -170,6 +188,7 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([11]);
     expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([1]);
     expect(stripeHolds(c, 'serenity_protected_files', '2026-02-01', '2026-03-01')).toEqual([1]);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 
   it('records a customer without a Stripe mapping in the ledger, and sends once the mapping exists', async () => {
@@ -187,6 +206,7 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(first.failed).toEqual([{ identifier: expect.stringContaining('2026-02-26'), state: 'error', reason: 'no_stripe_customer' }]);
     expect(second.sent).toBe(1);
     expect(stripeHolds(mapped, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([3]);
+    await expectStripeMatchesMetered(mapped, '2026-02-01', '2026-03-01');
   });
 
   it('two concurrent runs report every value exactly once', async () => {
@@ -200,7 +220,6 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01')).toEqual([9]);
     expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([2]);
     expect(identifiersUnique(c)).toBe(true);
-    const days = await stack.services.rollups.getDays(c.id, '2026-02-26', '2026-02-26');
-    expect(sum(days.map((d) => d.values.api_calls))).toBe(9);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 });
