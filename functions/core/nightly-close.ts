@@ -5,7 +5,8 @@ import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
 import type { Customer, EventStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
 import { planReports, STRIPE_WINDOW_MS, type UnreportableReport } from './reporting-plan.js';
-import type { MeterEventOutcome, MeterEventReporter } from './stripe-reporting.js';
+import type { MeterEventReporter } from './stripe-reporting.js';
+import { settleRecord } from './ledger-settle.js';
 import type { FileOp } from './usage-fragment.js';
 
 export interface CloseDeps {
@@ -154,27 +155,13 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const outcomes = await deps.reporter.report(
     toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId: customer.stripeCustomerId!, value: r.value, timestamp: r.timestamp })),
   );
-  const settled = outcomes.map((o, i) => settle(toSend[i]!, o, now));
+  const settled = outcomes.map((o, i) => settleRecord(toSend[i]!, o, now));
   await deps.ledger.update(settled);
   for (const rec of settled) {
     if (rec.state === 'sent') result.sent++;
     else result.failed.push({ identifier: rec.identifier, state: rec.state, reason: rec.lastError ?? '' });
   }
   return result;
-}
-
-function settle(r: LedgerRecord, o: MeterEventOutcome, now: number): LedgerRecord {
-  const attempts = r.attempts + o.attempts;
-  switch (o.outcome) {
-    case 'delivered':
-    case 'accepted_async':
-      return { ...r, attempts, state: 'sent', sentAt: new Date(now).toISOString(), lastError: undefined };
-    case 'permanent':
-      return { ...r, attempts, state: 'error', lastError: o.reason };
-    case 'failed_transient':
-      // Stays pending: the next run sends it again under the same identifier.
-      return { ...r, attempts, state: 'pending', lastError: `failed_transient: ${o.reason}` };
-  }
 }
 
 function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers'> {
