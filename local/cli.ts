@@ -6,6 +6,7 @@ import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
 import { nightly, stripeSetup } from './commands/nightly.js';
+import { backtest } from './commands/backtest.js';
 import { runReconcile, showStatement } from './commands/finance.js';
 
 const HELP = `meter: Serenity usage metering
@@ -22,6 +23,7 @@ const HELP = `meter: Serenity usage metering
   meter audit [--day YYYY-MM-DD] [--json]
   meter nightly [--date YYYY-MM-DD] [--json]        close a UTC day (default yesterday) and report it to Stripe
   meter stripe setup                                 create or verify the three Stripe meters
+  meter backtest --input series.csv [--granularity hour|day]   score a timestamp,value CSV with the spike detector
   meter statement --customer C --period YYYY-MM [--format table|json|csv]
                                                      metered, reported to Stripe (and when), corrections, pending, errors
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
@@ -51,6 +53,7 @@ const { values: o, positionals: args } = parseArgs({
     source: { type: 'string' },
     day: { type: 'string' },
     date: { type: 'string' },
+    input: { type: 'string' },
     period: { type: 'string' },
     format: { type: 'string' },
     fix: { type: 'boolean' },
@@ -65,6 +68,10 @@ async function main(): Promise<number> {
   if (cmd === 'serve') {
     await serve({ port: o.port, dataDir: o['data-dir'] });
     return -1; // keeps running until a signal
+  }
+  if (cmd === 'backtest') {
+    backtest(o); // pure: needs no stack
+    return 0;
   }
   const c = connect(o['data-dir']);
   try {

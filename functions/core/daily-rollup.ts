@@ -23,6 +23,8 @@ export interface DayRollup {
   apiCallsByHour: number[];
   /** Distinct users active in the day. */
   activeUsers: number;
+  /** Distinct users active in each UTC hour, 24 entries. */
+  activeUsersByHour: number[];
   /** The distinct user ids, sorted: the period's union is built from them (`unionActiveUsers`). */
   activeUserIds: string[];
   files: FileDayCounts;
@@ -44,6 +46,7 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
 
   const apiCallsByHour = new Array<number>(24).fill(0);
   const users = new Set<string>();
+  const usersByHour = Array.from({ length: 24 }, () => new Set<string>());
   const ops: FileOp[] = [];
   const keys = new Set<string>();
   const customerId = events[0]?.customerId;
@@ -64,6 +67,7 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
       case 'com.serenity.user.active':
         if (e.userId === undefined) return at('userId', 'is required for com.serenity.user.active');
         users.add(e.userId);
+        usersByHour[Math.floor((ms - start) / HOUR_MS)]!.add(e.userId);
         break;
       case 'com.serenity.file.protected':
       case 'com.serenity.file.unprotected':
@@ -84,6 +88,7 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
     apiCalls: apiCallsByHour.reduce((a, b) => a + b, 0),
     apiCallsByHour,
     activeUsers: activeUserIds.length,
+    activeUsersByHour: usersByHour.map((u) => u.size),
     activeUserIds,
     files: files.counts,
     fileEnd: files.state,

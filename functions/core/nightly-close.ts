@@ -2,7 +2,8 @@ import { daysOfPeriod, periodContaining, type BillingPeriod } from './billing-pe
 import type { Clock } from './clock.js';
 import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-rollup.js';
 import { eventKey, type UsageEvent } from './event-contract.js';
-import { fileStateAt, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
+import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
+import { HOUR_MS } from './clock.js';
 import type { Customer, EventStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
 import { planReports, STRIPE_WINDOW_MS, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
@@ -73,13 +74,14 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const days: StoredDay[] = [];
   for (const { period, days: range, stored: storedDays } of ranges.values()) {
     const files = recomputeDays(history, range);
+    const timeline = fileTimeline(history);
     const users = await deps.rollups.periodUsers(customer.id, period.key);
     const changedUsers = new Map<string, string>();
-    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers'>>();
+    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour'>>();
     for (const d of range) {
       if (!targets.has(d)) continue;
       const r = rollupDay(events.get(d)!, d, fileStateAt(history, new Date(utcDayStart(d)!).toISOString()));
-      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers });
+      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers, activeUsersByHour: r.activeUsersByHour });
       for (const u of r.activeUserIds) {
         const first = users.get(u);
         if (first === undefined || d < first) {
@@ -108,6 +110,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
         anchorDay: anchor,
         ...own,
         files: { start: f.start, end: f.end, peak: f.peak },
+        filesByHour: Array.from({ length: 24 }, (_, h) => timeline.countAt(utcDayStart(d)! + (h + 1) * HOUR_MS - 1)),
         ptd,
         values: { api_calls: own.apiCalls, active_users: ptd.activeUsers, protected_files: settings.protected_files.basis === 'peak' ? filesPeak : f.end },
         computedAt: new Date(now).toISOString(),
@@ -164,8 +167,8 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   return result;
 }
 
-function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers'> {
-  return { eventCount: s.eventCount, apiCalls: s.apiCalls, apiCallsByHour: s.apiCallsByHour, activeUsers: s.activeUsers };
+function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour'> {
+  return { eventCount: s.eventCount, apiCalls: s.apiCalls, apiCallsByHour: s.apiCallsByHour, activeUsers: s.activeUsers, ...(s.activeUsersByHour ? { activeUsersByHour: s.activeUsersByHour } : {}) };
 }
 
 function fileOpOf(e: UsageEvent): FileOp[] {

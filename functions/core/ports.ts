@@ -125,7 +125,11 @@ export interface StoredDay {
   apiCalls: number;
   apiCallsByHour: number[];
   activeUsers: number;
+  /** Distinct users per UTC hour; absent on days stored before it was kept. */
+  activeUsersByHour?: number[];
   files: { start: number; end: number; peak: number };
+  /** Files protected at the end of each UTC hour. */
+  filesByHour?: number[];
   /** Period-to-date values through this day, as of its last computation. */
   ptd: { apiCalls: number; activeUsers: number; filesPeak: number; filesEnd: number };
   /** What this day contributes to Stripe: the day's api calls; the period-to-date users and files. */

@@ -109,6 +109,10 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_protected_files', '2026-02-01', '2026-03-01')).toEqual([2]); // peak, not the end count (1)
     expect((await stack.services.ledger.entries(c.id)).every((r) => r.state === 'sent')).toBe(true);
     await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
+    const [day] = await stack.services.rollups.getDays(c.id, '2026-02-26', '2026-02-26');
+    expect(day!.apiCallsByHour.slice(9, 16)).toEqual([40, 0, 0, 0, 0, 0, 2]);
+    expect(day!.activeUsersByHour!.slice(8, 12)).toEqual([0, 1, 1, 0]);
+    expect(day!.filesByHour!.slice(7, 12)).toEqual([0, 1, 2, 2, 1]);
   });
 
   it('picks up late events: a delta for sums, a corrected period-to-date value for last meters', async () => {
