@@ -5,7 +5,7 @@ import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
 import { HOUR_MS } from './clock.js';
 import type { Customer, EventStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
-import { planReports, STRIPE_WINDOW_MS, type UnreportableReport } from './reporting-plan.js';
+import { planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
 import { settleRecord } from './ledger-settle.js';
 import type { FileOp } from './usage-fragment.js';
@@ -18,6 +18,8 @@ export interface CloseDeps {
   reporter?: MeterEventReporter;
   clock: Clock;
   settings?: MeterSettings;
+  /** Usage held back from Stripe (fraud review): planned once the hold is released. */
+  holds?: (customerId: string) => Promise<Hold[]>;
 }
 
 export interface CustomerCloseResult {
@@ -28,6 +30,8 @@ export interface CustomerCloseResult {
   sent: number;
   failed: { identifier: string; state: 'pending' | 'error'; reason: string }[];
   unreportable: UnreportableReport[];
+  /** What a hold kept back this time. */
+  deferred: DeferredReport[];
 }
 
 /** Ledger errors worth sending again on the next run: the cause may be fixed by then. */
@@ -125,6 +129,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     nowMs: now,
     customers: [{ customerId: customer.id, anchorDay: anchor, days: days.map((d) => ({ day: d.day, values: d.values })) }],
     ledger: before.map(({ customerId, meter, day: d, revision, value }) => ({ customerId, meter, day: d, revision, value })),
+    held: deps.holds ? await deps.holds(customer.id) : [],
   });
   const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
   const planned: LedgerRecord[] = plan.events.map((e) => ({
@@ -147,7 +152,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
-  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable };
+  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {

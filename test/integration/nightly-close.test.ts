@@ -227,3 +227,27 @@ describe('the nightly close on the local stack against the Stripe test server', 
     await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 });
+
+describe('billing holds', () => {
+  it('holds flagged usage back from Stripe, and a released hold reports it with its original timestamp', async () => {
+    // Prepare: a hold on api_calls for the day
+    const c = await newCustomer('held-co');
+    await store([call(c.id, '2026-02-26T10:00:00Z', 500), user(c.id, '2026-02-26T10:00:00Z', 'u1')]);
+    closeAt('2026-02-26');
+    let holds = [{ customerId: c.id, meter: 'api_calls' as const, from: '2026-02-26', to: '2026-02-27' }];
+    const withHolds = (): CloseDeps => ({ ...deps(), holds: async () => holds });
+    // Act: close while held, then release and close the next night
+    const held = await closeCustomer(c, '2026-02-26', [], 'run-1', withHolds());
+    const whileHeld = stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01');
+    holds = [];
+    closeAt('2026-02-27');
+    await closeCustomer(c, '2026-02-27', [], 'run-2', withHolds());
+    // Assess
+    expect(held.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', '2026-02-26']]);
+    expect(whileHeld).toEqual([]);
+    expect(stripeHolds(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toEqual([1]); // not held
+    const released = stripeServer.meterEvents({ eventName: 'serenity_api_calls', customerId: c.stripeCustomerId });
+    expect(released.map((e) => [e.value, new Date(e.timestamp * 1000).toISOString().slice(0, 10)])).toEqual([[500, '2026-02-26']]);
+    await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
+  });
+});
