@@ -5,6 +5,7 @@ import { loadStatement } from './core/statement.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
 import { errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
+import { getFlag, listFlags, postReview } from './flag-routes.js';
 
 /** A route handler; `params` holds the `{name}` segments of its path, still URL-encoded. */
 type Route = (event: APIGatewayProxyEventV2, s: Services, params: Record<string, string>) => Promise<HttpResult>;
@@ -43,6 +44,9 @@ const ROUTES: Record<string, Route> = {
   'GET /v1/usage': getUsage,
   'GET /v1/health': getHealth,
   'GET /v1/statements/{customer}': getStatement,
+  'GET /v1/flags': listFlags,
+  'GET /v1/flags/{id}': getFlag,
+  'POST /v1/flags/{id}/review': postReview,
 };
 
 /** The route for a request and its path parameters: an exact key first, then the patterns. */

@@ -5,7 +5,7 @@
 
 export interface TableDefinition {
   /** Logical id, also the suffix of the local table name. */
-  id: 'Events' | 'Usage' | 'Registry' | 'Quarantine' | 'Audit' | 'Rollups' | 'Ledger';
+  id: 'Events' | 'Usage' | 'Registry' | 'Quarantine' | 'Audit' | 'Rollups' | 'Ledger' | 'Flags';
   /** Environment variable that carries the deployed table name into handlers. */
   env: string;
   partitionKey: 'pk';
@@ -69,6 +69,13 @@ export const TABLES = {
     partitionKey: 'pk',
     sortKey: 'sk',
     purpose: 'every meter event reported to Stripe: pk L#<customer>, sk <meter>#<day>#r<revision>; identifier, value, timestamp, state, attempts, last error',
+  },
+  flags: {
+    id: 'Flags',
+    env: 'FLAGS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    purpose: 'fraud flags with evidence, status, notes and history: pk FLAG#<id>, sk FLAG; and per customer, pk CF#<customer>, sk <id>',
   },
 } as const satisfies Record<string, TableDefinition>;
 

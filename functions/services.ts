@@ -10,7 +10,8 @@ import { DynamoDbUsageStore } from './adapters/dynamodb-usage-store.js';
 import { SqsEventQueue } from './adapters/sqs-event-queue.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { cachedLookup } from './core/api-keys.js';
-import type { ApiKey, AuditLog, EventQueue, EventStore, LedgerStore, QuarantineStore, Registry, RollupStore, UsageStore } from './core/ports.js';
+import type { ApiKey, AuditLog, EventQueue, EventStore, FlagStore, LedgerStore, QuarantineStore, Registry, RollupStore, UsageStore } from './core/ports.js';
+import { DynamoDbFlagStore } from './adapters/dynamodb-flag-store.js';
 import { DynamoDbRollupStore } from './adapters/dynamodb-rollup-store.js';
 import { DynamoDbLedger } from './adapters/dynamodb-ledger.js';
 
@@ -29,6 +30,7 @@ export interface Services {
   queue: EventQueue;
   rollups: RollupStore;
   ledger: LedgerStore;
+  flags: FlagStore;
   /** Cached API-key lookup by hash. */
   keyByHash: (hash: string) => Promise<ApiKey | undefined>;
 }
@@ -62,6 +64,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
     rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
     ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
+    flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity),
     keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
   };
 }

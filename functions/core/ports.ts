@@ -1,5 +1,6 @@
 import type { FieldError } from './errors.js';
 import type { Meter } from './meters.js';
+import type { Flag } from './fraud/types.js';
 import type { UsageEvent } from './event-contract.js';
 import type { FileOp, UsageFragment } from './usage-fragment.js';
 
@@ -194,4 +195,21 @@ export interface LedgerStore {
   create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }>;
   /** Writes records' new states, in batches. */
   update(records: readonly LedgerRecord[]): Promise<void>;
+}
+
+/** Filters of a flag listing; all optional. */
+export interface FlagFilter {
+  status?: 'open' | 'confirmed' | 'dismissed';
+  severity?: 'low' | 'medium' | 'high';
+  customerId?: string;
+  rule?: string;
+}
+
+/** Stored fraud flags. */
+export interface FlagStore {
+  get(id: string): Promise<Flag | undefined>;
+  /** A customer's flags, every status: what a night's detections are merged against. */
+  forCustomer(customerId: string): Promise<Flag[]>;
+  list(filter?: FlagFilter): Promise<Flag[]>;
+  put(flags: readonly Flag[]): Promise<void>;
 }

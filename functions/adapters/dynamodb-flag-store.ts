@@ -1,0 +1,72 @@
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Flag } from '../core/fraud/types.js';
+import type { FlagFilter, FlagStore } from '../core/ports.js';
+import { batchWriteAll } from './dynamodb-batch.js';
+import type { CapacityMeter } from './capacity-meter.js';
+
+/**
+ * DynamoDB implementation of the FlagStore port. Each flag is kept twice, by id (for review) and under
+ * its customer (for the nightly merge); flags are few, so the second write is cheap.
+ */
+export class DynamoDbFlagStore implements FlagStore {
+  constructor(
+    private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
+    private readonly table: string,
+    private readonly meter?: CapacityMeter,
+  ) {}
+
+  async get(id: string): Promise<Flag | undefined> {
+    const r = await this.clients.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `FLAG#${id}`, sk: 'FLAG' }, ConsistentRead: true }));
+    return r.Item ? (JSON.parse(r.Item.flag as string) as Flag) : undefined;
+  }
+
+  async forCustomer(customerId: string): Promise<Flag[]> {
+    const out: Flag[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(
+        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CF#${customerId}` }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      for (const i of r.Items ?? []) out.push(JSON.parse(i.flag as string) as Flag);
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async list(f: FlagFilter = {}): Promise<Flag[]> {
+    if (f.customerId) return (await this.forCustomer(f.customerId)).filter((x) => matches(x, f)).sort(newestFirst);
+    const out: Flag[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(
+        new ScanCommand({ TableName: this.table, FilterExpression: 'sk = :sk', ExpressionAttributeValues: { ':sk': 'FLAG' }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      for (const i of r.Items ?? []) {
+        const flag = JSON.parse(i.flag as string) as Flag;
+        if (matches(flag, f)) out.push(flag);
+      }
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out.sort(newestFirst);
+  }
+
+  async put(flags: readonly Flag[]): Promise<void> {
+    const items = flags.flatMap((flag) => {
+      // The flag as JSON: its evidence series are nested deeply, and only whole flags are read back.
+      const common = { id: flag.id, customerId: flag.customerId, status: flag.status, severity: flag.severity, rule: flag.rule, flag: JSON.stringify(flag) };
+      return [
+        { pk: `FLAG#${flag.id}`, sk: 'FLAG', ...common },
+        { pk: `CF#${flag.customerId}`, sk: flag.id, ...common },
+      ];
+    });
+    await batchWriteAll(this.clients.dynamo, this.table, items.map((Item) => ({ PutRequest: { Item: marshall(Item) } })), this.meter);
+  }
+}
+
+const matches = (x: Flag, f: FlagFilter) =>
+  (!f.status || x.status === f.status) && (!f.severity || x.severity === f.severity) && (!f.rule || x.rule === f.rule) && (!f.customerId || x.customerId === f.customerId);
+const newestFirst = (a: Flag, b: Flag) => (a.window.from < b.window.from ? 1 : a.window.from > b.window.from ? -1 : 0);

@@ -1,0 +1,43 @@
+import { METERS } from '../meters.js';
+import { validateFraudInput } from './fraud-input.js';
+import { buildRuleContext, type RuleContext } from './rule-context.js';
+import { detectAccountSharing } from './rules/account-sharing.js';
+import { detectEndOfPeriodGaming } from './rules/end-of-period-gaming.js';
+import { detectLeakedKey } from './rules/leaked-key.js';
+import { detectNewAccountSurge } from './rules/new-account-surge.js';
+import { detectOffHoursBurst } from './rules/off-hours-burst.js';
+import { detectVolumeSpike } from './rules/volume-spike.js';
+import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
+
+/** Every rule, by name. */
+export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]>> = {
+  volume_spike: detectVolumeSpike,
+  leaked_key: detectLeakedKey,
+  account_sharing: detectAccountSharing,
+  new_account_surge: detectNewAccountSurge,
+  off_hours_burst: detectOffHoursBurst,
+  end_of_period_gaming: detectEndOfPeriodGaming,
+};
+
+/**
+ * Runs every rule on one customer's closed day and returns its detections, before deduplication
+ * against stored flags (`mergeFlags`). Pure and online: only `input.days` (ending with the scored day)
+ * is read, and every window lies inside the scored day.
+ *
+ * One pattern, one flag: when a more specific rule explains a meter's day, a `volume_spike` on the same
+ * meter and day is folded into it (listed under `evidence.alsoMatched`) rather than raised beside it.
+ *
+ * @example const detections = detectFraud({ customerId, day: '2026-03-09', createdAt, period, days, peers })
+ */
+export function detectFraud(input: Parameters<typeof validateFraudInput>[0]): Detection[] {
+  const ctx = buildRuleContext(validateFraudInput(input));
+  const all = FRAUD_RULES.flatMap((rule) => RULES[rule](ctx));
+  const specific = all.filter((d) => d.rule !== 'volume_spike');
+  const out = [...specific];
+  for (const d of all.filter((x) => x.rule === 'volume_spike')) {
+    const strongest = specific.filter((o) => o.meter === d.meter).sort((a, b) => b.score - a.score)[0];
+    if (strongest === undefined) out.push(d);
+    else strongest.evidence.alsoMatched = [...(strongest.evidence.alsoMatched ?? []), { rule: d.rule, score: d.score }];
+  }
+  return out.sort((a, b) => FRAUD_RULES.indexOf(a.rule) - FRAUD_RULES.indexOf(b.rule) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter));
+}

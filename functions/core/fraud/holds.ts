@@ -1,0 +1,101 @@
+import { DAY_MS, startOfUtcDay, utcDay } from '../clock.js';
+import { ValidationError, type FieldError } from '../errors.js';
+import { utcDayStart } from '../file-timeline.js';
+import { METERS } from '../meters.js';
+import { STRIPE_WINDOW_MS, type Hold } from '../reporting-plan.js';
+import { HOLD_ESCALATION_AGE_MS } from './constants.js';
+import { FLAG_SEVERITIES, type Flag, type FlagSeverity } from './types.js';
+
+/** Which open flags hold usage back from Stripe. */
+export interface HoldPolicy {
+  /** Open flags of these severities hold their usage. Default `['high']`. */
+  holdSeverities: readonly FlagSeverity[];
+}
+
+export const DEFAULT_HOLD_POLICY: HoldPolicy = { holdSeverities: ['high'] };
+
+/** A hold close to Stripe's backdating limit: release or decide it now, or its usage can no longer be billed. */
+export interface HoldEscalation extends Hold {
+  /** When the hold's first day falls out of Stripe's 35-day window (its 00:00 UTC + 35 days). */
+  deadline: string;
+  /** Whole days left until then (0 on the last day, negative once passed). */
+  daysLeft: number;
+}
+
+/**
+ * The usage to keep from Stripe, as the reporting plan takes it (`Hold`: customer, meter, UTC days
+ * `[from, to)`), from the customer's flags:
+ * - an open flag holds when its severity is in `policy.holdSeverities`;
+ * - a confirmed flag always holds, whatever its severity: confirmed fraud waits for finance;
+ * - a dismissed flag holds nothing, so its usage goes out with the next nightly close, stamped with
+ *   its original days.
+ * A flag holds its own meter (every rule names the meter it suspects: `leaked_key` and
+ * `off_hours_burst` hold `api_calls`, `account_sharing` `active_users`, `end_of_period_gaming`
+ * `protected_files`, `volume_spike` and `new_account_surge` the meter that surged), over every UTC day
+ * its window touches. Overlapping or adjacent holds of one customer and meter are merged.
+ *
+ * @example holdsFromFlags(flags) // [{ customerId: 'cus-1', meter: 'api_calls', from: '2026-03-09', to: '2026-03-11' }]
+ */
+export function holdsFromFlags(flags: readonly Flag[], policy: HoldPolicy = DEFAULT_HOLD_POLICY): Hold[] {
+  validatePolicy(policy);
+  const held = new Set(policy.holdSeverities);
+  const ranges = new Map<string, { customerId: string; meter: Hold['meter']; from: number; to: number }[]>();
+  for (const f of flags) {
+    const holds = f.status === 'confirmed' || (f.status === 'open' && held.has(f.severity));
+    if (!holds) continue;
+    const from = startOfUtcDay(Date.parse(f.window.from));
+    const to = startOfUtcDay(Date.parse(f.window.to) - 1) + DAY_MS;
+    const key = `${f.customerId}\u0000${f.meter}`;
+    ranges.set(key, [...(ranges.get(key) ?? []), { customerId: f.customerId, meter: f.meter, from, to }]);
+  }
+  const out: Hold[] = [];
+  for (const list of ranges.values()) {
+    list.sort((a, b) => a.from - b.from);
+    let cur = { ...list[0]! };
+    for (const r of list.slice(1)) {
+      if (r.from <= cur.to) cur.to = Math.max(cur.to, r.to);
+      else {
+        out.push(toHold(cur));
+        cur = { ...r };
+      }
+    }
+    out.push(toHold(cur));
+  }
+  return out.sort((a, b) => a.customerId.localeCompare(b.customerId) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter) || a.from.localeCompare(b.from));
+}
+
+/**
+ * Holds that must be escalated loudly: those whose first day is at least 28 days old at `nowMs`, i.e.
+ * within 7 days of Stripe's 35-day backdating limit, oldest first.
+ *
+ * @example holdEscalations(holdsFromFlags(flags), clock.now()).map((e) => `${e.customerId} ${e.meter}: ${e.daysLeft} days left`)
+ */
+export function holdEscalations(holds: readonly Hold[], nowMs: number): HoldEscalation[] {
+  const errors: FieldError[] = [];
+  if (!Number.isFinite(nowMs)) errors.push({ field: 'nowMs', message: 'must be a time in ms' });
+  holds.forEach((h, i) => {
+    if (utcDayStart(h.from) === undefined) errors.push({ field: `holds[${i}].from`, message: `must be a UTC day, YYYY-MM-DD, got '${h.from}'` });
+  });
+  if (errors.length > 0) throw new ValidationError(errors);
+  return holds
+    .filter((h) => utcDayStart(h.from)! <= nowMs - HOLD_ESCALATION_AGE_MS)
+    .map((h) => {
+      const deadline = utcDayStart(h.from)! + STRIPE_WINDOW_MS;
+      return { ...h, deadline: new Date(deadline).toISOString(), daysLeft: Math.floor((deadline - nowMs) / DAY_MS) };
+    })
+    .sort((a, b) => a.from.localeCompare(b.from) || a.customerId.localeCompare(b.customerId));
+}
+
+function toHold(r: { customerId: string; meter: Hold['meter']; from: number; to: number }): Hold {
+  return { customerId: r.customerId, meter: r.meter, from: utcDay(r.from), to: utcDay(r.to) };
+}
+
+function validatePolicy(policy: HoldPolicy): void {
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(policy)) if (key !== 'holdSeverities') errors.push({ field: key, message: 'unknown option' });
+  if (!Array.isArray(policy.holdSeverities)) errors.push({ field: 'holdSeverities', message: `must be a list of ${FLAG_SEVERITIES.join(', ')}` });
+  else policy.holdSeverities.forEach((s, i) => {
+    if (!FLAG_SEVERITIES.includes(s)) errors.push({ field: `holdSeverities[${i}]`, message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
+  });
+  if (errors.length > 0) throw new ValidationError(errors);
+}

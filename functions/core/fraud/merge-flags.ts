@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { DAY_MS, startOfUtcDay } from '../clock.js';
+import { ValidationError, type FieldError } from '../errors.js';
+import type { Meter } from '../meters.js';
+import { MAX_EVIDENCE_POINTS } from './constants.js';
+import { severityRank } from './scoring.js';
+import type { Detection, EvidenceSeries, Flag, FlagEvidence, FraudRule, RankedValue } from './types.js';
+
+/** What one night's detections do to the stored flags. */
+export interface MergeResult {
+  /** New flags, to store. */
+  created: Flag[];
+  /** New versions of stored flags (window extended, or score raised), to store over the old. */
+  updated: Flag[];
+  /** Detections that open nothing: already covered by a dismissed flag, or continuing one at no higher severity. */
+  suppressed: Detection[];
+}
+
+/**
+ * A flag's id: a hash of customer, rule, meter and the window start it was opened with, so the same
+ * detection always names the same flag.
+ *
+ * @example flagId('cus-1', 'volume_spike', 'api_calls', '2026-03-09T14:00:00.000Z') // 'flg_…'
+ */
+export function flagId(customerId: string, rule: FraudRule, meter: Meter, windowFrom: string): string {
+  const digest = createHash('sha256').update([customerId, rule, meter, new Date(Date.parse(windowFrom)).toISOString()].join('\u0000')).digest('base64url');
+  return `flg_${digest.slice(0, 24)}`;
+}
+
+/**
+ * Deduplicates one night's detections against the customer's stored flags.
+ *
+ * For each detection (oldest window first), among flags of the same customer, rule and meter:
+ * - an open or confirmed flag whose window overlaps it or ends on the day before it is *continued*:
+ *   its window is widened to cover the detection, and its score and severity raised if the detection's
+ *   are higher (a confirmed flag stays confirmed, so a continuing confirmed pattern stays held);
+ * - otherwise a dismissed flag it touches suppresses it, unless the detection is of a higher severity
+ *   than the dismissal (then a new flag opens, for a fresh look);
+ * - otherwise a new open flag opens.
+ * A detection already inside a flag's window at no higher score changes nothing, so re-running a night
+ * creates and updates nothing. `at` (ISO) stamps the history entries.
+ *
+ * @example const { created, updated } = mergeFlags(storedFlags, detectFraud(input), now)
+ */
+export function mergeFlags(existing: readonly Flag[], detections: readonly Detection[], at: string): MergeResult {
+  validate(detections, at);
+  const working = new Map(existing.map((f) => [f.id, f]));
+  const created = new Set<string>();
+  const updated = new Set<string>();
+  const suppressed: Detection[] = [];
+  const ordered = [...detections].sort((a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter));
+  for (const d of ordered) {
+    const same = [...working.values()].filter((f) => f.customerId === d.customerId && f.rule === d.rule && f.meter === d.meter && touches(f, d));
+    const live = same.find((f) => f.status !== 'dismissed');
+    if (live) {
+      const next = continueFlag(live, d, at);
+      if (next !== live) {
+        working.set(next.id, next);
+        if (!created.has(next.id)) updated.add(next.id);
+      }
+      continue;
+    }
+    const dismissed = same.filter((f) => f.status === 'dismissed');
+    if (dismissed.some((f) => covers(f, d) || severityRank(d.severity) <= severityRank(f.severity))) {
+      suppressed.push(d);
+      continue;
+    }
+    const flag = openFlag(d, at);
+    if (working.has(flag.id)) {
+      suppressed.push(d);
+      continue;
+    }
+    working.set(flag.id, flag);
+    created.add(flag.id);
+  }
+  const pick = (ids: Set<string>) => [...ids].map((id) => working.get(id)!).sort((a, b) => a.id.localeCompare(b.id));
+  return { created: pick(created), updated: pick(updated), suppressed };
+}
+
+/** A new open flag for a detection. */
+export function openFlag(d: Detection, at: string): Flag {
+  return {
+    ...d,
+    id: flagId(d.customerId, d.rule, d.meter, d.window.from),
+    status: 'open',
+    notes: [],
+    history: [{ at, by: 'system', action: 'opened', window: d.window, severity: d.severity, score: d.score }],
+  };
+}
+
+function continueFlag(f: Flag, d: Detection, at: string): Flag {
+  const from = Math.min(Date.parse(f.window.from), Date.parse(d.window.from));
+  const to = Math.max(Date.parse(f.window.to), Date.parse(d.window.to));
+  const grew = from < Date.parse(f.window.from) || to > Date.parse(f.window.to);
+  const louder = d.score > f.score;
+  if (!grew && !louder) return f;
+  const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+  const severity = severityRank(d.severity) > severityRank(f.severity) ? d.severity : f.severity;
+  const score = Math.max(f.score, d.score);
+  return {
+    ...f,
+    window,
+    severity,
+    score,
+    evidence: mergeEvidence(f.evidence, d.evidence, louder),
+    history: [...f.history, { at, by: 'system', action: grew ? 'extended' : 'escalated', window, severity, score }],
+  };
+}
+
+/** Same rule continuing: the louder detection's numbers, every series point (newest kept), top values summed. */
+function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: boolean): FlagEvidence {
+  const base = freshIsLouder ? fresh : old;
+  const merged: FlagEvidence = { ...base, series: mergeSeries(old.series, fresh.series) };
+  const keys = [...new Set([...(old.apiKeyIds ?? []), ...(fresh.apiKeyIds ?? [])])];
+  if (keys.length > 0) merged.apiKeyIds = keys;
+  const prefixes = mergeRanked(old.topIpPrefixes, fresh.topIpPrefixes);
+  if (prefixes) merged.topIpPrefixes = prefixes;
+  const countries = mergeRanked(old.topCountries, fresh.topCountries);
+  if (countries) merged.topCountries = countries;
+  const also = [...(old.alsoMatched ?? []), ...(fresh.alsoMatched ?? [])];
+  if (also.length > 0) merged.alsoMatched = also;
+  return merged;
+}
+
+function mergeSeries(a: readonly EvidenceSeries[], b: readonly EvidenceSeries[]): EvidenceSeries[] {
+  const byName = new Map<string, EvidenceSeries>();
+  for (const s of [...a, ...b]) {
+    const prev = byName.get(s.name);
+    const points = new Map((prev?.points ?? []).map((p) => [p.t, p]));
+    for (const p of s.points) points.set(p.t, { ...p, flagged: p.flagged || points.get(p.t)?.flagged === true });
+    const sorted = [...points.values()].sort((x, y) => Date.parse(x.t) - Date.parse(y.t)).slice(-MAX_EVIDENCE_POINTS);
+    byName.set(s.name, { name: s.name, granularity: s.granularity, points: sorted });
+  }
+  return [...byName.values()];
+}
+
+function mergeRanked(a: readonly RankedValue[] | undefined, b: readonly RankedValue[] | undefined): RankedValue[] | undefined {
+  if (a === undefined && b === undefined) return undefined;
+  const totals = new Map<string, RankedValue>();
+  for (const v of [...(a ?? []), ...(b ?? [])]) {
+    const prev = totals.get(v.value);
+    totals.set(v.value, { value: v.value, calls: (prev?.calls ?? 0) + v.calls, ...((prev?.new ?? false) || v.new ? { new: true } : {}) });
+  }
+  return [...totals.values()].sort((x, y) => Number(y.new ?? false) - Number(x.new ?? false) || y.calls - x.calls || x.value.localeCompare(y.value)).slice(0, 15);
+}
+
+/** True when the detection overlaps the flag's window or starts on the UTC day after it ends (consecutive days). */
+function touches(f: Flag, d: Detection): boolean {
+  const fFirst = startOfUtcDay(Date.parse(f.window.from));
+  const fLast = startOfUtcDay(Date.parse(f.window.to) - 1);
+  const dFirst = startOfUtcDay(Date.parse(d.window.from));
+  const dLast = startOfUtcDay(Date.parse(d.window.to) - 1);
+  return dFirst <= fLast + DAY_MS && fFirst <= dLast + DAY_MS;
+}
+
+function covers(f: Flag, d: Detection): boolean {
+  return Date.parse(f.window.from) <= Date.parse(d.window.from) && Date.parse(d.window.to) <= Date.parse(f.window.to);
+}
+
+function validate(detections: readonly Detection[], at: string): void {
+  const errors: FieldError[] = [];
+  if (!Number.isFinite(Date.parse(at))) errors.push({ field: 'at', message: `must be an ISO-8601 instant, got '${at}'` });
+  detections.forEach((d, i) => {
+    if (!(Date.parse(d.window.from) < Date.parse(d.window.to))) errors.push({ field: `detections[${i}].window`, message: 'must be half-open with from < to' });
+    if (!(d.score >= 0 && d.score <= 1)) errors.push({ field: `detections[${i}].score`, message: 'must lie in [0, 1]' });
+  });
+  if (errors.length > 0) throw new ValidationError(errors);
+}

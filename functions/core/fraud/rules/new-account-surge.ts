@@ -1,0 +1,73 @@
+/**
+ * `new_account_surge`: an account younger than `NEW_ACCOUNT_DAYS` whose daily usage of a meter is far
+ * above what new accounts use at the same age. It has no history of its own, so it is compared with
+ * peers: the quantiles of other customers' daily values at the same day of age (`PeerStats`, see
+ * `peer-stats.ts`).
+ *
+ * Threshold per meter and age: `max(overQ99 x peers' q99, minDaily[meter])`; strength = the day's value
+ * over it. So with the defaults a low flag is 1.5 times what only 1 % of new accounts reach at that age,
+ * and a high one 2.5 times that (3.75 x q99). Age is counted in UTC days from the creation day (the
+ * creation day is age 0), the same way peers' ages are. Without `minPeers` peers at that age the rule
+ * stays silent. One detection per surging meter; window: the scored day.
+ */
+import { DAY_MS, startOfUtcDay } from '../../clock.js';
+import { METERS, type Meter } from '../../meters.js';
+import { NEW_ACCOUNT_DAYS, NEW_ACCOUNT_SURGE } from '../constants.js';
+import { dailyValue, type RuleContext } from '../rule-context.js';
+import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
+import type { AgeQuantiles, Detection, EvidencePoint } from '../types.js';
+
+/** Day of age of a UTC day for an account created at `createdAtMs` (0 on the creation day). */
+export function accountAgeDays(dayStartMs: number, createdAtMs: number): number {
+  return Math.round((dayStartMs - startOfUtcDay(createdAtMs)) / DAY_MS);
+}
+
+/** `new_account_surge` detections of the scored day, one per surging meter. */
+export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
+  const peers = ctx.input.peers;
+  const age = accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt));
+  if (peers === undefined || age < 0 || age >= NEW_ACCOUNT_DAYS) return [];
+  return METERS.flatMap((meter) => {
+    const q = peers.byAge[meter][age];
+    if (q === undefined || q.n < NEW_ACCOUNT_SURGE.minPeers) return [];
+    const observed = dailyValue(ctx.input.days[ctx.dayIndex]!, meter);
+    const bar = barOf(q, meter);
+    const strength = observed / bar;
+    const score = scoreOfStrength(strength);
+    const severity = severityOfScore(score);
+    if (strength < 1 || severity === undefined) return [];
+    return [
+      {
+        customerId: ctx.input.customerId,
+        rule: 'new_account_surge' as const,
+        meter,
+        window: { from: new Date(ctx.dayStart).toISOString(), to: new Date(ctx.dayStart + DAY_MS).toISOString() },
+        score: round4(score),
+        severity,
+        evidence: {
+          summary: `${meter} on day ${age} of the account: ${observed} against a peer median of ${round4(q.q50)} and a 99th percentile of ${round4(q.q99)} (${q.n} peers)`,
+          observed,
+          expected: round4(q.q50),
+          signals: { strength: round4(strength), ageDays: age, peers: q.n, peerQ50: round4(q.q50), peerQ90: round4(q.q90), peerQ99: round4(q.q99), bar: round4(bar) },
+          series: [{ name: `${meter} per day of account age, against peers`, granularity: 'day' as const, points: ageSeries(ctx, meter, age) }],
+        },
+      },
+    ];
+  });
+}
+
+function barOf(q: AgeQuantiles, meter: Meter): number {
+  return Math.max(NEW_ACCOUNT_SURGE.overQ99 * q.q99, NEW_ACCOUNT_SURGE.minDaily[meter]);
+}
+
+function ageSeries(ctx: RuleContext, meter: Meter, age: number): EvidencePoint[] {
+  const points: EvidencePoint[] = [];
+  const createdAt = Date.parse(ctx.input.createdAt);
+  ctx.input.days.forEach((d, i) => {
+    const a = accountAgeDays(ctx.historyStart + i * DAY_MS, createdAt);
+    const q = ctx.input.peers!.byAge[meter][a];
+    if (a < 0 || a > age || q === undefined) return;
+    points.push({ t: new Date(ctx.historyStart + i * DAY_MS).toISOString(), observed: dailyValue(d, meter), expected: round4(q.q50), lo: 0, hi: round4(barOf(q, meter)), flagged: i === ctx.dayIndex });
+  });
+  return points;
+}

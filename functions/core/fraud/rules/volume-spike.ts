@@ -1,0 +1,84 @@
+/**
+ * `volume_spike`: a meter's usage far above the customer's own seasonal baseline.
+ *
+ * This is the production spike detector (`core/anomaly`), unchanged: online, robust, daily and weekly
+ * rhythm, flagged points teach it nothing. It runs on each meter's hourly series and on its daily view
+ * (calls per day, distinct users per day, files protected at the day's end), so both a sharp burst and
+ * a whole day running at several times its usual level are seen. A fraud flag asks more than a detector
+ * flag, since every flag costs an analyst's time:
+ *
+ * - strength (robust z over the detector's bar) at least `minStrength`;
+ * - an excess over expected of at least `minExcess[meter]`, and at least `minExcessShareOfDay` of the
+ *   day's expected total (for protected files, a level: of the day's expected level).
+ *
+ * Window: the flagged hours of the scored day, or the whole day when the daily view flags.
+ */
+import type { SpikeResult } from '../../anomaly/types.js';
+import { METERS, type Meter } from '../../meters.js';
+import { EVIDENCE_CONTEXT, VOLUME_SPIKE } from '../constants.js';
+import { evidenceFromResults, type RuleContext } from '../rule-context.js';
+import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
+import type { Detection, EvidenceSeries } from '../types.js';
+import { HOUR_MS, DAY_MS } from '../../clock.js';
+
+/** The spike detector's strength of a verdict: its robust z over its own bar (1 at the bar). */
+export function strengthOfResult(r: SpikeResult): number {
+  return r.score <= 0 ? 0 : r.score >= 1 ? Number.POSITIVE_INFINITY : Math.sqrt(r.score / (1 - r.score));
+}
+
+/** `volume_spike` detections of the scored day, one per meter at most. */
+export function detectVolumeSpike(ctx: RuleContext): Detection[] {
+  return METERS.flatMap((meter) => {
+    const d = spikeOf(ctx, meter);
+    return d ? [d] : [];
+  });
+}
+
+function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
+  const hourly = ctx.hourly(meter);
+  const first = ctx.dayIndex * 24;
+  const hours = hourly.slice(first, first + 24);
+  const level = meter === 'protected_files';
+  const expectedDay = level ? hours.reduce((a, r) => a + r.expected, 0) / 24 : hours.reduce((a, r) => a + r.expected, 0);
+  const material = (excess: number) => excess >= VOLUME_SPIKE.minExcess[meter] && excess >= VOLUME_SPIKE.minExcessShareOfDay * expectedDay;
+
+  const flaggedHours = hours.map((r, h) => ({ r, h })).filter(({ r }) => r.flagged && strengthOfResult(r) >= VOLUME_SPIKE.minStrength);
+  const excesses = flaggedHours.map(({ r }) => r.value - r.expected);
+  const hourlyExcess = level ? Math.max(0, ...excesses) : excesses.reduce((a, b) => a + b, 0);
+  const hourlyHit = flaggedHours.length > 0 && material(hourlyExcess);
+
+  const day = ctx.daily(meter)[ctx.dayIndex]!;
+  const dailyHit = day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength && material(day.value - day.expected);
+  if (!hourlyHit && !dailyHit) return undefined;
+
+  const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? strengthOfResult(day) : 0);
+  const score = scoreOfStrength(strength);
+  const severity = severityOfScore(score);
+  if (severity === undefined) return undefined;
+  const fromHour = dailyHit ? 0 : flaggedHours[0]!.h;
+  const toHour = dailyHit ? 24 : flaggedHours[flaggedHours.length - 1]!.h + 1;
+  const flaggedSet = new Set(flaggedHours.map(({ h }) => first + h));
+  const observed = dailyHit ? day.value : flaggedHours.reduce((a, { r }) => a + r.value, 0);
+  const expected = dailyHit ? day.expected : flaggedHours.reduce((a, { r }) => a + r.expected, 0);
+  const series: EvidenceSeries[] = [
+    evidenceFromResults(`${meter} per hour`, 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => flaggedSet.has(i)),
+    evidenceFromResults(`${meter} per day`, 'day', ctx.daily(meter), ctx.dayIndex - EVIDENCE_CONTEXT.day, ctx.dayIndex + 1, (i) => dailyHit && i === ctx.dayIndex),
+  ];
+  return {
+    customerId: ctx.input.customerId,
+    rule: 'volume_spike',
+    meter,
+    window: { from: new Date(ctx.dayStart + fromHour * HOUR_MS).toISOString(), to: new Date(ctx.dayStart + (dailyHit ? DAY_MS : toHour * HOUR_MS)).toISOString() },
+    score: round4(score),
+    severity,
+    evidence: {
+      summary: `${meter} ${dailyHit ? 'for the day' : `in ${flaggedHours.length} hour(s)`} was ${fmt(observed)} against ${fmt(expected)} expected (${fmt(observed / Math.max(expected, 1))}x)`,
+      observed: round4(observed),
+      expected: round4(expected),
+      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, dailyFlagged: dailyHit ? 1 : 0, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess) },
+      series,
+    },
+  };
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? String(Math.round(x)) : x.toFixed(2).replace(/\.?0+$/, ''));

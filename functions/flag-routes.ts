@@ -1,0 +1,71 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { authenticate } from './core/api-keys.js';
+import { ValidationError, type FieldError } from './core/errors.js';
+import { FlagAlreadyReviewedError, reviewFlag } from './core/fraud/review-flag.js';
+import { FLAG_SEVERITIES, FRAUD_RULES } from './core/fraud/types.js';
+import type { FlagFilter } from './core/ports.js';
+import { auditEntry } from './core/ingest.js';
+import { bodyBytes, callerOf, json, type HttpResult } from './http.js';
+import type { Services } from './services.js';
+
+type Params = Record<string, string>;
+
+const STATUSES = ['open', 'confirmed', 'dismissed'];
+
+/** GET /v1/flags?status=&severity=&customer=&rule=: the analysts' queue, newest first, without evidence series. */
+export async function listFlags(event: APIGatewayProxyEventV2, s: Services): Promise<HttpResult> {
+  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const q = event.queryStringParameters ?? {};
+  const errors: FieldError[] = [];
+  if (q.status && !STATUSES.includes(q.status)) errors.push({ field: 'status', message: `must be one of ${STATUSES.join(', ')}` });
+  if (q.severity && !(FLAG_SEVERITIES as readonly string[]).includes(q.severity)) errors.push({ field: 'severity', message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
+  if (q.rule && !(FRAUD_RULES as readonly string[]).includes(q.rule)) errors.push({ field: 'rule', message: `must be one of ${FRAUD_RULES.join(', ')}` });
+  if (errors.length) throw new ValidationError(errors);
+  const flags = await s.flags.list({ status: q.status, severity: q.severity, customerId: q.customer, rule: q.rule } as FlagFilter);
+  return json(200, { flags: flags.map(({ evidence, ...f }) => ({ ...f, evidence: { summary: evidence.summary, observed: evidence.observed, expected: evidence.expected } })) });
+}
+
+/** GET /v1/flags/{id}: one flag with all its evidence. */
+export async function getFlag(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
+  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const flag = await s.flags.get(params.id ?? '');
+  return flag ? json(200, flag) : json(404, { error: `no flag ${params.id}` });
+}
+
+/**
+ * POST /v1/flags/{id}/review with {decision: confirm|dismiss, note}: the reviewer is the key's holder,
+ * never a field of the body. Every review goes to the audit trail with reviewer, decision, note, time and /24.
+ */
+export async function postReview(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
+  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyBytes(event).toString('utf8') || 'null');
+  } catch {
+    return json(400, { error: 'body is not valid JSON' });
+  }
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const unknown = Object.keys(b).filter((k) => k !== 'decision' && k !== 'note');
+  if (unknown.length) throw new ValidationError(unknown.map((field) => ({ field, message: 'unknown field (the reviewer comes from your key)' })));
+  const flag = await s.flags.get(params.id ?? '');
+  if (!flag) return json(404, { error: `no flag ${params.id}` });
+  const at = new Date(s.clock.now()).toISOString();
+  let reviewed;
+  try {
+    reviewed = reviewFlag(flag, { decision: b.decision as 'confirm' | 'dismiss', note: b.note as string, reviewer: key.principal, at });
+  } catch (err) {
+    if (err instanceof FlagAlreadyReviewedError) return json(409, { error: err.message });
+    throw err;
+  }
+  await s.flags.put([reviewed]);
+  await s.audit.record(
+    auditEntry(s.newId(), s.clock.now(), {
+      action: 'flag.review',
+      actor: key.principal,
+      customerId: flag.customerId,
+      ...callerOf(event),
+      details: { flagId: flag.id, rule: flag.rule, decision: b.decision, note: reviewed.notes.at(-1)?.text },
+    }),
+  );
+  return json(200, reviewed);
+}

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { hashKey } from '../../functions/core/api-keys.js';
+import { openFlag } from '../../functions/core/fraud/merge-flags.js';
+import type { Detection } from '../../functions/core/fraud/types.js';
+
+let stack: LocalStack;
+const ANALYST = 'mk_analyst_review-test-key-ana';
+let flagId = '';
+
+const detection: Detection = {
+  customerId: 'acme',
+  rule: 'volume_spike',
+  meter: 'api_calls',
+  window: { from: '2026-11-20T10:00:00.000Z', to: '2026-11-20T12:00:00.000Z' },
+  score: 0.9,
+  severity: 'high',
+  evidence: { summary: '5,000 calls against about 300 expected', observed: 5000, expected: 300, signals: { z: 9 }, series: [] },
+};
+
+async function call(method: string, path: string, key?: string, body?: unknown) {
+  const res = await fetch(`${stack.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+beforeAll(async () => {
+  stack = await startLocalStack({ noPoller: true });
+  await stack.services.registry.putKey({ hash: hashKey(ANALYST), prefix: ANALYST.slice(0, 12), role: 'analyst', principal: 'ana', createdAt: new Date().toISOString() });
+  const flag = openFlag(detection, '2026-11-21T00:30:00.000Z');
+  flagId = flag.id;
+  await stack.services.flags.put([flag]);
+});
+afterAll(async () => stack?.stop());
+
+describe('flag review API', () => {
+  it('refuses a missing or wrong key, and an ingest key cannot review', async () => {
+    // Act
+    const none = await call('GET', '/v1/flags');
+    const wrong = await call('GET', '/v1/flags', 'mk_analyst_nope');
+    const ingest = await call('POST', `/v1/flags/${flagId}/review`, stack.ingestKey, { decision: 'dismiss', note: 'x' });
+    // Assess
+    expect([none.status, wrong.status, ingest.status]).toEqual([401, 401, 403]);
+    expect((await stack.services.flags.get(flagId))!.status).toBe('open');
+  });
+
+  it('lists and shows flags with evidence, filtered', async () => {
+    const list = await call('GET', '/v1/flags?status=open&severity=high', ANALYST);
+    const none = await call('GET', '/v1/flags?rule=leaked_key', ANALYST);
+    const bad = await call('GET', '/v1/flags?severity=extreme', ANALYST);
+    const one = await call('GET', `/v1/flags/${flagId}`, ANALYST);
+    expect(list.body.flags.map((f: { id: string }) => f.id)).toEqual([flagId]);
+    expect(none.body.flags).toEqual([]);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe('severity');
+    expect(one.body.evidence).toMatchObject({ observed: 5000, expected: 300, signals: { z: 9 } });
+  });
+
+  it('takes the reviewer from the key, audits the review, and refuses a second one', async () => {
+    // Act
+    const smuggled = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'ok', reviewer: 'someone-else' });
+    const review = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'launch day, expected' });
+    const again = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'confirm', note: 'changed my mind' });
+    // Assess
+    expect(smuggled.status).toBe(400);
+    expect(review.status).toBe(200);
+    expect(review.body.status).toBe('dismissed');
+    expect(review.body.history.at(-1)).toMatchObject({ by: 'ana', action: 'dismissed', note: 'launch day, expected' });
+    expect(again.status).toBe(409);
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'flag.review');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: 'ana', ipPrefix: '127.0.0.0/24', details: { flagId, decision: 'dismiss', note: 'launch day, expected' } });
+  });
+});
