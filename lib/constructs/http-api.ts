@@ -54,8 +54,11 @@ export class MeteringHttpApi extends Construct {
     t.audit.grantWriteData(this.ingest);
     t.registry.grantReadData(this.ingest);
 
-    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'GET /v1/usage, /v1/health and /v1/statements/{customer}', environment });
+    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'Reads (usage, health, statements, flags) and flag reviews', environment });
     for (const table of [t.usage, t.registry, t.quarantine, t.rollups, t.ledger]) table.grantReadData(this.reader);
+    // Reviews change a flag and are audited.
+    t.flags.grantReadWriteData(this.reader);
+    t.audit.grantWriteData(this.reader);
     for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.reader, 'sqs:GetQueueAttributes');
 
     this.api = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
@@ -73,6 +76,9 @@ export class MeteringHttpApi extends Construct {
     this.api.addRoutes({ path: '/v1/usage', methods: [HttpMethod.GET], integration: reader });
     this.api.addRoutes({ path: '/v1/health', methods: [HttpMethod.GET], integration: reader });
     this.api.addRoutes({ path: '/v1/statements/{customer}', methods: [HttpMethod.GET], integration: reader });
+    this.api.addRoutes({ path: '/v1/flags', methods: [HttpMethod.GET], integration: reader });
+    this.api.addRoutes({ path: '/v1/flags/{id}', methods: [HttpMethod.GET], integration: reader });
+    this.api.addRoutes({ path: '/v1/flags/{id}/review', methods: [HttpMethod.POST], integration: reader });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',

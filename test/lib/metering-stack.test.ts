@@ -124,7 +124,7 @@ describe('MeteringStack', () => {
     }
   });
 
-  it('routes the four HTTP API paths to the right functions', () => {
+  it('routes the HTTP API paths to the right functions', () => {
     // Prepare
     const targetOf = (routeKey: string) => {
       const route = byType('AWS::ApiGatewayV2::Route').find((r) => r.Properties.RouteKey === routeKey);
@@ -136,7 +136,8 @@ describe('MeteringStack', () => {
     const routeKeys = byType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
 
     // Assess
-    expect(routeKeys.sort()).toEqual(['GET /v1/health', 'GET /v1/statements/{customer}', 'GET /v1/usage', 'POST /v1/events']);
+    expect(routeKeys.sort()).toEqual(['GET /v1/flags', 'GET /v1/flags/{id}', 'GET /v1/health', 'GET /v1/statements/{customer}', 'GET /v1/usage', 'POST /v1/events', 'POST /v1/flags/{id}/review']);
+    expect(targetOf('POST /v1/flags/{id}/review')).toBe(idOf(stack.http.reader));
     expect(targetOf('GET /v1/statements/{customer}')).toBe(idOf(stack.http.reader));
     expect(targetOf('POST /v1/events')).toBe(idOf(stack.http.ingest));
     expect(targetOf('GET /v1/usage')).toBe(idOf(stack.http.reader));
@@ -158,16 +159,18 @@ describe('MeteringStack', () => {
     expect(variables).toMatchObject(expected);
   });
 
-  it('gives the read API no write access to any table', () => {
+  it('lets the read API write only flags (reviews) and audit records', () => {
     // Act
     const policy = byType('AWS::IAM::Policy').find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.reader.role!)));
-    const actions = policy?.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => s.Action);
+    const statements: { Action: string | string[]; Resource: unknown }[] = policy?.Properties.PolicyDocument.Statement ?? [];
+    const writes = statements.filter((st) => [st.Action].flat().some((a) => a === 'dynamodb:PutItem' || a === 'dynamodb:BatchWriteItem'));
+    const written = new Set(writes.flatMap((st) => [st.Resource].flat()).map((r) => JSON.stringify(r)).filter((r) => !r.includes('/index/')));
 
     // Assess
-    expect(actions).toContain('dynamodb:Query');
-    expect(actions).not.toContain('dynamodb:PutItem');
-    expect(actions).not.toContain('dynamodb:BatchWriteItem');
-    expect(actions).not.toContain('sqs:SendMessage');
+    expect(statements.flatMap((st) => [st.Action].flat())).toContain('dynamodb:Query');
+    expect(statements.flatMap((st) => [st.Action].flat())).not.toContain('sqs:SendMessage');
+    const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
+    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags')].sort());
   });
 
   it('passes the AWS Solutions checks, with every exception acknowledged in code', () => {

@@ -4,7 +4,8 @@ import { buildRuleContext, type RuleContext } from './rule-context.js';
 import { detectAccountSharing } from './rules/account-sharing.js';
 import { detectEndOfPeriodGaming } from './rules/end-of-period-gaming.js';
 import { detectLeakedKey } from './rules/leaked-key.js';
-import { detectNewAccountSurge } from './rules/new-account-surge.js';
+import { accountAgeDays, detectNewAccountSurge } from './rules/new-account-surge.js';
+import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { detectOffHoursBurst } from './rules/off-hours-burst.js';
 import { detectVolumeSpike } from './rules/volume-spike.js';
 import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
@@ -24,6 +25,9 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  * against stored flags (`mergeFlags`). Pure and online: only `input.days` (ending with the scored day)
  * is read, and every window lies inside the scored day.
  *
+ * Young accounts (younger than `NEW_ACCOUNT_DAYS`, or with less history than that) are judged only by
+ * `new_account_surge`, against peers; older ones only by the rules that read their own history.
+ *
  * One pattern, one flag: when a more specific rule explains a meter's day, a `volume_spike` on the same
  * meter and day is folded into it (listed under `evidence.alsoMatched`) rather than raised beside it.
  *
@@ -31,7 +35,8 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  */
 export function detectFraud(input: Parameters<typeof validateFraudInput>[0]): Detection[] {
   const ctx = buildRuleContext(validateFraudInput(input));
-  const all = FRAUD_RULES.flatMap((rule) => RULES[rule](ctx));
+  const young = accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt)) < NEW_ACCOUNT_DAYS || ctx.input.days.length < NEW_ACCOUNT_DAYS;
+  const all = FRAUD_RULES.filter((rule) => (rule === 'new_account_surge') === young).flatMap((rule) => RULES[rule](ctx));
   const specific = all.filter((d) => d.rule !== 'volume_spike');
   const out = [...specific];
   for (const d of all.filter((x) => x.rule === 'volume_spike')) {

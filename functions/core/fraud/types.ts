@@ -127,6 +127,8 @@ export interface RankedValue {
 export interface FlagEvidence {
   /** One sentence: what was seen against what was expected. */
   summary: string;
+  /** Which form of the pattern, where a rule has several (e.g. `users_up_calls_flat`). */
+  variant?: string;
   /** Observed and expected totals over the flagged buckets, in the rule's unit. */
   observed: number;
   expected: number;

@@ -73,9 +73,10 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
     severity,
     evidence: {
       summary: `${meter} ${dailyHit ? 'for the day' : `in ${flaggedHours.length} hour(s)`} was ${fmt(observed)} against ${fmt(expected)} expected (${fmt(observed / Math.max(expected, 1))}x)`,
+      variant: dailyHit ? 'day' : 'hours',
       observed: round4(observed),
       expected: round4(expected),
-      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, dailyFlagged: dailyHit ? 1 : 0, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess) },
+      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess) },
       series,
     },
   };
