@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { MeteringError, ValidationError } from '../functions/core/errors.js';
-import { connect, disconnect } from './connect.js';
+import { connect, disconnect, stackInfo } from './connect.js';
 import { addCustomer, listCustomers } from './commands/customers.js';
 import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/ops.js';
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
 import { nightly, stripeSetup } from './commands/nightly.js';
 import { backtest } from './commands/backtest.js';
+import { flags } from './commands/flags.js';
 import { runReconcile, showStatement } from './commands/finance.js';
 
 const HELP = `meter: Serenity usage metering
@@ -24,6 +25,9 @@ const HELP = `meter: Serenity usage metering
   meter nightly [--date YYYY-MM-DD] [--json]        close a UTC day (default yesterday) and report it to Stripe
   meter stripe setup                                 create or verify the three Stripe meters
   meter backtest --input series.csv [--granularity hour|day]   score a timestamp,value CSV with the spike detector
+  meter flags list [--status S] [--severity S] [--customer C] [--rule R] [--key K] [--json]
+  meter flags show <id> [--key K]
+  meter flags review <id> --decision confirm|dismiss --note "why" [--key K]   (the reviewer is the key's holder)
   meter statement --customer C --period YYYY-MM [--format table|json|csv]
                                                      metered, reported to Stripe (and when), corrections, pending, errors
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
@@ -54,6 +58,12 @@ const { values: o, positionals: args } = parseArgs({
     day: { type: 'string' },
     date: { type: 'string' },
     input: { type: 'string' },
+    note: { type: 'string' },
+    decision: { type: 'string' },
+    rule: { type: 'string' },
+    severity: { type: 'string' },
+    status: { type: 'string' },
+    key: { type: 'string' },
     period: { type: 'string' },
     format: { type: 'string' },
     fix: { type: 'boolean' },
@@ -73,6 +83,7 @@ async function main(): Promise<number> {
     backtest(o); // pure: needs no stack
     return 0;
   }
+  if (cmd === 'flags') return await flags(stackInfo(o['data-dir']), sub, rest[0], o); // through the API: needs no tables
   const c = connect(o['data-dir']);
   try {
     switch (`${cmd} ${sub ?? ''}`.trim()) {

@@ -37,3 +37,11 @@ export function disconnect(c: Connection): void {
   c.services.clients.dynamo.destroy();
   c.services.clients.sqs.destroy();
 }
+
+/** The running local stack's URL and admin key, when there is one; nothing else is opened. */
+export function stackInfo(dataDir = process.env.METER_DATA_DIR ?? '.meter'): { url?: string; adminKey?: string } {
+  const file = join(dataDir, 'stack.json');
+  if (!existsSync(file)) return {};
+  const stack = JSON.parse(readFileSync(file, 'utf8')) as { url: string; adminKey?: string };
+  return { url: stack.url, adminKey: stack.adminKey };
+}

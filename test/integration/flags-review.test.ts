@@ -1,4 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+// Asynchronous on purpose: the API the CLI calls is served by this very process.
+const run = (args: string[], env: Record<string, string>) =>
+  promisify(execFile)(process.execPath, ['bin/meter.mjs', ...args], { env: { ...process.env, ...env } }).then(
+    (r) => ({ status: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+  );
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { hashKey } from '../../functions/core/api-keys.js';
 import { openFlag } from '../../functions/core/fraud/merge-flags.js';
@@ -73,5 +82,18 @@ describe('flag review API', () => {
     const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'flag.review');
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: 'ana', ipPrefix: '127.0.0.0/24', details: { flagId, decision: 'dismiss', note: 'launch day, expected' } });
+  });
+});
+
+describe('meter flags', () => {
+  it('lists flags through the API with the analyst key it is given', async () => {
+    // Act
+    const listed = await run(['flags', 'list', '--json', '--key', ANALYST], { METER_API_URL: stack.url });
+    const refused = await run(['flags', 'list', '--key', 'mk_analyst_wrong'], { METER_API_URL: stack.url });
+    // Assess
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout).map((f: { id: string }) => f.id)).toEqual([flagId]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('401');
   });
 });

@@ -23,16 +23,18 @@ export const NEW_ACCOUNT_DAYS = 14;
 
 export const VOLUME_SPIKE = {
   /** A spike must be at least this many times the spike detector's own bar (score 0.5 there). */
-  minStrength: 1.2,
-  /** And add at least this much over the expected values of its hours, per meter. */
-  minExcess: { api_calls: 200, active_users: 10, protected_files: 50 } satisfies Record<Meter, number>,
+  minStrength: 1,
+  /** And add at least this much over the expected values of its hours, per meter (less is not worth an analyst's time). */
+  minExcess: { api_calls: 1000, active_users: 20, protected_files: 100 } satisfies Record<Meter, number>,
   /** And at least this share of the day's expected total (a blip in a big day is no fraud). */
   minExcessShareOfDay: 0.1,
+  /** The daily view flags a day only at this many times its expected value: less is growth or a level shift. */
+  minDailyRatio: 2,
 } as const;
 
 export const LEAKED_KEY = {
-  /** A key needs this many days with traffic in its baseline before it is judged. */
-  minBaselineDays: 7,
+  /** A key needs this many days with traffic in its baseline to be judged on its own (else against all the customer's keys). */
+  minBaselineDays: 14,
   /** Days a prefix or country stays "seen" for the key. */
   lookbackDays: 28,
   /** New prefixes: at least this many, and more than `newMargin` x the key's busiest normal day of new ones + `newSlack`. */
@@ -46,22 +48,26 @@ export const LEAKED_KEY = {
   /** Countries within one UTC hour: at least this many, and `hourSlack` more than the key's busiest normal hour. */
   minHourCountries: 4,
   hourSlack: 2,
-  /** A new prefix or country needs this many calls to count (single stray calls are noise). */
-  minCallsPerNewValue: 5,
+  /** A new prefix or country needs this many calls to count. */
+  minCallsPerNewValue: 1,
 } as const;
 
 export const ACCOUNT_SHARING = {
-  /** "Calls stay flat": the daily calls detector's robust z stays within +-this. */
+  /** "Calls stay flat": the daily calls detector does not flag them, their robust z is above -this... */
   flatCallsZ: 2.5,
-  /** A customer expected to have fewer active users than this on the day is not judged. */
-  minUsers: 5,
+  /** ...and they lie within these multiples of their expected value. */
+  flatCallsRatio: [0.7, 1.5] as const,
+  /** A customer expected to have fewer active users than this on the day is not judged: smaller teams' daily users are noise. */
+  minUsers: 30,
 } as const;
 
 export const NEW_ACCOUNT_SURGE = {
   /** Peers needed at the account's age before the comparison means anything. */
   minPeers: 20,
   /** The flag threshold is this times the peers' 99th percentile at the same age. */
-  overQ99: 1.5,
+  overQ99: 2,
+  /** A flow meter's value on the creation day is scaled to a full day, as if the account had existed at least this many hours. */
+  minExposureHours: 6,
   /** And at least this much per day, per meter. */
   minDaily: { api_calls: 1000, active_users: 20, protected_files: 500 } satisfies Record<Meter, number>,
 } as const;

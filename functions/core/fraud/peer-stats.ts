@@ -2,7 +2,7 @@ import { ValidationError, type FieldError } from '../errors.js';
 import { utcDayStart } from '../file-timeline.js';
 import { METERS, type Meter } from '../meters.js';
 import { NEW_ACCOUNT_DAYS } from './constants.js';
-import { accountAgeDays } from './rules/new-account-surge.js';
+import { accountAgeDays, comparableValue } from './rules/new-account-surge.js';
 import { quantile } from './stats.js';
 import type { AgeQuantiles, PeerStats } from './types.js';
 
@@ -29,7 +29,8 @@ export interface PeerStatsOptions {
 
 /**
  * The peer statistics `new_account_surge` compares with: for each meter and each day of age 0-13, the
- * median, 90th and 99th percentiles of peers' daily values at that age. Days of a peer at age 14 or
+ * median, 90th and 99th percentiles of peers' daily values at that age (the creation day's calls and
+ * users scaled to a full day, see `comparableValue`). Days of a peer at age 14 or
  * more, after `throughDay`, or before its creation are ignored.
  *
  * @example peerStatsFrom(accounts, { throughDay: '2026-03-09', exclude: ['cus-42'] }).byAge.api_calls[3].q99
@@ -53,7 +54,7 @@ export function peerStatsFrom(accounts: readonly PeerAccount[], options: PeerSta
       }
       const age = accountAgeDays(start, created);
       if (age < 0 || age >= NEW_ACCOUNT_DAYS || start > (through ?? 0)) continue;
-      for (const m of METERS) values[m][age]!.push(d.values[m]);
+      for (const m of METERS) values[m][age]!.push(comparableValue(d.values[m], m, start, created));
     }
   });
   if (errors.length > 0) throw new ValidationError(errors);

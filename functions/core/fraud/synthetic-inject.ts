@@ -35,14 +35,18 @@ export function inject(pattern: FraudRule, p: CustomerProfile, days: CustomerAct
   const business = (h: number) => (h - p.tzOffset + 48) % 24;
   switch (pattern) {
     case 'volume_spike': {
-      const meter = r.weighted<Meter>([['api_calls', 2], ['active_users', 1], ['protected_files', 1]]);
+      const meter = r.weighted<Meter>([['api_calls', 2], ['active_users', p.users >= 60 ? 1 : 0], ['protected_files', p.files >= 200 ? 1 : 0]]);
       const wholeDay = r.chance(0.3);
       const start = wholeDay ? 0 : business(r.int(10, 16));
       const hours = wholeDay ? 24 : Math.min(24 - start, r.int(1, 6));
       const d = days[at]!;
       const k = meter === 'api_calls' ? (wholeDay ? r.logUniform(2.5, 6) : r.logUniform(4, 20)) : meter === 'active_users' ? (wholeDay ? r.logUniform(2, 4) : r.logUniform(3, 10)) : r.logUniform(0.3, 1);
       if (meter === 'api_calls') for (let h = start; h < start + hours; h++) addCalls(d, h, Math.round(d.apiCalls[h]! * (k - 1)));
-      else if (meter === 'active_users') scaleUsers(d, k, start, start + hours);
+      else if (meter === 'active_users') {
+        // More people at work: the users bring their calls.
+        scaleUsers(d, k, start, start + hours);
+        for (let h = start; h < start + hours; h++) addCalls(d, h, Math.round(d.apiCalls[h]! * (k - 1)));
+      }
       else addFiles(days, at * 24 + start, at * 24 + 24, Math.round(d.protectedFiles[start]! * k));
       return truth(meter, 1, { variant: wholeDay ? 'day' : 'hours', hours, multiplier: round(k) });
     }

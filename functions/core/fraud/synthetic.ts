@@ -11,19 +11,22 @@
  * benign irregularities of `synthetic-traffic.ts` at `DEFAULT_BENIGN_RATES`.
  *
  * Injected patterns and their sizes (each drawn anew per injection):
- * - `volume_spike`: on api_calls (half), active_users or protected_files; 1-6 business hours at 4-20x
- *   (users 3-10x, files +30-100 %), or 30 % of the time a whole day at 2.5-6x (users 2-4x).
+ * - `volume_spike`: customers with at least 2,000 calls a day at full size; on api_calls (half),
+ *   active_users (customers with 60+ users) or protected_files (200+ files); 1-6 business hours at
+ *   4-20x (users 3-10x, with their calls; files +30-100 %), or 30 % of the time a whole day at 2.5-6x
+ *   (users 2-4x).
  * - `leaked_key`: one key used for 1-3 days from 3-40 new prefixes in 1-6 countries drawn from where
  *   attacks come from (the customer's own country included), adding 20-300 % of the key's calls (at
  *   least 200) over 6-24 hours.
  * - `account_sharing`: for 2-7 days, active users at 25-50 % with calls at 100-130 % (60 %), or active
- *   users at 2.5-6x with calls unchanged (40 %). Customers with at least 10 users.
+ *   users at 2.5-6x with calls unchanged (40 %). Customers with at least 60 users (about 40 active a
+ *   day; a smaller team's daily users are too noisy to tell the pattern apart in one night).
  * - `new_account_surge`: a new account, 1-10 days old, for 1-3 days reaching 2-20x what only 1 % of
  *   new accounts reach at that age (from the established customers' own first two weeks), on api_calls
  *   (60 %), active_users or protected_files.
  * - `off_hours_burst`: an office-hours customer, 1-4 hours between 00:00 and 05:00 local, each at
  *   0.5-3x its busiest hour of the week before.
- * - `end_of_period_gaming`: a customer with at least 100 files unprotects 30-80 % of them within 1-4
+ * - `end_of_period_gaming`: a customer with at least 200 files unprotects 30-80 % of them within 1-4
  *   business hours on one of the last 3 days of its billing period; they come back when the next
  *   period starts.
  */
@@ -155,12 +158,14 @@ function eligibleDays(pattern: FraudRule, p: CustomerProfile, startMs: number, p
   if (pattern === 'new_account_surge') return createdIdx >= 0 ? range.filter((d) => d - createdIdx >= 1 && d - createdIdx <= 10) : [];
   if (createdIdx >= 0) return [];
   switch (pattern) {
+    case 'volume_spike':
+      return p.dailyCalls >= 2000 ? range : [];
     case 'account_sharing':
-      return p.users >= 10 ? range : [];
+      return p.users >= 60 ? range : [];
     case 'off_hours_burst':
       return p.shape === 'office' ? range : [];
     case 'end_of_period_gaming':
-      return p.files >= 100 ? range.filter((d) => Date.parse(periodContaining(startMs + d * DAY_MS, p.anchorDay).end) - (startMs + d * DAY_MS) <= 3 * DAY_MS) : [];
+      return p.files >= 200 ? range.filter((d) => Date.parse(periodContaining(startMs + d * DAY_MS, p.anchorDay).end) - (startMs + d * DAY_MS) <= 3 * DAY_MS) : [];
     default:
       return range;
   }

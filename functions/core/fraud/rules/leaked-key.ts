@@ -20,26 +20,31 @@
  * calls: when the old prefixes go quiet and new ones take over, the key moved (a server migration),
  * which is not a leak; new countries and crowded hours still count then.
  *
- * A key with fewer than `minBaselineDays` days of traffic in the lookback is not judged (a new key has
- * no baseline; its volume is still watched by `volume_spike`). One detection per customer and day, on
- * `api_calls`, naming every key that crossed and the top prefixes and countries, new ones marked.
+ * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
+ * judged against the customer's baseline instead: all its keys together, replayed the same way, so a
+ * rotated key inherits the places its predecessor was used from (the jump and the retained share need a
+ * key's own history and are left out then). One detection per customer and day, on `api_calls`, naming
+ * every key that crossed and the top prefixes and countries, new ones marked.
  */
 import { DAY_MS } from '../../clock.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY } from '../constants.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
-import type { Detection, EvidenceSeries, KeyDayActivity, RankedValue } from '../types.js';
+import type { SpikeResult } from '../../anomaly/types.js';
+import type { Detection, EvidenceSeries, FraudInput, KeyDayActivity, RankedValue } from '../types.js';
 import { mean, median } from '../stats.js';
 import { strengthOfResult } from './volume-spike.js';
 
 /** What one key did on one day, measured against its baseline. */
 interface KeyDayVerdict {
-  dayIndex: number;
   strength: number;
   signals: Record<string, number>;
   newPrefixes: Set<string>;
   newCountries: Set<string>;
   newCalls: number;
+  /** For the evidence: the baseline's mean of new prefixes per day, and the bar. */
+  usualNewPrefixes: number;
+  prefixBar: number;
 }
 
 interface BaselineDay {
@@ -54,9 +59,11 @@ interface BaselineDay {
 /** The `leaked_key` detection of the scored day, if any key crossed. */
 export function detectLeakedKey(ctx: RuleContext): Detection[] {
   const today = ctx.input.days[ctx.dayIndex]!;
+  let union: (KeyDayActivity | undefined)[] | undefined;
+  const customerLevel = () => (union ??= unionOfKeys(ctx.input.days));
   const verdicts = today.keys
     .filter((k) => k.calls > 0)
-    .map((k) => ({ key: k, verdict: replayKey(ctx, k.apiKeyId) }))
+    .map((k) => ({ key: k, verdict: judgeKey(ctx, k.apiKeyId, customerLevel) }))
     .filter((v): v is { key: KeyDayActivity; verdict: KeyDayVerdict & { series: EvidenceSeries[] } } => v.verdict !== undefined && v.verdict.strength >= 1);
   if (verdicts.length === 0) return [];
   verdicts.sort((a, b) => b.verdict.strength - a.verdict.strength);
@@ -94,82 +101,133 @@ export function detectLeakedKey(ctx: RuleContext): Detection[] {
   ];
 }
 
-/** Replays one key through the history; the verdict on the scored day (with its evidence), if judged. */
-function replayKey(ctx: RuleContext, keyId: string): (KeyDayVerdict & { series: EvidenceSeries[] }) | undefined {
+/** Where a key (or the customer) has been used from, learned only from unflagged days. */
+class PlacesBaseline {
+  private readonly seenPrefix = new Map<string, number>();
+  private readonly seenCountry = new Map<string, number>();
+  private readonly days: BaselineDay[] = [];
+
+  /** Judges day `i`'s activity; undefined while the baseline has fewer than `minBaselineDays` days. */
+  judge(a: KeyDayActivity, i: number, own: { jump: SpikeResult } | undefined): KeyDayVerdict | undefined {
+    const m = this.measure(a, i);
+    const recent = this.days.filter((b) => b.dayIndex >= i - LEAKED_KEY.lookbackDays);
+    if (recent.length < LEAKED_KEY.minBaselineDays) return undefined;
+    const max = (f: (b: BaselineDay) => number) => Math.max(0, ...recent.map(f));
+    const usualCalls = median(recent.map((b) => b.calls));
+    const retained = own && usualCalls > 0 ? (a.calls - m.newCalls) / usualCalls : 1;
+    const moved = retained < LEAKED_KEY.minRetainedShare;
+    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newSlack);
+    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newSlack);
+    const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
+    const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
+    const strength = Math.max(jumpStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
+    return {
+      ...m,
+      strength,
+      usualNewPrefixes: mean(recent.map((b) => b.newPrefixes)),
+      prefixBar,
+      signals: {
+        jumpStrength,
+        newPrefixes: m.newPrefixes.size,
+        newPrefixBar: prefixBar,
+        newCountries: m.newCountries.size,
+        newCountryBar: countryBar,
+        maxHourCountries: m.maxHourCountries,
+        hourCountryBar: hourBar,
+        retainedShare: retained,
+        baselineDays: recent.length,
+        keyBaseline: own ? 1 : 0,
+        baselineNewCalls: mean(recent.map((b) => b.newCalls)),
+      },
+    };
+  }
+
+  /** Learns day `i` (call only for days that were not flagged). */
+  learn(a: KeyDayActivity, i: number): void {
+    const m = this.measure(a, i);
+    for (const [p, c] of Object.entries(a.ipPrefixes)) if (c > 0) this.seenPrefix.set(p, i);
+    for (const [c, n] of Object.entries(a.countries)) if (n > 0) this.seenCountry.set(c, i);
+    // A day without hourly countries is bounded by its distinct countries of the day.
+    const hourly = a.countriesByHour ? m.maxHourCountries : Object.values(a.countries).filter((n) => n > 0).length;
+    this.days.push({ dayIndex: i, calls: a.calls, newPrefixes: m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
+  }
+
+  private measure(a: KeyDayActivity, i: number) {
+    const isSeen = (seen: Map<string, number>, v: string) => (seen.get(v) ?? Number.NEGATIVE_INFINITY) >= i - LEAKED_KEY.lookbackDays;
+    const fresh = (record: Readonly<Record<string, number>>, seen: Map<string, number>) =>
+      new Set(Object.entries(record).filter(([v, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(seen, v)).map(([v]) => v));
+    return {
+      newPrefixes: fresh(a.ipPrefixes, this.seenPrefix),
+      newCountries: fresh(a.countries, this.seenCountry),
+      newCalls: Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(this.seenPrefix, p) ? 0 : c), 0),
+      maxHourCountries: Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.length)),
+    };
+  }
+}
+
+/** Replays a series of daily activity through a baseline, judging each day before learning it; the verdict on day `last`. */
+function replay(activity: readonly (KeyDayActivity | undefined)[], last: number, jump: readonly SpikeResult[] | undefined, judgeLast: KeyDayActivity | undefined = activity[last]): { verdict?: KeyDayVerdict; perDay: ({ verdict: KeyDayVerdict } | undefined)[] } {
+  const baseline = new PlacesBaseline();
+  const perDay: ({ verdict: KeyDayVerdict } | undefined)[] = [];
+  for (let i = 0; i < last; i++) {
+    const a = activity[i];
+    if (a === undefined || a.calls <= 0) {
+      perDay.push(undefined);
+      continue;
+    }
+    const v = baseline.judge(a, i, jump ? { jump: jump[i]! } : undefined);
+    perDay.push(v ? { verdict: v } : undefined);
+    if (v === undefined || v.strength < 1) baseline.learn(a, i);
+  }
+  const verdict = judgeLast && judgeLast.calls > 0 ? baseline.judge(judgeLast, last, jump ? { jump: jump[last]! } : undefined) : undefined;
+  perDay.push(verdict ? { verdict } : undefined);
+  return verdict ? { verdict, perDay } : { perDay };
+}
+
+/** The verdict on the scored day for one key, with its evidence series; undefined when it cannot be judged. */
+function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly (KeyDayActivity | undefined)[]): (KeyDayVerdict & { series: EvidenceSeries[] }) | undefined {
   const days = ctx.input.days;
   const activity = days.map((d) => d.keys.find((k) => k.apiKeyId === keyId));
   const prefixCounts = activity.map((a) => (a ? Object.values(a.ipPrefixes).filter((c) => c > 0).length : 0));
   const jump = ctx.dailyOf(`key:${keyId}:prefixes`, prefixCounts);
-  const seenPrefix = new Map<string, number>();
-  const seenCountry = new Map<string, number>();
-  const baseline: BaselineDay[] = [];
-  let last: KeyDayVerdict | undefined;
-  const newPerDay: { expected: number; hi: number; observed: number; flagged: boolean }[] = days.map(() => ({ expected: 0, hi: 0, observed: 0, flagged: false }));
-
-  activity.forEach((a, i) => {
-    if (a === undefined || a.calls <= 0) return;
-    const recent = baseline.filter((b) => b.dayIndex >= i - LEAKED_KEY.lookbackDays);
-    const isSeen = (m: Map<string, number>, v: string) => (m.get(v) ?? Number.NEGATIVE_INFINITY) >= i - LEAKED_KEY.lookbackDays;
-    const newPrefixes = new Set(Object.entries(a.ipPrefixes).filter(([p, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(seenPrefix, p)).map(([p]) => p));
-    const newCountries = new Set(Object.entries(a.countries).filter(([c, n]) => n >= LEAKED_KEY.minCallsPerNewValue && !isSeen(seenCountry, c)).map(([c]) => c));
-    const newCalls = Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(seenPrefix, p) ? 0 : c), 0);
-    const knownCalls = a.calls - newCalls;
-    const maxHourCountries = Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.length));
-    let verdict: KeyDayVerdict | undefined;
-    if (recent.length >= LEAKED_KEY.minBaselineDays) {
-      const max = (f: (b: BaselineDay) => number) => Math.max(0, ...recent.map(f));
-      const usualCalls = median(recent.map((b) => b.calls));
-      const retained = usualCalls > 0 ? knownCalls / usualCalls : 1;
-      const moved = retained < LEAKED_KEY.minRetainedShare;
-      const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newSlack);
-      const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newSlack);
-      // A baseline day without hourly countries is bounded by its distinct countries of the day.
-      const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
-      const j = jump[i]!;
-      const jumpStrength = !moved && j.flagged && newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(j) : 0;
-      const signals = {
-        jumpStrength,
-        distinctPrefixes: prefixCounts[i]!,
-        expectedDistinctPrefixes: j.expected,
-        newPrefixes: newPrefixes.size,
-        newPrefixBar: prefixBar,
-        newCountries: newCountries.size,
-        newCountryBar: countryBar,
-        maxHourCountries,
-        hourCountryBar: hourBar,
-        retainedShare: retained,
-        baselineNewCalls: mean(recent.map((b) => b.newCalls)),
-      };
-      const strength = Math.max(jumpStrength, moved ? 0 : newPrefixes.size / prefixBar, newCountries.size / countryBar, maxHourCountries / hourBar);
-      verdict = { dayIndex: i, strength, signals, newPrefixes, newCountries, newCalls };
-      newPerDay[i] = { expected: mean(recent.map((b) => b.newPrefixes)), hi: prefixBar, observed: newPrefixes.size, flagged: strength >= 1 };
-    }
-    if (verdict === undefined || verdict.strength < 1) {
-      for (const [p, c] of Object.entries(a.ipPrefixes)) if (c > 0) seenPrefix.set(p, i);
-      for (const [c, n] of Object.entries(a.countries)) if (n > 0) seenCountry.set(c, i);
-      const dailyCountries = Object.values(a.countries).filter((n) => n > 0).length;
-      baseline.push({ dayIndex: i, calls: a.calls, newPrefixes: newPrefixes.size, newCountries: newCountries.size, newCalls, maxHourCountries: a.countriesByHour ? maxHourCountries : dailyCountries });
-    }
-    last = verdict;
-  });
-  if (last === undefined || last.dayIndex !== ctx.dayIndex) return undefined;
-  const from = ctx.dayIndex - EVIDENCE_CONTEXT.day;
+  let run = replay(activity, ctx.dayIndex, jump);
+  let label = `key ${keyId}`;
+  if (run.verdict === undefined) {
+    run = replay(customerLevel(), ctx.dayIndex, undefined, activity[ctx.dayIndex]);
+    label = `key ${keyId}, against all the customer's keys`;
+  }
+  const verdict = run.verdict;
+  if (verdict === undefined) return undefined;
+  const from = Math.max(0, ctx.dayIndex - EVIDENCE_CONTEXT.day);
   const newSeries: EvidenceSeries = {
-    name: `new IP prefixes per day (key ${keyId})`,
+    name: `new IP prefixes per day (${label})`,
     granularity: 'day',
-    points: newPerDay.slice(Math.max(0, from)).map((p, k) => ({
-      t: new Date(ctx.historyStart + (Math.max(0, from) + k) * DAY_MS).toISOString(),
-      observed: p.observed,
-      expected: round4(p.expected),
-      lo: 0,
-      hi: p.hi,
-      flagged: p.flagged,
-    })),
+    points: run.perDay.slice(from).flatMap((p, k) =>
+      p === undefined
+        ? []
+        : [{ t: new Date(ctx.historyStart + (from + k) * DAY_MS).toISOString(), observed: p.verdict.newPrefixes.size, expected: round4(p.verdict.usualNewPrefixes), lo: 0, hi: p.verdict.prefixBar, flagged: p.verdict.strength >= 1 }],
+    ),
   };
-  return {
-    ...last,
-    series: [evidenceFromResults(`distinct IP prefixes per day (key ${keyId})`, 'day', jump, from, ctx.dayIndex + 1, (i) => i === ctx.dayIndex), newSeries],
-  };
+  return { ...verdict, series: [evidenceFromResults(`distinct IP prefixes per day (key ${keyId})`, 'day', jump, from, ctx.dayIndex + 1, (i) => i === ctx.dayIndex), newSeries] };
+}
+
+/** All of a customer's keys as one: the fallback baseline for young keys. */
+function unionOfKeys(days: FraudInput['days']): (KeyDayActivity | undefined)[] {
+  return days.map((d) => {
+    if (d.keys.length === 0) return undefined;
+    const ipPrefixes: Record<string, number> = {};
+    const countries: Record<string, number> = {};
+    const byHour = Array.from({ length: 24 }, () => new Set<string>());
+    let hourly = true;
+    for (const k of d.keys) {
+      for (const [p, c] of Object.entries(k.ipPrefixes)) ipPrefixes[p] = (ipPrefixes[p] ?? 0) + c;
+      for (const [c, n] of Object.entries(k.countries)) countries[c] = (countries[c] ?? 0) + n;
+      if (k.countriesByHour) k.countriesByHour.forEach((h, i) => h.forEach((c) => byHour[i]!.add(c)));
+      else hourly = false;
+    }
+    const calls = d.keys.reduce((a, k) => a + k.calls, 0);
+    return { apiKeyId: '*', calls, ipPrefixes, countries, ...(hourly ? { countriesByHour: byHour.map((h) => [...h].sort()) } : {}) };
+  });
 }
 
 /** The busiest new values (up to 10), then the busiest known ones (up to 5): the new ones are the evidence. */

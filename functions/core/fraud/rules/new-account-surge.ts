@@ -5,12 +5,12 @@
  * `peer-stats.ts`).
  *
  * Threshold per meter and age: `max(overQ99 x peers' q99, minDaily[meter])`; strength = the day's value
- * over it. So with the defaults a low flag is 1.5 times what only 1 % of new accounts reach at that age,
- * and a high one 2.5 times that (3.75 x q99). Age is counted in UTC days from the creation day (the
- * creation day is age 0), the same way peers' ages are. Without `minPeers` peers at that age the rule
+ * over it. So with the defaults a low flag is twice what only 1 % of new accounts reach at that age,
+ * and a high one 2.5 times that (5 x q99). Age is counted in UTC days from the creation day (the
+ * creation day is age 0, its calls and users scaled to a full day), the same way peers' ages are. Without `minPeers` peers at that age the rule
  * stays silent. One detection per surging meter; window: the scored day.
  */
-import { DAY_MS, startOfUtcDay } from '../../clock.js';
+import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../clock.js';
 import { METERS, type Meter } from '../../meters.js';
 import { NEW_ACCOUNT_DAYS, NEW_ACCOUNT_SURGE } from '../constants.js';
 import { dailyValue, type RuleContext } from '../rule-context.js';
@@ -22,6 +22,17 @@ export function accountAgeDays(dayStartMs: number, createdAtMs: number): number 
   return Math.round((dayStartMs - startOfUtcDay(createdAtMs)) / DAY_MS);
 }
 
+/**
+ * A day's value as peers are compared on: on the creation day (age 0) a flow meter (calls, users) is
+ * scaled to a full day, as if the account had existed at least `minExposureHours`; files are a level.
+ * @example comparableValue(120, 'api_calls', Date.parse('2026-03-09'), Date.parse('2026-03-09T18:00:00Z')) // 480
+ */
+export function comparableValue(value: number, meter: Meter, dayStartMs: number, createdAtMs: number): number {
+  if (meter === 'protected_files' || accountAgeDays(dayStartMs, createdAtMs) !== 0) return value;
+  const hours = Math.max(NEW_ACCOUNT_SURGE.minExposureHours, (dayStartMs + DAY_MS - createdAtMs) / HOUR_MS);
+  return (value * 24) / Math.min(24, hours);
+}
+
 /** `new_account_surge` detections of the scored day, one per surging meter. */
 export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
   const peers = ctx.input.peers;
@@ -30,7 +41,7 @@ export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
   return METERS.flatMap((meter) => {
     const q = peers.byAge[meter][age];
     if (q === undefined || q.n < NEW_ACCOUNT_SURGE.minPeers) return [];
-    const observed = dailyValue(ctx.input.days[ctx.dayIndex]!, meter);
+    const observed = comparableValue(dailyValue(ctx.input.days[ctx.dayIndex]!, meter), meter, ctx.dayStart, Date.parse(ctx.input.createdAt));
     const bar = barOf(q, meter);
     const strength = observed / bar;
     const score = scoreOfStrength(strength);
@@ -46,7 +57,7 @@ export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
         severity,
         evidence: {
           summary: `${meter} on day ${age} of the account: ${observed} against a peer median of ${round4(q.q50)} and a 99th percentile of ${round4(q.q99)} (${q.n} peers)`,
-          observed,
+          observed: round4(observed),
           expected: round4(q.q50),
           signals: { strength: round4(strength), ageDays: age, peers: q.n, peerQ50: round4(q.q50), peerQ90: round4(q.q90), peerQ99: round4(q.q99), bar: round4(bar) },
           series: [{ name: `${meter} per day of account age, against peers`, granularity: 'day' as const, points: ageSeries(ctx, meter, age) }],
@@ -67,7 +78,8 @@ function ageSeries(ctx: RuleContext, meter: Meter, age: number): EvidencePoint[]
     const a = accountAgeDays(ctx.historyStart + i * DAY_MS, createdAt);
     const q = ctx.input.peers!.byAge[meter][a];
     if (a < 0 || a > age || q === undefined) return;
-    points.push({ t: new Date(ctx.historyStart + i * DAY_MS).toISOString(), observed: dailyValue(d, meter), expected: round4(q.q50), lo: 0, hi: round4(barOf(q, meter)), flagged: i === ctx.dayIndex });
+    const start = ctx.historyStart + i * DAY_MS;
+    points.push({ t: new Date(start).toISOString(), observed: round4(comparableValue(dailyValue(d, meter), meter, start, createdAt)), expected: round4(q.q50), lo: 0, hi: round4(barOf(q, meter)), flagged: i === ctx.dayIndex });
   });
   return points;
 }

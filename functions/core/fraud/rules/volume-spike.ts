@@ -7,11 +7,14 @@
  * a whole day running at several times its usual level are seen. A fraud flag asks more than a detector
  * flag, since every flag costs an analyst's time:
  *
- * - strength (robust z over the detector's bar) at least `minStrength`;
+ * - strength (robust z over the detector's bar) at least `minStrength` in at least one hour (or the day);
  * - an excess over expected of at least `minExcess[meter]`, and at least `minExcessShareOfDay` of the
- *   day's expected total (for protected files, a level: of the day's expected level).
+ *   day's expected total (for protected files, a level: of the day's expected level);
+ * - on the daily view, a day at `minDailyRatio` (2) times its expected value or more: a whole day a
+ *   little above expected is growth or a level shift, which the detector adopts in a few days.
  *
- * Window: the flagged hours of the scored day, or the whole day when the daily view flags.
+ * Window: from the first to the last hour of the scored day the detector flagged, or the whole day when
+ * the daily view flags.
  */
 import type { SpikeResult } from '../../anomaly/types.js';
 import { METERS, type Meter } from '../../meters.js';
@@ -42,13 +45,13 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const expectedDay = level ? hours.reduce((a, r) => a + r.expected, 0) / 24 : hours.reduce((a, r) => a + r.expected, 0);
   const material = (excess: number) => excess >= VOLUME_SPIKE.minExcess[meter] && excess >= VOLUME_SPIKE.minExcessShareOfDay * expectedDay;
 
-  const flaggedHours = hours.map((r, h) => ({ r, h })).filter(({ r }) => r.flagged && strengthOfResult(r) >= VOLUME_SPIKE.minStrength);
+  const flaggedHours = hours.map((r, h) => ({ r, h })).filter(({ r }) => r.flagged);
   const excesses = flaggedHours.map(({ r }) => r.value - r.expected);
   const hourlyExcess = level ? Math.max(0, ...excesses) : excesses.reduce((a, b) => a + b, 0);
-  const hourlyHit = flaggedHours.length > 0 && material(hourlyExcess);
+  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess);
 
   const day = ctx.daily(meter)[ctx.dayIndex]!;
-  const dailyHit = day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength && material(day.value - day.expected);
+  const dailyHit = day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected);
   if (!hourlyHit && !dailyHit) return undefined;
 
   const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? strengthOfResult(day) : 0);

@@ -1,0 +1,51 @@
+import type { stackInfo } from '../connect.js';
+import { printTable } from './output.js';
+
+interface FlagOptions {
+  key?: string;
+  status?: string;
+  severity?: string;
+  customer?: string;
+  rule?: string;
+  decision?: string;
+  note?: string;
+  json?: boolean;
+}
+
+/**
+ * `meter flags list|show|review`: goes through the review API, so the reviewer is whoever holds the key
+ * (`--key` or METER_API_KEY; locally the stack's admin key when neither is given).
+ */
+export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undefined, id: string | undefined, o: FlagOptions): Promise<number> {
+  const url = process.env.METER_API_URL ?? c.url;
+  const key = o.key ?? process.env.METER_API_KEY ?? c.adminKey;
+  if (!url) throw new Error('no API to talk to: run `meter serve`, or set METER_API_URL');
+  if (!key) throw new Error('no key: pass --key or set METER_API_KEY (an analyst key from `meter keys create --role analyst`)');
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const payload = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${res.status}: ${JSON.stringify(payload.errors ?? payload.error)}`);
+    return payload;
+  };
+  switch (sub) {
+    case 'list': {
+      const q = new URLSearchParams(Object.entries({ status: o.status, severity: o.severity, customer: o.customer, rule: o.rule }).filter(([, v]) => v) as [string, string][]);
+      const { flags: list } = (await call('GET', `/v1/flags${q.size ? `?${q}` : ''}`)) as { flags: { id: string; customerId: string; rule: string; meter: string; severity: string; score: number; status: string; window: { from: string; to: string }; evidence: { summary: string } }[] };
+      if (o.json) return console.log(JSON.stringify(list, null, 2)), 0;
+      printTable(list.map((f) => ({ id: f.id, customer: f.customerId, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score.toFixed(2), status: f.status, from: f.window.from, to: f.window.to, evidence: f.evidence.summary })));
+      return 0;
+    }
+    case 'show':
+      if (!id) throw new Error('usage: meter flags show <id>');
+      console.log(JSON.stringify(await call('GET', `/v1/flags/${encodeURIComponent(id)}`), null, 2));
+      return 0;
+    case 'review': {
+      if (!id) throw new Error('usage: meter flags review <id> --decision confirm|dismiss --note "why"');
+      const reviewed = (await call('POST', `/v1/flags/${encodeURIComponent(id)}/review`, { decision: o.decision, note: o.note })) as { id: string; status: string };
+      console.log(`${reviewed.id}: ${reviewed.status}`);
+      return 0;
+    }
+    default:
+      throw new Error('usage: meter flags list|show|review');
+  }
+}
