@@ -15,11 +15,11 @@ import { inParallel } from './adapters/dynamodb-batch.js';
 export function makeCloseWorker(s: CloseServices) {
   let deps: CloseDeps | undefined;
   const chunk = async (r: SQSRecord) => {
-    deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock };
+    deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock, fraud: { flags: s.flags } };
     const close = deps;
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));
-    const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0 };
+    const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, escalations: 0 };
     // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
@@ -32,6 +32,11 @@ export function makeCloseWorker(s: CloseServices) {
       counts.sent += res.sent;
       counts.failed += res.failed.length;
       counts.unreportable += res.unreportable.length;
+      counts.held += res.deferred.length;
+      counts.flagsOpened += res.flags.created.length;
+      counts.escalations += res.escalations.length;
+      for (const f of res.flags.created) logger.warn('fraud flag opened', { flagId: f.id, customerId: id, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
+      for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
     });

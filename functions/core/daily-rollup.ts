@@ -5,6 +5,7 @@ import { eventKey, type UsageEvent } from './event-contract.js';
 import { applyFileOps, utcDayStart, type FileDayCounts, type FileTimelineState } from './file-timeline.js';
 import { METERS, assertNever, type Meter } from './meters.js';
 import type { FileOp } from './usage-fragment.js';
+import type { KeyDayActivity } from './fraud/types.js';
 
 /**
  * One customer's closed UTC day, counted from its raw events (stored once each), and the period-to-date
@@ -25,6 +26,8 @@ export interface DayRollup {
   activeUsers: number;
   /** Distinct users active in each UTC hour, 24 entries. */
   activeUsersByHour: number[];
+  /** API calls per key, with the /24 prefixes and countries they came from (for the fraud rules). */
+  keys: KeyDayActivity[];
   /** The distinct user ids, sorted: the period's union is built from them (`unionActiveUsers`). */
   activeUserIds: string[];
   files: FileDayCounts;
@@ -47,6 +50,7 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
   const apiCallsByHour = new Array<number>(24).fill(0);
   const users = new Set<string>();
   const usersByHour = Array.from({ length: 24 }, () => new Set<string>());
+  const keyStats = new Map<string, { calls: number; ipPrefixes: Record<string, number>; countries: Record<string, number>; countriesByHour: Set<string>[] }>();
   const ops: FileOp[] = [];
   const keys = new Set<string>();
   const customerId = events[0]?.customerId;
@@ -61,9 +65,21 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
     if (keys.has(key)) return at('id', `event ${key} appears twice; raw events are stored once each, so the reader is at fault`);
     keys.add(key);
     switch (e.type) {
-      case 'com.serenity.api.call':
-        apiCallsByHour[Math.floor((ms - start) / HOUR_MS)]! += e.quantity;
+      case 'com.serenity.api.call': {
+        const hour = Math.floor((ms - start) / HOUR_MS);
+        apiCallsByHour[hour]! += e.quantity;
+        if (e.apiKeyId !== undefined) {
+          let k = keyStats.get(e.apiKeyId);
+          if (!k) keyStats.set(e.apiKeyId, (k = { calls: 0, ipPrefixes: {}, countries: {}, countriesByHour: Array.from({ length: 24 }, () => new Set()) }));
+          k.calls += e.quantity;
+          if (e.ipPrefix !== undefined) k.ipPrefixes[e.ipPrefix] = (k.ipPrefixes[e.ipPrefix] ?? 0) + e.quantity;
+          if (e.country !== undefined) {
+            k.countries[e.country] = (k.countries[e.country] ?? 0) + e.quantity;
+            k.countriesByHour[hour]!.add(e.country);
+          }
+        }
         break;
+      }
       case 'com.serenity.user.active':
         if (e.userId === undefined) return at('userId', 'is required for com.serenity.user.active');
         users.add(e.userId);
@@ -89,6 +105,9 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
     apiCallsByHour,
     activeUsers: activeUserIds.length,
     activeUsersByHour: usersByHour.map((u) => u.size),
+    keys: [...keyStats]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([apiKeyId, k]) => ({ apiKeyId, calls: k.calls, ipPrefixes: k.ipPrefixes, countries: k.countries, countriesByHour: k.countriesByHour.map((c) => [...c].sort()) })),
     activeUserIds,
     files: files.counts,
     fileEnd: files.state,

@@ -3,11 +3,16 @@ import type { Clock } from './clock.js';
 import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-rollup.js';
 import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
-import { HOUR_MS } from './clock.js';
-import type { Customer, EventStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
+import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
 import { planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
 import { settleRecord } from './ledger-settle.js';
+import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
+import { detectFraud } from './fraud/detect-fraud.js';
+import { mergeFlags } from './fraud/merge-flags.js';
+import { holdEscalations, holdsFromFlags, type HoldEscalation, type HoldPolicy } from './fraud/holds.js';
+import { MAX_HISTORY_DAYS } from './fraud/constants.js';
+import type { CustomerActivityDay, Flag, PeerStats } from './fraud/types.js';
 import type { FileOp } from './usage-fragment.js';
 
 export interface CloseDeps {
@@ -18,8 +23,10 @@ export interface CloseDeps {
   reporter?: MeterEventReporter;
   clock: Clock;
   settings?: MeterSettings;
-  /** Usage held back from Stripe (fraud review): planned once the hold is released. */
+  /** Usage held back from Stripe by other means than fraud flags (planned once released). */
   holds?: (customerId: string) => Promise<Hold[]>;
+  /** Fraud detection: the night's rules run on the customer's history before anything is planned. */
+  fraud?: { flags: FlagStore; policy?: HoldPolicy; peers?: PeerStats };
 }
 
 export interface CustomerCloseResult {
@@ -32,6 +39,10 @@ export interface CustomerCloseResult {
   unreportable: UnreportableReport[];
   /** What a hold kept back this time. */
   deferred: DeferredReport[];
+  /** Flags this night opened or extended. */
+  flags: { created: Flag[]; updated: Flag[] };
+  /** Holds close to Stripe's 35-day limit: finance must decide now. */
+  escalations: HoldEscalation[];
 }
 
 /** Ledger errors worth sending again on the next run: the cause may be fixed by then. */
@@ -81,11 +92,11 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     const timeline = fileTimeline(history);
     const users = await deps.rollups.periodUsers(customer.id, period.key);
     const changedUsers = new Map<string, string>();
-    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour'>>();
+    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'>>();
     for (const d of range) {
       if (!targets.has(d)) continue;
       const r = rollupDay(events.get(d)!, d, fileStateAt(history, new Date(utcDayStart(d)!).toISOString()));
-      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers, activeUsersByHour: r.activeUsersByHour });
+      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers, activeUsersByHour: r.activeUsersByHour, keys: r.keys });
       for (const u of r.activeUserIds) {
         const first = users.get(u);
         if (first === undefined || d < first) {
@@ -123,13 +134,17 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   }
   await deps.rollups.save(customer.id, { days, periodUsers: changedUsersByPeriod, files: touchedFiles });
 
+  // Fraud first: usage a flag holds must not reach Stripe in this very run.
+  const fraud = deps.fraud ? await detectAndMerge(customer, day, anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], all: [] };
+  const held = [...(deps.holds ? await deps.holds(customer.id) : []), ...holdsFromFlags(fraud.all, deps.fraud?.policy)];
+
   // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
   const before = await deps.ledger.entries(customer.id);
   const plan = planReports({
     nowMs: now,
     customers: [{ customerId: customer.id, anchorDay: anchor, days: days.map((d) => ({ day: d.day, values: d.values })) }],
     ledger: before.map(({ customerId, meter, day: d, revision, value }) => ({ customerId, meter, day: d, revision, value })),
-    held: deps.holds ? await deps.holds(customer.id) : [],
+    held,
   });
   const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
   const planned: LedgerRecord[] = plan.events.map((e) => ({
@@ -152,7 +167,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
-  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred };
+  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated }, escalations: holdEscalations(held, now) };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {
@@ -172,12 +187,55 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   return result;
 }
 
-function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour'> {
-  return { eventCount: s.eventCount, apiCalls: s.apiCalls, apiCallsByHour: s.apiCallsByHour, activeUsers: s.activeUsers, ...(s.activeUsersByHour ? { activeUsersByHour: s.activeUsersByHour } : {}) };
+function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'> {
+  return {
+    eventCount: s.eventCount,
+    apiCalls: s.apiCalls,
+    apiCallsByHour: s.apiCallsByHour,
+    activeUsers: s.activeUsers,
+    ...(s.activeUsersByHour ? { activeUsersByHour: s.activeUsersByHour } : {}),
+    ...(s.keys ? { keys: s.keys } : {}),
+  };
 }
 
 function fileOpOf(e: UsageEvent): FileOp[] {
   if (e.type === 'com.serenity.file.protected') return [[e.fileId!, '+', Date.parse(e.time), eventKey(e)]];
   if (e.type === 'com.serenity.file.unprotected') return [[e.fileId!, '-', Date.parse(e.time), eventKey(e)]];
   return [];
+}
+
+/** Runs the fraud rules on the customer's stored history through `day` and merges them into its flags. */
+async function detectAndMerge(customer: Customer, day: string, anchor: number, rollups: RollupStore, fraud: NonNullable<CloseDeps['fraud']>, now: number) {
+  const end = utcDayStart(day)!;
+  const startMs = Math.max(end - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(Date.parse(customer.createdAt)));
+  const stored = new Map((await rollups.getDays(customer.id, utcDay(startMs), day)).map((d) => [d.day, d]));
+  const history: CustomerActivityDay[] = [];
+  for (let t = startMs; t <= end; t += DAY_MS) history.push(activityOf(utcDay(t), stored.get(utcDay(t))));
+  const detections = detectFraud({
+    customerId: customer.id,
+    day,
+    createdAt: new Date(Math.min(Date.parse(customer.createdAt), end)).toISOString(),
+    period: periodContaining(end, anchor),
+    days: history,
+    ...(fraud.peers ? { peers: fraud.peers } : {}),
+  });
+  const existing = await fraud.flags.forCustomer(customer.id);
+  const merged = mergeFlags(existing, detections, new Date(now).toISOString());
+  await fraud.flags.put([...merged.created, ...merged.updated]);
+  const byId = new Map(existing.map((f) => [f.id, f]));
+  for (const f of [...merged.created, ...merged.updated]) byId.set(f.id, f);
+  return { created: merged.created, updated: merged.updated, all: [...byId.values()] };
+}
+
+/** A stored day as the fraud rules read it; a day with no usage stored is all zeros. */
+function activityOf(day: string, d: StoredDay | undefined): CustomerActivityDay {
+  const zeros = new Array<number>(24).fill(0);
+  return {
+    day,
+    apiCalls: d?.apiCallsByHour ?? zeros,
+    activeUsers: d?.activeUsersByHour ?? zeros,
+    activeUsersDay: d?.activeUsers ?? 0,
+    protectedFiles: d?.filesByHour ?? new Array<number>(24).fill(d?.files.end ?? 0),
+    keys: d?.keys ?? [],
+  };
 }

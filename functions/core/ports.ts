@@ -1,6 +1,6 @@
 import type { FieldError } from './errors.js';
 import type { Meter } from './meters.js';
-import type { Flag } from './fraud/types.js';
+import type { Flag, KeyDayActivity } from './fraud/types.js';
 import type { UsageEvent } from './event-contract.js';
 import type { FileOp, UsageFragment } from './usage-fragment.js';
 
@@ -131,6 +131,8 @@ export interface StoredDay {
   files: { start: number; end: number; peak: number };
   /** Files protected at the end of each UTC hour. */
   filesByHour?: number[];
+  /** API calls per key with their /24 prefixes and countries. */
+  keys?: KeyDayActivity[];
   /** Period-to-date values through this day, as of its last computation. */
   ptd: { apiCalls: number; activeUsers: number; filesPeak: number; filesEnd: number };
   /** What this day contributes to Stripe: the day's api calls; the period-to-date users and files. */

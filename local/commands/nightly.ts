@@ -24,7 +24,7 @@ export async function nightly(c: Connection, o: { date?: string; json?: boolean 
   const counts = run?.counts ?? {};
   const summary = { runId: plan.runId, day: plan.day, customers: plan.customers, chunks: plan.chunks, ...counts };
   console.log(o.json ? JSON.stringify(summary) : `closed ${plan.day}: ${JSON.stringify(summary)}`);
-  return (counts.failed ?? 0) > 0 || (counts.unreportable ?? 0) > 0 ? 1 : 0;
+  return (counts.failed ?? 0) > 0 || (counts.unreportable ?? 0) > 0 || (counts.escalations ?? 0) > 0 ? 1 : 0;
 }
 
 /** `meter stripe setup`: creates our three meters where missing and verifies them where present. */

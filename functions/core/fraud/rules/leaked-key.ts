@@ -197,6 +197,7 @@ function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly
     label = `key ${keyId}, against all the customer's keys`;
   }
   const verdict = run.verdict;
+  if ((globalThis as any).__debug) console.log('DEBUG', keyId, label, verdict && JSON.stringify(verdict.signals), verdict?.strength);
   if (verdict === undefined) return undefined;
   const from = Math.max(0, ctx.dayIndex - EVIDENCE_CONTEXT.day);
   const newSeries: EvidenceSeries = {
