@@ -37,17 +37,18 @@ export const LEAKED_KEY = {
   minBaselineDays: 14,
   /** Days a prefix or country stays "seen" for the key. */
   lookbackDays: 28,
-  /** New prefixes: at least this many, and more than `newMargin` x the key's busiest normal day of new ones + `newSlack`. */
+  /** New prefixes: at least this many, and at least `newMargin` x the most the key had on any baseline day + `newPrefixSlack`. */
   minNewPrefixes: 4,
-  /** New countries: at least this many. */
-  minNewCountries: 2,
   newMargin: 2,
-  newSlack: 2,
-  /** New prefixes only count while the key's known prefixes keep this share of its usual calls (else it moved). */
-  minRetainedShare: 0.5,
+  newPrefixSlack: 3,
+  /** New countries: at least this many, and at least `newMargin` x the baseline's most + `newCountrySlack`. */
+  minNewCountries: 2,
+  newCountrySlack: 2,
+  /** New prefixes only count while the key still uses this share of its usual number of known prefixes (else it moved). */
+  minRetainedShare: 0.2,
   /** Countries within one UTC hour: at least this many, and `hourSlack` more than the key's busiest normal hour. */
   minHourCountries: 4,
-  hourSlack: 2,
+  hourSlack: 3,
   /** A new prefix or country needs this many calls to count. */
   minCallsPerNewValue: 1,
 } as const;

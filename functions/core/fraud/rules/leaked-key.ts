@@ -10,15 +10,17 @@
  *    distinct prefixes (daily granularity), counted only when the day also brings `minNewPrefixes`
  *    new prefixes (more of the known ones is growth, not a leak).
  * 2. New prefixes: unseen prefixes with at least `minCallsPerNewValue` calls, against
- *    `max(minNewPrefixes, newMargin x the most the key had on any baseline day + newSlack)`.
- * 3. New countries, likewise against `max(minNewCountries, newMargin x baseline max + newSlack)`.
+ *    `max(minNewPrefixes, newMargin x the most the key had on any baseline day + newPrefixSlack)`.
+ * 3. New countries, likewise against `max(minNewCountries, newMargin x baseline max + newCountrySlack)`:
+ *    a key never used from a new country is flagged at 2 new ones.
  * 4. Too many countries within one hour: the day's busiest hour against
  *    `max(minHourCountries, the key's busiest baseline hour + hourSlack)`: with the defaults, at least
- *    4 countries in one hour and 2 more than the key has ever had in an hour of its last 4 weeks.
+ *    4 countries in one hour and 3 more than the key has had in any hour of its last 4 weeks.
  *
- * (1) and (2) only count while the key's known prefixes still carry `minRetainedShare` of its usual
- * calls: when the old prefixes go quiet and new ones take over, the key moved (a server migration),
- * which is not a leak; new countries and crowded hours still count then.
+ * (1) and (2) only count while the key still uses `minRetainedShare` of its usual number of known
+ * prefixes (the median of its last 7 baseline days): when the old prefixes go quiet and new ones take
+ * over, the key moved (a server migration), which is not a leak; new countries and crowded hours still
+ * count then.
  *
  * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
  * judged against the customer's baseline instead: all its keys together, replayed the same way, so a
@@ -49,7 +51,8 @@ interface KeyDayVerdict {
 
 interface BaselineDay {
   dayIndex: number;
-  calls: number;
+  /** Distinct prefixes with traffic that day. */
+  activePrefixes: number;
   newPrefixes: number;
   newCountries: number;
   newCalls: number;
@@ -113,11 +116,12 @@ class PlacesBaseline {
     const recent = this.days.filter((b) => b.dayIndex >= i - LEAKED_KEY.lookbackDays);
     if (recent.length < LEAKED_KEY.minBaselineDays) return undefined;
     const max = (f: (b: BaselineDay) => number) => Math.max(0, ...recent.map(f));
-    const usualCalls = median(recent.map((b) => b.calls));
-    const retained = own && usualCalls > 0 ? (a.calls - m.newCalls) / usualCalls : 1;
+    // How many of its usual prefixes the key still uses: a migration leaves few, a leak leaves them all.
+    const usualActive = median(recent.slice(-7).map((b) => b.activePrefixes));
+    const retained = own && usualActive > 0 ? m.knownActive / usualActive : 1;
     const moved = retained < LEAKED_KEY.minRetainedShare;
-    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newSlack);
-    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newSlack);
+    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newPrefixSlack);
+    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newCountrySlack);
     const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
     const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
     const strength = Math.max(jumpStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
@@ -149,7 +153,7 @@ class PlacesBaseline {
     for (const [c, n] of Object.entries(a.countries)) if (n > 0) this.seenCountry.set(c, i);
     // A day without hourly countries is bounded by its distinct countries of the day.
     const hourly = a.countriesByHour ? m.maxHourCountries : Object.values(a.countries).filter((n) => n > 0).length;
-    this.days.push({ dayIndex: i, calls: a.calls, newPrefixes: m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
+    this.days.push({ dayIndex: i, activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length, newPrefixes: m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
   }
 
   private measure(a: KeyDayActivity, i: number) {
@@ -160,6 +164,7 @@ class PlacesBaseline {
       newPrefixes: fresh(a.ipPrefixes, this.seenPrefix),
       newCountries: fresh(a.countries, this.seenCountry),
       newCalls: Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(this.seenPrefix, p) ? 0 : c), 0),
+      knownActive: Object.entries(a.ipPrefixes).filter(([p, c]) => c > 0 && isSeen(this.seenPrefix, p)).length,
       maxHourCountries: Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.length)),
     };
   }
@@ -197,7 +202,6 @@ function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly
     label = `key ${keyId}, against all the customer's keys`;
   }
   const verdict = run.verdict;
-  if ((globalThis as any).__debug) console.log('DEBUG', keyId, label, verdict && JSON.stringify(verdict.signals), verdict?.strength);
   if (verdict === undefined) return undefined;
   const from = Math.max(0, ctx.dayIndex - EVIDENCE_CONTEXT.day);
   const newSeries: EvidenceSeries = {

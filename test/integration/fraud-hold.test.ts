@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Stripe from 'stripe';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe-meter-reporter.js';
+import { closeCustomer, type CloseDeps } from '../../functions/core/nightly-close.js';
+import { buildCustomer } from '../../functions/core/customers.js';
+import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
+import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
+import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
+import type { Customer } from '../../functions/core/ports.js';
+
+// Four weeks of steady weekday traffic, then one day with fifty times the usual volume.
+const FIRST = Date.parse('2026-02-01T00:00:00Z');
+const SPIKE_DAY = '2026-03-02';
+const clock = fixedClock('2026-02-02T00:30:00Z');
+const closeAt = (day: string) => clock.set(Date.parse(`${day}T00:00:00Z`) + DAY_MS + 30 * 60_000);
+
+let stack: LocalStack;
+let stripeServer: StripeTestServer;
+let reporter: StripeMeterReporter;
+let customer: Customer;
+let seq = 0;
+
+const deps = (): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter, clock, fraud: { flags: stack.services.flags } });
+
+function calls(day: string, perHour: number): UsageEvent[] {
+  const out: UsageEvent[] = [];
+  for (let h = 8; h < 18; h++) {
+    const time = `${day}T${String(h).padStart(2, '0')}:10:00Z`;
+    const v = validateEvent(
+      { specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: customer.id, id: `s-${seq++}`, time, data: { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' } },
+      { now: Date.parse(time) + 1000, newId: () => 'x' },
+    );
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    out.push(v.event);
+  }
+  return out;
+}
+
+const apiEvents = () => stripeServer.meterEvents({ eventName: 'serenity_api_calls', customerId: customer.stripeCustomerId });
+
+beforeAll(async () => {
+  stack = await startLocalStack({ noPoller: true });
+  stripeServer = await startStripeTestServer({ clock });
+  const stripe = new Stripe('sk_test_fraud', { ...stripeServer.stripeConfig, maxNetworkRetries: 0 });
+  reporter = new StripeMeterReporter({ stripe, clock, sleep: async () => {} });
+  await reporter.ensureMeters();
+  const cus = await stripe.customers.create({ name: 'spiky' });
+  customer = buildCustomer({ id: 'spiky-co', stripeCustomerId: cus.id }, undefined, FIRST);
+  await stack.services.registry.putCustomer(customer);
+  // Steady history, closed night by night as production would.
+  for (let t = FIRST; t < Date.parse(`${SPIKE_DAY}T00:00:00Z`); t += DAY_MS) {
+    const day = utcDay(t);
+    const weekend = [0, 6].includes(new Date(t).getUTCDay());
+    await stack.services.events.put(calls(day, weekend ? 20 : 100), 'm', `${day}T23:00:00.000Z`);
+    closeAt(day);
+    await closeCustomer(customer, day, [], `run-${day}`, deps());
+  }
+  await stack.services.events.put(calls(SPIKE_DAY, 5000), 'm', `${SPIKE_DAY}T23:00:00.000Z`);
+}, 240_000);
+afterAll(async () => {
+  await stripeServer?.close();
+  await stack?.stop();
+});
+
+describe('fraud flags hold usage from billing', () => {
+  it('flags the spike, holds it from Stripe, does not duplicate the flag on a rerun, and releases it with its original timestamp on dismissal', async () => {
+    // Act: the spike night, and a rerun of it
+    closeAt(SPIKE_DAY);
+    const night = await closeCustomer(customer, SPIKE_DAY, [], 'run-spike', deps());
+    const rerun = await closeCustomer(customer, SPIKE_DAY, [], 'run-spike-2', deps());
+    // Assess: one high-severity flag, the spike day held, nothing new on the rerun
+    expect(night.flags.created.map((f) => [f.rule, f.meter, f.severity])).toEqual([['volume_spike', 'api_calls', 'high']]);
+    expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', SPIKE_DAY]]);
+    expect(rerun.flags.created).toEqual([]);
+    const all = await stack.services.flags.forCustomer(customer.id);
+    expect(all.map((f) => [f.rule, f.meter, f.severity, f.window.from])).toEqual([['volume_spike', 'api_calls', 'high', night.flags.created[0]!.window.from]]);
+    expect(apiEvents().filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY))).toEqual([]);
+
+    // Act: an analyst dismisses it; the next night's close runs
+    const flag = night.flags.created[0]!;
+    await stack.services.flags.put([reviewFlag(flag, { decision: 'dismiss', note: 'planned migration', reviewer: 'ana', at: new Date(clock.now()).toISOString() })]);
+    const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
+    await stack.services.events.put(calls(next, 100), 'm', `${next}T23:00:00.000Z`);
+    closeAt(next);
+    await closeCustomer(customer, next, [], 'run-next', deps());
+    // Assess: the spike is billed now, stamped on its own day
+    const spike = apiEvents().filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY));
+    expect(spike.map((e) => e.value)).toEqual([50_000]);
+  });
+});
