@@ -20,16 +20,17 @@ let stack: LocalStack;
 let stripeServer: StripeTestServer;
 let reporter: StripeMeterReporter;
 let customer: Customer;
+let confirmed: Customer;
 let seq = 0;
 
 const deps = (): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter, clock, fraud: { flags: stack.services.flags } });
 
-function calls(day: string, perHour: number): UsageEvent[] {
+function calls(day: string, perHour: number, c: Customer = customer): UsageEvent[] {
   const out: UsageEvent[] = [];
   for (let h = 8; h < 18; h++) {
     const time = `${day}T${String(h).padStart(2, '0')}:10:00Z`;
     const v = validateEvent(
-      { specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: customer.id, id: `s-${seq++}`, time, data: { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' } },
+      { specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: c.id, id: `s-${seq++}`, time, data: { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' } },
       { now: Date.parse(time) + 1000, newId: () => 'x' },
     );
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
@@ -38,7 +39,7 @@ function calls(day: string, perHour: number): UsageEvent[] {
   return out;
 }
 
-const apiEvents = () => stripeServer.meterEvents({ eventName: 'serenity_api_calls', customerId: customer.stripeCustomerId });
+const apiEvents = (c: Customer = customer) => stripeServer.meterEvents({ eventName: 'serenity_api_calls', customerId: c.stripeCustomerId });
 
 beforeAll(async () => {
   stack = await startLocalStack({ noPoller: true });
@@ -46,18 +47,20 @@ beforeAll(async () => {
   const stripe = new Stripe('sk_test_fraud', { ...stripeServer.stripeConfig, maxNetworkRetries: 0 });
   reporter = new StripeMeterReporter({ stripe, clock, sleep: async () => {} });
   await reporter.ensureMeters();
-  const cus = await stripe.customers.create({ name: 'spiky' });
-  customer = buildCustomer({ id: 'spiky-co', stripeCustomerId: cus.id }, undefined, FIRST);
-  await stack.services.registry.putCustomer(customer);
-  // Steady history, closed night by night as production would.
-  for (let t = FIRST; t < Date.parse(`${SPIKE_DAY}T00:00:00Z`); t += DAY_MS) {
-    const day = utcDay(t);
-    const weekend = [0, 6].includes(new Date(t).getUTCDay());
-    await stack.services.events.put(calls(day, weekend ? 20 : 100), 'm', `${day}T23:00:00.000Z`);
-    closeAt(day);
-    await closeCustomer(customer, day, [], `run-${day}`, deps());
+  customer = buildCustomer({ id: 'spiky-co', stripeCustomerId: (await stripe.customers.create({ name: 'spiky' })).id }, undefined, FIRST);
+  confirmed = buildCustomer({ id: 'caught-co', stripeCustomerId: (await stripe.customers.create({ name: 'caught' })).id }, undefined, FIRST);
+  for (const c of [customer, confirmed]) {
+    await stack.services.registry.putCustomer(c);
+    // Steady history, closed night by night as production would.
+    for (let t = FIRST; t < Date.parse(`${SPIKE_DAY}T00:00:00Z`); t += DAY_MS) {
+      const day = utcDay(t);
+      const weekend = [0, 6].includes(new Date(t).getUTCDay());
+      await stack.services.events.put(calls(day, weekend ? 20 : 100, c), 'm', `${day}T23:00:00.000Z`);
+      closeAt(day);
+      await closeCustomer(c, day, [], `run-${day}`, deps());
+    }
+    await stack.services.events.put(calls(SPIKE_DAY, 5000, c), 'm', `${SPIKE_DAY}T23:00:00.000Z`);
   }
-  await stack.services.events.put(calls(SPIKE_DAY, 5000), 'm', `${SPIKE_DAY}T23:00:00.000Z`);
 }, 240_000);
 afterAll(async () => {
   await stripeServer?.close();
@@ -88,5 +91,21 @@ describe('fraud flags hold usage from billing', () => {
     // Assess: the spike is billed now, stamped on its own day
     const spike = apiEvents().filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY));
     expect(spike.map((e) => e.value)).toEqual([50_000]);
+  });
+
+  it('keeps usage held once an analyst confirms the flag', async () => {
+    // Prepare: the spike night flags the customer
+    closeAt(SPIKE_DAY);
+    const night = await closeCustomer(confirmed, SPIKE_DAY, [], 'run-c1', deps());
+    const flag = night.flags.created[0]!;
+    // Act: confirmed, then the next night closes
+    await stack.services.flags.put([reviewFlag(flag, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: new Date(clock.now()).toISOString() })]);
+    const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
+    closeAt(next);
+    const after = await closeCustomer(confirmed, next, [], 'run-c2', deps());
+    // Assess: still held, and nothing of the spike day reached Stripe
+    expect(after.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', SPIKE_DAY]]);
+    expect(apiEvents(confirmed).filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY))).toEqual([]);
+    expect((await stack.services.flags.get(flag.id))!.status).toBe('confirmed');
   });
 });
