@@ -111,7 +111,7 @@ export function inject(pattern: FraudRule, p: CustomerProfile, days: CustomerAct
       const endIdx = at + Math.round((periodEnd - dayStart) / DAY_MS);
       const start = business(r.int(9, 17));
       const share = r.uniform(0.3, 0.8);
-      const hours = r.int(1, 4);
+      const hours = Math.min(24 - start, r.int(1, 4));
       const base = days[at]!.protectedFiles[start]!;
       for (let h = 0; h < hours; h++) addFiles(days, at * 24 + start + h, Math.min(days.length, endIdx) * 24, -Math.round((base * share) / hours));
       return truth('protected_files', endIdx - at, { dropShare: round(share), files: base, daysBeforeEnd: endIdx - at });
