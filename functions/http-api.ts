@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from './core/api-keys.js';
 import { ValidationError } from './core/errors.js';
 import { loadStatement } from './core/statement.js';
+import { holdsFromFlags } from './core/fraud/holds.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
 import { errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
@@ -36,7 +37,7 @@ const getStatement: Route = async (event, s, params) => {
   const id = decodeSegment(params.customer ?? '', 'customer');
   const customer = (await s.registry.customers([id])).get(id);
   if (!customer) return json(404, { error: `customer "${id}" is not registered` });
-  return json(200, await loadStatement(customer, event.queryStringParameters?.period, s));
+  return json(200, await loadStatement(customer, event.queryStringParameters?.period, s, holdsFromFlags(await s.flags.forCustomer(id))));
 };
 
 /** Routes by "METHOD /path"; a `{name}` segment matches any one non-empty path segment. */

@@ -16,6 +16,7 @@ import {
   type LostRepairPlan,
   type ReconcileRow,
 } from '../../functions/core/reconcile.js';
+import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
 import { STATEMENT_FORMATS, lastDayOf, loadStatement, periodForStatement, renderStatement, type StatementFormat } from '../../functions/core/statement.js';
 import type { Services } from '../../functions/services.js';
 import type { Connection } from '../connect.js';
@@ -29,7 +30,7 @@ export async function showStatement(c: Connection, o: { customer?: string; perio
   if (!STATEMENT_FORMATS.includes(format)) throw new ValidationError([{ field: 'format', message: `must be one of ${STATEMENT_FORMATS.join(', ')}` }]);
   const customer = (await c.services.registry.customers([o.customer])).get(o.customer);
   if (!customer) throw new Error(`customer "${o.customer}" is not registered`);
-  console.log(renderStatement(await loadStatement(customer, o.period, c.services), format));
+  console.log(renderStatement(await loadStatement(customer, o.period, c.services, holdsFromFlags(await c.services.flags.forCustomer(customer.id))), format));
 }
 
 /** Stripe as reconciliation needs it: the reporter and our meters' ids. */
@@ -39,7 +40,7 @@ export interface StripeAccess {
 }
 
 export interface FinanceDeps {
-  services: Pick<Services, 'registry' | 'rollups' | 'ledger' | 'audit' | 'newId'>;
+  services: Pick<Services, 'registry' | 'rollups' | 'ledger' | 'audit' | 'newId' | 'flags'>;
   clock: Clock;
   stripe: StripeAccess;
   /** Who runs it, for the audit trail. */
@@ -139,7 +140,9 @@ interface Compared {
 async function compareOne(deps: FinanceDeps, customer: Customer, period: BillingPeriod): Promise<Compared> {
   const s = deps.services;
   const nowMs = deps.clock.now();
-  const [days, ledger] = await Promise.all([s.rollups.getDays(customer.id, period.start.slice(0, 10), lastDayOf(period)), s.ledger.entries(customer.id)]);
+  const [days, ledger, flags] = await Promise.all([s.rollups.getDays(customer.id, period.start.slice(0, 10), lastDayOf(period)), s.ledger.entries(customer.id), s.flags.forCustomer(customer.id)]);
+  // Held usage shows as held, not as missing.
+  const holds = holdsFromFlags(flags);
   let stripe: Partial<Record<Meter, number>> | undefined;
   let stripeError: string | undefined;
   if (customer.stripeCustomerId) {
@@ -153,7 +156,7 @@ async function compareOne(deps: FinanceDeps, customer: Customer, period: Billing
       stripeError = (err as Error).message;
     }
   }
-  return { rows: compareCustomer({ customer, period, days, ledger, stripe, stripeError, nowMs }), ledger };
+  return { rows: compareCustomer({ customer, period, days, ledger, stripe, stripeError, nowMs, holds }), ledger };
 }
 
 async function fixCustomer(deps: FinanceDeps, customer: Customer, period: BillingPeriod, seen: Compared, runId: string) {

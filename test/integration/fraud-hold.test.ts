@@ -8,6 +8,8 @@ import { buildCustomer } from '../../functions/core/customers.js';
 import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
 import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
+import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
+import { loadStatement } from '../../functions/core/statement.js';
 import type { Customer } from '../../functions/core/ports.js';
 
 // Four weeks of steady weekday traffic, then one day with fifty times the usual volume.
@@ -107,5 +109,8 @@ describe('fraud flags hold usage from billing', () => {
     expect(after.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', SPIKE_DAY]]);
     expect(apiEvents(confirmed).filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY))).toEqual([]);
     expect((await stack.services.flags.get(flag.id))!.status).toBe('confirmed');
+    const statement = await loadStatement(confirmed, '2026-03', stack.services, holdsFromFlags(await stack.services.flags.forCustomer(confirmed.id)));
+    const api = statement.meters.find((m) => m.meter === 'api_calls')!;
+    expect(api.held.map((h) => [h.from, h.to])).toEqual([[SPIKE_DAY, next]]);
   });
 });
