@@ -24,7 +24,7 @@ export function makeCloseWorker(s: CloseServices) {
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
       if (!customer) return; // removed since planning
-      const res = await closeCustomer(customer, c.day, lateDays, c.runId, close);
+      const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, ...(c.peers ? { peers: c.peers } : {}) } });
       if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
       counts.customers++;
       counts.days += res.days.length;

@@ -1,5 +1,6 @@
 import { auditEntry } from './core/ingest.js';
-import { dayToClose, planChunks } from './core/close-plan.js';
+import { dayToClose, peerCandidates, peerStats, planChunks } from './core/close-plan.js';
+import { mapLimit } from './core/concurrency.js';
 import { CLOSE_QUEUE } from './resources.js';
 import { logger } from './logger.js';
 import { closeServices, type CloseServices } from './close-services.js';
@@ -20,7 +21,9 @@ export function makePlanner(s: CloseServices) {
     const day = input.day ?? dayToClose(s.clock.now());
     const runId = s.newId();
     const [customers, late] = await Promise.all([s.registry.listCustomers(), s.rollups.lateDays()]);
-    const chunks = planChunks(runId, day, customers, late, CLOSE_QUEUE.customersPerChunk);
+    const candidates = peerCandidates(customers, day);
+    const peerDays = await mapLimit(candidates, 8, async (c) => ({ customer: c, days: await s.rollups.getDays(c.id, c.createdAt.slice(0, 10), addDays(c.createdAt.slice(0, 10), 13)) }));
+    const chunks = planChunks(runId, day, customers, late, CLOSE_QUEUE.customersPerChunk, peerStats(peerDays, day));
     await s.rollups.startRun({ runId, day, chunks: chunks.length, customers: customers.length, startedAt: new Date(s.clock.now()).toISOString() });
     const { failed } = await s.closeQueue.send(chunks.map((c) => JSON.stringify(c)));
     if (failed.length) throw new Error(`${failed.length} of ${chunks.length} close chunks could not be enqueued; rerun the close (it is idempotent)`);
@@ -33,3 +36,5 @@ export function makePlanner(s: CloseServices) {
 let cached: ReturnType<typeof makePlanner> | undefined;
 /** Lambda entry point (EventBridge scheduled event; `{ day }` may be given to close another day). */
 export const handler = (event: { day?: string } = {}) => (cached ??= makePlanner(closeServices()))({ day: typeof event.day === 'string' ? event.day : undefined });
+
+const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);

@@ -3,6 +3,7 @@ import type { FieldError } from './errors.js';
 import { ValidationError } from './errors.js';
 import { LIMITS } from './event-contract.js';
 import type { Customer, UsageStore } from './ports.js';
+import { mapLimit } from './concurrency.js';
 import { daysBetween, distinctUsers, foldUsage, type Granularity, type UsageBucket, type UsageFragment } from './usage-fragment.js';
 
 export interface UsageQuery {
@@ -91,18 +92,4 @@ function distinctUsersInRange(fragments: UsageFragment[], from: number, to: numb
     return { ...f, users };
   });
   return distinctUsers(clipped).size;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dayToClose, planChunks } from '../../functions/core/close-plan.js';
+import { dayToClose, peerCandidates, peerStats, planChunks } from '../../functions/core/close-plan.js';
 import { consumeMessage } from '../../functions/core/consume.js';
 import { parseMessage, packMessages } from '../../functions/core/queue-message.js';
 import { fixedClock } from '../../functions/core/clock.js';
@@ -48,5 +48,22 @@ describe('late-day markers from the consumer', () => {
     });
     // Assess
     expect(marks).toEqual([{ customerId: 'acme', day: '2026-03-03' }]);
+  });
+});
+
+describe('peer statistics for the new-account rule', () => {
+  it('draws recent cohorts and summarises their daily values by account age', () => {
+    // Prepare: three peers created 2026-03-01, each with a second day of 10, 20 or 30 calls
+    const peer = (id: string, createdAt: string): Customer => ({ id, createdAt, updatedAt: createdAt });
+    const day = (d: string, calls: number) => ({ customerId: 'x', day: d, periodKey: '2026-03', anchorDay: 1, eventCount: 1, apiCalls: calls, apiCallsByHour: [], activeUsers: 2, files: { start: 0, end: 5, peak: 5 }, ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 }, values: { api_calls: calls, active_users: 2, protected_files: 5 }, computedAt: '' });
+    const all = [peer('p1', '2026-03-01T00:00:00Z'), peer('p2', '2026-03-01T00:00:00Z'), peer('p3', '2026-03-01T00:00:00Z'), peer('old', '2025-01-01T00:00:00Z')];
+    // Act
+    const candidates = peerCandidates(all, '2026-03-20');
+    const stats = peerStats(candidates.map((c, i) => ({ customer: c, days: [day('2026-03-02', 10 * (i + 1))] })), '2026-03-20');
+    // Assess
+    expect(candidates.map((c) => c.id).sort()).toEqual(['p1', 'p2', 'p3']);
+    expect(stats!.byAge.api_calls[1]).toMatchObject({ n: 3, q50: 20 });
+    expect(stats!.byAge.protected_files[1]!.q50).toBe(5);
+    expect(peerStats([], '2026-03-20')).toBeUndefined();
   });
 });
