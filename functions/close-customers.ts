@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { closeCustomer, type CloseDeps } from './core/nightly-close.js';
+import type { Flag } from './core/fraud/types.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
@@ -19,6 +20,7 @@ export function makeCloseWorker(s: CloseServices) {
     const close = deps;
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));
+    const opened: Flag[] = [];
     const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, escalations: 0 };
     // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
@@ -35,11 +37,16 @@ export function makeCloseWorker(s: CloseServices) {
       counts.held += res.deferred.length;
       counts.flagsOpened += res.flags.created.length;
       counts.escalations += res.escalations.length;
+      opened.push(...res.flags.created);
       for (const f of res.flags.created) logger.warn('fraud flag opened', { flagId: f.id, customerId: id, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
       for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
     });
+    if (opened.length) {
+      await s.flagPublisher?.publish(opened);
+      await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.open', actor: 'close-worker', counts: { flags: opened.length }, details: { flags: opened.map((f) => ({ id: f.id, customerId: f.customerId, rule: f.rule, severity: f.severity })) } }));
+    }
     await s.rollups.chunkDone(c.day, c.runId, counts);
     await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'nightly.report', actor: 'close-worker', counts, details: { runId: c.runId, day: c.day } }));
   };

@@ -4,11 +4,17 @@ import { StripeMeterReporter } from './adapters/stripe-meter-reporter.js';
 import { resolveStripeKey } from './adapters/stripe-secret.js';
 import { SqsEventQueue } from './adapters/sqs-event-queue.js';
 import { services, type Services } from './services.js';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsFlagPublisher } from './adapters/sns-flag-publisher.js';
+import { FLAG_TOPIC } from './resources.js';
+import type { FlagPublisher } from './core/ports.js';
 
 /** What the nightly close's functions add to the pipeline's services. */
 export interface CloseServices extends Services {
   close: CloseConfig;
   closeQueue: SqsEventQueue;
+  /** Where new flags are announced: SNS when FLAG_TOPIC_ARN is set, else the log only. */
+  flagPublisher?: FlagPublisher;
   /** The Stripe reporter, built on first use: the planner never needs Stripe or its secret. */
   reporter: () => Promise<StripeMeterReporter>;
 }
@@ -21,6 +27,7 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
     ...base,
     close,
     closeQueue: new SqsEventQueue(base.clients.sqs, close.queueUrl, close.dlqUrl),
+    ...(env[FLAG_TOPIC.env] ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) } : {}),
     reporter: () =>
       (reporter ??= (async () => {
         const stripe = loadStripeConfig(env);

@@ -156,3 +156,9 @@ export const DEFAULTS = {
 
 /** Service name in logs and Powertools metadata. */
 export const SERVICE_NAME = 'serenity-metering';
+
+/** The SNS topic new fraud flags are published to. */
+export const FLAG_TOPIC = {
+  id: 'FraudFlags',
+  env: 'FLAG_TOPIC_ARN',
+} as const;

@@ -215,3 +215,8 @@ export interface FlagStore {
   list(filter?: FlagFilter): Promise<Flag[]>;
   put(flags: readonly Flag[]): Promise<void>;
 }
+
+/** Tells the people who review flags that new ones opened (SNS on AWS; the log locally). */
+export interface FlagPublisher {
+  publish(flags: readonly Flag[]): Promise<void>;
+}

@@ -5,7 +5,9 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CLOSE_FUNCTIONS, CLOSE_QUEUE, STRIPE_SECRET } from '../../functions/resources.js';
+import { CLOSE_FUNCTIONS, CLOSE_QUEUE, FLAG_TOPIC, STRIPE_SECRET } from '../../functions/resources.js';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Alias } from 'aws-cdk-lib/aws-kms';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
 import type { UsageTables } from './usage-tables.js';
@@ -35,6 +37,8 @@ export class NightlyClose extends Construct {
   readonly dlq: Queue;
   readonly planner: NodeFunction;
   readonly worker: NodeFunction;
+  /** New fraud flags are published here; subscribe the analysts' channel to it. */
+  readonly flagTopic: Topic;
   readonly schedule: Rule;
   readonly stripeSecret: ISecret;
   /** The close queue URLs under the environment variables functions/config.ts reads. */
@@ -85,6 +89,8 @@ export class NightlyClose extends Construct {
       targets: [new LambdaFunction(this.planner)],
     });
 
+    this.flagTopic = new Topic(this, FLAG_TOPIC.id, { displayName: 'Serenity metering: new fraud flags', enforceSSL: true, masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns') });
+
     this.worker = new NodeFunction(this, 'Worker', {
       handlerFile: 'close-customers',
       description: 'Nightly close: closes a chunk of customers and reports their usage to Stripe',
@@ -95,6 +101,7 @@ export class NightlyClose extends Construct {
         // Already this worker's share of the account-wide rate (each worker has its own limiter); not divided again in code.
         STRIPE_RATE_PER_SECOND: String(globalRate / maxConcurrency),
         CLOSE_CONCURRENCY: String(CLOSE_FUNCTIONS.customersAtOnce),
+        [FLAG_TOPIC.env]: this.flagTopic.topicArn,
       },
       timeout: Duration.seconds(CLOSE_FUNCTIONS.workerTimeoutSeconds),
       memorySize: CLOSE_FUNCTIONS.workerMemoryMb,
@@ -104,6 +111,13 @@ export class NightlyClose extends Construct {
     for (const table of [t.rollups, t.ledger]) table.grantReadWriteData(this.worker);
     t.audit.grantWriteData(this.worker);
     this.stripeSecret.grantRead(this.worker);
+    t.flags.grantReadWriteData(this.worker);
+    this.flagTopic.grantPublish(this.worker);
+    // The topic is encrypted with the AWS-managed SNS key, whose ARN is unknown at synth time: the publish
+    // grant can only name it as key/*, and only for the data-key actions SNS needs.
+    for (const id of ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]']) {
+      Validations.of(this.worker.role!).acknowledge({ id, reason: 'Publishing to a topic encrypted with the AWS-managed key alias/aws/sns: its key ARN is not known at synth time.' });
+    }
     this.worker.addEventSource(
       new SqsEventSource(this.queue, { batchSize: CLOSE_QUEUE.batchSize, reportBatchItemFailures: true, maxConcurrency }),
     );

@@ -340,4 +340,19 @@ describe('MeteringStack', () => {
     expect(secrets).toEqual([]);
     expect(JSON.stringify(workerEnv[STRIPE_SECRET.env])).toContain(':secret:billing/stripe-live');
   });
+
+  it('publishes new fraud flags to an encrypted SNS topic that only the close worker may publish to', () => {
+    // Act
+    const topics = byType('AWS::SNS::Topic');
+    const env = resources[idOf(stack.close.worker)]!.Properties.Environment.Variables;
+    const publishers = byType('AWS::IAM::Policy').filter((p) =>
+      p.Properties.PolicyDocument.Statement.some((st: { Action: string | string[] }) => [st.Action].flat().includes('sns:Publish')),
+    );
+    // Assess
+    expect(topics).toHaveLength(1);
+    expect(topics[0]!.Properties.KmsMasterKeyId).toBeDefined();
+    expect(env.FLAG_TOPIC_ARN).toEqual({ Ref: idOf(stack.close.flagTopic) });
+    expect(publishers.flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref))).toEqual([idOf(stack.close.worker.role!)]);
+  });
 });
+

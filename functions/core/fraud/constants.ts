@@ -49,8 +49,12 @@ export const LEAKED_KEY = {
   /** Countries within one UTC hour: at least this many, and `hourSlack` more than the key's busiest normal hour. */
   minHourCountries: 4,
   hourSlack: 3,
-  /** A new prefix or country needs this many calls to count. */
+  /** A new prefix needs this many calls to count. */
   minCallsPerNewValue: 1,
+  /** A country counts (as new, or in an hour) only with this share of the key's calls of the day... */
+  minCountryShare: 0.01,
+  /** ...and this many calls. */
+  minCountryCalls: 10,
 } as const;
 
 export const ACCOUNT_SHARING = {

@@ -10,12 +10,11 @@
  *    distinct prefixes (daily granularity), counted only when the day also brings `minNewPrefixes`
  *    new prefixes (more of the known ones is growth, not a leak).
  * 2. New prefixes: unseen prefixes with at least `minCallsPerNewValue` calls, against
- *    `max(minNewPrefixes, newMargin x the most the key had on any baseline day + newPrefixSlack)`.
- * 3. New countries, likewise against `max(minNewCountries, newMargin x baseline max + newCountrySlack)`:
- *    a key never used from a new country is flagged at 2 new ones.
+ *    `max(minNewPrefixes, newMargin x the most the key had on any baseline day + newSlack)`.
+ * 3. New countries, likewise against `max(minNewCountries, newMargin x baseline max + newSlack)`.
  * 4. Too many countries within one hour: the day's busiest hour against
  *    `max(minHourCountries, the key's busiest baseline hour + hourSlack)`: with the defaults, at least
- *    4 countries in one hour and 3 more than the key has had in any hour of its last 4 weeks.
+ *    4 countries in one hour and 2 more than the key has ever had in an hour of its last 4 weeks.
  *
  * (1) and (2) only count while the key still uses `minRetainedShare` of its usual number of known
  * prefixes (the median of its last 7 baseline days): when the old prefixes go quiet and new ones take
@@ -23,9 +22,10 @@
  * count then.
  *
  * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
- * judged against the customer's baseline instead: all its keys together, replayed the same way, so a
- * rotated key inherits the places its predecessor was used from (the jump and the retained share need a
- * key's own history and are left out then). One detection per customer and day, on `api_calls`, naming
+ * judged against the customer's baseline instead: all its keys together, so a rotated key inherits the
+ * places its predecessor was used from. That yardstick learns every day (one key's migration is not the
+ * customer's leak) and its bars include every key's churn, so it is conservative; the jump and the
+ * retained share need a key's own history and are left out then. One detection per customer and day, on `api_calls`, naming
  * every key that crossed and the top prefixes and countries, new ones marked.
  */
 import { DAY_MS } from '../../clock.js';
@@ -120,8 +120,8 @@ class PlacesBaseline {
     const usualActive = median(recent.slice(-7).map((b) => b.activePrefixes));
     const retained = own && usualActive > 0 ? m.knownActive / usualActive : 1;
     const moved = retained < LEAKED_KEY.minRetainedShare;
-    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newPrefixSlack);
-    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newCountrySlack);
+    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newSlack);
+    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newSlack);
     const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
     const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
     const strength = Math.max(jumpStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
@@ -152,26 +152,40 @@ class PlacesBaseline {
     for (const [p, c] of Object.entries(a.ipPrefixes)) if (c > 0) this.seenPrefix.set(p, i);
     for (const [c, n] of Object.entries(a.countries)) if (n > 0) this.seenCountry.set(c, i);
     // A day without hourly countries is bounded by its distinct countries of the day.
-    const hourly = a.countriesByHour ? m.maxHourCountries : Object.values(a.countries).filter((n) => n > 0).length;
+    const hourly = a.countriesByHour ? m.maxHourCountries : significantCountries(a).size;
     this.days.push({ dayIndex: i, activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length, newPrefixes: m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
   }
 
   private measure(a: KeyDayActivity, i: number) {
     const isSeen = (seen: Map<string, number>, v: string) => (seen.get(v) ?? Number.NEGATIVE_INFINITY) >= i - LEAKED_KEY.lookbackDays;
-    const fresh = (record: Readonly<Record<string, number>>, seen: Map<string, number>) =>
-      new Set(Object.entries(record).filter(([v, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(seen, v)).map(([v]) => v));
+    const significant = significantCountries(a);
     return {
-      newPrefixes: fresh(a.ipPrefixes, this.seenPrefix),
-      newCountries: fresh(a.countries, this.seenCountry),
+      newPrefixes: new Set(Object.entries(a.ipPrefixes).filter(([p, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(this.seenPrefix, p)).map(([p]) => p)),
+      newCountries: new Set([...significant].filter((c) => !isSeen(this.seenCountry, c))),
       newCalls: Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(this.seenPrefix, p) ? 0 : c), 0),
       knownActive: Object.entries(a.ipPrefixes).filter(([p, c]) => c > 0 && isSeen(this.seenPrefix, p)).length,
-      maxHourCountries: Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.length)),
+      maxHourCountries: Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.filter((c) => significant.has(c)).length)),
     };
   }
 }
 
-/** Replays a series of daily activity through a baseline, judging each day before learning it; the verdict on day `last`. */
-function replay(activity: readonly (KeyDayActivity | undefined)[], last: number, jump: readonly SpikeResult[] | undefined, judgeLast: KeyDayActivity | undefined = activity[last]): { verdict?: KeyDayVerdict; perDay: ({ verdict: KeyDayVerdict } | undefined)[] } {
+/** Countries carrying at least `minCountryShare` of the key's calls (and `minCountryCalls`): a traveller's few calls are not a place the key is used from. */
+function significantCountries(a: KeyDayActivity): Set<string> {
+  const floor = Math.max(LEAKED_KEY.minCountryCalls, LEAKED_KEY.minCountryShare * a.calls);
+  return new Set(Object.entries(a.countries).filter(([, n]) => n >= floor).map(([c]) => c));
+}
+
+/**
+ * Replays a series of daily activity through a baseline, judging each day before learning it (a
+ * flagged day is not learned, unless `learnAll`); the verdict on `judgeLast` as day `last`.
+ */
+function replay(
+  activity: readonly (KeyDayActivity | undefined)[],
+  last: number,
+  jump: readonly SpikeResult[] | undefined,
+  judgeLast: KeyDayActivity | undefined = activity[last],
+  learnAll = false,
+): { verdict?: KeyDayVerdict; perDay: ({ verdict: KeyDayVerdict } | undefined)[] } {
   const baseline = new PlacesBaseline();
   const perDay: ({ verdict: KeyDayVerdict } | undefined)[] = [];
   for (let i = 0; i < last; i++) {
@@ -182,7 +196,7 @@ function replay(activity: readonly (KeyDayActivity | undefined)[], last: number,
     }
     const v = baseline.judge(a, i, jump ? { jump: jump[i]! } : undefined);
     perDay.push(v ? { verdict: v } : undefined);
-    if (v === undefined || v.strength < 1) baseline.learn(a, i);
+    if (learnAll || v === undefined || v.strength < 1) baseline.learn(a, i);
   }
   const verdict = judgeLast && judgeLast.calls > 0 ? baseline.judge(judgeLast, last, jump ? { jump: jump[last]! } : undefined) : undefined;
   perDay.push(verdict ? { verdict } : undefined);
@@ -198,7 +212,9 @@ function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly
   let run = replay(activity, ctx.dayIndex, jump);
   let label = `key ${keyId}`;
   if (run.verdict === undefined) {
-    run = replay(customerLevel(), ctx.dayIndex, undefined, activity[ctx.dayIndex]);
+    // All keys together are a conservative yardstick: every day teaches it (a migration of one key is
+    // not a leak of the customer), and its bars include every key's churn.
+    run = replay(customerLevel(), ctx.dayIndex, undefined, activity[ctx.dayIndex], true);
     label = `key ${keyId}, against all the customer's keys`;
   }
   const verdict = run.verdict;
