@@ -5,6 +5,7 @@ import type { Flag } from './core/fraud/types.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
+import { loadHoldSeverities } from './config.js';
 import { closeServices, type CloseServices } from './close-services.js';
 import { inParallel } from './adapters/dynamodb-batch.js';
 
@@ -15,6 +16,7 @@ import { inParallel } from './adapters/dynamodb-batch.js';
  */
 export function makeCloseWorker(s: CloseServices) {
   let deps: CloseDeps | undefined;
+  const holdSeverities = loadHoldSeverities();
   const chunk = async (r: SQSRecord) => {
     deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock, fraud: { flags: s.flags } };
     const close = deps;
@@ -26,7 +28,7 @@ export function makeCloseWorker(s: CloseServices) {
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
       if (!customer) return; // removed since planning
-      const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, ...(c.peers ? { peers: c.peers } : {}) } });
+      const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, ...(c.peers ? { peers: c.peers } : {}) } });
       if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
       counts.customers++;
       counts.days += res.days.length;

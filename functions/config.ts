@@ -89,3 +89,11 @@ function parseOrThrow<T>(what: string, schema: z.ZodType<T>, input: unknown, nam
   const problems = parsed.error.issues.map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
   throw new ConfigError(`invalid ${what} configuration: ${problems}`);
 }
+
+/** Which open-flag severities hold usage back from Stripe (`HOLD_SEVERITIES`, comma-separated; default high). */
+export function loadHoldSeverities(env: NodeJS.ProcessEnv = process.env): ('low' | 'medium' | 'high')[] {
+  const raw = (env.HOLD_SEVERITIES ?? 'high').split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = raw.filter((x) => !['low', 'medium', 'high'].includes(x));
+  if (bad.length) throw new ConfigError(`invalid configuration: HOLD_SEVERITIES must list low, medium or high, got ${bad.join(', ')}`);
+  return raw as ('low' | 'medium' | 'high')[];
+}

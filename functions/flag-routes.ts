@@ -58,6 +58,11 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
     throw err;
   }
   await s.flags.put([reviewed]);
+  if (reviewed.status === 'confirmed') {
+    // Confirmed fraud keeps its usage held and puts the customer in front of finance.
+    const customer = (await s.registry.customers([flag.customerId])).get(flag.customerId);
+    if (customer) await s.registry.putCustomer({ ...customer, financeReview: { flagId: flag.id, rule: flag.rule, by: key.principal, at }, updatedAt: at });
+  }
   await s.audit.record(
     auditEntry(s.newId(), s.clock.now(), {
       action: 'flag.review',

@@ -27,6 +27,8 @@ export interface Customer {
   stripeCustomerId?: string;
   /** Day of month (1-31) on which the customer's billing period starts; calendar months when absent. */
   anchorDay?: number;
+  /** Set when an analyst confirms fraud: finance must look at this customer. */
+  financeReview?: { flagId: string; rule: string; by: string; at: string };
   createdAt: string;
   updatedAt: string;
 }

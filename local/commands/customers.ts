@@ -26,7 +26,7 @@ export async function addCustomer(c: Connection, id: string, o: { name?: string;
 export async function listCustomers(c: Connection, json: boolean): Promise<void> {
   const all = await c.services.registry.listCustomers();
   if (json) return console.log(JSON.stringify(all, null, 2));
-  printTable(all.map((x) => ({ id: x.id, name: x.name ?? '', stripe: x.stripeCustomerId ?? '', anchor: x.anchorDay ?? '', created: x.createdAt })));
+  printTable(all.map((x) => ({ id: x.id, name: x.name ?? '', stripe: x.stripeCustomerId ?? '', anchor: x.anchorDay ?? '', created: x.createdAt, finance: x.financeReview ? `fraud confirmed (${x.financeReview.rule}) by ${x.financeReview.by}` : '' })));
 }
 
 /** Who runs the CLI, for the audit trail. */

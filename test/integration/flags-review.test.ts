@@ -97,3 +97,18 @@ describe('meter flags', () => {
     expect(refused.stderr).toContain('401');
   });
 });
+
+describe('confirming a flag', () => {
+  it('marks the customer for finance', async () => {
+    // Prepare
+    await stack.services.registry.putCustomer({ id: 'acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
+    const other = openFlag({ ...detection, window: { from: '2026-11-22T10:00:00.000Z', to: '2026-11-22T11:00:00.000Z' } }, '2026-11-23T00:30:00.000Z');
+    await stack.services.flags.put([other]);
+    // Act
+    const res = await call('POST', `/v1/flags/${other.id}/review`, ANALYST, { decision: 'confirm', note: 'key posted publicly' });
+    // Assess
+    expect(res.status).toBe(200);
+    const customer = (await stack.services.registry.customers(['acme'])).get('acme')!;
+    expect(customer.financeReview).toMatchObject({ flagId: other.id, rule: 'volume_spike', by: 'ana' });
+  });
+});
