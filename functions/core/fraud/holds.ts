@@ -12,6 +12,7 @@ export interface HoldPolicy {
   holdSeverities: readonly FlagSeverity[];
 }
 
+/** Hold only what open high flags cover (and what confirmed flags cover). */
 export const DEFAULT_HOLD_POLICY: HoldPolicy = { holdSeverities: ['high'] };
 
 /** A hold close to Stripe's backdating limit: release or decide it now, or its usage can no longer be billed. */

@@ -13,6 +13,7 @@ export interface FlagReview {
   at: string;
 }
 
+/** Longest review note accepted, in characters. */
 export const MAX_NOTE_LENGTH = 2000;
 
 /** The flag was already reviewed: a conflict that waiting cannot resolve (HTTP 409). */

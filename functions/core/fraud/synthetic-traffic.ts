@@ -29,6 +29,7 @@ export interface BenignRates {
   scaleOut: number;
 }
 
+/** The benign irregularities' rates in the evaluation: ordinary events, not chosen to make the rules look good. */
 export const DEFAULT_BENIGN_RATES: BenignRates = {
   burst: 0.02,
   backfill: 0.001,
@@ -40,6 +41,7 @@ export const DEFAULT_BENIGN_RATES: BenignRates = {
   scaleOut: 1 / 100,
 };
 
+/** One kind of benign irregularity. */
 export type BenignKind = keyof BenignRates;
 
 /** A benign irregularity that happened: the eval uses these to explain false flags, never the rules. */
@@ -117,9 +119,10 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
       level *= r.uniform(0.6, 1.8);
       note('levelShift');
     }
-    const weekday = new Date(dayStart + p.tzOffset * HOUR_MS).getUTCDay();
-    const weekend = weekday === 0 || weekday === 6;
-    let dayMult = level * Math.exp(0.1 * r.normal()) * (weekend ? p.weekendFactor : 1) * (1 + p.growthPerDay) ** d;
+    // Weekends in the customer's own time zone, hour by hour; users and keys follow the local day at noon UTC.
+    const weekendAt = (t: number) => [0, 6].includes(new Date(t + p.tzOffset * HOUR_MS).getUTCDay());
+    const weekend = weekendAt(dayStart + 12 * HOUR_MS);
+    let dayMult = level * Math.exp(0.1 * r.normal()) * (1 + p.growthPerDay) ** d;
     if (r.chance(rates.outage)) {
       dayMult *= r.uniform(0.1, 0.5);
       note('outage');
@@ -133,7 +136,7 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
     for (let h = 0; h < 24; h++) {
       const t = dayStart + h * HOUR_MS;
       const s = shapes[(h + p.tzOffset + 24) % 24]!;
-      apiCalls.push(r.poisson(((p.dailyCalls * dayMult * s) / shapeSum) * ramp(t + HOUR_MS / 2) * r.gammaMean1(25)));
+      apiCalls.push(r.poisson(((p.dailyCalls * dayMult * s * (weekendAt(t) ? p.weekendFactor : 1)) / shapeSum) * ramp(t + HOUR_MS / 2) * r.gammaMean1(25)));
     }
     if (r.chance(rates.burst)) {
       const start = (r.int(9, 15) - p.tzOffset + 24) % 24;
@@ -147,7 +150,7 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
       for (let h = start; h < Math.min(24, start + r.int(2, 8)); h++) apiCalls[h]! += r.poisson(k * busyHour * ramp(dayStart + h * HOUR_MS));
       note('backfill');
     }
-    const pActive = (p.shape === 'office' && weekend ? 0.7 * p.weekendFactor : 0.7) * Math.min(1.5, dayMult / (weekend ? p.weekendFactor : 1));
+    const pActive = (weekend ? 0.7 * p.weekendFactor : 0.7) * Math.min(1.5, dayMult);
     const usersDay = Math.min(Math.round(p.users * level * 1.5), r.poisson(p.users * pActive * ramp(dayStart + DAY_MS / 2)));
     for (let h = 0; h < 24; h++) {
       const s = shapes[(h + p.tzOffset + 24) % 24]!;

@@ -41,7 +41,7 @@ import { dailyValue } from './rule-context.js';
 import { quantile } from './stats.js';
 import { inject, type GroundTruth } from './synthetic-inject.js';
 import { DEFAULT_BENIGN_RATES, simulateCustomer, type BenignEvent, type BenignRates, type CustomerProfile } from './synthetic-traffic.js';
-import { FRAUD_RULES, type CustomerActivityDay, type FraudRule } from './types.js';
+import type { CustomerActivityDay, FraudRule } from './types.js';
 
 export type { GroundTruth } from './synthetic-inject.js';
 export type { BenignEvent, BenignRates, CustomerProfile } from './synthetic-traffic.js';
@@ -53,6 +53,7 @@ export interface InjectionRequest {
   day: number;
 }
 
+/** What to simulate. */
 export interface ScenarioOptions {
   seed: number;
   customers: number;
@@ -81,6 +82,7 @@ export interface SyntheticCustomer {
   onboarding: PeerDay[];
 }
 
+/** A simulated population, what was injected into it (ground truth) and the benign events that happened. */
 export interface Scenario {
   customers: SyntheticCustomer[];
   labels: GroundTruth[];

@@ -4,11 +4,13 @@ import type { Meter } from '../meters.js';
 /** The fraud rules: a closed union, each implemented in its own module under `rules/`. */
 export type FraudRule = 'volume_spike' | 'leaked_key' | 'account_sharing' | 'new_account_surge' | 'off_hours_burst' | 'end_of_period_gaming';
 
+/** Every rule, in the order they run and flags are listed. */
 export const FRAUD_RULES: readonly FraudRule[] = ['volume_spike', 'leaked_key', 'account_sharing', 'new_account_surge', 'off_hours_burst', 'end_of_period_gaming'];
 
 /** How loud a flag is; severities map to score bands (see `constants.ts`). */
 export type FlagSeverity = 'low' | 'medium' | 'high';
 
+/** Severities, lowest first. */
 export const FLAG_SEVERITIES: readonly FlagSeverity[] = ['low', 'medium', 'high'];
 
 /** Where a flag stands in review. Only `open` flags can be reviewed. */

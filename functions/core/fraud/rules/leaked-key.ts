@@ -17,9 +17,9 @@
  *    4 countries in one hour and 2 more than the key has ever had in an hour of its last 4 weeks.
  *
  * (1) and (2) only count while the key still uses `minRetainedShare` of its usual number of known
- * prefixes (the median of its last 7 baseline days): when the old prefixes go quiet and new ones take
- * over, the key moved (a server migration), which is not a leak; new countries and crowded hours still
- * count then.
+ * prefixes (a quiet day's: the lower quartile of its last 14 baseline days): when the old prefixes go
+ * quiet and new ones take over, the key moved (a server migration), which is not a leak, and that
+ * day's new prefixes do not raise the key's bar; new countries and crowded hours still count then.
  *
  * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
  * judged against the customer's baseline instead: all its keys together, so a rotated key inherits the
@@ -34,12 +34,14 @@ import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { SpikeResult } from '../../anomaly/types.js';
 import type { Detection, EvidenceSeries, FraudInput, KeyDayActivity, RankedValue } from '../types.js';
-import { mean, median } from '../stats.js';
+import { mean, quantile } from '../stats.js';
 import { strengthOfResult } from './volume-spike.js';
 
 /** What one key did on one day, measured against its baseline. */
 interface KeyDayVerdict {
   strength: number;
+  /** The key's old prefixes went quiet: its new ones are a move, not a leak. */
+  moved: boolean;
   signals: Record<string, number>;
   newPrefixes: Set<string>;
   newCountries: Set<string>;
@@ -117,16 +119,18 @@ class PlacesBaseline {
     if (recent.length < LEAKED_KEY.minBaselineDays) return undefined;
     const max = (f: (b: BaselineDay) => number) => Math.max(0, ...recent.map(f));
     // How many of its usual prefixes the key still uses: a migration leaves few, a leak leaves them all.
-    const usualActive = median(recent.slice(-7).map((b) => b.activePrefixes));
+    // "Usual" is a quiet day's count (the lower quartile of two weeks), so a weekend is not a move.
+    const usualActive = quantile(recent.slice(-14).map((b) => b.activePrefixes), 0.25);
     const retained = own && usualActive > 0 ? m.knownActive / usualActive : 1;
     const moved = retained < LEAKED_KEY.minRetainedShare;
-    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newSlack);
-    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newSlack);
+    const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newPrefixSlack);
+    const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newCountrySlack);
     const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
     const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
     const strength = Math.max(jumpStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
     return {
       ...m,
+      moved,
       strength,
       usualNewPrefixes: mean(recent.map((b) => b.newPrefixes)),
       prefixBar,
@@ -146,14 +150,14 @@ class PlacesBaseline {
     };
   }
 
-  /** Learns day `i` (call only for days that were not flagged). */
-  learn(a: KeyDayActivity, i: number): void {
+  /** Learns day `i` (call only for days that were not flagged); a move's new prefixes do not count as the key's churn. */
+  learn(a: KeyDayActivity, i: number, moved = false): void {
     const m = this.measure(a, i);
     for (const [p, c] of Object.entries(a.ipPrefixes)) if (c > 0) this.seenPrefix.set(p, i);
     for (const [c, n] of Object.entries(a.countries)) if (n > 0) this.seenCountry.set(c, i);
     // A day without hourly countries is bounded by its distinct countries of the day.
     const hourly = a.countriesByHour ? m.maxHourCountries : significantCountries(a).size;
-    this.days.push({ dayIndex: i, activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length, newPrefixes: m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
+    this.days.push({ dayIndex: i, activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length, newPrefixes: moved ? 0 : m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
   }
 
   private measure(a: KeyDayActivity, i: number) {
@@ -196,7 +200,7 @@ function replay(
     }
     const v = baseline.judge(a, i, jump ? { jump: jump[i]! } : undefined);
     perDay.push(v ? { verdict: v } : undefined);
-    if (learnAll || v === undefined || v.strength < 1) baseline.learn(a, i);
+    if (learnAll || v === undefined || v.strength < 1) baseline.learn(a, i, v?.moved);
   }
   const verdict = judgeLast && judgeLast.calls > 0 ? baseline.judge(judgeLast, last, jump ? { jump: jump[last]! } : undefined) : undefined;
   perDay.push(verdict ? { verdict } : undefined);

@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import { DAY_MS, HOUR_MS } from '../../../functions/core/clock.js';
+import { ValidationError } from '../../../functions/core/errors.js';
+import { holdEscalations, holdsFromFlags } from '../../../functions/core/fraud/holds.js';
+import { flagId, mergeFlags } from '../../../functions/core/fraud/merge-flags.js';
+import { FlagAlreadyReviewedError, reviewFlag } from '../../../functions/core/fraud/review-flag.js';
+import type { Detection, Flag, FlagSeverity, FraudRule } from '../../../functions/core/fraud/types.js';
+import type { Meter } from '../../../functions/core/meters.js';
+
+const T0 = Date.parse('2026-03-09T00:00:00Z');
+const iso = (day: number, hour = 0) => new Date(T0 + day * DAY_MS + hour * HOUR_MS).toISOString();
+const NIGHT = (day: number) => iso(day + 1, 0.5);
+
+const SCORES: Record<FlagSeverity, number> = { low: 0.55, medium: 0.75, high: 0.9 };
+
+function detection(day: number, options: { severity?: FlagSeverity; rule?: FraudRule; meter?: Meter; customerId?: string; hours?: [number, number] } = {}): Detection {
+  const { severity = 'high', rule = 'volume_spike', meter = 'api_calls', customerId = 'cus-1', hours = [0, 24] } = options;
+  return {
+    customerId,
+    rule,
+    meter,
+    window: { from: iso(day, hours[0]), to: iso(day, hours[1]) },
+    score: SCORES[severity],
+    severity,
+    evidence: {
+      summary: `day ${day}`,
+      observed: 100 + day,
+      expected: 10,
+      signals: { strength: 2 },
+      series: [{ name: `${meter} per hour`, granularity: 'hour', points: [{ t: iso(day, 12), observed: 100, expected: 10, lo: 0, hi: 30, flagged: true }] }],
+      topCountries: [{ value: 'RU', calls: 50 + day, new: true }],
+    },
+  };
+}
+
+/** Runs nights one after another, storing what each one creates or updates. */
+function runNights(nights: Detection[][], stored: Flag[] = []): { stored: Flag[]; results: ReturnType<typeof mergeFlags>[] } {
+  const results: ReturnType<typeof mergeFlags>[] = [];
+  let flags = stored;
+  nights.forEach((found, n) => {
+    const r = mergeFlags(flags, found, NIGHT(n));
+    results.push(r);
+    const byId = new Map(flags.map((f) => [f.id, f]));
+    for (const f of [...r.created, ...r.updated]) byId.set(f.id, f);
+    flags = [...byId.values()];
+  });
+  return { stored: flags, results };
+}
+
+describe('mergeFlags', () => {
+  it('opens one flag and extends it while the pattern continues on consecutive days', () => {
+    // Prepare / Act: the same pattern on days 0, 1 and 2, louder on day 1.
+    const { stored, results } = runNights([[detection(0, { severity: 'medium' })], [detection(1, { severity: 'high' })], [detection(2, { severity: 'low' })]]);
+
+    // Assess
+    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([[1, 0], [0, 1], [0, 1]]);
+    expect(stored).toHaveLength(1);
+    const f = stored[0]!;
+    expect(f.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(0)));
+    expect(f.window).toEqual({ from: iso(0), to: iso(3) });
+    expect([f.severity, f.score]).toEqual(['high', SCORES.high]);
+    expect(f.status).toBe('open');
+    expect(f.history.map((h) => h.action)).toEqual(['opened', 'extended', 'extended']);
+    expect(f.evidence.series[0]!.points.map((p) => p.t)).toEqual([iso(0, 12), iso(1, 12), iso(2, 12)]);
+    expect(f.evidence.topCountries).toEqual([{ value: 'RU', calls: 153, new: true }]);
+  });
+
+  it('adds nothing when the same night runs again', () => {
+    // Prepare
+    const first = runNights([[detection(0)], [detection(1)]]);
+
+    // Act: night 1 again, with the same detections.
+    const again = mergeFlags(first.stored, [detection(1)], NIGHT(1));
+
+    // Assess
+    expect(again).toEqual({ created: [], updated: [], suppressed: [] });
+  });
+
+  it('opens a new flag after a quiet day, and keeps rules, meters and customers apart', () => {
+    // Prepare / Act: days 0 and 2 (a gap), plus another meter, rule and customer on day 0.
+    const { stored } = runNights([[detection(0), detection(0, { meter: 'active_users' }), detection(0, { rule: 'off_hours_burst', hours: [2, 4] }), detection(0, { customerId: 'cus-2' })], [], [detection(2)]]);
+
+    // Assess
+    expect(stored).toHaveLength(5);
+    expect(new Set(stored.map((f) => f.id)).size).toBe(5);
+  });
+
+  it('continues a flag across midnight: hours 20-24 one day, 00-03 the next', () => {
+    // Prepare / Act
+    const { stored } = runNights([[detection(0, { hours: [20, 24] })], [detection(1, { hours: [0, 3] })]]);
+
+    // Assess
+    expect(stored.map((f) => f.window)).toEqual([{ from: iso(0, 20), to: iso(1, 3) }]);
+  });
+
+  it('keeps extending a confirmed flag, and holds back a continuation of a dismissed one unless it is louder', () => {
+    // Prepare: flags on days 0 of two customers, one confirmed, one dismissed.
+    const { stored } = runNights([[detection(0, { severity: 'medium' }), detection(0, { severity: 'medium', customerId: 'cus-2' })]]);
+    const reviewed = stored.map((f) => reviewFlag(f, { decision: f.customerId === 'cus-1' ? 'confirm' : 'dismiss', note: 'checked', reviewer: 'ana', at: iso(1, 9) }));
+
+    // Act
+    const sameLevel = mergeFlags(reviewed, [detection(1, { severity: 'medium' }), detection(1, { severity: 'medium', customerId: 'cus-2' })], NIGHT(1));
+    const louder = mergeFlags(reviewed, [detection(1, { severity: 'high', customerId: 'cus-2' })], NIGHT(1));
+
+    // Assess
+    expect(sameLevel.updated.map((f) => [f.customerId, f.status, f.window.to])).toEqual([['cus-1', 'confirmed', iso(2)]]);
+    expect(sameLevel.created).toEqual([]);
+    expect(sameLevel.suppressed.map((d) => d.customerId)).toEqual(['cus-2']);
+    expect(louder.created.map((f) => [f.customerId, f.status, f.window.from])).toEqual([['cus-2', 'open', iso(1)]]);
+  });
+
+  it('refuses a detection with a backwards window or a score out of range', () => {
+    // Prepare
+    const bad = { ...detection(0), window: { from: iso(1), to: iso(0) }, score: 2 };
+
+    // Act / Assess
+    expect(() => mergeFlags([], [bad], 'not a time')).toThrow(ValidationError);
+  });
+});
+
+describe('reviewFlag', () => {
+  const open = mergeFlags([], [detection(0)], NIGHT(0)).created[0]!;
+
+  it('confirms an open flag, recording the reviewer, note and time, without changing the input', () => {
+    // Prepare
+    const before = structuredClone(open);
+
+    // Act
+    const confirmed = reviewFlag(open, { decision: 'confirm', note: '  scraping from a leaked key ', reviewer: 'ana@serenity', at: '2026-03-10T09:15:00Z' });
+
+    // Assess
+    expect(open).toEqual(before);
+    expect(confirmed.status).toBe('confirmed');
+    expect(confirmed.notes).toEqual([{ at: '2026-03-10T09:15:00.000Z', by: 'ana@serenity', text: 'scraping from a leaked key' }]);
+    expect(confirmed.history.at(-1)).toEqual({ at: '2026-03-10T09:15:00.000Z', by: 'ana@serenity', action: 'confirmed', note: 'scraping from a leaked key' });
+  });
+
+  it('refuses to review a flag twice, naming who reviewed it', () => {
+    // Prepare
+    const dismissed = reviewFlag(open, { decision: 'dismiss', note: 'launch day', reviewer: 'bo', at: '2026-03-10T09:00:00Z' });
+
+    // Act
+    let error: unknown;
+    try {
+      reviewFlag(dismissed, { decision: 'confirm', note: 'on second thought', reviewer: 'ana', at: '2026-03-10T10:00:00Z' });
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(FlagAlreadyReviewedError);
+    expect((error as FlagAlreadyReviewedError).retryable).toBe(false);
+    expect((error as Error).message).toContain('already dismissed by bo at 2026-03-10T09:00:00.000Z');
+  });
+
+  it('reports every problem with a review at once, and never stores a card number in a note', () => {
+    // Prepare
+    const bad = { decision: 'approve', note: 'card 4111 1111 1111 1111', reviewer: '', at: 'yesterday', extra: 1 } as never;
+
+    // Act
+    let error: unknown;
+    try {
+      reviewFlag(open, bad);
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).errors.map((e) => e.field)).toEqual(['extra', 'decision', 'note', 'reviewer', 'at']);
+    expect((error as Error).message).not.toContain('4111');
+    expect(() => reviewFlag(open, { decision: 'dismiss', note: '   ', reviewer: 'ana', at: '2026-03-10T09:00:00Z' })).toThrow(/note: is required/);
+  });
+});
+
+describe('holdsFromFlags', () => {
+  const flagOf = (d: Detection) => mergeFlags([], [d], NIGHT(0)).created[0]!;
+
+  it('holds open flags of the policy\'s severities, over the UTC days their windows touch', () => {
+    // Prepare: a high flag 10:00-13:00 on day 0; a medium one on day 3; a low one on day 5.
+    const flags = [flagOf(detection(0, { hours: [10, 13] })), flagOf(detection(3, { severity: 'medium' })), flagOf(detection(5, { severity: 'low' }))];
+
+    // Act
+    const byDefault = holdsFromFlags(flags);
+    const wider = holdsFromFlags(flags, { holdSeverities: ['medium', 'high'] });
+
+    // Assess
+    expect(byDefault).toEqual([{ customerId: 'cus-1', meter: 'api_calls', from: '2026-03-09', to: '2026-03-10' }]);
+    expect(wider).toEqual([
+      { customerId: 'cus-1', meter: 'api_calls', from: '2026-03-09', to: '2026-03-10' },
+      { customerId: 'cus-1', meter: 'api_calls', from: '2026-03-12', to: '2026-03-13' },
+    ]);
+  });
+
+  it('keeps confirmed flags held whatever their severity, releases dismissed ones, and merges adjacent holds', () => {
+    // Prepare
+    const review = (f: Flag, decision: 'confirm' | 'dismiss') => reviewFlag(f, { decision, note: 'n', reviewer: 'ana', at: iso(9) });
+    const flags = [
+      review(flagOf(detection(0, { severity: 'low', meter: 'protected_files', rule: 'end_of_period_gaming' })), 'confirm'),
+      flagOf(detection(1, { meter: 'protected_files', rule: 'volume_spike' })),
+      review(flagOf(detection(0, { meter: 'active_users' })), 'dismiss'),
+    ];
+
+    // Act
+    const holds = holdsFromFlags(flags);
+
+    // Assess
+    expect(holds).toEqual([{ customerId: 'cus-1', meter: 'protected_files', from: '2026-03-09', to: '2026-03-11' }]);
+  });
+
+  it('refuses an unknown severity or option', () => {
+    // Prepare / Act / Assess
+    expect(() => holdsFromFlags([], { holdSeverities: ['severe' as FlagSeverity] })).toThrow(ValidationError);
+    expect(() => holdsFromFlags([], { holdSeverities: ['high'], holdAll: true } as never)).toThrow(/holdAll: unknown option/);
+  });
+});
+
+describe('holdEscalations', () => {
+  const hold = { customerId: 'cus-1', meter: 'api_calls' as const, from: '2026-03-09', to: '2026-03-11' };
+
+  it('escalates a hold once its first day is 28 days old: 7 days before Stripe stops taking it', () => {
+    // Prepare
+    const at28 = T0 + 28 * DAY_MS;
+
+    // Act
+    const before = holdEscalations([hold], at28 - 1);
+    const at = holdEscalations([hold], at28);
+    const lastDay = holdEscalations([hold], T0 + 34 * DAY_MS + 12 * HOUR_MS);
+
+    // Assess
+    expect(before).toEqual([]);
+    expect(at).toEqual([{ ...hold, deadline: '2026-04-13T00:00:00.000Z', daysLeft: 7 }]);
+    expect(lastDay[0]!.daysLeft).toBe(0);
+  });
+});
