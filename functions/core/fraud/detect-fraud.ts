@@ -1,14 +1,14 @@
 import { METERS } from '../meters.js';
+import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { validateFraudInput } from './fraud-input.js';
 import { buildRuleContext, type RuleContext } from './rule-context.js';
 import { detectAccountSharing } from './rules/account-sharing.js';
 import { detectEndOfPeriodGaming } from './rules/end-of-period-gaming.js';
 import { detectLeakedKey } from './rules/leaked-key.js';
 import { accountAgeDays, detectNewAccountSurge } from './rules/new-account-surge.js';
-import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { detectOffHoursBurst } from './rules/off-hours-burst.js';
 import { detectVolumeSpike } from './rules/volume-spike.js';
-import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
+import { FRAUD_RULES, type Detection, type FraudInput, type FraudRule } from './types.js';
 
 /** Every rule, by name. */
 export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]>> = {
@@ -33,7 +33,7 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  *
  * @example const detections = detectFraud({ customerId, day: '2026-03-09', createdAt, period, days, peers })
  */
-export function detectFraud(input: Parameters<typeof validateFraudInput>[0]): Detection[] {
+export function detectFraud(input: FraudInput): Detection[] {
   const ctx = buildRuleContext(validateFraudInput(input));
   const young = accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt)) < NEW_ACCOUNT_DAYS || ctx.input.days.length < NEW_ACCOUNT_DAYS;
   const all = FRAUD_RULES.filter((rule) => (rule === 'new_account_surge') === young).flatMap((rule) => RULES[rule](ctx));

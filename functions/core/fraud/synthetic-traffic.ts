@@ -29,7 +29,7 @@ export interface BenignRates {
   scaleOut: number;
 }
 
-/** The benign irregularities' rates in the evaluation: ordinary events, not chosen to make the rules look good. */
+/** The benign irregularities' rates: set when the generator was written, before any result was seen, and not changed since. */
 export const DEFAULT_BENIGN_RATES: BenignRates = {
   burst: 0.02,
   backfill: 0.001,

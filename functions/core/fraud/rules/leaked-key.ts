@@ -3,18 +3,23 @@
  *
  * Each key is replayed day by day through the history (online: a day is judged only from the days
  * before it). A prefix or country is *seen* when it carried traffic on one of the key's unflagged days
- * of the last `lookbackDays`; a flagged day teaches the key nothing. Four measurements, each turned into
- * a strength (1 = at its threshold), the strongest counts:
+ * of the last `lookbackDays` (28); a flagged day teaches the key nothing. Four measurements, each turned
+ * into a strength (1 = at its threshold); the strongest counts:
  *
  * 1. Distinct IP prefixes per day jump: the production spike detector on the key's daily count of
  *    distinct prefixes (daily granularity), counted only when the day also brings `minNewPrefixes`
  *    new prefixes (more of the known ones is growth, not a leak).
- * 2. New prefixes: unseen prefixes with at least `minCallsPerNewValue` calls, against
- *    `max(minNewPrefixes, newMargin x the most the key had on any baseline day + newSlack)`.
- * 3. New countries, likewise against `max(minNewCountries, newMargin x baseline max + newSlack)`.
+ * 2. New prefixes: unseen prefixes against `max(minNewPrefixes, newMargin x the most the key had on
+ *    any baseline day + newPrefixSlack)`: a server key that never changes is flagged at 4 new prefixes.
+ * 3. New countries, against `max(minNewCountries, newMargin x baseline max + newCountrySlack)`: a key
+ *    never used from a new country is flagged at 2 new ones.
  * 4. Too many countries within one hour: the day's busiest hour against
- *    `max(minHourCountries, the key's busiest baseline hour + hourSlack)`: with the defaults, at least
- *    4 countries in one hour and 2 more than the key has ever had in an hour of its last 4 weeks.
+ *    `max(minHourCountries, the key's busiest baseline hour + hourSlack)`: at least 4 countries in one
+ *    hour, and 3 more than the key had in any hour of its last 4 weeks.
+ *
+ * Countries (3, 4) count only where they carry `minCountryShare` (1 %) of the key's calls of the day
+ * and at least `minCountryCalls`: a traveller's handful of calls is not a place the key is used from,
+ * and a leak worth a flag carries traffic.
  *
  * (1) and (2) only count while the key still uses `minRetainedShare` of its usual number of known
  * prefixes (a quiet day's: the lower quartile of its last 14 baseline days): when the old prefixes go
@@ -22,11 +27,13 @@
  * day's new prefixes do not raise the key's bar; new countries and crowded hours still count then.
  *
  * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
- * judged against the customer's baseline instead: all its keys together, so a rotated key inherits the
- * places its predecessor was used from. That yardstick learns every day (one key's migration is not the
+ * judged against all the customer's keys together instead, so a rotated key inherits the places its
+ * predecessor was used from. That yardstick learns every day (one key's migration is not the
  * customer's leak) and its bars include every key's churn, so it is conservative; the jump and the
- * retained share need a key's own history and are left out then. One detection per customer and day, on `api_calls`, naming
- * every key that crossed and the top prefixes and countries, new ones marked.
+ * retained share need a key's own history and are left out then.
+ *
+ * One detection per customer and day, on `api_calls`, naming every key that crossed and the top
+ * prefixes and countries, new ones marked.
  */
 import { DAY_MS } from '../../clock.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY } from '../constants.js';
