@@ -46,7 +46,8 @@ export const MAX_PEERS = 2000;
 export function peerCandidates(customers: readonly Customer[], day: string): Customer[] {
   const end = Date.parse(`${day}T00:00:00Z`) + DAY_MS;
   return customers
-    .filter((c) => Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS && Date.parse(c.createdAt) < end)
+    // Confirmed fraud is not what new accounts usually do: it would lift the peers' high quantiles.
+    .filter((c) => !c.financeReview && Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS && Date.parse(c.createdAt) < end)
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
     .slice(0, MAX_PEERS);
 }
