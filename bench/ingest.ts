@@ -7,7 +7,8 @@ import { PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk
 import type { SQSEvent } from 'aws-lambda';
 import { makeAwsClients } from '../functions/adapters/aws-clients.js';
 import { CapacityMeter } from '../functions/adapters/capacity-meter.js';
-import { batchWriteAll, inParallel } from '../functions/adapters/dynamodb-batch.js';
+import { batchWriteAll } from '../functions/adapters/dynamodb-batch.js';
+import { inParallel } from '../functions/core/concurrency.js';
 import { toItem } from '../functions/adapters/dynamodb-event-store.js';
 import { makeConsumeHandler } from '../functions/consume-events.js';
 import { buildCustomer } from '../functions/core/customers.js';

@@ -11,7 +11,7 @@ import { makePlanner } from '../functions/plan-nightly-close.js';
 import { fixedClock } from '../functions/core/clock.js';
 import { buildCustomer } from '../functions/core/customers.js';
 import { validateEvent, type UsageEvent } from '../functions/core/event-contract.js';
-import { inParallel } from '../functions/adapters/dynamodb-batch.js';
+import { inParallel } from '../functions/core/concurrency.js';
 import { startLocalStack } from '../local/stack.js';
 import { startPoller } from '../local/lambda-poller.js';
 import { rng, zipf } from './traffic-model.js';

@@ -1,16 +1,10 @@
+import { mulberry32 } from '../functions/core/random.js';
 import type { UsageEvent } from '../functions/core/event-contract.js';
 import { validateEvent } from '../functions/core/event-contract.js';
 
 /** A small deterministic PRNG (mulberry32), so every benchmark run sees the same traffic. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Zipf-distributed picks over `n` items: a few big customers, a long tail of small ones. */

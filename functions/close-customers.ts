@@ -7,7 +7,7 @@ import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
 import { loadHoldSeverities } from './config.js';
 import { closeServices, type CloseServices } from './close-services.js';
-import { inParallel } from './adapters/dynamodb-batch.js';
+import { inParallel } from './core/concurrency.js';
 
 /**
  * Nightly close worker: closes the customers of a chunk (CLOSE_CONCURRENCY at a time; a customer's own

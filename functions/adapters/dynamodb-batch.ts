@@ -8,20 +8,13 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../core/errors.js';
+import { inParallel } from '../core/concurrency.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 type Item = Record<string, AttributeValue>;
 
 const MAX_ROUNDS = 8;
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
-}
 
 const backoff = (round: number) => new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round) * (0.5 + Math.random())));
 

@@ -12,3 +12,8 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t:
   );
   return out;
 }
+
+/** Runs `fn` over `items` with at most `limit` in flight, for side effects only. */
+export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  await mapLimit(items, limit, fn);
+}

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../random.js';
+
 /** A seeded, deterministic random source for the synthetic scenarios: same seed, same numbers. */
 export interface Random {
   /** Uniform in [0, 1). */
@@ -26,14 +28,7 @@ export interface Random {
  * @example const r = createRandom(derive(1, 'customer', 7)); r.poisson(12)
  */
 export function createRandom(seed: number): Random {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const gamma = (k: number): number => {
     // Marsaglia-Tsang; shape < 1 through the boost U^(1/k).

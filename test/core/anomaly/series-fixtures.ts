@@ -1,4 +1,5 @@
 import { DAY_MS, HOUR_MS } from '../../../functions/core/clock.js';
+import { mulberry32 } from '../../../functions/core/random.js';
 import type { UsagePoint } from '../../../functions/core/anomaly/types.js';
 
 /** A Monday, 00:00 UTC: the fixtures start on a clean week boundary. */
@@ -6,14 +7,7 @@ export const START = Date.parse('2025-01-06T00:00:00Z');
 
 /** Deterministic PRNG (mulberry32), so every fixture is the same on every run. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A standard normal draw (Box-Muller). */
