@@ -25,7 +25,7 @@ export interface CloseDeps {
   settings?: MeterSettings;
   /** Usage held back from Stripe by other means than fraud flags (planned once released). */
   holds?: (customerId: string) => Promise<Hold[]>;
-  /** Fraud detection: the night's rules run on the customer's history before anything is planned. */
+  /** Fraud detection: the rules score the closed day and its late days on the customer's history before anything is planned. */
   fraud?: { flags: FlagStore; policy?: HoldPolicy; peers?: PeerStats };
 }
 
@@ -50,9 +50,11 @@ const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'fai
 
 /**
  * Closes one customer's day: recomputes it, every late day, and every day of their periods that the
- * store lacks; stores the rollups; records the meter events to send in the ledger *before* sending them;
- * then sends every pending (or retryably failed) record. Rerunning it for the same day plans nothing new
- * and resends only what is still pending, under the same identifiers, so Stripe receives each value once.
+ * store lacks; stores the rollups; with `deps.fraud`, scores the day and its late days (`daysToScore`)
+ * with the fraud rules, merges the detections into the customer's flags and holds what the flags cover;
+ * records the meter events to send in the ledger *before* sending them; then sends every pending (or
+ * retryably failed) record. Rerunning it for the same day plans nothing new, opens no new flag, and
+ * resends only what is still pending, under the same identifiers, so Stripe receives each value once.
  */
 export async function closeCustomer(customer: Customer, day: string, lateDays: readonly string[], runId: string, deps: CloseDeps): Promise<CustomerCloseResult> {
   const now = deps.clock.now();
@@ -134,8 +136,9 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   }
   await deps.rollups.save(customer.id, { days, periodUsers: changedUsersByPeriod, files: touchedFiles });
 
-  // Fraud first: usage a flag holds must not reach Stripe in this very run.
-  const fraud = deps.fraud ? await detectAndMerge(customer, day, anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], all: [] };
+  // Fraud first: usage a flag holds must not reach Stripe in this very run. Late days are scored again
+  // with their late events, so fraud that arrives late is flagged, and held, like fraud on time.
+  const fraud = deps.fraud ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], all: [] };
   const held = [...(deps.holds ? await deps.holds(customer.id) : []), ...holdsFromFlags(fraud.all, deps.fraud?.policy)];
 
   // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
@@ -204,20 +207,46 @@ function fileOpOf(e: UsageEvent): FileOp[] {
   return [];
 }
 
-/** Runs the fraud rules on the customer's stored history through `day` and merges them into its flags. */
-async function detectAndMerge(customer: Customer, day: string, anchor: number, rollups: RollupStore, fraud: NonNullable<CloseDeps['fraud']>, now: number) {
-  const end = utcDayStart(day)!;
-  const startMs = Math.max(end - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(Date.parse(customer.createdAt)));
-  const stored = new Map((await rollups.getDays(customer.id, utcDay(startMs), day)).map((d) => [d.day, d]));
-  const history: CustomerActivityDay[] = [];
-  for (let t = startMs; t <= end; t += DAY_MS) history.push(activityOf(utcDay(t), stored.get(utcDay(t))));
-  const detections = detectFraud({
-    customerId: customer.id,
-    day,
-    createdAt: new Date(Math.min(Date.parse(customer.createdAt), end)).toISOString(),
-    period: periodContaining(end, anchor),
-    days: history,
-    ...(fraud.peers ? { peers: fraud.peers } : {}),
+/**
+ * The days a close scores for fraud, oldest first: the closed `day`, and every late day before it (days
+ * that got events after they were closed) that the fraud history still reaches, i.e. at most
+ * `MAX_HISTORY_DAYS - 1` days before `day`, and that the account existed on. Older late days are
+ * recomputed and reported but not scored again.
+ */
+export function daysToScore(day: string, lateDays: readonly string[], createdAt: string): string[] {
+  const oldest = Math.max(utcDayStart(day)! - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(Date.parse(createdAt)));
+  const late = lateDays.filter((d) => d < day && (utcDayStart(d) ?? -Infinity) >= oldest);
+  return [...new Set([...late, day])].sort();
+}
+
+/**
+ * Runs the fraud rules on each of `scored` (`daysToScore`) as the night it was closed would have, but with
+ * its stored values as they are now: its own history of up to `MAX_HISTORY_DAYS` days ending with it
+ * (zeros for days without usage, nothing before the account's creation day), its billing period, the
+ * night's peers. The rollups are read once for the whole span. Every day's detections, oldest day first,
+ * are merged into the customer's flags in one `mergeFlags` call, so a late pattern next to a flagged day
+ * continues that flag, and a rerun creates and updates nothing.
+ */
+async function detectAndMerge(customer: Customer, scored: readonly string[], anchor: number, rollups: RollupStore, fraud: NonNullable<CloseDeps['fraud']>, now: number) {
+  const created = Date.parse(customer.createdAt);
+  // A day's history starts MAX_HISTORY_DAYS - 1 days before it, or on the creation day (on the day itself
+  // when the account was created after it: the rules then see a new account).
+  const historyStart = (end: number) => Math.min(end, Math.max(end - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(created)));
+  const last = scored.at(-1)!;
+  const spanStart = historyStart(utcDayStart(scored[0]!)!);
+  const stored = new Map((await rollups.getDays(customer.id, utcDay(spanStart), last)).map((d) => [d.day, d]));
+  const detections = scored.flatMap((day) => {
+    const end = utcDayStart(day)!;
+    const history: CustomerActivityDay[] = [];
+    for (let t = historyStart(end); t <= end; t += DAY_MS) history.push(activityOf(utcDay(t), stored.get(utcDay(t))));
+    return detectFraud({
+      customerId: customer.id,
+      day,
+      createdAt: new Date(Math.min(created, end)).toISOString(),
+      period: periodContaining(end, anchor),
+      days: history,
+      ...(fraud.peers ? { peers: fraud.peers } : {}),
+    });
   });
   const existing = await fraud.flags.forCustomer(customer.id);
   const merged = mergeFlags(existing, detections, new Date(now).toISOString());

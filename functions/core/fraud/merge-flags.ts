@@ -28,9 +28,12 @@ export function flagId(customerId: string, rule: FraudRule, meter: Meter, window
 }
 
 /**
- * Deduplicates one night's detections against the customer's stored flags.
+ * Deduplicates one night's detections against the customer's stored flags. A night may score several
+ * days (the closed day, and late days scored again). Detections are taken oldest window first, those that
+ * continue a live flag before the others, repeatedly: a late day next to a day whose detection has just
+ * extended a flag extends it too, rather than opening a second flag beside it.
  *
- * For each detection (oldest window first), among flags of the same customer, rule and meter:
+ * For each detection, among flags of the same customer, rule and meter:
  * - an open or confirmed flag whose window overlaps it or ends on the day before it is *continued*:
  *   its window is widened to cover the detection, and its score and severity raised if the detection's
  *   are higher (a confirmed flag stays confirmed, so a continuing confirmed pattern stays held);
@@ -49,17 +52,27 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   const updated = new Set<string>();
   const suppressed: Detection[] = [];
   const ordered = [...detections].sort((a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter));
-  for (const d of ordered) {
-    const same = [...working.values()].filter((f) => f.customerId === d.customerId && f.rule === d.rule && f.meter === d.meter && touches(f, d));
-    const live = same.find((f) => f.status !== 'dismissed');
-    if (live) {
-      const next = continueFlag(live, d, at);
-      if (next !== live) {
-        working.set(next.id, next);
-        if (!created.has(next.id)) updated.add(next.id);
-      }
-      continue;
+  const touching = (d: Detection) => [...working.values()].filter((f) => f.customerId === d.customerId && f.rule === d.rule && f.meter === d.meter && touches(f, d));
+  const continueLive = (d: Detection): boolean => {
+    const live = touching(d).find((f) => f.status !== 'dismissed');
+    if (!live) return false;
+    const next = continueFlag(live, d, at);
+    if (next !== live) {
+      working.set(next.id, next);
+      if (!created.has(next.id)) updated.add(next.id);
     }
+    return true;
+  };
+  // Continuations first, until none is left: a night scoring several days (late ones) may reach a flag
+  // through a newer day, e.g. days 1 and 2 before a flag on day 3, and day 1 must then extend it too.
+  let rest = ordered;
+  for (let before = -1; rest.length !== before; ) {
+    before = rest.length;
+    rest = rest.filter((d) => !continueLive(d));
+  }
+  for (const d of rest) {
+    if (continueLive(d)) continue;
+    const same = touching(d);
     const dismissed = same.filter((f) => f.status === 'dismissed');
     if (dismissed.some((f) => covers(f, d) || severityRank(d.severity) <= severityRank(f.severity))) {
       suppressed.push(d);

@@ -85,6 +85,26 @@ describe('mergeFlags', () => {
     expect(new Set(stored.map((f) => f.id)).size).toBe(5);
   });
 
+  it('merges a night that scores several days (late ones too) oldest first, into one flag, and adds nothing on a rerun', () => {
+    // Prepare: day 3 flagged on its night; late events then make days 1 and 2 suspicious too
+    const { stored } = runNights([[detection(3, { severity: 'medium' })]]);
+    const night = [detection(3, { severity: 'medium' }), detection(2, { severity: 'high' }), detection(1, { severity: 'low' })];
+
+    // Act: one night scores days 1, 2 and 3 (given out of order), then runs again
+    const r = mergeFlags(stored, night, NIGHT(3));
+    const again = mergeFlags(r.updated, night, NIGHT(3));
+
+    // Assess: the stored flag grows back over days 2 and 1 (its id stays), at the louder severity; no
+    // second flag opens on day 1 although day 1 alone does not touch the stored flag
+    expect([r.created.length, r.updated.length]).toEqual([0, 1]);
+    const f = r.updated[0]!;
+    expect(f.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(3)));
+    expect(f.window).toEqual({ from: iso(1), to: iso(4) });
+    expect(f.severity).toBe('high');
+    expect(f.history.map((h) => [h.action, h.window?.from])).toEqual([['opened', iso(3)], ['extended', iso(2)], ['extended', iso(1)]]);
+    expect(again).toEqual({ created: [], updated: [], suppressed: [] });
+  });
+
   it('continues a flag across midnight: hours 20-24 one day, 00-03 the next', () => {
     // Prepare / Act
     const { stored } = runNights([[detection(0, { hours: [20, 24] })], [detection(1, { hours: [0, 3] })]]);

@@ -1,0 +1,160 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { closeCustomer, daysToScore, type CloseDeps } from '../../functions/core/nightly-close.js';
+import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
+import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
+import { MAX_HISTORY_DAYS } from '../../functions/core/fraud/constants.js';
+import type { Customer } from '../../functions/core/ports.js';
+import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
+
+// Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC), each
+// day closed the night after, as production does. Then fifty times a weekday's calls arrive late for a
+// day that was already closed.
+const FIRST = '2026-02-01';
+const clock = fixedClock(`${FIRST}T00:30:00Z`);
+const closeAt = (day: string) => clock.set(Date.parse(`${day}T00:00:00Z`) + DAY_MS + 30 * 60_000);
+const addDays = (day: string, n: number) => utcDay(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);
+
+let events: MemoryEventStore;
+let rollups: MemoryRollupStore;
+let ledger: MemoryLedger;
+let flags: MemoryFlagStore;
+let reporter: RecordingReporter;
+let seq = 0;
+
+const deps = (): CloseDeps => ({ events, rollups, ledger, reporter, clock, fraud: { flags } });
+
+const customer = (id: string): Customer => ({ id, stripeCustomerId: `cus_${id}`, createdAt: `${FIRST}T00:00:00.000Z`, updatedAt: `${FIRST}T00:00:00.000Z` });
+
+function calls(c: Customer, day: string, perHour: number): UsageEvent[] {
+  const out: UsageEvent[] = [];
+  for (let h = 8; h < 18; h++) {
+    const time = `${day}T${String(h).padStart(2, '0')}:10:00Z`;
+    const data = { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' };
+    const v = validateEvent({ specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: c.id, id: `late-${seq++}`, time, data }, { now: Date.parse(time) + 1000, newId: () => 'x' });
+    if (!v.ok) throw new Error(JSON.stringify(v.errors));
+    out.push(v.event);
+  }
+  return out;
+}
+const steady = (day: string) => ([0, 6].includes(new Date(`${day}T00:00:00Z`).getUTCDay()) ? 20 : 100);
+
+/** Stores and closes every day from FIRST through `last`, one night at a time. */
+async function closeNightly(c: Customer, last: string): Promise<void> {
+  for (let day = FIRST; day <= last; day = addDays(day, 1)) {
+    await events.put(calls(c, day, steady(day)), 'm');
+    closeAt(day);
+    await closeCustomer(c, day, [], `run-${day}`, deps());
+  }
+}
+
+/** What the reporter sent for one day of api_calls: the values of its revisions. */
+const sentFor = (c: Customer, day: string) =>
+  [...reporter.sent.values()].filter((e) => e.stripeCustomerId === c.stripeCustomerId && e.eventName === 'serenity_api_calls' && utcDay(e.timestamp * 1000) === day).map((e) => e.value);
+
+beforeEach(() => {
+  events = new MemoryEventStore();
+  rollups = new MemoryRollupStore();
+  ledger = new MemoryLedger();
+  flags = new MemoryFlagStore();
+  reporter = new RecordingReporter();
+});
+
+describe('late events re-score their day', () => {
+  it('flags a burst that arrives after its day was closed, holds the late usage, and opens nothing on a rerun', async () => {
+    // Prepare: 30 steady days closed; then 5,000 calls an hour arrive late for Thursday 2026-02-26
+    const c = customer('late-burst-co');
+    const LATE = '2026-02-26';
+    const NEXT = '2026-03-03';
+    await closeNightly(c, addDays(NEXT, -1));
+    expect(await flags.forCustomer(c.id)).toEqual([]);
+    expect(sentFor(c, LATE)).toEqual([1000]);
+    await events.put(calls(c, LATE, 5000), 'm');
+    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    rollups.reads = [];
+
+    // Act: the next night closes its own day and the late one, then runs again
+    closeAt(NEXT);
+    const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
+    const reads = [...rollups.reads];
+    const rerun = await closeCustomer(c, NEXT, [LATE], 'run-next-2', deps());
+
+    // Assess: one high volume_spike flag on the late day; its 50,000 late calls held, the night's own sent
+    expect(night.flags.created.map((f) => [f.rule, f.meter, f.severity, f.window.from.slice(0, 10), utcDay(Date.parse(f.window.to) - 1)])).toEqual([
+      ['volume_spike', 'api_calls', 'high', LATE, LATE],
+    ]);
+    expect(night.flags.updated).toEqual([]);
+    // Both days' fraud histories come from one read: from the account's creation through NEXT
+    expect(reads.map((r) => [r.fromDay, r.toDay]).sort()).toEqual([
+      [FIRST, '2026-02-28'],
+      [FIRST, NEXT],
+      ['2026-03-01', '2026-03-31'],
+    ]);
+    expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
+    expect(sentFor(c, LATE)).toEqual([1000]);
+    expect(sentFor(c, NEXT)).toEqual([1000]);
+    expect((await rollups.getDays(c.id, LATE, LATE))[0]!.apiCalls).toBe(51_000);
+    expect([...ledger.records.values()].filter((r) => r.day === LATE && r.meter === 'api_calls').map((r) => [r.revision, r.value])).toEqual([[0, 1000]]);
+    expect(rerun.flags).toEqual({ created: [], updated: [] });
+    expect(rerun.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
+    expect((await flags.forCustomer(c.id)).map((f) => f.id)).toEqual([night.flags.created[0]!.id]);
+  });
+
+  it('scores late days within the fraud history of the closed day and after the account was created, oldest first', () => {
+    // Prepare: a close of 2026-04-30 for an account created on 2026-02-01, with late days on both edges
+    const day = '2026-04-30';
+    const oldest = addDays(day, -(MAX_HISTORY_DAYS - 1));
+    const late = [addDays(oldest, -1), oldest, '2026-04-29', day, '2026-05-01', '2026-04-29'];
+    // Act
+    const scored = daysToScore(day, late, `${FIRST}T09:00:00.000Z`);
+    const young = daysToScore('2026-02-20', ['2026-01-31', FIRST, '2026-02-10'], `${FIRST}T09:00:00.000Z`);
+    // Assess: one day past the window is dropped, and so are future days and days before the account
+    expect(oldest).toBe('2026-03-06');
+    expect(scored).toEqual(['2026-03-06', '2026-04-29', '2026-04-30']);
+    expect(young).toEqual([FIRST, '2026-02-10', '2026-02-20']);
+  });
+
+  it('does not score a late day older than the fraud history window, and reads no rollups before that window', async () => {
+    // Prepare: the steady history; a late burst on a day MAX_HISTORY_DAYS days before the close
+    const c = customer('too-late-co');
+    const NEXT = '2026-04-18';
+    const LATE = addDays(NEXT, -MAX_HISTORY_DAYS);
+    await closeNightly(c, addDays(NEXT, -1));
+    await events.put(calls(c, LATE, 5000), 'm');
+    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    rollups.reads = [];
+
+    // Act
+    closeAt(NEXT);
+    const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
+    const reads = [...rollups.reads];
+
+    // Assess: recomputed but not scored: no flag, nothing held (and too old for Stripe anyway)
+    expect(LATE).toBe('2026-02-21');
+    expect(night.days).toContain(LATE);
+    expect((await rollups.getDays(c.id, LATE, LATE))[0]!.apiCalls).toBe(50_200);
+    expect(night.flags.created).toEqual([]);
+    expect(await flags.forCustomer(c.id)).toEqual([]);
+    expect(night.deferred).toEqual([]);
+    expect(night.unreportable.map((u) => [u.meter, u.day])).toEqual([['api_calls', LATE]]);
+    expect(sentFor(c, LATE)).toEqual([200]);
+    // The close reads LATE's and NEXT's billing periods, then the fraud history of NEXT alone
+    expect(reads.map((r) => [r.fromDay, r.toDay]).sort()).toEqual([
+      ['2026-02-01', '2026-02-28'],
+      [addDays(NEXT, -(MAX_HISTORY_DAYS - 1)), NEXT],
+      ['2026-04-01', '2026-04-30'],
+    ]);
+  });
+
+  it('scores a closed day that precedes the account (registered after midnight, before the close) as a new account', async () => {
+    // Prepare: registered at 00:10 on the night its first day is closed
+    const c = { ...customer('fresh-co'), createdAt: '2026-03-04T00:10:00.000Z' };
+    await events.put(calls(c, '2026-03-03', 100), 'm');
+    // Act
+    closeAt('2026-03-03');
+    const night = await closeCustomer(c, '2026-03-03', [], 'run-1', deps());
+    // Assess: closed and reported; judged (against no peers) rather than refused
+    expect(night.flags.created).toEqual([]);
+    expect(sentFor(c, '2026-03-03')).toEqual([1000]);
+  });
+});
+
