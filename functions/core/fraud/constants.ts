@@ -68,6 +68,13 @@ export const ACCOUNT_SHARING = {
   flatCallsRatio: [0.7, 1.5] as const,
   /** A customer expected to have fewer active users than this on the day is not judged: smaller teams' daily users are noise. */
   minUsers: 30,
+  /**
+   * The adjusted-users series is flagged at this robust z (the daily detector's own bar is 5, set for
+   * sums that spike; users adjusted for calls are a ratio, steadier, and the pattern moves them for days)...
+   */
+  zFlag: 4,
+  /** ...and only when adjusted users moved by this factor or more, either way (half the logins, or 1.8 times as many). */
+  minUsersRatio: 1.8,
 } as const;
 
 /** `new_account_surge` (rules/new-account-surge.ts). */

@@ -16,8 +16,11 @@
  * Either way calls must stay flat: not flagged by the daily calls detector, not below `-flatCallsZ`
  * robust z, and within `flatCallsRatio` (0.7-1.5x) of expected (a ratio that moves because calls
  * jumped is `volume_spike`'s; one that moves because calls collapsed is an outage). A customer expected to have fewer than `minUsers` active users
- * is not judged. The meter is `active_users`, the one whose billing the pattern distorts; strength =
- * the adjusted-users detector's (robust z over its bar). Window: the scored day.
+ * is not judged. The adjusted-users detector flags at robust z `zFlag` (4, below the daily detector's
+ * own 5: the series is a steady ratio and the pattern holds for days), and only when adjusted users
+ * moved by `minUsersRatio` (1.8x) or more either way. The meter is `active_users`, the one whose billing
+ * the pattern distorts; strength = the adjusted-users detector's (robust z over its bar). Window: the
+ * scored day.
  */
 import { DAY_MS } from '../../clock.js';
 import { ACCOUNT_SHARING, EVIDENCE_CONTEXT } from '../constants.js';
@@ -43,9 +46,11 @@ export function detectAccountSharing(ctx: RuleContext): Detection[] {
   if (!(usual > 0)) return [];
   // Only days whose calls stayed flat enter the series: a backfill or an outage would swing it for reasons that are not the users'.
   const points = ctx.input.days.flatMap((d, k) => (flat(calls[k]!) ? [{ t: ctx.historyStart + k * DAY_MS, value: Math.round((d.activeUsersDay * usual) / Math.max(1, callsPerDay[k]!)) }] : []));
-  const users = scoreSeries(points, { granularity: 'day', direction: 'both' });
+  const users = scoreSeries(points, { granularity: 'day', direction: 'both', tuning: { zFlag: ACCOUNT_SHARING.zFlag } });
   const u = users[users.length - 1]!;
   if (!u.flagged) return [];
+  const moved = u.value / Math.max(1, u.expected);
+  if (moved > 1 / ACCOUNT_SHARING.minUsersRatio && moved < ACCOUNT_SHARING.minUsersRatio) return [];
   const strength = strengthOfResult(u);
   const score = scoreOfStrength(strength);
   const severity = severityOfScore(score);
