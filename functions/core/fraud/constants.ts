@@ -96,7 +96,7 @@ export const OFF_HOURS_BURST = {
   /** A burst reaches at least this share of the busy hour (strength 1 there)... */
   burstShare: 0.25,
   /** ...and at least this many calls above expected. */
-  minCalls: 100,
+  minCalls: 50,
   /** Days of warm hourly history needed to know the busy hour and the quiet ones. */
   minHistoryDays: 7,
 } as const;
