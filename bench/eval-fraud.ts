@@ -4,14 +4,15 @@
  * that one (at most `MAX_HISTORY_DAYS`), with peer statistics from what was closed by then. Flags are
  * merged into the customer's stored flags with `mergeFlags`, as the close will.
  *
- * Run: `npx tsx bench/eval-fraud.ts [--seeds 1,2,3] [--customers 200] [--days 60] [--share 0.1] [--verbose]`
+ * Run: `npx tsx bench/eval-fraud.ts [--seeds 1,2,3,4,5] [--customers 200] [--days 60] [--share 0.1] [--verbose]`
  *
  * Per seed: 200 customers, 28 days of clean history and then 60 scored nights; 30 % of customers are
  * new accounts created during that time; each of the 6 patterns is injected into 10 % of customers
  * (one pattern per customer, sizes as documented in `functions/core/fraud/synthetic.ts`).
- * Seeds 1 and 2 were looked at while the one global parameter set was chosen; seed 3 is held out.
+ * Seeds 1, 2 and 3 were looked at while the one global parameter set was chosen (seed 3 only from the
+ * second session on); seeds 4 and 5 were added then, and are held out.
  * Figures:
- * - caught: an injection is caught when a detection of its rule and meter overlaps its days; "within
+ * - caught: an injection is caught when a detection of its rule and meter (its own or one folded into it) overlaps its days; "within
  *   one nightly run" means by the run that closes the injection's first day; days to detection count
  *   from that day (0 = that same run);
  * - false flags: flags (after merging) overlapping no injected days of their customer (nor the day
@@ -35,9 +36,9 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
-const SEEDS = arg('seeds', '1,2,3').split(',').map(Number);
+const SEEDS = arg('seeds', '1,2,3,4,5').split(',').map(Number);
 /** The seeds whose results were looked at while the parameters were chosen; the others are held out. */
-const TUNING_SEEDS = new Set([1, 2]);
+const TUNING_SEEDS = new Set([1, 2, 3]);
 const CUSTOMERS = Number(arg('customers', '200'));
 const EVAL_DAYS = Number(arg('days', '60'));
 const HISTORY_DAYS = 28;
@@ -121,6 +122,8 @@ function peerAccounts(s: Scenario): PeerAccount[] {
   return s.customers.filter((c) => c.onboarding.length > 0).map((c) => ({ customerId: c.customerId, createdAt: c.createdAt, days: c.onboarding }));
 }
 
+/** A detection covers its meter and every other meter folded into it (a new account surging on several). */
+const covers = (d: Detection, meter: string) => d.meter === meter || (d.evidence.alsoMatched ?? []).some((m) => m.meter === meter);
 const dayMs = (day: string) => Date.parse(`${day}T00:00:00Z`);
 const overlaps = (w: { from: string; to: string }, fromDay: string, toDay: string) => Date.parse(w.from) < dayMs(toDay) && dayMs(fromDay) < Date.parse(w.to);
 
@@ -130,7 +133,7 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
   for (const rule of FRAUD_RULES) {
     const labels = s.labels.filter((l) => l.pattern === rule);
     const delays = labels.map((l) => {
-      const hits = detections.filter(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && d.meter === l.meter && overlaps(d.window, l.from, l.to));
+      const hits = detections.filter(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to));
       if (hits.length === 0) return undefined;
       const night = Math.min(...hits.map((h) => h.night));
       return Math.round((startMs + (HISTORY_DAYS + night) * DAY_MS - dayMs(l.from)) / DAY_MS);
@@ -164,7 +167,7 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
   const surged = new Set(s.labels.filter((l) => l.pattern === 'new_account_surge').map((l) => l.customerId));
   const cleanNew = s.customers.filter((c) => c.onboarding.length === 0 && Date.parse(c.createdAt) < startMs + (HISTORY_DAYS + EVAL_DAYS) * DAY_MS && Date.parse(c.createdAt) >= startMs + (HISTORY_DAYS - NEW_ACCOUNT_DAYS) * DAY_MS && !surged.has(c.customerId));
   if (process.argv.includes('--verbose')) for (const f of falseFlags) console.log(`  false ${f.customerId} ${f.rule} ${f.meter} ${f.window.from}..${f.window.to} ${f.severity} ${f.evidence.summary}`);
-  if (process.argv.includes('--verbose')) for (const l of s.labels) if (!detections.some(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && d.meter === l.meter && overlaps(d.window, l.from, l.to))) console.log(`  missed ${l.customerId} ${l.pattern} ${l.meter} ${l.from}..${l.to} ${JSON.stringify(l.detail)}`);
+  if (process.argv.includes('--verbose')) for (const l of s.labels) if (!detections.some(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to))) console.log(`  missed ${l.customerId} ${l.pattern} ${l.meter} ${l.from}..${l.to} ${JSON.stringify(l.detail)}`);
   return {
     seed,
     customers: s.customers.length,

@@ -1,7 +1,7 @@
 import { DAY_MS, startOfUtcDay, utcDay } from '../clock.js';
 import { ValidationError, type FieldError } from '../errors.js';
 import { utcDayStart } from '../file-timeline.js';
-import { METERS } from '../meters.js';
+import { METERS, type Meter } from '../meters.js';
 import { STRIPE_WINDOW_MS, type Hold } from '../reporting-plan.js';
 import { HOLD_ESCALATION_AGE_MS } from './constants.js';
 import { FLAG_SEVERITIES, type Flag, type FlagSeverity } from './types.js';
@@ -33,7 +33,9 @@ export interface HoldEscalation extends Hold {
  * A flag holds its own meter (every rule names the meter it suspects: `leaked_key` and
  * `off_hours_burst` hold `api_calls`, `account_sharing` `active_users`, `end_of_period_gaming`
  * `protected_files`, `volume_spike` and `new_account_surge` the meter that surged), over every UTC day
- * its window touches. Overlapping or adjacent holds of one customer and meter are merged.
+ * its window touches, and every other meter folded into it (`evidence.alsoMatched` entries with a
+ * meter: a new account that surged on several). Overlapping or adjacent holds of one customer and meter
+ * are merged.
  *
  * @example holdsFromFlags(flags) // [{ customerId: 'cus-1', meter: 'api_calls', from: '2026-03-09', to: '2026-03-11' }]
  */
@@ -46,8 +48,10 @@ export function holdsFromFlags(flags: readonly Flag[], policy: HoldPolicy = DEFA
     if (!holds) continue;
     const from = startOfUtcDay(Date.parse(f.window.from));
     const to = startOfUtcDay(Date.parse(f.window.to) - 1) + DAY_MS;
-    const key = `${f.customerId}\u0000${f.meter}`;
-    ranges.set(key, [...(ranges.get(key) ?? []), { customerId: f.customerId, meter: f.meter, from, to }]);
+    for (const meter of heldMeters(f)) {
+      const key = `${f.customerId}\u0000${meter}`;
+      ranges.set(key, [...(ranges.get(key) ?? []), { customerId: f.customerId, meter, from, to }]);
+    }
   }
   const out: Hold[] = [];
   for (const list of ranges.values()) {
@@ -99,4 +103,10 @@ function validatePolicy(policy: HoldPolicy): void {
     if (!FLAG_SEVERITIES.includes(s)) errors.push({ field: `holdSeverities[${i}]`, message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
   });
   if (errors.length > 0) throw new ValidationError(errors);
+}
+
+/** The meters a flag holds: its own, and every other meter folded into it. */
+function heldMeters(f: Flag): Meter[] {
+  const extra = (f.evidence.alsoMatched ?? []).flatMap((m) => (m.meter && m.meter !== f.meter ? [m.meter] : []));
+  return [...new Set([f.meter, ...extra])];
 }

@@ -4,7 +4,7 @@ import { ValidationError, type FieldError } from '../errors.js';
 import type { Meter } from '../meters.js';
 import { MAX_EVIDENCE_POINTS } from './constants.js';
 import { severityRank } from './scoring.js';
-import type { Detection, EvidenceSeries, Flag, FlagEvidence, FraudRule, RankedValue } from './types.js';
+import type { AlsoMatched, Detection, EvidenceSeries, Flag, FlagEvidence, FraudRule, RankedValue } from './types.js';
 
 /** What one night's detections do to the stored flags. */
 export interface MergeResult {
@@ -33,10 +33,12 @@ export function flagId(customerId: string, rule: FraudRule, meter: Meter, window
  * continue a live flag before the others, repeatedly: a late day next to a day whose detection has just
  * extended a flag extends it too, rather than opening a second flag beside it.
  *
- * For each detection, among flags of the same customer, rule and meter:
- * - an open or confirmed flag whose window overlaps it or ends on the day before it is *continued*:
- *   its window is widened to cover the detection, and its score and severity raised if the detection's
- *   are higher (a confirmed flag stays confirmed, so a continuing confirmed pattern stays held);
+ * For each detection, among flags of the same customer, rule and meter (for `new_account_surge`, judged
+ * per account: of the same customer and rule, whatever the meter and day):
+ * - an open or confirmed flag whose window overlaps it or ends on the day before it (per account: any)
+ *   is *continued*: its window is widened to cover the detection, its score and severity raised if the
+ *   detection's are higher (a confirmed flag stays confirmed, so a continuing confirmed pattern stays
+ *   held), and another meter is folded into `evidence.alsoMatched`, so the flag holds it too;
  * - otherwise a dismissed flag it touches suppresses it, unless the detection is of a higher severity
  *   than the dismissal (then a new flag opens, for a fresh look);
  * - otherwise a new open flag opens.
@@ -52,7 +54,7 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   const updated = new Set<string>();
   const suppressed: Detection[] = [];
   const ordered = [...detections].sort((a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter));
-  const touching = (d: Detection) => [...working.values()].filter((f) => f.customerId === d.customerId && f.rule === d.rule && f.meter === d.meter && touches(f, d));
+  const touching = (d: Detection) => [...working.values()].filter((f) => sameCase(f, d));
   const continueLive = (d: Detection): boolean => {
     const live = touching(d).find((f) => f.status !== 'dismissed');
     if (!live) return false;
@@ -106,17 +108,21 @@ function continueFlag(f: Flag, d: Detection, at: string): Flag {
   const to = Math.max(Date.parse(f.window.to), Date.parse(d.window.to));
   const grew = from < Date.parse(f.window.from) || to > Date.parse(f.window.to);
   const louder = d.score > f.score;
-  if (!grew && !louder) return f;
+  // Another meter of a per-account pattern widens the flag to that meter (it then holds it too).
+  const otherMeter = d.meter !== f.meter && !(f.evidence.alsoMatched ?? []).some((m) => m.rule === d.rule && m.meter === d.meter && m.score >= d.score);
+  if (!grew && !louder && !otherMeter) return f;
   const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
   const severity = severityRank(d.severity) > severityRank(f.severity) ? d.severity : f.severity;
   const score = Math.max(f.score, d.score);
+  // Another meter of a per-account pattern is folded in, so the flag holds it too.
+  const fresh = d.meter === f.meter ? d.evidence : { ...d.evidence, alsoMatched: [...(d.evidence.alsoMatched ?? []), { rule: d.rule, meter: d.meter, score: d.score, summary: d.evidence.summary }] };
   return {
     ...f,
     window,
     severity,
     score,
-    evidence: mergeEvidence(f.evidence, d.evidence, louder),
-    history: [...f.history, { at, by: 'system', action: grew ? 'extended' : 'escalated', window, severity, score }],
+    evidence: mergeEvidence(f.evidence, fresh, louder && d.meter === f.meter),
+    history: [...f.history, { at, by: 'system', action: grew || (otherMeter && !louder) ? 'extended' : 'escalated', window, severity, score }],
   };
 }
 
@@ -130,9 +136,20 @@ function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: bo
   if (prefixes) merged.topIpPrefixes = prefixes;
   const countries = mergeRanked(old.topCountries, fresh.topCountries);
   if (countries) merged.topCountries = countries;
-  const also = [...(old.alsoMatched ?? []), ...(fresh.alsoMatched ?? [])];
+  const also = mergeAlsoMatched(old.alsoMatched, fresh.alsoMatched);
   if (also.length > 0) merged.alsoMatched = also;
   return merged;
+}
+
+/** One entry per rule and meter, the loudest kept. */
+function mergeAlsoMatched(a: readonly AlsoMatched[] | undefined, b: readonly AlsoMatched[] | undefined): AlsoMatched[] {
+  const byKey = new Map<string, AlsoMatched>();
+  for (const m of [...(a ?? []), ...(b ?? [])]) {
+    const key = `${m.rule}\u0000${m.meter ?? ''}`;
+    const prev = byKey.get(key);
+    if (prev === undefined || m.score > prev.score) byKey.set(key, m);
+  }
+  return [...byKey.values()];
 }
 
 function mergeSeries(a: readonly EvidenceSeries[], b: readonly EvidenceSeries[]): EvidenceSeries[] {
@@ -156,6 +173,19 @@ function mergeRanked(a: readonly RankedValue[] | undefined, b: readonly RankedVa
   }
   return [...totals.values()].sort((x, y) => Number(y.new ?? false) - Number(x.new ?? false) || y.calls - x.calls || x.value.localeCompare(y.value)).slice(0, 15);
 }
+
+/**
+ * Whether a detection belongs to a flag's case: same customer and rule, and the same meter on the same
+ * or consecutive days; for a rule judged per account (`new_account_surge`: the account's first two
+ * weeks are one pattern), any meter and day.
+ */
+function sameCase(f: Flag, d: Detection): boolean {
+  if (f.customerId !== d.customerId || f.rule !== d.rule) return false;
+  return PER_ACCOUNT_RULES.has(d.rule) || (f.meter === d.meter && touches(f, d));
+}
+
+/** Rules whose pattern is the account's, not a meter's or a day's: one flag per account. */
+const PER_ACCOUNT_RULES: ReadonlySet<FraudRule> = new Set(['new_account_surge']);
 
 /** True when the detection overlaps the flag's window or starts on the UTC day after it ends (consecutive days). */
 function touches(f: Flag, d: Detection): boolean {

@@ -141,8 +141,21 @@ export interface FlagEvidence {
   apiKeyIds?: string[];
   topIpPrefixes?: RankedValue[];
   topCountries?: RankedValue[];
-  /** Other rules that matched the same meter and day and were folded into this flag. */
-  alsoMatched?: { rule: FraudRule; score: number }[];
+  /**
+   * What else was folded into this flag: other rules that matched the same meter and day, and, for a
+   * rule judged per account (`new_account_surge`), the other meters that surged (`meter` set; the flag
+   * holds those meters too).
+   */
+  alsoMatched?: AlsoMatched[];
+}
+
+/** A detection folded into another one's flag (see `FlagEvidence.alsoMatched`). */
+export interface AlsoMatched {
+  rule: FraudRule;
+  score: number;
+  /** Set when it was about another meter than the flag's; the flag then holds that meter too. */
+  meter?: Meter;
+  summary?: string;
 }
 
 /** One rule's verdict for one customer, meter and window on one night, before deduplication. */

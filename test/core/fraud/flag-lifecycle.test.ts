@@ -105,6 +105,26 @@ describe('mergeFlags', () => {
     expect(again).toEqual({ created: [], updated: [], suppressed: [] });
   });
 
+  it('keeps one new_account_surge flag per account: other meters and later days fold into it, and it holds every meter', () => {
+    // Prepare / Act: a new account surges on calls on day 1, on users on day 4 (after quiet days), and on calls again on day 6.
+    const surge = (day: number, meter: Meter, severity: FlagSeverity) => detection(day, { rule: 'new_account_surge', meter, severity });
+    const { stored, results } = runNights([[surge(1, 'api_calls', 'high')], [], [], [surge(4, 'active_users', 'medium')], [], [surge(6, 'api_calls', 'low')]]);
+    const again = mergeFlags(stored, [surge(6, 'api_calls', 'low')], NIGHT(5));
+
+    // Assess: one flag, opened on calls, extended to day 6, holding calls and users over days 1-6.
+    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([[1, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 1]]);
+    expect(stored).toHaveLength(1);
+    const f = stored[0]!;
+    expect([f.meter, f.severity, f.window]).toEqual(['api_calls', 'high', { from: iso(1), to: iso(7) }]);
+    expect(f.evidence.alsoMatched).toEqual([{ rule: 'new_account_surge', meter: 'active_users', score: SCORES.medium, summary: 'day 4' }]);
+    expect(f.history.map((h) => h.action)).toEqual(['opened', 'extended', 'extended']);
+    expect(again).toEqual({ created: [], updated: [], suppressed: [] });
+    expect(holdsFromFlags(stored)).toEqual([
+      { customerId: 'cus-1', meter: 'api_calls', from: '2026-03-10', to: '2026-03-16' },
+      { customerId: 'cus-1', meter: 'active_users', from: '2026-03-10', to: '2026-03-16' },
+    ]);
+  });
+
   it('continues a flag across midnight: hours 20-24 one day, 00-03 the next', () => {
     // Prepare / Act
     const { stored } = runNights([[detection(0, { hours: [20, 24] })], [detection(1, { hours: [0, 3] })]]);

@@ -49,6 +49,24 @@ describe('new_account_surge', () => {
     expect(d.evidence.series[0]!.points.at(-1)!.hi).toBe(d.evidence.signals.bar);
   });
 
+  it('makes one detection for an account surging on several meters: the strongest, the others folded in', () => {
+    // Prepare: on day 5, 150,000 extra calls and twenty times the users.
+    const { createdAt, days } = youngAccount(5);
+    for (let h = 0; h < 24; h++) addCalls(days[5]!, h, 6_250);
+    days[5] = { ...days[5]!, activeUsersDay: days[5]!.activeUsersDay * 20, activeUsers: days[5]!.activeUsers.map((u) => u * 20) };
+
+    // Act
+    const found = runRule('new_account_surge', inputOf(days, { createdAt, peers: stats }));
+
+    // Assess
+    expect(found).toHaveLength(1);
+    const d = found[0]!;
+    const other = d.meter === 'api_calls' ? 'active_users' : 'api_calls';
+    expect(d.evidence.alsoMatched?.map((m) => [m.rule, m.meter])).toEqual([['new_account_surge', other]]);
+    expect(d.evidence.alsoMatched![0]!.score).toBeLessThanOrEqual(d.score);
+    expect(d.evidence.series.map((s) => s.name).sort()).toEqual(['active_users per day of account age, against peers', 'api_calls per day of account age, against peers']);
+  });
+
   it('stays silent without enough peers, and leaves accounts of 14 days or more to the other rules', () => {
     // Prepare
     const { createdAt, days } = youngAccount(5);

@@ -8,7 +8,12 @@
  * over it. So with the defaults a low flag is twice what only 1 % of new accounts reach at that age,
  * and a high one 2.5 times that (5 x q99). Age is counted in UTC days from the creation day (the
  * creation day is age 0, its calls and users scaled to a full day), the same way peers' ages are. Without `minPeers` peers at that age the rule
- * stays silent. One detection per surging meter; window: the scored day.
+ * stays silent. Window: the scored day.
+ *
+ * The pattern is the account's, not a meter's: one detection per day, on the meter that surged most,
+ * with the other surging meters folded in (`evidence.alsoMatched` with their meter, score and summary,
+ * and their series beside its own), so a big new account makes one flag that holds every meter it
+ * surged on (`mergeFlags` continues it over the account's first two weeks, whatever the meter).
  */
 import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../clock.js';
 import { METERS, type Meter } from '../../meters.js';
@@ -33,8 +38,26 @@ export function comparableValue(value: number, meter: Meter, dayStartMs: number,
   return (value * 24) / Math.min(24, hours);
 }
 
-/** `new_account_surge` detections of the scored day, one per surging meter. */
+/** The `new_account_surge` detection of the scored day: the meter that surged most, the others folded in. */
 export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
+  const perMeter = surgingMeters(ctx).sort((a, b) => b.score - a.score || METERS.indexOf(a.meter) - METERS.indexOf(b.meter));
+  const [top, ...rest] = perMeter;
+  if (top === undefined) return [];
+  if (rest.length === 0) return [top];
+  return [
+    {
+      ...top,
+      evidence: {
+        ...top.evidence,
+        series: [...top.evidence.series, ...rest.flatMap((d) => d.evidence.series)],
+        alsoMatched: rest.map((d) => ({ rule: d.rule, meter: d.meter, score: d.score, summary: d.evidence.summary })),
+      },
+    },
+  ];
+}
+
+/** One detection per meter whose day is over its bar. */
+function surgingMeters(ctx: RuleContext): Detection[] {
   const peers = ctx.input.peers;
   const age = accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt));
   if (peers === undefined || age < 0 || age >= NEW_ACCOUNT_DAYS) return [];
