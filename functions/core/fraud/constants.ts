@@ -32,6 +32,13 @@ export const VOLUME_SPIKE = {
   minExcessShareOfDay: 0.1,
   /** The daily view flags a day only at this many times its expected value: less is growth or a level shift. */
   minDailyRatio: 2,
+  /**
+   * A whole day up, hour after hour: the combined z of the day's warm hours (sum / sqrt(hours)) at
+   * `wholeDayZ` or more, with the day at `wholeDayRatio` times its expected value (a level shift moves
+   * a day by up to 1.8x).
+   */
+  wholeDayZ: 8,
+  wholeDayRatio: 2.5,
 } as const;
 
 /** `leaked_key` (rules/leaked-key.ts). */

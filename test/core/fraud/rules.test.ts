@@ -1,3 +1,4 @@
+import { VOLUME_SPIKE } from '../../../functions/core/fraud/constants.js';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../../functions/core/clock.js';
 import { detectFraud } from '../../../functions/core/fraud/detect-fraud.js';
@@ -38,6 +39,23 @@ describe('volume_spike', () => {
     expect(flagged[0]!.observed).toBeGreaterThan(flagged[0]!.hi);
     expect(hourly.points.length).toBeGreaterThan(24);
     expect(hourly.points.every((p) => p.lo <= p.expected && p.expected <= p.hi)).toBe(true);
+  });
+
+  it('flags a whole day at 3x from its hours together, and leaves a day at 1.8x (a level shift) alone', () => {
+    // Prepare
+    const up = copyDays(clean);
+    for (let h = 0; h < 24; h++) addCalls(up[DAY]!, h, up[DAY]!.apiCalls[h]! * 2);
+    const shifted = copyDays(clean);
+    for (let h = 0; h < 24; h++) addCalls(shifted[DAY]!, h, Math.round(shifted[DAY]!.apiCalls[h]! * 0.8));
+
+    // Act
+    const found = runRule('volume_spike', inputOf(up));
+    const quiet = runRule('volume_spike', inputOf(shifted));
+
+    // Assess
+    expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)]]);
+    expect(found[0]!.evidence.signals.dayZ).toBeGreaterThanOrEqual(VOLUME_SPIKE.wholeDayZ);
+    expect(quiet).toEqual([]);
   });
 
   it('flags a whole day at 4x on the daily view', () => {

@@ -11,7 +11,10 @@
  * - an excess over expected of at least `minExcess[meter]`, and at least `minExcessShareOfDay` of the
  *   day's expected total (for protected files, a level: of the day's expected level);
  * - on the daily view, a day at `minDailyRatio` (2) times its expected value or more: a whole day a
- *   little above expected is growth or a level shift, which the detector adopts in a few days.
+ *   little above expected is growth or a level shift, which the detector adopts in a few days;
+ * - a whole day up hour after hour also counts on the daily view when no single hour nor the day's total
+ *   crosses its bar: the combined z of the day's warm hours (Stouffer: sum / sqrt(hours)) at `wholeDayZ`
+ *   with the day at `wholeDayRatio` (2.5) times expected (not for protected files, a level).
  *
  * Window: from the first to the last hour of the scored day the detector flagged, or the whole day when
  * the daily view flags.
@@ -51,10 +54,14 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess);
 
   const day = ctx.daily(meter)[ctx.dayIndex]!;
-  const dailyHit = day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected);
+  // A whole day well above expected, hour after hour: the day's hours together (Stouffer's z over its warm hours).
+  const warmHours = hours.filter((r) => r.warm);
+  const dayZ = warmHours.length >= 12 ? warmHours.reduce((a, r) => a + r.z, 0) / Math.sqrt(warmHours.length) : 0;
+  const wholeDay = !level && dayZ >= VOLUME_SPIKE.wholeDayZ && day.value >= VOLUME_SPIKE.wholeDayRatio * day.expected;
+  const dailyHit = ((day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength) || wholeDay) && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected);
   if (!hourlyHit && !dailyHit) return undefined;
 
-  const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? strengthOfResult(day) : 0);
+  const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? Math.max(strengthOfResult(day), wholeDay ? dayZ / VOLUME_SPIKE.wholeDayZ : 0) : 0);
   const score = scoreOfStrength(strength);
   const severity = severityOfScore(score);
   if (severity === undefined) return undefined;
@@ -79,7 +86,7 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
       variant: dailyHit ? 'day' : 'hours',
       observed: round4(observed),
       expected: round4(expected),
-      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess) },
+      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess), dayZ: round4(dayZ), dailyZ: round4(day.z) },
       series,
     },
   };
