@@ -73,7 +73,7 @@ export const ACCOUNT_SHARING = {
   /** "Calls stay flat": the daily calls detector does not flag them, their robust z is above -this... */
   flatCallsZ: 2.5,
   /** ...and they lie within these multiples of their expected value. */
-  flatCallsRatio: [0.7, 1.5] as const,
+  flatCallsRatio: [0.6, 1.8] as const,
   /** A customer expected to have fewer active users than this on the day is not judged: smaller teams' daily users are noise. */
   minUsers: 30,
   /**

@@ -14,7 +14,7 @@
  * - `users_up_calls_flat`: adjusted users jump: many more logins doing no more work.
  *
  * Either way calls must stay flat: not flagged by the daily calls detector, not below `-flatCallsZ`
- * robust z, and within `flatCallsRatio` (0.7-1.5x) of expected (a ratio that moves because calls
+ * robust z, and within `flatCallsRatio` (0.6-1.8x) of expected (a ratio that moves because calls
  * jumped is `volume_spike`'s; one that moves because calls collapsed is an outage). A customer expected to have fewer than `minUsers` active users
  * is not judged. The adjusted-users detector flags at robust z `zFlag` (4, below the daily detector's
  * own 5: the series is a steady ratio and the pattern holds for days), and only when adjusted users
