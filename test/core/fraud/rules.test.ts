@@ -58,6 +58,33 @@ describe('volume_spike', () => {
     expect(quiet).toEqual([]);
   });
 
+  it('names where the spike day\'s calls came from: the usual places, or new ones marked new', () => {
+    // Prepare: the same 5x hour twice, once from the customer's usual places, once with 3 new /24s in RU carrying most of it.
+    const wednesday = DAY + 2;
+    const h = utcHourOf(13);
+    const usual = copyDays(cleanDays(wednesday + 1));
+    addCalls(usual[wednesday]!, h, usual[wednesday]!.apiCalls[h]! * 4);
+    const leaked = copyDays(cleanDays(wednesday + 1));
+    const extra = leaked[wednesday]!.apiCalls[h]! * 4;
+    (leaked[wednesday]!.apiCalls as number[])[h]! += extra;
+    const attackers = ['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24'].map((prefix) => ({ prefix, country: 'RU' }));
+    addPlaces(leaked[wednesday]!.keys[0]!, attackers, Math.round(extra / 3), [h]);
+
+    // Act
+    const [fromUsual] = runRule('volume_spike', inputOf(usual));
+    const [fromNew] = runRule('volume_spike', inputOf(leaked));
+
+    // Assess
+    // (the clean traffic's travellers bring a handful of new prefixes every day, well under 2 % of calls)
+    expect(fromUsual!.evidence.signals.newPlaceShare).toBeLessThan(0.02);
+    expect(fromUsual!.evidence.topIpPrefixes!.slice(0, 3).some((p) => p.new)).toBe(false);
+    expect(fromUsual!.evidence.apiKeyIds).toEqual(usual[wednesday]!.keys.filter((k) => k.calls > 0).sort((a, b) => b.calls - a.calls).map((k) => k.apiKeyId).slice(0, 5));
+    for (const a of attackers) expect(fromNew!.evidence.topIpPrefixes).toContainEqual({ value: a.prefix, calls: Math.round(extra / 3), new: true });
+    expect(fromNew!.evidence.topCountries!.find((c) => c.value === 'RU')).toMatchObject({ new: true });
+    expect(fromNew!.evidence.signals.newPlaceShare).toBeGreaterThan(0.3);
+    expect(fromNew!.evidence.summary).toMatch(/% of the day's calls from IP prefixes new in 28 days$/);
+  });
+
   it('flags a whole day at 4x on the daily view', () => {
     // Prepare
     const days = copyDays(clean);

@@ -12,7 +12,8 @@
  *   `burstShare x busy hour`, so a burst as large as the busy hour itself is strength 4 (high).
  *
  * A customer busy around the clock has no quiet hours and is never flagged here. Needs
- * `minHistoryDays` of history. Window: the first to the last bursting hour of the scored day.
+ * `minHistoryDays` of history. Window: the first to the last bursting hour of the scored day. The
+ * evidence names where the day's calls came from (`placesOfDay`), as `volume_spike`'s does.
  */
 import { HOUR_MS } from '../../clock.js';
 import { EVIDENCE_CONTEXT, OFF_HOURS_BURST } from '../constants.js';
@@ -20,6 +21,8 @@ import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { Detection } from '../types.js';
 import { quantile } from '../stats.js';
+import { placesOfDay } from '../places.js';
+import { placesNote } from './volume-spike.js';
 
 /** The `off_hours_burst` detection of the scored day, if a quiet hour burst. */
 export function detectOffHoursBurst(ctx: RuleContext): Detection[] {
@@ -44,6 +47,7 @@ export function detectOffHoursBurst(ctx: RuleContext): Detection[] {
   const observed = bursts.reduce((a, b) => a + b.r.value, 0);
   const expected = bursts.reduce((a, b) => a + b.r.expected, 0);
   const burstSet = new Set(bursts.map((b) => first + b.h));
+  const places = placesOfDay(ctx.input.days, ctx.dayIndex);
   return [
     {
       customerId: ctx.input.customerId,
@@ -53,11 +57,12 @@ export function detectOffHoursBurst(ctx: RuleContext): Detection[] {
       score: round4(score),
       severity,
       evidence: {
-        summary: `${Math.round(observed)} API calls in ${bursts.length} usually quiet hour(s) (${bursts.map((b) => `${String(b.h).padStart(2, '0')}:00`).join(', ')} UTC) against ${Math.round(expected)} expected; the busy hour carries ${Math.round(busy)}`,
+        summary: `${Math.round(observed)} API calls in ${bursts.length} usually quiet hour(s) (${bursts.map((b) => `${String(b.h).padStart(2, '0')}:00`).join(', ')} UTC) against ${Math.round(expected)} expected; the busy hour carries ${Math.round(busy)}${placesNote(places)}`,
         observed,
         expected: round4(expected),
-        signals: { strength: round4(strength), busyHour: round4(busy), quietBar: round4(OFF_HOURS_BURST.quietShare * busy), burstBar: round4(OFF_HOURS_BURST.burstShare * busy), burstHours: bursts.length },
+        signals: { ...(places ? { newPlaceShare: places.newPlaceShare } : {}), strength: round4(strength), busyHour: round4(busy), quietBar: round4(OFF_HOURS_BURST.quietShare * busy), burstBar: round4(OFF_HOURS_BURST.burstShare * busy), burstHours: bursts.length },
         series: [evidenceFromResults('api_calls per hour', 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => burstSet.has(i))],
+        ...(places ? { apiKeyIds: places.apiKeyIds, topIpPrefixes: places.topIpPrefixes, topCountries: places.topCountries } : {}),
       },
     },
   ];

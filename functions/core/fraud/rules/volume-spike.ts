@@ -17,11 +17,14 @@
  *   with the day at `wholeDayRatio` (2.5) times expected (not for protected files, a level).
  *
  * Window: from the first to the last hour of the scored day the detector flagged, or the whole day when
- * the daily view flags.
+ * the daily view flags. For API calls the evidence names where the day's calls came from (`placesOfDay`:
+ * keys, top /24 prefixes and countries, new ones marked), so an analyst can tell the customer's own
+ * systems (a backfill) from someone else's.
  */
 import type { SpikeResult } from '../../anomaly/types.js';
 import { METERS, type Meter } from '../../meters.js';
-import { EVIDENCE_CONTEXT, VOLUME_SPIKE } from '../constants.js';
+import { EVIDENCE_CONTEXT, LEAKED_KEY, VOLUME_SPIKE } from '../constants.js';
+import { placesOfDay, type PlacesEvidence } from '../places.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { Detection, EvidenceSeries } from '../types.js';
@@ -74,6 +77,7 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
     evidenceFromResults(`${meter} per hour`, 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => flaggedSet.has(i)),
     evidenceFromResults(`${meter} per day`, 'day', ctx.daily(meter), ctx.dayIndex - EVIDENCE_CONTEXT.day, ctx.dayIndex + 1, (i) => dailyHit && i === ctx.dayIndex),
   ];
+  const places = meter === 'api_calls' ? placesOfDay(ctx.input.days, ctx.dayIndex) : undefined;
   return {
     customerId: ctx.input.customerId,
     rule: 'volume_spike',
@@ -82,14 +86,20 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
     score: round4(score),
     severity,
     evidence: {
-      summary: `${meter} ${dailyHit ? 'for the day' : `in ${flaggedHours.length} hour(s)`} was ${fmt(observed)} against ${fmt(expected)} expected (${fmt(observed / Math.max(expected, 1))}x)`,
+      summary: `${meter} ${dailyHit ? 'for the day' : `in ${flaggedHours.length} hour(s)`} was ${fmt(observed)} against ${fmt(expected)} expected (${fmt(observed / Math.max(expected, 1))}x)${placesNote(places)}`,
       variant: dailyHit ? 'day' : 'hours',
       observed: round4(observed),
       expected: round4(expected),
-      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, excess: round4(dailyHit ? day.value - day.expected : hourlyExcess), dayZ: round4(dayZ), dailyZ: round4(day.z) },
+      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, ...(places ? { newPlaceShare: places.newPlaceShare } : {}), excess: round4(dailyHit ? day.value - day.expected : hourlyExcess), dayZ: round4(dayZ), dailyZ: round4(day.z) },
       series,
+      ...(places ? { apiKeyIds: places.apiKeyIds, topIpPrefixes: places.topIpPrefixes, topCountries: places.topCountries } : {}),
     },
   };
+}
+
+/** The summary's note on where the day's calls came from. */
+export function placesNote(places: PlacesEvidence | undefined): string {
+  return places ? `; ${Math.round(100 * places.newPlaceShare)} % of the day's calls from IP prefixes new in ${LEAKED_KEY.lookbackDays} days` : '';
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? String(Math.round(x)) : x.toFixed(2).replace(/\.?0+$/, ''));
