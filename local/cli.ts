@@ -26,7 +26,7 @@ const HELP = `meter: Serenity usage metering
   meter stripe setup                                 create or verify the three Stripe meters
   meter backtest --input series.csv [--granularity hour|day]   score a timestamp,value CSV with the spike detector
   meter flags list [--status S] [--severity S] [--customer C] [--rule R] [--key K] [--json]
-  meter flags show <id> [--key K]
+  meter flags show <id> [--key K] [--json]   (evidence as text; new prefixes and countries marked *)
   meter flags review <id> --decision confirm|dismiss --note "why" [--key K]   (the reviewer is the key's holder)
   meter statement --customer C --period YYYY-MM [--format table|json|csv]
                                                      metered, reported to Stripe (and when), corrections, pending, errors

@@ -1,4 +1,6 @@
 import type { stackInfo } from '../connect.js';
+import type { Flag } from '../../functions/core/fraud/types.js';
+import { formatFlag } from './flag-view.js';
 import { printTable } from './output.js';
 
 interface FlagOptions {
@@ -37,8 +39,11 @@ export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undef
     }
     case 'show':
       if (!id) throw new Error('usage: meter flags show <id>');
-      console.log(JSON.stringify(await call('GET', `/v1/flags/${encodeURIComponent(id)}`), null, 2));
+    {
+      const flag = await call('GET', `/v1/flags/${encodeURIComponent(id)}`);
+      console.log(o.json ? JSON.stringify(flag, null, 2) : formatFlag(flag as unknown as Flag));
       return 0;
+    }
     case 'review': {
       if (!id) throw new Error('usage: meter flags review <id> --decision confirm|dismiss --note "why"');
       const reviewed = (await call('POST', `/v1/flags/${encodeURIComponent(id)}/review`, { decision: o.decision, note: o.note })) as { id: string; status: string };
