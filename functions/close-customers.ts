@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { closeCustomer, type CloseDeps } from './core/nightly-close.js';
+import type { ExpectedDetection } from './core/fraud/expected-activity.js';
 import type { Flag } from './core/fraud/types.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
@@ -23,7 +24,8 @@ export function makeCloseWorker(s: CloseServices) {
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));
     const opened: Flag[] = [];
-    const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, escalations: 0 };
+    const expected: ExpectedDetection[] = [];
+    const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, expected: 0, escalations: 0 };
     // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
@@ -38,8 +40,11 @@ export function makeCloseWorker(s: CloseServices) {
       counts.unreportable += res.unreportable.length;
       counts.held += res.deferred.length;
       counts.flagsOpened += res.flags.created.length;
+      counts.expected += res.flags.expected.length;
+      expected.push(...res.flags.expected);
       counts.escalations += res.escalations.length;
       opened.push(...res.flags.created);
+      for (const e of res.flags.expected) logger.info('fraud rule matched inside expected activity: not flagged', { customerId: id, expectedActivityId: e.expectedActivityId, rule: e.detection.rule, meter: e.detection.meter, window: e.detection.window, summary: e.detection.evidence.summary });
       for (const f of res.flags.created) logger.warn('fraud flag opened', { flagId: f.id, customerId: id, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
       for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
@@ -48,6 +53,10 @@ export function makeCloseWorker(s: CloseServices) {
     if (opened.length) {
       await s.flagPublisher?.publish(opened);
       await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.open', actor: 'close-worker', counts: { flags: opened.length }, details: { flags: opened.map((f) => ({ id: f.id, customerId: f.customerId, rule: f.rule, severity: f.severity })) } }));
+    }
+    if (expected.length) {
+      const details = { expected: expected.map((e) => ({ customerId: e.detection.customerId, expectedActivityId: e.expectedActivityId, rule: e.detection.rule, meter: e.detection.meter, window: e.detection.window })) };
+      await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.expected', actor: 'close-worker', counts: { expected: expected.length }, details }));
     }
     await s.rollups.chunkDone(c.day, c.runId, counts);
     await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'nightly.report', actor: 'close-worker', counts, details: { runId: c.runId, day: c.day } }));

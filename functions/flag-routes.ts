@@ -5,7 +5,8 @@ import { FlagAlreadyReviewedError, reviewFlag } from './core/fraud/review-flag.j
 import { FLAG_SEVERITIES, FRAUD_RULES } from './core/fraud/types.js';
 import type { FlagFilter } from './core/ports.js';
 import { auditEntry } from './core/ingest.js';
-import { bodyBytes, callerOf, json, type HttpResult } from './http.js';
+import { bodyBytes, callerOf, decodeSegment, json, type HttpResult } from './http.js';
+import { expectedActivityOf, type ExpectedActivityRequest } from './core/fraud/expected-activity.js';
 import type { Services } from './services.js';
 
 type Params = Record<string, string>;
@@ -73,4 +74,42 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
     }),
   );
   return json(200, reviewed);
+}
+
+/**
+ * POST /v1/customers/{customer}/expected-activity with {from, to, rules?, meters?, reason}: unusual usage
+ * the customer told us to expect (a backfill, a migration, a load test). The close records what the named
+ * rules (default the volume rules) find inside it as expected instead of flagging and holding it. The
+ * registrant is the key's holder; audited. 201 with the record; 404 for an unknown customer.
+ */
+export async function postExpectedActivity(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
+  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const customerId = decodeSegment(params.customer ?? '', 'customer');
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyBytes(event).toString('utf8') || 'null');
+  } catch {
+    return json(400, { error: 'body is not valid JSON' });
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
+  if (!(await s.registry.customers([customerId])).has(customerId)) return json(404, { error: `customer "${customerId}" is not registered` });
+  const expected = expectedActivityOf(body as ExpectedActivityRequest, { id: s.newId(), customerId, createdBy: key.principal, now: s.clock.now() });
+  await s.flags.putExpectedActivity(expected);
+  await s.audit.record(
+    auditEntry(s.newId(), s.clock.now(), {
+      action: 'expected_activity.create',
+      actor: key.principal,
+      customerId,
+      ...callerOf(event),
+      details: { expectedActivityId: expected.id, from: expected.from, to: expected.to, rules: expected.rules, meters: expected.meters, reason: expected.reason },
+    }),
+  );
+  return json(201, expected);
+}
+
+/** GET /v1/customers/{customer}/expected-activity: every expected activity registered for the customer, oldest window first. */
+export async function listExpectedActivity(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
+  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const customerId = decodeSegment(params.customer ?? '', 'customer');
+  return json(200, { expectedActivity: await s.flags.expectedActivity(customerId) });
 }

@@ -1,12 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from './core/api-keys.js';
-import { ValidationError } from './core/errors.js';
 import { loadStatement } from './core/statement.js';
 import { holdsFromFlags } from './core/fraud/holds.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
-import { errorResponse, json, type HttpResult } from './http.js';
+import { decodeSegment, errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
-import { getFlag, listFlags, postReview } from './flag-routes.js';
+import { getFlag, listExpectedActivity, listFlags, postExpectedActivity, postReview } from './flag-routes.js';
 
 /** A route handler; `params` holds the `{name}` segments of its path, still URL-encoded. */
 type Route = (event: APIGatewayProxyEventV2, s: Services, params: Record<string, string>) => Promise<HttpResult>;
@@ -48,6 +47,8 @@ const ROUTES: Record<string, Route> = {
   'GET /v1/flags': listFlags,
   'GET /v1/flags/{id}': getFlag,
   'POST /v1/flags/{id}/review': postReview,
+  'GET /v1/customers/{customer}/expected-activity': listExpectedActivity,
+  'POST /v1/customers/{customer}/expected-activity': postExpectedActivity,
 };
 
 /** The route for a request and its path parameters: an exact key first, then the patterns. */
@@ -71,14 +72,6 @@ function findRoute(method: string, path: string): { route: Route; params: Record
 }
 
 /** A URL-decoded path segment; a malformed escape is the caller's mistake (400), not ours. */
-function decodeSegment(raw: string, field: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ValidationError([{ field, message: 'is not a valid URL-encoded path segment' }]);
-  }
-}
-
 /** The read-side HTTP API: one function routes by method and path. */
 export function makeHttpApiHandler(s: Services) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {

@@ -37,3 +37,12 @@ export function callerOf(event: APIGatewayProxyEventV2): { ipPrefix?: string; re
     ...(country ? { region: state ? `${country}-${state}` : country } : {}),
   };
 }
+
+/** A URL path segment, decoded; a malformed one is a 400 naming `field`. */
+export function decodeSegment(raw: string, field: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError([{ field, message: 'is not a valid URL-encoded path segment' }]);
+  }
+}

@@ -28,6 +28,11 @@ const HELP = `meter: Serenity usage metering
   meter flags list [--status S] [--severity S] [--customer C] [--rule R] [--key K] [--json]
   meter flags show <id> [--key K] [--json]   (evidence as text; new prefixes and countries marked *)
   meter flags review <id> --decision confirm|dismiss --note "why" [--key K]   (the reviewer is the key's holder)
+  meter flags expect --customer C --from ISO --to ISO --reason "why" [--rules R,R] [--meters M,M] [--key K]
+                                                     usage the customer told us to expect (a backfill, a migration):
+                                                     the named rules (default volume_spike,off_hours_burst) do not
+                                                     flag or hold inside it
+  meter flags expected --customer C [--key K] [--json]
   meter statement --customer C --period YYYY-MM [--format table|json|csv]
                                                      metered, reported to Stripe (and when), corrections, pending, errors
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
@@ -61,6 +66,8 @@ const { values: o, positionals: args } = parseArgs({
     note: { type: 'string' },
     decision: { type: 'string' },
     rule: { type: 'string' },
+    rules: { type: 'string' },
+    meters: { type: 'string' },
     severity: { type: 'string' },
     status: { type: 'string' },
     key: { type: 'string' },

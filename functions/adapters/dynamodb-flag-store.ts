@@ -1,6 +1,7 @@
-import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import type { ExpectedActivity } from '../core/fraud/expected-activity.js';
 import type { Flag } from '../core/fraud/types.js';
 import type { FlagFilter, FlagStore } from '../core/ports.js';
 import { batchWriteAll } from './dynamodb-batch.js';
@@ -8,7 +9,8 @@ import type { CapacityMeter } from './capacity-meter.js';
 
 /**
  * DynamoDB implementation of the FlagStore port. Each flag is kept twice, by id (for review) and under
- * its customer (for the nightly merge); flags are few, so the second write is cheap.
+ * its customer (for the nightly merge); flags are few, so the second write is cheap. A customer's
+ * expected activity lives under `EXP#<customer>`, one item each, never overwritten.
  */
 export class DynamoDbFlagStore implements FlagStore {
   constructor(
@@ -52,6 +54,27 @@ export class DynamoDbFlagStore implements FlagStore {
       start = r.LastEvaluatedKey;
     } while (start);
     return out.sort(newestFirst);
+  }
+
+  async expectedActivity(customerId: string): Promise<ExpectedActivity[]> {
+    const out: ExpectedActivity[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(
+        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EXP#${customerId}` }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      for (const i of r.Items ?? []) out.push(JSON.parse(i.expectation as string) as ExpectedActivity);
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  }
+
+  async putExpectedActivity(e: ExpectedActivity): Promise<void> {
+    const r = await this.clients.doc.send(
+      new PutCommand({ TableName: this.table, Item: { pk: `EXP#${e.customerId}`, sk: e.id, customerId: e.customerId, expectation: JSON.stringify(e) }, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.meter?.add('write', r.ConsumedCapacity);
   }
 
   async put(flags: readonly Flag[]): Promise<void> {

@@ -10,6 +10,7 @@ import { settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
 import { detectFraud } from './fraud/detect-fraud.js';
 import { mergeFlags } from './fraud/merge-flags.js';
+import { setAsideExpected, type ExpectedDetection } from './fraud/expected-activity.js';
 import { holdEscalations, holdsFromFlags, type HoldEscalation, type HoldPolicy } from './fraud/holds.js';
 import { MAX_HISTORY_DAYS } from './fraud/constants.js';
 import type { CustomerActivityDay, Flag, PeerStats } from './fraud/types.js';
@@ -39,8 +40,8 @@ export interface CustomerCloseResult {
   unreportable: UnreportableReport[];
   /** What a hold kept back this time. */
   deferred: DeferredReport[];
-  /** Flags this night opened or extended. */
-  flags: { created: Flag[]; updated: Flag[] };
+  /** Flags this night opened or extended, and what the rules found inside the customer's expected activity (not flagged). */
+  flags: { created: Flag[]; updated: Flag[]; expected: ExpectedDetection[] };
   /** Holds close to Stripe's 35-day limit: finance must decide now. */
   escalations: HoldEscalation[];
 }
@@ -51,7 +52,8 @@ const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'fai
 /**
  * Closes one customer's day: recomputes it, every late day, and every day of their periods that the
  * store lacks; stores the rollups; with `deps.fraud`, scores the day and its late days (`daysToScore`)
- * with the fraud rules, merges the detections into the customer's flags and holds what the flags cover;
+ * with the fraud rules, sets aside what the customer's expected activity covers (`setAsideExpected`),
+ * merges the rest into the customer's flags and holds what the flags cover;
  * records the meter events to send in the ledger *before* sending them; then sends every pending (or
  * retryably failed) record. Rerunning it for the same day plans nothing new, opens no new flag, and
  * resends only what is still pending, under the same identifiers, so Stripe receives each value once.
@@ -138,7 +140,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
 
   // Fraud first: usage a flag holds must not reach Stripe in this very run. Late days are scored again
   // with their late events, so fraud that arrives late is flagged, and held, like fraud on time.
-  const fraud = deps.fraud ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], all: [] };
+  const fraud = deps.fraud ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], expected: [], all: [] };
   const held = [...(deps.holds ? await deps.holds(customer.id) : []), ...holdsFromFlags(fraud.all, deps.fraud?.policy)];
 
   // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
@@ -170,7 +172,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
-  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated }, escalations: holdEscalations(held, now) };
+  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now) };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {
@@ -248,12 +250,14 @@ async function detectAndMerge(customer: Customer, scored: readonly string[], anc
       ...(fraud.peers ? { peers: fraud.peers } : {}),
     });
   });
+  // What the customer told us to expect is recorded as expected, not flagged (read only when something was found).
+  const { flagged, expected } = detections.length > 0 ? setAsideExpected(detections, await fraud.flags.expectedActivity(customer.id)) : { flagged: [], expected: [] };
   const existing = await fraud.flags.forCustomer(customer.id);
-  const merged = mergeFlags(existing, detections, new Date(now).toISOString());
+  const merged = mergeFlags(existing, flagged, new Date(now).toISOString());
   await fraud.flags.put([...merged.created, ...merged.updated]);
   const byId = new Map(existing.map((f) => [f.id, f]));
   for (const f of [...merged.created, ...merged.updated]) byId.set(f.id, f);
-  return { created: merged.created, updated: merged.updated, all: [...byId.values()] };
+  return { created: merged.created, updated: merged.updated, expected, all: [...byId.values()] };
 }
 
 /** A stored day as the fraud rules read it; a day with no usage stored is all zeros. */

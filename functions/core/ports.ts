@@ -1,5 +1,6 @@
 import type { FieldError } from './errors.js';
 import type { Meter } from './meters.js';
+import type { ExpectedActivity } from './fraud/expected-activity.js';
 import type { Flag, KeyDayActivity } from './fraud/types.js';
 import type { UsageEvent } from './event-contract.js';
 import type { FileOp, UsageFragment } from './usage-fragment.js';
@@ -216,6 +217,9 @@ export interface FlagStore {
   forCustomer(customerId: string): Promise<Flag[]>;
   list(filter?: FlagFilter): Promise<Flag[]>;
   put(flags: readonly Flag[]): Promise<void>;
+  /** A customer's registered expected activity (see `ExpectedActivity`), every one ever made. */
+  expectedActivity(customerId: string): Promise<ExpectedActivity[]>;
+  putExpectedActivity(e: ExpectedActivity): Promise<void>;
 }
 
 /** Tells the people who review flags that new ones opened (SNS on AWS; the log locally). */

@@ -11,11 +11,16 @@ interface FlagOptions {
   rule?: string;
   decision?: string;
   note?: string;
+  from?: string;
+  to?: string;
+  reason?: string;
+  rules?: string;
+  meters?: string;
   json?: boolean;
 }
 
 /**
- * `meter flags list|show|review`: goes through the review API, so the reviewer is whoever holds the key
+ * `meter flags list|show|review|expect|expected`: goes through the review API, so the reviewer is whoever holds the key
  * (`--key` or METER_API_KEY; locally the stack's admin key when neither is given).
  */
 export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undefined, id: string | undefined, o: FlagOptions): Promise<number> {
@@ -50,7 +55,22 @@ export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undef
       console.log(`${reviewed.id}: ${reviewed.status}`);
       return 0;
     }
+    case 'expect': {
+      if (!o.customer) throw new Error('usage: meter flags expect --customer C --from ISO --to ISO --reason "why" [--rules R,R] [--meters M,M]');
+      const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean));
+      const body = { from: o.from, to: o.to, reason: o.reason, ...(o.rules ? { rules: list(o.rules) } : {}), ...(o.meters ? { meters: list(o.meters) } : {}) };
+      const e = (await call('POST', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity`, body)) as { id: string; from: string; to: string; rules: string[]; meters: string[] };
+      console.log(`${e.id}: ${e.rules.join(', ')} on ${e.meters.join(', ')} expected ${e.from} .. ${e.to}`);
+      return 0;
+    }
+    case 'expected': {
+      if (!o.customer) throw new Error('usage: meter flags expected --customer C');
+      const { expectedActivity } = (await call('GET', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity`)) as { expectedActivity: { id: string; from: string; to: string; rules: string[]; meters: string[]; reason: string; createdBy: string }[] };
+      if (o.json) return console.log(JSON.stringify(expectedActivity, null, 2)), 0;
+      printTable(expectedActivity.map((e) => ({ id: e.id, from: e.from, to: e.to, rules: e.rules.join(','), meters: e.meters.join(','), by: e.createdBy, reason: e.reason })));
+      return 0;
+    }
     default:
-      throw new Error('usage: meter flags list|show|review');
+      throw new Error('usage: meter flags list|show|review|expect|expected');
   }
 }

@@ -3,6 +3,7 @@ import { closeCustomer, daysToScore, type CloseDeps } from '../../functions/core
 import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
 import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
 import { MAX_HISTORY_DAYS } from '../../functions/core/fraud/constants.js';
+import { expectedActivityOf } from '../../functions/core/fraud/expected-activity.js';
 import type { Customer } from '../../functions/core/ports.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
 
@@ -94,7 +95,7 @@ describe('late events re-score their day', () => {
     expect(sentFor(c, NEXT)).toEqual([1000]);
     expect((await rollups.getDays(c.id, LATE, LATE))[0]!.apiCalls).toBe(51_000);
     expect([...ledger.records.values()].filter((r) => r.day === LATE && r.meter === 'api_calls').map((r) => [r.revision, r.value])).toEqual([[0, 1000]]);
-    expect(rerun.flags).toEqual({ created: [], updated: [] });
+    expect(rerun.flags).toEqual({ created: [], updated: [], expected: [] });
     expect(rerun.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
     expect((await flags.forCustomer(c.id)).map((f) => f.id)).toEqual([night.flags.created[0]!.id]);
   });
@@ -155,6 +156,27 @@ describe('late events re-score their day', () => {
     // Assess: closed and reported; judged (against no peers) rather than refused
     expect(night.flags.created).toEqual([]);
     expect(sentFor(c, '2026-03-03')).toEqual([1000]);
+  });
+
+  it('records a burst inside the customer\'s expected activity as expected: no flag, nothing held, reported in full', async () => {
+    // Prepare: 30 steady days closed; the customer announced a backfill on 2026-03-03, which then runs at 50x
+    const c = customer('backfill-co');
+    const DAY = '2026-03-03';
+    await closeNightly(c, addDays(DAY, -1));
+    const announced = expectedActivityOf({ from: `${DAY}T00:00:00Z`, to: `${addDays(DAY, 1)}T00:00:00Z`, reason: 'reindexing their archive' }, { id: 'exp-1', customerId: c.id, createdBy: 'ana', now: clock.now() });
+    await flags.putExpectedActivity(announced);
+    await events.put(calls(c, DAY, 5000), 'm');
+
+    // Act
+    closeAt(DAY);
+    const night = await closeCustomer(c, DAY, [], 'run-1', deps());
+
+    // Assess
+    expect(night.flags.expected.map((e) => [e.expectedActivityId, e.detection.rule, e.detection.meter])).toEqual([['exp-1', 'volume_spike', 'api_calls']]);
+    expect(night.flags.created).toEqual([]);
+    expect(await flags.forCustomer(c.id)).toEqual([]);
+    expect(night.deferred).toEqual([]);
+    expect(sentFor(c, DAY)).toEqual([50_000]);
   });
 });
 

@@ -112,3 +112,45 @@ describe('confirming a flag', () => {
     expect(customer.financeReview).toMatchObject({ flagId: other.id, rule: 'volume_spike', by: 'ana' });
   });
 });
+
+describe('expected activity', () => {
+  const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+
+  it('registers what a customer told us to expect, with the registrant from the key, audited; refuses bad input by field', async () => {
+    // Prepare
+    await stack.services.registry.putCustomer({ id: 'expo', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
+    const body = { from: `${day(1)}T00:00:00Z`, to: `${day(3)}T00:00:00Z`, meters: ['api_calls'], reason: 'archive backfill, announced by email' };
+
+    // Act
+    const ingest = await call('POST', '/v1/customers/expo/expected-activity', stack.ingestKey, body);
+    const unknown = await call('POST', '/v1/customers/nobody/expected-activity', ANALYST, body);
+    const bad = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, { ...body, to: body.from, rules: ['spiky'], createdBy: 'mallory' });
+    const made = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, body);
+    const listed = await call('GET', '/v1/customers/expo/expected-activity', ANALYST);
+    const cli = await run(['flags', 'expected', '--customer', 'expo', '--json', '--key', ANALYST], { METER_API_URL: stack.url });
+
+    // Assess
+    expect([ingest.status, unknown.status, bad.status, made.status]).toEqual([403, 404, 400, 201]);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['createdBy', 'to', 'rules']);
+    expect(made.body).toMatchObject({ customerId: 'expo', from: `${day(1)}T00:00:00.000Z`, to: `${day(3)}T00:00:00.000Z`, rules: ['volume_spike', 'off_hours_burst'], meters: ['api_calls'], createdBy: 'ana' });
+    expect(listed.body.expectedActivity).toEqual([made.body]);
+    expect(cli.status).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual([made.body]);
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'expected_activity.create');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: 'ana', customerId: 'expo', ipPrefix: '127.0.0.0/24', details: { expectedActivityId: made.body.id, reason: body.reason } });
+  });
+
+  it('registers one through the CLI', async () => {
+    // Act
+    const made = await run(['flags', 'expect', '--customer', 'expo', '--from', `${day(5)}T00:00:00Z`, '--to', `${day(6)}T00:00:00Z`, '--rules', 'volume_spike', '--reason', 'load test', '--key', ANALYST], { METER_API_URL: stack.url });
+    const refused = await run(['flags', 'expect', '--customer', 'expo', '--from', `${day(5)}T00:00:00Z`, '--to', `${day(6)}T00:00:00Z`, '--key', ANALYST], { METER_API_URL: stack.url });
+
+    // Assess
+    expect(made.status).toBe(0);
+    expect(made.stdout).toMatch(new RegExp(`: volume_spike on api_calls, active_users, protected_files expected ${day(5)}T00:00:00.000Z .. ${day(6)}T00:00:00.000Z`));
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('reason');
+    expect((await stack.services.flags.expectedActivity('expo')).map((e) => e.reason)).toEqual(['archive backfill, announced by email', 'load test']);
+  });
+});

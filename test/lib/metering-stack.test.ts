@@ -136,7 +136,18 @@ describe('MeteringStack', () => {
     const routeKeys = byType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
 
     // Assess
-    expect(routeKeys.sort()).toEqual(['GET /v1/flags', 'GET /v1/flags/{id}', 'GET /v1/health', 'GET /v1/statements/{customer}', 'GET /v1/usage', 'POST /v1/events', 'POST /v1/flags/{id}/review']);
+    expect(routeKeys.sort()).toEqual([
+      'GET /v1/customers/{customer}/expected-activity',
+      'GET /v1/flags',
+      'GET /v1/flags/{id}',
+      'GET /v1/health',
+      'GET /v1/statements/{customer}',
+      'GET /v1/usage',
+      'POST /v1/customers/{customer}/expected-activity',
+      'POST /v1/events',
+      'POST /v1/flags/{id}/review',
+    ]);
+    expect(targetOf('POST /v1/customers/{customer}/expected-activity')).toBe(idOf(stack.http.reader));
     expect(targetOf('POST /v1/flags/{id}/review')).toBe(idOf(stack.http.reader));
     expect(targetOf('GET /v1/statements/{customer}')).toBe(idOf(stack.http.reader));
     expect(targetOf('POST /v1/events')).toBe(idOf(stack.http.ingest));

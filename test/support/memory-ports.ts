@@ -1,5 +1,6 @@
 import type { UsageEvent } from '../../functions/core/event-contract.js';
 import { eventKey } from '../../functions/core/event-contract.js';
+import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
 import type {
   CloseRun,
@@ -176,6 +177,13 @@ export class MemoryFlagStore implements FlagStore {
   }
   async put(flags: readonly Flag[]) {
     for (const f of flags) this.flags.set(f.id, structuredClone(f));
+  }
+  expected: ExpectedActivity[] = [];
+  async expectedActivity(customerId: string) {
+    return this.expected.filter((e) => e.customerId === customerId).map((e) => structuredClone(e));
+  }
+  async putExpectedActivity(e: ExpectedActivity) {
+    this.expected.push(structuredClone(e));
   }
 }
 
