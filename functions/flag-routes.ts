@@ -3,6 +3,7 @@ import { authenticate } from './core/api-keys.js';
 import { ValidationError, type FieldError } from './core/errors.js';
 import { FlagAlreadyReviewedError, reviewFlag } from './core/fraud/review-flag.js';
 import { FLAG_SEVERITIES, FRAUD_RULES } from './core/fraud/types.js';
+import { releasedDays } from './core/fraud/holds.js';
 import type { FlagFilter } from './core/ports.js';
 import { auditEntry } from './core/ingest.js';
 import { bodyBytes, callerOf, decodeSegment, json, type HttpResult } from './http.js';
@@ -36,6 +37,8 @@ export async function getFlag(event: APIGatewayProxyEventV2, s: Services, params
 /**
  * POST /v1/flags/{id}/review with {decision: confirm|dismiss, note}: the reviewer is the key's holder,
  * never a field of the body. Every review goes to the audit trail with reviewer, decision, note, time and /24.
+ * A dismissal marks the flag's days late (`releasedDays`), so the next close releases their usage, in
+ * whatever billing period they lie; a confirmation marks the customer for finance.
  */
 export async function postReview(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
   const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
@@ -59,6 +62,8 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
     throw err;
   }
   await s.flags.put([reviewed]);
+  // Released usage goes out with the next close, whatever billing period it lies in.
+  await s.rollups.markLate(releasedDays(reviewed));
   if (reviewed.status === 'confirmed') {
     // Confirmed fraud keeps its usage held and puts the customer in front of finance.
     const customer = (await s.registry.customers([flag.customerId])).get(flag.customerId);

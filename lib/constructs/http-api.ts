@@ -55,9 +55,10 @@ export class MeteringHttpApi extends Construct {
     t.registry.grantReadData(this.ingest);
 
     this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'Reads (usage, health, statements, flags) and flag reviews', environment });
-    for (const table of [t.usage, t.registry, t.quarantine, t.rollups, t.ledger]) table.grantReadData(this.reader);
-    // Reviews change a flag and are audited.
-    t.flags.grantReadWriteData(this.reader);
+    for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.reader);
+    // Reviews change a flag and are audited; a confirmation marks the customer for finance (Registry); a
+    // dismissal marks its days late (Rollups), so the next close releases them.
+    for (const table of [t.flags, t.registry, t.rollups]) table.grantReadWriteData(this.reader);
     t.audit.grantWriteData(this.reader);
     for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.reader, 'sqs:GetQueueAttributes');
 

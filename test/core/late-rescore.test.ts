@@ -4,6 +4,8 @@ import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
 import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
 import { MAX_HISTORY_DAYS } from '../../functions/core/fraud/constants.js';
 import { expectedActivityOf } from '../../functions/core/fraud/expected-activity.js';
+import { releasedDays } from '../../functions/core/fraud/holds.js';
+import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
 import type { Customer } from '../../functions/core/ports.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
 
@@ -177,6 +179,35 @@ describe('late events re-score their day', () => {
     expect(await flags.forCustomer(c.id)).toEqual([]);
     expect(night.deferred).toEqual([]);
     expect(sentFor(c, DAY)).toEqual([50_000]);
+  });
+
+  it('releases usage held in an earlier billing period once its flag is dismissed: the dismissal marks its days late', async () => {
+    // Prepare: a late burst on 2026-02-26 flagged and held on the 2026-03-03 night (default policy: high holds)
+    const c = customer('cross-period-co');
+    const LATE = '2026-02-26';
+    const NEXT = '2026-03-03';
+    const AFTER = '2026-03-04';
+    await closeNightly(c, addDays(NEXT, -1));
+    await events.put(calls(c, LATE, 5000), 'm');
+    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    closeAt(NEXT);
+    const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
+    expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
+    const dismissed = reviewFlag(night.flags.created[0]!, { decision: 'dismiss', note: 'customer backfill', reviewer: 'ana', at: new Date(clock.now()).toISOString() });
+
+    // Act: the review, as POST /v1/flags/{id}/review does it, then the next night with the late marks the planner reads
+    await flags.put([dismissed]);
+    await rollups.markLate(releasedDays(dismissed));
+    await events.put(calls(c, AFTER, steady(AFTER)), 'm');
+    closeAt(AFTER);
+    const marks = (await rollups.lateDays()).filter((m) => m.customerId === c.id).map((m) => m.day);
+    const after = await closeCustomer(c, AFTER, marks, 'run-after', deps());
+
+    // Assess: February's held 50,000 calls go out as a revision stamped on their own day
+    expect(marks).toEqual([LATE]);
+    expect(after.deferred).toEqual([]);
+    expect(sentFor(c, LATE)).toEqual([1000, 50_000]);
+    expect(sentFor(c, AFTER)).toEqual([1000]);
   });
 });
 

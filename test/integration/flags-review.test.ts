@@ -79,6 +79,7 @@ describe('flag review API', () => {
     expect(review.body.status).toBe('dismissed');
     expect(review.body.history.at(-1)).toMatchObject({ by: 'ana', action: 'dismissed', note: 'launch day, expected' });
     expect(again.status).toBe(409);
+    expect(await stack.services.rollups.lateDays()).toContainEqual({ customerId: 'acme', day: '2026-11-20' });
     const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'flag.review');
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: 'ana', ipPrefix: '127.0.0.0/24', details: { flagId, decision: 'dismiss', note: 'launch day, expected' } });

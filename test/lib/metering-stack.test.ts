@@ -170,7 +170,7 @@ describe('MeteringStack', () => {
     expect(variables).toMatchObject(expected);
   });
 
-  it('lets the read API write only flags (reviews) and audit records', () => {
+  it('lets the read API write only flags (reviews, expected activity), audit records, the finance mark of a confirmation (registry) and the late marks of a dismissal (rollups)', () => {
     // Act
     const policy = byType('AWS::IAM::Policy').find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.reader.role!)));
     const statements: { Action: string | string[]; Resource: unknown }[] = policy?.Properties.PolicyDocument.Statement ?? [];
@@ -181,7 +181,7 @@ describe('MeteringStack', () => {
     expect(statements.flatMap((st) => [st.Action].flat())).toContain('dynamodb:Query');
     expect(statements.flatMap((st) => [st.Action].flat())).not.toContain('sqs:SendMessage');
     const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
-    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags')].sort());
+    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags'), arnOf('registry'), arnOf('rollups')].sort());
   });
 
   it('passes the AWS Solutions checks, with every exception acknowledged in code', () => {

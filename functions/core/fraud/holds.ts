@@ -91,6 +91,21 @@ export function holdEscalations(holds: readonly Hold[], nowMs: number): HoldEsca
     .sort((a, b) => a.from.localeCompare(b.from) || a.customerId.localeCompare(b.customerId));
 }
 
+/**
+ * The days a dismissal releases, as late marks for the next nightly close: every UTC day the flag's
+ * window touches. A close recomputes and plans only the billing periods of its own day and of its late
+ * days, so without these marks usage held in an earlier period would never go out. Nothing for a flag
+ * that is not dismissed (confirmed usage stays held).
+ *
+ * @example await rollups.markLate(releasedDays(dismissed))
+ */
+export function releasedDays(flag: Flag): { customerId: string; day: string }[] {
+  if (flag.status !== 'dismissed') return [];
+  const out: { customerId: string; day: string }[] = [];
+  for (let t = startOfUtcDay(Date.parse(flag.window.from)); t < Date.parse(flag.window.to); t += DAY_MS) out.push({ customerId: flag.customerId, day: utcDay(t) });
+  return out;
+}
+
 function toHold(r: { customerId: string; meter: Hold['meter']; from: number; to: number }): Hold {
   return { customerId: r.customerId, meter: r.meter, from: utcDay(r.from), to: utcDay(r.to) };
 }

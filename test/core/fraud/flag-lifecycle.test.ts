@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../../functions/core/clock.js';
 import { ValidationError } from '../../../functions/core/errors.js';
-import { holdEscalations, holdsFromFlags } from '../../../functions/core/fraud/holds.js';
+import { holdEscalations, holdsFromFlags, releasedDays } from '../../../functions/core/fraud/holds.js';
 import { flagId, mergeFlags } from '../../../functions/core/fraud/merge-flags.js';
 import { FlagAlreadyReviewedError, reviewFlag } from '../../../functions/core/fraud/review-flag.js';
 import type { Detection, Flag, FlagSeverity, FraudRule } from '../../../functions/core/fraud/types.js';
@@ -271,5 +271,19 @@ describe('holdEscalations', () => {
     expect(before).toEqual([]);
     expect(at).toEqual([{ ...hold, deadline: '2026-04-13T00:00:00.000Z', daysLeft: 7 }]);
     expect(lastDay[0]!.daysLeft).toBe(0);
+  });
+});
+
+describe('releasedDays', () => {
+  it('marks every UTC day a dismissed flag touches for the next close, and nothing for an open or confirmed one', () => {
+    // Prepare: a flag from 20:00 on day 0 to 03:00 on day 1
+    const flag = mergeFlags([], [detection(0, { hours: [20, 27] })], NIGHT(1)).created[0]!;
+    const dismissed = reviewFlag(flag, { decision: 'dismiss', note: 'backfill', reviewer: 'ana', at: NIGHT(2) });
+    const confirmed = reviewFlag(flag, { decision: 'confirm', note: 'leak', reviewer: 'ana', at: NIGHT(2) });
+
+    // Act / Assess
+    expect(releasedDays(dismissed)).toEqual([{ customerId: 'cus-1', day: '2026-03-09' }, { customerId: 'cus-1', day: '2026-03-10' }]);
+    expect(releasedDays(flag)).toEqual([]);
+    expect(releasedDays(confirmed)).toEqual([]);
   });
 });
