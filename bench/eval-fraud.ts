@@ -20,7 +20,9 @@
  * - false flags: flags (after merging) overlapping no injected days of their customer (nor the day
  *   after), per 100 customer-months (customer-nights / 30), with the benign event that explains each
  *   where there is one;
- * - precision by severity, and false holds under the default policy (open high flags).
+ * - precision by severity, and false holds under the default policy (open high flags);
+ * - held: injections whose first day the final flags hold under the default policy (what would not
+ *   have been billed before an analyst decided).
  * Ends with one line of JSON holding every figure.
  */
 import { spawn } from 'node:child_process';
@@ -59,6 +61,8 @@ interface PatternFigures {
   shareWithinOneRun: number;
   shareEver: number;
   meanDaysToDetection: number | null;
+  /** Injections whose first day the flags (as they stand after the last night) hold under the default policy. */
+  heldByDefault: number;
 }
 
 interface SeedFigures {
@@ -137,6 +141,8 @@ const overlaps = (w: { from: string; to: string }, fromDay: string, toDay: strin
 function summarize(seed: number, s: Scenario, detections: { night: number; d: Detection }[], flags: Flag[], customerMonths: number, seconds: number): SeedFigures {
   const startMs = dayMs(START);
   const patterns: Record<string, PatternFigures> = {};
+  const holds = holdsFromFlags(flags);
+  const held = (l: Scenario['labels'][number]) => holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= l.from && l.from < h.to);
   for (const rule of FRAUD_RULES) {
     const labels = s.labels.filter((l) => l.pattern === rule);
     const delays = labels.map((l) => {
@@ -153,6 +159,7 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
       shareWithinOneRun: labels.length ? caught.filter((x) => x <= 0).length / labels.length : 0,
       shareEver: labels.length ? caught.length / labels.length : 0,
       meanDaysToDetection: caught.length ? caught.reduce((a, b) => a + b, 0) / caught.length : null,
+      heldByDefault: labels.filter(held).length,
     };
   }
   const isTrue = (f: Flag) => s.labels.some((l) => l.customerId === f.customerId && overlaps(f.window, l.from, utcDay(dayMs(l.to) + DAY_MS)));
@@ -198,10 +205,10 @@ const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
 
 function print(f: SeedFigures): void {
   console.log(`\nseed ${f.seed}${TUNING_SEEDS.has(f.seed) ? ' (looked at while choosing the parameters)' : ' (held out)'}: ${f.customers} customers, ${f.customerMonths.toFixed(1)} customer-months scored, ${f.flags} flags, ${f.seconds.toFixed(1)} s`);
-  console.log('pattern                 injected  caught in 1 run  caught at all  mean days to detection');
+  console.log('pattern                 injected  caught in 1 run  caught at all  mean days to detection  held (default policy)');
   for (const rule of FRAUD_RULES) {
     const p = f.patterns[rule]!;
-    console.log(`${rule.padEnd(24)}${String(p.injected).padStart(8)}  ${`${p.caughtWithinOneRun} (${pct(p.shareWithinOneRun)})`.padStart(15)}  ${`${p.caughtEver} (${pct(p.shareEver)})`.padStart(13)}  ${p.meanDaysToDetection === null ? '-' : p.meanDaysToDetection.toFixed(2)}`);
+    console.log(`${rule.padEnd(24)}${String(p.injected).padStart(8)}  ${`${p.caughtWithinOneRun} (${pct(p.shareWithinOneRun)})`.padStart(15)}  ${`${p.caughtEver} (${pct(p.shareEver)})`.padStart(13)}  ${(p.meanDaysToDetection === null ? '-' : p.meanDaysToDetection.toFixed(2)).padStart(22)}  ${String(p.heldByDefault).padStart(21)}`);
   }
   console.log(`false flags: ${f.falseFlags} = ${f.falseFlagsPer100CustomerMonths.toFixed(2)} per 100 customer-months (target <= 2); by rule ${JSON.stringify(f.falseFlagsByRule)}; by cause ${JSON.stringify(f.falseFlagsByCause)}`);
   console.log(`false holds (default policy: open high flags): ${f.falseHoldsPer100CustomerMonths.toFixed(2)} per 100 customer-months; precision by severity ${JSON.stringify(f.precisionBySeverity)}`);
