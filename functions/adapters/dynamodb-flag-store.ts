@@ -25,17 +25,7 @@ export class DynamoDbFlagStore implements FlagStore {
   }
 
   async forCustomer(customerId: string): Promise<Flag[]> {
-    const out: Flag[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.clients.doc.send(
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CF#${customerId}` }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
-      );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const i of r.Items ?? []) out.push(JSON.parse(i.flag as string) as Flag);
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out;
+    return (await this.queryAll(`CF#${customerId}`)).map((i) => JSON.parse(i.flag as string) as Flag);
   }
 
   async list(f: FlagFilter = {}): Promise<Flag[]> {
@@ -57,17 +47,8 @@ export class DynamoDbFlagStore implements FlagStore {
   }
 
   async expectedActivity(customerId: string): Promise<ExpectedActivity[]> {
-    const out: ExpectedActivity[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.clients.doc.send(
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EXP#${customerId}` }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
-      );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const i of r.Items ?? []) out.push(JSON.parse(i.expectation as string) as ExpectedActivity);
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+    const all = (await this.queryAll(`EXP#${customerId}`)).map((i) => JSON.parse(i.expectation as string) as ExpectedActivity);
+    return all.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
   }
 
   async putExpectedActivity(e: ExpectedActivity): Promise<void> {
@@ -75,6 +56,21 @@ export class DynamoDbFlagStore implements FlagStore {
       new PutCommand({ TableName: this.table, Item: { pk: `EXP#${e.customerId}`, sk: e.id, customerId: e.customerId, expectation: JSON.stringify(e) }, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
     );
     this.meter?.add('write', r.ConsumedCapacity);
+  }
+
+  /** Every item of one partition, page by page. */
+  private async queryAll(pk: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(
+        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   async put(flags: readonly Flag[]): Promise<void> {
