@@ -7,7 +7,7 @@ import { releasedDays } from './core/fraud/holds.js';
 import type { FlagFilter } from './core/ports.js';
 import { auditEntry } from './core/ingest.js';
 import { bodyBytes, callerOf, decodeSegment, json, type HttpResult } from './http.js';
-import { expectedActivityOf, type ExpectedActivityRequest } from './core/fraud/expected-activity.js';
+import { ExpectedActivityWithdrawnError, expectedActivityOf, withdrawExpectedActivity, type ExpectedActivityRequest } from './core/fraud/expected-activity.js';
 import type { Services } from './services.js';
 
 type Params = Record<string, string>;
@@ -117,4 +117,27 @@ export async function listExpectedActivity(event: APIGatewayProxyEventV2, s: Ser
   await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
   return json(200, { expectedActivity: await s.flags.expectedActivity(customerId) });
+}
+
+/**
+ * DELETE /v1/customers/{customer}/expected-activity/{id}: withdraws an expectation; from then on the close
+ * flags what it would have set aside. The withdrawer is the key's holder; audited. 200 with the record,
+ * 404 for an unknown one, 409 once withdrawn.
+ */
+export async function deleteExpectedActivity(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
+  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const customerId = decodeSegment(params.customer ?? '', 'customer');
+  const id = decodeSegment(params.id ?? '', 'id');
+  const found = (await s.flags.expectedActivity(customerId)).find((e) => e.id === id);
+  if (!found) return json(404, { error: `no expected activity ${id} for customer "${customerId}"` });
+  let withdrawn;
+  try {
+    withdrawn = withdrawExpectedActivity(found, { by: key.principal, at: new Date(s.clock.now()).toISOString() });
+  } catch (err) {
+    if (err instanceof ExpectedActivityWithdrawnError) return json(409, { error: err.message });
+    throw err;
+  }
+  await s.flags.putExpectedActivity(withdrawn, { replace: true });
+  await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'expected_activity.withdraw', actor: key.principal, customerId, ...callerOf(event), details: { expectedActivityId: id } }));
+  return json(200, withdrawn);
 }

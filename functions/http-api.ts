@@ -5,7 +5,7 @@ import { holdsFromFlags } from './core/fraud/holds.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
 import { decodeSegment, errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
-import { getFlag, listExpectedActivity, listFlags, postExpectedActivity, postReview } from './flag-routes.js';
+import { deleteExpectedActivity, getFlag, listExpectedActivity, listFlags, postExpectedActivity, postReview } from './flag-routes.js';
 
 /** A route handler; `params` holds the `{name}` segments of its path, still URL-encoded. */
 type Route = (event: APIGatewayProxyEventV2, s: Services, params: Record<string, string>) => Promise<HttpResult>;
@@ -49,6 +49,7 @@ const ROUTES: Record<string, Route> = {
   'POST /v1/flags/{id}/review': postReview,
   'GET /v1/customers/{customer}/expected-activity': listExpectedActivity,
   'POST /v1/customers/{customer}/expected-activity': postExpectedActivity,
+  'DELETE /v1/customers/{customer}/expected-activity/{id}': deleteExpectedActivity,
 };
 
 /** The route for a request and its path parameters: an exact key first, then the patterns. */

@@ -33,6 +33,7 @@ const HELP = `meter: Serenity usage metering
                                                      the named rules (default volume_spike,off_hours_burst) do not
                                                      flag or hold inside it
   meter flags expected --customer C [--key K] [--json]
+  meter flags unexpect <id> --customer C [--key K]      withdraw it: from then on the rules flag inside it again
   meter statement --customer C --period YYYY-MM [--format table|json|csv]
                                                      metered, reported to Stripe (and when), corrections, pending, errors
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]

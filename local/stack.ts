@@ -111,7 +111,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const ingest = makeIngestHandler(services);
   const api = makeHttpApiHandler(services);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
-  const server: Server = await startHttpBridge({ 'POST /v1/events': ingest, 'GET /v1/*': api, 'POST /v1/flags/*': api, 'POST /v1/customers/*': api }, { port });
+  const server: Server = await startHttpBridge({ 'POST /v1/events': ingest, 'GET /v1/*': api, 'POST /v1/flags/*': api, 'POST /v1/customers/*': api, 'DELETE /v1/customers/*': api }, { port });
   const url = `http://127.0.0.1:${port}`;
 
   if (o.dataDir) {

@@ -10,7 +10,7 @@ import type { CapacityMeter } from './capacity-meter.js';
 /**
  * DynamoDB implementation of the FlagStore port. Each flag is kept twice, by id (for review) and under
  * its customer (for the nightly merge); flags are few, so the second write is cheap. A customer's
- * expected activity lives under `EXP#<customer>`, one item each, never overwritten.
+ * expected activity lives under `EXP#<customer>`, one item each, overwritten only by its withdrawal.
  */
 export class DynamoDbFlagStore implements FlagStore {
   constructor(
@@ -51,9 +51,14 @@ export class DynamoDbFlagStore implements FlagStore {
     return all.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
   }
 
-  async putExpectedActivity(e: ExpectedActivity): Promise<void> {
+  async putExpectedActivity(e: ExpectedActivity, options: { replace: boolean } = { replace: false }): Promise<void> {
     const r = await this.clients.doc.send(
-      new PutCommand({ TableName: this.table, Item: { pk: `EXP#${e.customerId}`, sk: e.id, customerId: e.customerId, expectation: JSON.stringify(e) }, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `EXP#${e.customerId}`, sk: e.id, customerId: e.customerId, expectation: JSON.stringify(e) },
+        ConditionExpression: options.replace ? 'attribute_exists(pk)' : 'attribute_not_exists(pk)',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
     );
     this.meter?.add('write', r.ConsumedCapacity);
   }

@@ -219,7 +219,8 @@ export interface FlagStore {
   put(flags: readonly Flag[]): Promise<void>;
   /** A customer's registered expected activity (see `ExpectedActivity`), every one ever made. */
   expectedActivity(customerId: string): Promise<ExpectedActivity[]>;
-  putExpectedActivity(e: ExpectedActivity): Promise<void>;
+  /** Stores a new expectation (refusing an id already stored), or with `replace` a withdrawn one over its old self. */
+  putExpectedActivity(e: ExpectedActivity, options?: { replace: boolean }): Promise<void>;
 }
 
 /** Tells the people who review flags that new ones opened (SNS on AWS; the log locally). */

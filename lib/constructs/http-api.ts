@@ -81,6 +81,7 @@ export class MeteringHttpApi extends Construct {
     this.api.addRoutes({ path: '/v1/flags/{id}', methods: [HttpMethod.GET], integration: reader });
     this.api.addRoutes({ path: '/v1/flags/{id}/review', methods: [HttpMethod.POST], integration: reader });
     this.api.addRoutes({ path: '/v1/customers/{customer}/expected-activity', methods: [HttpMethod.GET, HttpMethod.POST], integration: reader });
+    this.api.addRoutes({ path: '/v1/customers/{customer}/expected-activity/{id}', methods: [HttpMethod.DELETE], integration: reader });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',

@@ -20,7 +20,7 @@ interface FlagOptions {
 }
 
 /**
- * `meter flags list|show|review|expect|expected`: goes through the review API, so the reviewer is whoever holds the key
+ * `meter flags list|show|review|expect|expected|unexpect`: goes through the review API, so the reviewer is whoever holds the key
  * (`--key` or METER_API_KEY; locally the stack's admin key when neither is given).
  */
 export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undefined, id: string | undefined, o: FlagOptions): Promise<number> {
@@ -65,12 +65,18 @@ export async function flags(c: ReturnType<typeof stackInfo>, sub: string | undef
     }
     case 'expected': {
       if (!o.customer) throw new Error('usage: meter flags expected --customer C');
-      const { expectedActivity } = (await call('GET', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity`)) as { expectedActivity: { id: string; from: string; to: string; rules: string[]; meters: string[]; reason: string; createdBy: string }[] };
+      const { expectedActivity } = (await call('GET', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity`)) as { expectedActivity: { id: string; from: string; to: string; rules: string[]; meters: string[]; reason: string; createdBy: string; withdrawnAt?: string }[] };
       if (o.json) return console.log(JSON.stringify(expectedActivity, null, 2)), 0;
-      printTable(expectedActivity.map((e) => ({ id: e.id, from: e.from, to: e.to, rules: e.rules.join(','), meters: e.meters.join(','), by: e.createdBy, reason: e.reason })));
+      printTable(expectedActivity.map((e) => ({ id: e.id, from: e.from, to: e.to, rules: e.rules.join(','), meters: e.meters.join(','), by: e.createdBy, withdrawn: e.withdrawnAt ?? '', reason: e.reason })));
+      return 0;
+    }
+    case 'unexpect': {
+      if (!o.customer || !id) throw new Error('usage: meter flags unexpect <expected-activity id> --customer C');
+      const e = (await call('DELETE', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity/${encodeURIComponent(id)}`)) as { id: string; withdrawnBy: string; withdrawnAt: string };
+      console.log(`${e.id}: withdrawn by ${e.withdrawnBy} at ${e.withdrawnAt}`);
       return 0;
     }
     default:
-      throw new Error('usage: meter flags list|show|review|expect|expected');
+      throw new Error('usage: meter flags list|show|review|expect|expected|unexpect');
   }
 }

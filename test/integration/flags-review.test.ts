@@ -154,4 +154,26 @@ describe('expected activity', () => {
     expect(refused.stderr).toContain('reason');
     expect((await stack.services.flags.expectedActivity('expo')).map((e) => e.reason)).toEqual(['archive backfill, announced by email', 'load test']);
   });
+
+  it('withdraws one through the API and the CLI: audited, 409 the second time, 404 for an unknown one', async () => {
+    // Prepare
+    const [first] = await stack.services.flags.expectedActivity('expo');
+
+    // Act
+    const ingest = await call('DELETE', `/v1/customers/expo/expected-activity/${first!.id}`, stack.ingestKey);
+    const unknown = await call('DELETE', '/v1/customers/expo/expected-activity/nope', ANALYST);
+    const cli = await run(['flags', 'unexpect', first!.id, '--customer', 'expo', '--key', ANALYST], { METER_API_URL: stack.url });
+    const again = await call('DELETE', `/v1/customers/expo/expected-activity/${first!.id}`, ANALYST);
+
+    // Assess
+    expect([ingest.status, unknown.status, again.status]).toEqual([403, 404, 409]);
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`^${first!.id}: withdrawn by ana at `));
+    const stored = (await stack.services.flags.expectedActivity('expo')).find((e) => e.id === first!.id)!;
+    expect(stored).toMatchObject({ reason: first!.reason, withdrawnBy: 'ana' });
+    expect(again.body.error).toContain('already withdrawn by ana');
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'expected_activity.withdraw');
+    expect(audit.map((a) => [a.actor, a.details])).toEqual([['ana', { expectedActivityId: first!.id }]]);
+  });
 });
+

@@ -137,6 +137,7 @@ describe('MeteringStack', () => {
 
     // Assess
     expect(routeKeys.sort()).toEqual([
+      'DELETE /v1/customers/{customer}/expected-activity/{id}',
       'GET /v1/customers/{customer}/expected-activity',
       'GET /v1/flags',
       'GET /v1/flags/{id}',

@@ -182,8 +182,8 @@ export class MemoryFlagStore implements FlagStore {
   async expectedActivity(customerId: string) {
     return this.expected.filter((e) => e.customerId === customerId).map((e) => structuredClone(e));
   }
-  async putExpectedActivity(e: ExpectedActivity) {
-    this.expected.push(structuredClone(e));
+  async putExpectedActivity(e: ExpectedActivity, options = { replace: false }) {
+    this.expected = [...this.expected.filter((x) => !(options.replace && x.id === e.id)), structuredClone(e)];
   }
 }
 

@@ -1,4 +1,4 @@
-import { ValidationError, type FieldError } from '../errors.js';
+import { MeteringError, ValidationError, type FieldError } from '../errors.js';
 import { METERS, type Meter } from '../meters.js';
 import { looksLikeCardNumber } from '../privacy.js';
 import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
@@ -6,7 +6,8 @@ import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
 /**
  * Unusual usage a customer told us to expect: a backfill, a migration, a load test. While it lasts, the
  * nightly close does not flag (nor hold) what its rules find on its meters inside its window; it records
- * them as expected instead. Registered by an analyst or admin, audited, never edited (a new one is made).
+ * them as expected instead. Registered by an analyst or admin, audited; never edited, only withdrawn
+ * (`withdrawExpectedActivity`), after which it sets nothing aside.
  */
 export interface ExpectedActivity {
   id: string;
@@ -22,6 +23,9 @@ export interface ExpectedActivity {
   /** The key holder who registered it. */
   createdBy: string;
   createdAt: string;
+  /** Set once withdrawn: who and when. */
+  withdrawnBy?: string;
+  withdrawnAt?: string;
 }
 
 /** What the caller may send. */
@@ -86,8 +90,8 @@ export interface ExpectedDetection {
 }
 
 /**
- * Splits a night's detections: those lying wholly inside an expectation of their customer that names
- * their rule and meter are set aside as expected; the others go on to be flagged. A pattern that spills
+ * Splits a night's detections: those lying wholly inside an expectation of their customer (not
+ * withdrawn) that names their rule and meter are set aside as expected; the others go on to be flagged. A pattern that spills
  * out of the window is flagged whole.
  *
  * @example const { flagged, expected } = setAsideExpected(detections, await flags.expectedActivity(customerId))
@@ -97,12 +101,31 @@ export function setAsideExpected(detections: readonly Detection[], expectations:
   const expected: ExpectedDetection[] = [];
   for (const d of detections) {
     const cover = expectations.find(
-      (e) => e.customerId === d.customerId && e.rules.includes(d.rule) && e.meters.includes(d.meter) && Date.parse(e.from) <= Date.parse(d.window.from) && Date.parse(d.window.to) <= Date.parse(e.to),
+      (e) => e.withdrawnAt === undefined && e.customerId === d.customerId && e.rules.includes(d.rule) && e.meters.includes(d.meter) && Date.parse(e.from) <= Date.parse(d.window.from) && Date.parse(d.window.to) <= Date.parse(e.to),
     );
     if (cover) expected.push({ detection: d, expectedActivityId: cover.id });
     else flagged.push(d);
   }
   return { flagged, expected };
+}
+
+/**
+ * Withdraws an expectation (it sets nothing aside from then on; what it set aside before stays
+ * expected). Withdrawing one twice is refused, naming who withdrew it.
+ *
+ * @example withdrawExpectedActivity(e, { by: 'ana', at: new Date().toISOString() })
+ */
+export function withdrawExpectedActivity(e: ExpectedActivity, w: { by: string; at: string }): ExpectedActivity {
+  if (e.withdrawnAt !== undefined) throw new ExpectedActivityWithdrawnError(e);
+  return { ...e, withdrawnBy: w.by, withdrawnAt: w.at };
+}
+
+/** An expectation was already withdrawn (HTTP 409). */
+export class ExpectedActivityWithdrawnError extends MeteringError {
+  readonly retryable = false;
+  constructor(e: ExpectedActivity) {
+    super(`expected activity ${e.id} was already withdrawn by ${e.withdrawnBy} at ${e.withdrawnAt}`, { expectedActivityId: e.id });
+  }
 }
 
 function instant(v: unknown, field: string, errors: FieldError[]): number | undefined {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../functions/core/errors.js';
-import { DEFAULT_EXPECTED_RULES, expectedActivityOf, setAsideExpected } from '../../../functions/core/fraud/expected-activity.js';
+import { DEFAULT_EXPECTED_RULES, ExpectedActivityWithdrawnError, expectedActivityOf, setAsideExpected, withdrawExpectedActivity } from '../../../functions/core/fraud/expected-activity.js';
 import type { Detection, FraudRule } from '../../../functions/core/fraud/types.js';
 import type { Meter } from '../../../functions/core/meters.js';
 
@@ -73,4 +73,21 @@ describe('expected activity', () => {
     expect(expected).toEqual([{ detection: inside, expectedActivityId: 'exp-1' }, { detection: offHours, expectedActivityId: 'exp-1' }]);
     expect(flagged).toEqual([spills, leak, users, other]);
   });
+
+  it('sets nothing aside once withdrawn, and refuses a second withdrawal naming the first', () => {
+    // Prepare
+    const e = expectedActivityOf({ from: '2026-03-10T00:00:00Z', to: '2026-03-12T00:00:00Z', reason: 'backfill' }, ctx);
+    const inside = detection('2026-03-10T20:00:00.000Z', '2026-03-10T22:00:00.000Z');
+
+    // Act
+    const withdrawn = withdrawExpectedActivity(e, { by: 'bo', at: '2026-03-10T08:00:00.000Z' });
+    const { flagged, expected } = setAsideExpected([inside], [withdrawn]);
+
+    // Assess
+    expect(withdrawn).toEqual({ ...e, withdrawnBy: 'bo', withdrawnAt: '2026-03-10T08:00:00.000Z' });
+    expect([flagged, expected]).toEqual([[inside], []]);
+    expect(() => withdrawExpectedActivity(withdrawn, { by: 'cy', at: '2026-03-10T09:00:00.000Z' })).toThrow(ExpectedActivityWithdrawnError);
+    expect(() => withdrawExpectedActivity(withdrawn, { by: 'cy', at: '2026-03-10T09:00:00.000Z' })).toThrow('already withdrawn by bo at 2026-03-10T08:00:00.000Z');
+  });
 });
+
