@@ -31,6 +31,8 @@ export const VOLUME_SPIKE = {
   minExcess: { api_calls: 1000, active_users: 20, protected_files: 100 } satisfies Record<Meter, number>,
   /** And at least this share of the day's expected total (a blip in a big day is no fraud). */
   minExcessShareOfDay: 0.1,
+  /** Flagged hours of calls or users count only at this many times their expected values together: a busy hour runs at up to about 3x. */
+  minHourlyRatio: 4,
   /** The daily view flags a day only at this many times its expected value: less is growth or a level shift. */
   minDailyRatio: 2,
   /**

@@ -85,6 +85,24 @@ describe('volume_spike', () => {
     expect(fromNew!.evidence.summary).toMatch(/% of the day's calls from IP prefixes new in 28 days$/);
   });
 
+  it('leaves a busy hour at 3x alone even where the detector flags it: a spike is 4x or more', () => {
+    // Prepare: a Wednesday's 13:00 local at 3x its calls: 9,534 against the detector's 2,388 expected (3.99x, z 5.4)
+    const wednesday = DAY + 2;
+    const h = utcHourOf(13);
+    const days = copyDays(cleanDays(wednesday + 1));
+    addCalls(days[wednesday]!, h, days[wednesday]!.apiCalls[h]! * 2);
+
+    // Act
+    const ctx = buildRuleContext(validateFraudInput(inputOf(days)));
+    const found = runRule('volume_spike', inputOf(days));
+
+    // Assess: the detector flags the hour, the rule does not
+    const hour = ctx.hourly('api_calls')[wednesday * 24 + h]!;
+    expect(hour.flagged).toBe(true);
+    expect(hour.value / hour.expected).toBeLessThan(VOLUME_SPIKE.minHourlyRatio);
+    expect(found).toEqual([]);
+  });
+
   it('flags a whole day at 4x on the daily view', () => {
     // Prepare
     const days = copyDays(clean);

@@ -10,6 +10,8 @@
  * - strength (robust z over the detector's bar) at least `minStrength` in at least one hour (or the day);
  * - an excess over expected of at least `minExcess[meter]`, and at least `minExcessShareOfDay` of the
  *   day's expected total (for protected files, a level: of the day's expected level);
+ * - for calls and users, flagged hours at `minHourlyRatio` (4) times their expected values or more
+ *   together: a legitimately busy hour runs at up to about 3x;
  * - on the daily view, a day at `minDailyRatio` (2) times its expected value or more: a whole day a
  *   little above expected is growth or a level shift, which the detector adopts in a few days;
  * - a whole day up hour after hour also counts on the daily view when no single hour nor the day's total
@@ -54,7 +56,10 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const flaggedHours = hours.map((r, h) => ({ r, h })).filter(({ r }) => r.flagged);
   const excesses = flaggedHours.map(({ r }) => r.value - r.expected);
   const hourlyExcess = level ? Math.max(0, ...excesses) : excesses.reduce((a, b) => a + b, 0);
-  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess);
+  const flaggedObserved = flaggedHours.reduce((a, { r }) => a + r.value, 0);
+  const flaggedExpected = flaggedHours.reduce((a, { r }) => a + r.expected, 0);
+  const steep = level || flaggedObserved >= VOLUME_SPIKE.minHourlyRatio * flaggedExpected;
+  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess) && steep;
 
   const day = ctx.daily(meter)[ctx.dayIndex]!;
   // A whole day well above expected, hour after hour: the day's hours together (Stouffer's z over its warm hours).
