@@ -5,6 +5,7 @@ import { holdsFromFlags } from './core/fraud/holds.js';
 import { parseUsageQuery, usageReport } from './core/usage-query.js';
 import { decodeSegment, errorResponse, json, type HttpResult } from './http.js';
 import { services, type Services } from './services.js';
+import type { ReaderRouteKey } from './resources.js';
 import { deleteExpectedActivity, getFlag, listExpectedActivity, listFlags, postExpectedActivity, postReview } from './flag-routes.js';
 
 /** A route handler; `params` holds the `{name}` segments of its path, still URL-encoded. */
@@ -39,8 +40,8 @@ const getStatement: Route = async (event, s, params) => {
   return json(200, await loadStatement(customer, event.queryStringParameters?.period, s, holdsFromFlags(await s.flags.forCustomer(id))));
 };
 
-/** Routes by "METHOD /path"; a `{name}` segment matches any one non-empty path segment. */
-const ROUTES: Record<string, Route> = {
+/** Routes by "METHOD /path" (every reader route of `HTTP_ROUTES`); a `{name}` segment matches any one non-empty path segment. */
+const ROUTES: Record<ReaderRouteKey, Route> = {
   'GET /v1/usage': getUsage,
   'GET /v1/health': getHealth,
   'GET /v1/statements/{customer}': getStatement,
@@ -54,7 +55,7 @@ const ROUTES: Record<string, Route> = {
 
 /** The route for a request and its path parameters: an exact key first, then the patterns. */
 function findRoute(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
-  const exact = ROUTES[`${method} ${path}`];
+  const exact = (ROUTES as Record<string, Route>)[`${method} ${path}`];
   if (exact) return { route: exact, params: {} };
   const actual = `${method} ${path}`.split('/');
   for (const [key, route] of Object.entries(ROUTES)) {

@@ -162,3 +162,25 @@ export const FLAG_TOPIC = {
   id: 'FraudFlags',
   env: 'FLAG_TOPIC_ARN',
 } as const;
+
+/**
+ * Every HTTP route (`METHOD /path`, `{name}` for a path parameter) and the function that serves it. The
+ * read API's router must handle every `reader` route (its table is typed from this one), the CDK API
+ * adds exactly these routes, and the local HTTP bridge forwards them.
+ */
+export const HTTP_ROUTES = {
+  'POST /v1/events': 'ingest',
+  'GET /v1/usage': 'reader',
+  'GET /v1/health': 'reader',
+  'GET /v1/statements/{customer}': 'reader',
+  'GET /v1/flags': 'reader',
+  'GET /v1/flags/{id}': 'reader',
+  'POST /v1/flags/{id}/review': 'reader',
+  'GET /v1/customers/{customer}/expected-activity': 'reader',
+  'POST /v1/customers/{customer}/expected-activity': 'reader',
+  'DELETE /v1/customers/{customer}/expected-activity/{id}': 'reader',
+} as const satisfies Record<string, 'ingest' | 'reader'>;
+
+export type HttpRouteKey = keyof typeof HTTP_ROUTES;
+/** The routes the read API serves. */
+export type ReaderRouteKey = { [K in HttpRouteKey]: (typeof HTTP_ROUTES)[K] extends 'reader' ? K : never }[HttpRouteKey];

@@ -9,14 +9,14 @@ import type { KeyRole } from '../functions/core/ports.js';
 import { makeConsumeHandler } from '../functions/consume-events.js';
 import { makeHttpApiHandler } from '../functions/http-api.js';
 import { makeIngestHandler } from '../functions/ingest-events.js';
-import { CLOSE_QUEUE, EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
+import { CLOSE_QUEUE, EVENT_QUEUE, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
 import { makeCloseServices, type CloseServices } from '../functions/close-services.js';
 import { makeCloseWorker } from '../functions/close-customers.js';
 import { startStripeTestServer, type StripeTestServer } from './stripe-test-server/index.js';
 import { makeServices, type Services } from '../functions/services.js';
 import { startDynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
-import { startHttpBridge } from './http-bridge.js';
+import { startHttpBridge, type HttpHandler } from './http-bridge.js';
 import { startPoller, type Poller, type SqsHandler } from './lambda-poller.js';
 import { startSqsLocal } from './sqs-local.js';
 
@@ -111,7 +111,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const ingest = makeIngestHandler(services);
   const api = makeHttpApiHandler(services);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
-  const server: Server = await startHttpBridge({ 'POST /v1/events': ingest, 'GET /v1/*': api, 'POST /v1/flags/*': api, 'POST /v1/customers/*': api, 'DELETE /v1/customers/*': api }, { port });
+  const server: Server = await startHttpBridge(bridgeRoutes({ ingest, reader: api }), { port });
   const url = `http://127.0.0.1:${port}`;
 
   if (o.dataDir) {
@@ -148,4 +148,17 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       if (o.dataDir) rmSync(join(o.dataDir, 'stack.json'), { force: true });
     },
   };
+}
+
+/**
+ * The bridge's routes from `HTTP_ROUTES`: a route with path parameters is forwarded by the prefix before
+ * its first parameter (the handler's own router matches the rest).
+ */
+function bridgeRoutes(handlers: Record<'ingest' | 'reader', HttpHandler>): Record<string, HttpHandler> {
+  return Object.fromEntries(
+    Object.entries(HTTP_ROUTES).map(([key, fn]) => {
+      const brace = key.indexOf('{');
+      return [brace < 0 ? key : `${key.slice(0, brace)}*`, handlers[fn]];
+    }),
+  );
 }

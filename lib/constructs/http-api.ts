@@ -4,6 +4,7 @@ import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { HTTP_ROUTES } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
 import type { UsageTables } from './usage-tables.js';
@@ -73,15 +74,12 @@ export class MeteringHttpApi extends Construct {
 
     const ingest = new HttpLambdaIntegration('IngestIntegration', this.ingest);
     const reader = new HttpLambdaIntegration('ReaderIntegration', this.reader);
-    this.api.addRoutes({ path: '/v1/events', methods: [HttpMethod.POST], integration: ingest });
-    this.api.addRoutes({ path: '/v1/usage', methods: [HttpMethod.GET], integration: reader });
-    this.api.addRoutes({ path: '/v1/health', methods: [HttpMethod.GET], integration: reader });
-    this.api.addRoutes({ path: '/v1/statements/{customer}', methods: [HttpMethod.GET], integration: reader });
-    this.api.addRoutes({ path: '/v1/flags', methods: [HttpMethod.GET], integration: reader });
-    this.api.addRoutes({ path: '/v1/flags/{id}', methods: [HttpMethod.GET], integration: reader });
-    this.api.addRoutes({ path: '/v1/flags/{id}/review', methods: [HttpMethod.POST], integration: reader });
-    this.api.addRoutes({ path: '/v1/customers/{customer}/expected-activity', methods: [HttpMethod.GET, HttpMethod.POST], integration: reader });
-    this.api.addRoutes({ path: '/v1/customers/{customer}/expected-activity/{id}', methods: [HttpMethod.DELETE], integration: reader });
+    // Exactly the routes of functions/resources.ts, each to the function that serves it.
+    const integrations = { ingest, reader };
+    for (const [key, fn] of Object.entries(HTTP_ROUTES)) {
+      const [method, path] = key.split(' ') as [keyof typeof HttpMethod, string];
+      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration: integrations[fn] });
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
