@@ -22,7 +22,8 @@
  *   where there is one;
  * - precision by severity, and false holds under the default policy (open high flags);
  * - held: injections whose first day the final flags hold under the default policy (what would not
- *   have been billed before an analyst decided).
+ *   have been billed before an analyst decided);
+ * - a what-if, labelled so: false flags left if every backfill had been announced as expected activity.
  * Ends with one line of JSON holding every figure.
  */
 import { spawn } from 'node:child_process';
@@ -32,6 +33,7 @@ import { mapLimit } from '../functions/core/concurrency.js';
 import { DAY_MS, MINUTE_MS, utcDay } from '../functions/core/clock.js';
 import { MAX_HISTORY_DAYS, NEW_ACCOUNT_DAYS } from '../functions/core/fraud/constants.js';
 import { detectFraud } from '../functions/core/fraud/detect-fraud.js';
+import { DEFAULT_EXPECTED_RULES } from '../functions/core/fraud/expected-activity.js';
 import { holdsFromFlags } from '../functions/core/fraud/holds.js';
 import { mergeFlags } from '../functions/core/fraud/merge-flags.js';
 import { peerStatsFrom, type PeerAccount } from '../functions/core/fraud/peer-stats.js';
@@ -75,6 +77,13 @@ interface SeedFigures {
   falseFlagsByRule: Record<string, number>;
   falseFlagsByCause: Record<string, number>;
   falseHoldsPer100CustomerMonths: number;
+  /**
+   * What-if, not a measurement of anything announced: false flags per 100 customer-months left if every
+   * backfill had been registered as expected activity for its day (default rules), counting out the false
+   * flags of those rules lying wholly inside a backfill's day (approximate: it ignores that a set-aside
+   * detection could have extended another flag).
+   */
+  falseFlagsIfBackfillsAnnounced: number;
   /** New accounts scored during their first 14 days without an injected surge, and the false surge flags they got. */
   cleanNewAccounts: number;
   falseSurgeFlagsPer100CleanNewAccounts: number;
@@ -178,6 +187,9 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
     return [sev, of.length ? round(of.filter(isTrue).length / of.length) : null];
   }));
   const falseHolds = holdsFromFlags(falseFlags).length;
+  const insideAnnouncedBackfill = (f: Flag) =>
+    DEFAULT_EXPECTED_RULES.includes(f.rule) &&
+    s.benign.some((b) => b.kind === 'backfill' && b.customerId === f.customerId && dayMs(b.day) <= Date.parse(f.window.from) && Date.parse(f.window.to) <= dayMs(b.day) + DAY_MS);
   const surged = new Set(s.labels.filter((l) => l.pattern === 'new_account_surge').map((l) => l.customerId));
   const cleanNew = s.customers.filter((c) => c.onboarding.length === 0 && Date.parse(c.createdAt) < startMs + (HISTORY_DAYS + EVAL_DAYS) * DAY_MS && Date.parse(c.createdAt) >= startMs + (HISTORY_DAYS - NEW_ACCOUNT_DAYS) * DAY_MS && !surged.has(c.customerId));
   if (process.argv.includes('--verbose')) for (const f of falseFlags) console.log(`  false ${f.customerId} ${f.rule} ${f.meter} ${f.window.from}..${f.window.to} ${f.severity} ${f.evidence.summary}`);
@@ -192,6 +204,7 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
     falseFlagsByRule: byRule,
     falseFlagsByCause: byCause,
     falseHoldsPer100CustomerMonths: round((100 * falseHolds) / customerMonths),
+    falseFlagsIfBackfillsAnnounced: round((100 * falseFlags.filter((f) => !insideAnnouncedBackfill(f)).length) / customerMonths),
     cleanNewAccounts: cleanNew.length,
     falseSurgeFlagsPer100CleanNewAccounts: cleanNew.length ? round((100 * falseFlags.filter((f) => f.rule === 'new_account_surge').length) / cleanNew.length) : 0,
     precisionBySeverity,
@@ -212,6 +225,7 @@ function print(f: SeedFigures): void {
   }
   console.log(`false flags: ${f.falseFlags} = ${f.falseFlagsPer100CustomerMonths.toFixed(2)} per 100 customer-months (target <= 2); by rule ${JSON.stringify(f.falseFlagsByRule)}; by cause ${JSON.stringify(f.falseFlagsByCause)}`);
   console.log(`false holds (default policy: open high flags): ${f.falseHoldsPer100CustomerMonths.toFixed(2)} per 100 customer-months; precision by severity ${JSON.stringify(f.precisionBySeverity)}`);
+  console.log(`what-if: false flags if every backfill had been announced as expected activity: ${f.falseFlagsIfBackfillsAnnounced.toFixed(2)} per 100 customer-months (approximate)`);
   console.log(`false new_account_surge flags: ${f.falseSurgeFlagsPer100CleanNewAccounts.toFixed(1)} per 100 clean new accounts (${f.cleanNewAccounts} scored in their first two weeks)`);
 }
 
