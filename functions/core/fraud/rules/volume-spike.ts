@@ -50,7 +50,8 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const first = ctx.dayIndex * 24;
   const hours = hourly.slice(first, first + 24);
   const level = meter === 'protected_files';
-  const expectedDay = level ? hours.reduce((a, r) => a + r.expected, 0) / 24 : hours.reduce((a, r) => a + r.expected, 0);
+  const expectedSum = hours.reduce((a, r) => a + r.expected, 0);
+  const expectedDay = level ? expectedSum / 24 : expectedSum;
   const material = (excess: number) => excess >= VOLUME_SPIKE.minExcess[meter] && excess >= VOLUME_SPIKE.minExcessShareOfDay * expectedDay;
 
   const flaggedHours = hours.map((r, h) => ({ r, h })).filter(({ r }) => r.flagged);
@@ -76,8 +77,8 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const fromHour = dailyHit ? 0 : flaggedHours[0]!.h;
   const toHour = dailyHit ? 24 : flaggedHours[flaggedHours.length - 1]!.h + 1;
   const flaggedSet = new Set(flaggedHours.map(({ h }) => first + h));
-  const observed = dailyHit ? day.value : flaggedHours.reduce((a, { r }) => a + r.value, 0);
-  const expected = dailyHit ? day.expected : flaggedHours.reduce((a, { r }) => a + r.expected, 0);
+  const observed = dailyHit ? day.value : flaggedObserved;
+  const expected = dailyHit ? day.expected : flaggedExpected;
   const series: EvidenceSeries[] = [
     evidenceFromResults(`${meter} per hour`, 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => flaggedSet.has(i)),
     evidenceFromResults(`${meter} per day`, 'day', ctx.daily(meter), ctx.dayIndex - EVIDENCE_CONTEXT.day, ctx.dayIndex + 1, (i) => dailyHit && i === ctx.dayIndex),
