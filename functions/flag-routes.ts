@@ -6,7 +6,7 @@ import { FLAG_SEVERITIES, FRAUD_RULES } from './core/fraud/types.js';
 import { releasedDays } from './core/fraud/holds.js';
 import type { FlagFilter } from './core/ports.js';
 import { auditEntry } from './core/ingest.js';
-import { bodyBytes, callerOf, decodeSegment, json, type HttpResult } from './http.js';
+import { callerOf, decodeSegment, json, jsonBody, type HttpResult } from './http.js';
 import { ExpectedActivityWithdrawnError, expectedActivityOf, withdrawExpectedActivity, type ExpectedActivityRequest } from './core/fraud/expected-activity.js';
 import type { Services } from './services.js';
 
@@ -42,12 +42,9 @@ export async function getFlag(event: APIGatewayProxyEventV2, s: Services, params
  */
 export async function postReview(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
   const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
-  let body: unknown;
-  try {
-    body = JSON.parse(bodyBytes(event).toString('utf8') || 'null');
-  } catch {
-    return json(400, { error: 'body is not valid JSON' });
-  }
+  const parsed = jsonBody(event);
+  if ('invalid' in parsed) return parsed.invalid;
+  const body = parsed.body;
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== 'decision' && k !== 'note');
   if (unknown.length) throw new ValidationError(unknown.map((field) => ({ field, message: 'unknown field (the reviewer comes from your key)' })));
@@ -90,12 +87,9 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
 export async function postExpectedActivity(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
   const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
-  let body: unknown;
-  try {
-    body = JSON.parse(bodyBytes(event).toString('utf8') || 'null');
-  } catch {
-    return json(400, { error: 'body is not valid JSON' });
-  }
+  const parsed = jsonBody(event);
+  if ('invalid' in parsed) return parsed.invalid;
+  const body = parsed.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
   if (!(await s.registry.customers([customerId])).has(customerId)) return json(404, { error: `customer "${customerId}" is not registered` });
   const expected = expectedActivityOf(body as ExpectedActivityRequest, { id: s.newId(), customerId, createdBy: key.principal, now: s.clock.now() });

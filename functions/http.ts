@@ -27,6 +27,15 @@ export function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
   return Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
 }
 
+/** The request body parsed as JSON (an empty body is `null`), or the 400 answer when it is not JSON. */
+export function jsonBody(event: APIGatewayProxyEventV2): { body: unknown } | { invalid: HttpResult } {
+  try {
+    return { body: JSON.parse(bodyBytes(event).toString('utf8') || 'null') };
+  } catch {
+    return { invalid: json(400, { error: 'body is not valid JSON' }) };
+  }
+}
+
 /** Who called, as far as the audit trail may know: the network prefix and country/state from the edge. */
 export function callerOf(event: APIGatewayProxyEventV2): { ipPrefix?: string; region?: string } {
   const ip = event.requestContext?.http?.sourceIp;
