@@ -1,3 +1,4 @@
+import { DAY_MS, utcDay } from './core/clock.js';
 import { auditEntry } from './core/ingest.js';
 import { dayToClose, peerCandidates, peerStats, planChunks } from './core/close-plan.js';
 import { mapLimit } from './core/concurrency.js';
@@ -37,4 +38,4 @@ let cached: ReturnType<typeof makePlanner> | undefined;
 /** Lambda entry point (EventBridge scheduled event; `{ day }` may be given to close another day). */
 export const handler = (event: { day?: string } = {}) => (cached ??= makePlanner(closeServices()))({ day: typeof event.day === 'string' ? event.day : undefined });
 
-const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+const addDays = (day: string, n: number) => utcDay(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);

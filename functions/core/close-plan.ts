@@ -1,7 +1,7 @@
 import type { Customer, StoredDay } from './ports.js';
 import type { PeerStats } from './fraud/types.js';
 import { peerStatsFrom, type PeerAccount } from './fraud/peer-stats.js';
-import { DAY_MS } from './clock.js';
+import { DAY_MS, utcDay } from './clock.js';
 
 /** One unit of the nightly close's fan-out: a chunk of customers for one day. */
 export interface CloseChunk {
@@ -35,7 +35,7 @@ export function planChunks(runId: string, day: string, customers: readonly Custo
 
 /** The UTC day before the instant: what a run at 00:30 closes. */
 export function dayToClose(nowMs: number): string {
-  return new Date(nowMs - 86_400_000).toISOString().slice(0, 10);
+  return utcDay(nowMs - DAY_MS);
 }
 
 /** How far back peers are drawn from, and how many at most: recent cohorts, bounded planner reads. */

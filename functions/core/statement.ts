@@ -1,3 +1,4 @@
+import { DAY_MS, utcDay } from './clock.js';
 import { daysInMonth, periodForKey, type BillingPeriod } from './billing-period.js';
 import { ValidationError } from './errors.js';
 import { METERS, assertNever, type Meter } from './meters.js';
@@ -230,7 +231,7 @@ export async function loadStatement(
 
 /** The last UTC day of a period, `YYYY-MM-DD`. */
 export function lastDayOf(period: BillingPeriod): string {
-  return new Date(Date.parse(period.end) - 86_400_000).toISOString().slice(0, 10);
+  return utcDay(Date.parse(period.end) - DAY_MS);
 }
 
 export type StatementFormat = 'table' | 'json' | 'csv';

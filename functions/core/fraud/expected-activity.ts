@@ -1,3 +1,4 @@
+import { DAY_MS } from '../clock.js';
 import { MeteringError, ValidationError, type FieldError } from '../errors.js';
 import { METERS, type Meter } from '../meters.js';
 import { looksLikeCardNumber } from '../privacy.js';
@@ -44,7 +45,6 @@ export const DEFAULT_EXPECTED_RULES: readonly FraudRule[] = ['volume_spike', 'of
 export const MAX_EXPECTED_DAYS = 31;
 
 const MAX_REASON_LENGTH = 500;
-const DAY_MS = 86_400_000;
 const REQUEST_KEYS = new Set(['from', 'to', 'rules', 'meters', 'reason']);
 
 /**

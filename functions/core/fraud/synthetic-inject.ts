@@ -3,7 +3,7 @@
  * pattern's size is drawn from a stated range (see `synthetic.ts`); nothing here looks at the rules.
  */
 import { periodContaining } from '../billing-period.js';
-import { DAY_MS } from '../clock.js';
+import { DAY_MS, utcDay } from '../clock.js';
 import type { Meter } from '../meters.js';
 import type { Random } from './prng.js';
 import { randomPrefix, spread, type CustomerProfile } from './synthetic-traffic.js';
@@ -30,7 +30,7 @@ export type SurgeReference = Readonly<Record<Meter, number>>;
 /** Applies `pattern` to `days` (all of the customer's simulated days) starting at index `at`. */
 export function inject(pattern: FraudRule, p: CustomerProfile, days: CustomerActivityDay[], at: number, r: Random, surgeRef: SurgeReference): GroundTruth {
   const dayOf = (i: number) => days[Math.min(i, days.length - 1)]!.day;
-  const end = (i: number) => (i < days.length ? days[i]!.day : new Date(Date.parse(`${days[days.length - 1]!.day}T00:00:00Z`) + (i - days.length + 1) * DAY_MS).toISOString().slice(0, 10));
+  const end = (i: number) => (i < days.length ? days[i]!.day : utcDay(Date.parse(`${days[days.length - 1]!.day}T00:00:00Z`) + (i - days.length + 1) * DAY_MS));
   const truth = (meter: Meter, len: number, detail: GroundTruth['detail']): GroundTruth => ({ customerId: p.customerId, pattern, meter, from: dayOf(at), to: end(at + len), detail });
   const business = (h: number) => (h - p.tzOffset + 48) % 24;
   switch (pattern) {

@@ -5,7 +5,7 @@
  * level shifts, outages, short legitimate bursts, rare large backfills at any hour, file clean-ups, key
  * rotations, server migrations and scale-outs, mobile clients with churning prefixes and travellers.
  */
-import { DAY_MS, HOUR_MS } from '../clock.js';
+import { DAY_MS, HOUR_MS, utcDay } from '../clock.js';
 import type { Random } from './prng.js';
 import type { CustomerActivityDay, KeyDayActivity } from './types.js';
 
@@ -113,7 +113,7 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
   for (let d = 0; d < days; d++) {
     const dayStart = fromMs + d * DAY_MS;
     if (dayStart + DAY_MS <= p.createdAt) continue;
-    const day = new Date(dayStart).toISOString().slice(0, 10);
+    const day = utcDay(dayStart);
     const note = (kind: BenignKind) => benign.push({ customerId: p.customerId, kind, day });
     if (r.chance(rates.levelShift)) {
       level *= r.uniform(0.6, 1.8);
