@@ -34,7 +34,8 @@ import { DAY_MS, MINUTE_MS, utcDay } from '../functions/core/clock.js';
 import { MAX_HISTORY_DAYS, NEW_ACCOUNT_DAYS } from '../functions/core/fraud/constants.js';
 import { detectFraud } from '../functions/core/fraud/detect-fraud.js';
 import { DEFAULT_EXPECTED_RULES } from '../functions/core/fraud/expected-activity.js';
-import { holdsFromFlags } from '../functions/core/fraud/holds.js';
+import { holdsFromFlags, suspectMeters } from '../functions/core/fraud/holds.js';
+import type { Meter } from '../functions/core/meters.js';
 import { mergeFlags } from '../functions/core/fraud/merge-flags.js';
 import { peerStatsFrom, type PeerAccount } from '../functions/core/fraud/peer-stats.js';
 import { accountAgeDays } from '../functions/core/fraud/rules/new-account-surge.js';
@@ -143,7 +144,7 @@ function peerAccounts(s: Scenario): PeerAccount[] {
 }
 
 /** A detection covers its meter and every other meter folded into it (a new account surging on several). */
-const covers = (d: Detection, meter: string) => d.meter === meter || (d.evidence.alsoMatched ?? []).some((m) => m.meter === meter);
+const covers = (d: Detection, meter: Meter) => suspectMeters(d).includes(meter);
 const dayMs = (day: string) => Date.parse(`${day}T00:00:00Z`);
 const overlaps = (w: { from: string; to: string }, fromDay: string, toDay: string) => Date.parse(w.from) < dayMs(toDay) && dayMs(fromDay) < Date.parse(w.to);
 

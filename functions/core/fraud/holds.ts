@@ -4,7 +4,7 @@ import { utcDayStart } from '../file-timeline.js';
 import { METERS, type Meter } from '../meters.js';
 import { STRIPE_WINDOW_MS, type Hold } from '../reporting-plan.js';
 import { HOLD_ESCALATION_AGE_MS } from './constants.js';
-import { FLAG_SEVERITIES, type Flag, type FlagSeverity } from './types.js';
+import { FLAG_SEVERITIES, type Detection, type Flag, type FlagSeverity } from './types.js';
 
 /** Which open flags hold usage back from Stripe. */
 export interface HoldPolicy {
@@ -48,7 +48,7 @@ export function holdsFromFlags(flags: readonly Flag[], policy: HoldPolicy = DEFA
     if (!holds) continue;
     const from = startOfUtcDay(Date.parse(f.window.from));
     const to = startOfUtcDay(Date.parse(f.window.to) - 1) + DAY_MS;
-    for (const meter of heldMeters(f)) {
+    for (const meter of suspectMeters(f)) {
       const key = `${f.customerId}\u0000${meter}`;
       ranges.set(key, [...(ranges.get(key) ?? []), { customerId: f.customerId, meter, from, to }]);
     }
@@ -120,8 +120,8 @@ function validatePolicy(policy: HoldPolicy): void {
   if (errors.length > 0) throw new ValidationError(errors);
 }
 
-/** The meters a flag holds: its own, and every other meter folded into it. */
-function heldMeters(f: Flag): Meter[] {
+/** The meters a detection (or flag) is about: its own, and every other meter folded into it; a flag holds them all. */
+export function suspectMeters(f: Detection): Meter[] {
   const extra = (f.evidence.alsoMatched ?? []).flatMap((m) => (m.meter && m.meter !== f.meter ? [m.meter] : []));
   return [...new Set([f.meter, ...extra])];
 }
