@@ -115,7 +115,7 @@ function continueFlag(f: Flag, d: Detection, at: string): Flag {
   const severity = severityRank(d.severity) > severityRank(f.severity) ? d.severity : f.severity;
   const score = Math.max(f.score, d.score);
   // Another meter of a per-account pattern is folded in, so the flag holds it too.
-  const fresh = d.meter === f.meter ? d.evidence : { ...d.evidence, alsoMatched: [...(d.evidence.alsoMatched ?? []), { rule: d.rule, meter: d.meter, score: d.score, summary: d.evidence.summary }] };
+  const fresh = d.meter === f.meter ? d.evidence : { ...d.evidence, alsoMatched: [...(d.evidence.alsoMatched ?? []), foldedMeter(d)] };
   return {
     ...f,
     window,
@@ -139,6 +139,11 @@ function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: bo
   const also = mergeAlsoMatched(old.alsoMatched, fresh.alsoMatched);
   if (also.length > 0) merged.alsoMatched = also;
   return merged;
+}
+
+/** A detection about another meter, as folded into a per-account flag's `evidence.alsoMatched`. */
+export function foldedMeter(d: Detection): AlsoMatched {
+  return { rule: d.rule, meter: d.meter, score: d.score, summary: d.evidence.summary };
 }
 
 /** One entry per rule and meter, the loudest kept. */

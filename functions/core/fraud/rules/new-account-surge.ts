@@ -17,6 +17,7 @@
  */
 import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../clock.js';
 import { METERS, type Meter } from '../../meters.js';
+import { foldedMeter } from '../merge-flags.js';
 import { NEW_ACCOUNT_DAYS, NEW_ACCOUNT_SURGE } from '../constants.js';
 import { dailyValue, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
@@ -50,7 +51,7 @@ export function detectNewAccountSurge(ctx: RuleContext): Detection[] {
       evidence: {
         ...top.evidence,
         series: [...top.evidence.series, ...rest.flatMap((d) => d.evidence.series)],
-        alsoMatched: rest.map((d) => ({ rule: d.rule, meter: d.meter, score: d.score, summary: d.evidence.summary })),
+        alsoMatched: rest.map(foldedMeter),
       },
     },
   ];
