@@ -50,6 +50,12 @@ async function closeNightly(c: Customer, last: string): Promise<void> {
   }
 }
 
+/** Fifty times a weekday's calls arrive for the already closed `late`, with `next`'s own steady calls. */
+async function lateBurstArrives(c: Customer, late: string, next: string): Promise<void> {
+  await events.put(calls(c, late, 5000), 'm');
+  await events.put(calls(c, next, steady(next)), 'm');
+}
+
 /** What the reporter sent for one day of api_calls: the values of its revisions. */
 const sentFor = (c: Customer, day: string) =>
   [...reporter.sent.values()].filter((e) => e.stripeCustomerId === c.stripeCustomerId && e.eventName === 'serenity_api_calls' && utcDay(e.timestamp * 1000) === day).map((e) => e.value);
@@ -71,8 +77,7 @@ describe('late events re-score their day', () => {
     await closeNightly(c, addDays(NEXT, -1));
     expect(await flags.forCustomer(c.id)).toEqual([]);
     expect(sentFor(c, LATE)).toEqual([1000]);
-    await events.put(calls(c, LATE, 5000), 'm');
-    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    await lateBurstArrives(c, LATE, NEXT);
     rollups.reads = [];
 
     // Act: the next night closes its own day and the late one, then runs again
@@ -122,8 +127,7 @@ describe('late events re-score their day', () => {
     const NEXT = '2026-04-18';
     const LATE = addDays(NEXT, -MAX_HISTORY_DAYS);
     await closeNightly(c, addDays(NEXT, -1));
-    await events.put(calls(c, LATE, 5000), 'm');
-    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    await lateBurstArrives(c, LATE, NEXT);
     rollups.reads = [];
 
     // Act
@@ -188,8 +192,7 @@ describe('late events re-score their day', () => {
     const NEXT = '2026-03-03';
     const AFTER = '2026-03-04';
     await closeNightly(c, addDays(NEXT, -1));
-    await events.put(calls(c, LATE, 5000), 'm');
-    await events.put(calls(c, NEXT, steady(NEXT)), 'm');
+    await lateBurstArrives(c, LATE, NEXT);
     closeAt(NEXT);
     const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
     expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
