@@ -1,17 +1,12 @@
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { caught, sdkFor, startServer, T0 } from './helpers.js';
+import { caught, sdkFor, T0, useServer } from './helpers.js';
 
 let server: StripeTestServer;
 let stripe: Stripe;
 
-beforeAll(async () => {
-  server = await startServer();
-  stripe = sdkFor(server);
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+useServer((s, sdk) => ([server, stripe] = [s, sdk]));
 
 describe('authentication', () => {
   it('answers 401 in Stripe shape when no key is sent', async () => {

@@ -1,21 +1,15 @@
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { caught, control, customerAndMeter, sdkFor, startServer, T0_MS } from './helpers.js';
+import { caught, control, customerAndMeter, sdkFor, useServer } from './helpers.js';
 
 let server: StripeTestServer;
 let stripe: Stripe;
 let customerId: string;
 
-beforeAll(async () => {
-  server = await startServer();
-  // Fault tests observe single attempts, so the SDK must not retry on its own.
-  stripe = sdkFor(server, { maxNetworkRetries: 0 });
-});
-afterAll(() => server.close());
+// Fault tests observe single attempts, so the SDK must not retry on its own.
+useServer((s, sdk) => ([server, stripe] = [s, sdk]), { maxNetworkRetries: 0 });
 beforeEach(async () => {
-  server.reset();
-  server.clock.set(T0_MS);
   ({ customerId } = await customerAndMeter(stripe));
 });
 

@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startStripeTestServer, type StripeTestServer, type StripeTestServerOptions } from '../../local/stripe-test-server/index.js';
 
 /** An hour-aligned instant every suite freezes the server clock at. */
@@ -15,6 +16,24 @@ export async function startServer(opts: StripeTestServerOptions = {}): Promise<S
   const server = await startStripeTestServer(opts);
   if (!opts.clock) server.clock.set(T0_MS);
   return server;
+}
+
+/**
+ * One server for a test file: started before its tests and closed after them, reset and frozen at
+ * `T0_MS` before each (before the file's own `beforeEach`, which runs next). Hands the server and the
+ * SDK (made with `config`) to `use` once started.
+ */
+export function useServer(use: (server: StripeTestServer, stripe: Stripe) => void, config: Stripe.StripeConfig = {}): void {
+  let server: StripeTestServer | undefined;
+  beforeAll(async () => {
+    server = await startServer();
+    use(server, sdkFor(server, config));
+  });
+  afterAll(() => server?.close());
+  beforeEach(() => {
+    server!.reset();
+    server!.clock.set(T0_MS);
+  });
 }
 
 /** The official SDK pointed at the test server; no automatic retries unless asked for. */

@@ -1,22 +1,16 @@
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../functions/core/clock.js';
 import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { caught, customerAndMeter, DAY, sdkFor, startServer, T0, T0_MS } from './helpers.js';
+import { caught, customerAndMeter, DAY, sdkFor, T0, T0_MS, useServer } from './helpers.js';
 
 let server: StripeTestServer;
 let stripe: Stripe;
 let customerId: string;
 let meter: Stripe.Billing.Meter;
 
-beforeAll(async () => {
-  server = await startServer();
-  stripe = sdkFor(server);
-});
-afterAll(() => server.close());
+useServer((s, sdk) => ([server, stripe] = [s, sdk]));
 beforeEach(async () => {
-  server.reset();
-  server.clock.set(T0_MS);
   ({ customerId, meter } = await customerAndMeter(stripe));
 });
 

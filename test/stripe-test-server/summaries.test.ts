@@ -1,20 +1,15 @@
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { caught, HOUR, sdkFor, startServer, T0, T0_MS } from './helpers.js';
+import { caught, HOUR, T0, T0_MS, useServer } from './helpers.js';
 
 let server: StripeTestServer;
 let stripe: Stripe;
 let customerId: string;
 const meters: Record<string, Stripe.Billing.Meter> = {};
 
-beforeAll(async () => {
-  server = await startServer();
-  stripe = sdkFor(server);
-});
-afterAll(() => server.close());
+useServer((s, sdk) => ([server, stripe] = [s, sdk]));
 beforeEach(async () => {
-  server.reset();
   // Three hours after T0, so every event below lies in the past.
   server.clock.set(T0_MS + 3 * HOUR * 1000);
   customerId = (await stripe.customers.create({})).id;

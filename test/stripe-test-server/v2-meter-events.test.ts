@@ -1,20 +1,14 @@
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { caught, control, customerAndMeter, sdkFor, startServer, T0, T0_MS } from './helpers.js';
+import { caught, control, customerAndMeter, sdkFor, T0, useServer } from './helpers.js';
 
 let server: StripeTestServer;
 let stripe: Stripe;
 let customerId: string;
 
-beforeAll(async () => {
-  server = await startServer();
-  stripe = sdkFor(server);
-});
-afterAll(() => server.close());
+useServer((s, sdk) => ([server, stripe] = [s, sdk]));
 beforeEach(async () => {
-  server.reset();
-  server.clock.set(T0_MS);
   ({ customerId } = await customerAndMeter(stripe));
 });
 
