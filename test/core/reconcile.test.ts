@@ -5,7 +5,7 @@ import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../funct
 import { compareCustomer, planLostRepairs, sentDays, settleRecord, stripeWindow, type CompareInput, type ReconcileRow } from '../../functions/core/reconcile.js';
 import { planReports, revisionTimestamp } from '../../functions/core/reporting-plan.js';
 import { LOST_IN_STRIPE, buildStatement } from '../../functions/core/statement.js';
-import { STRIPE_METERS, meterEventIdentifier } from '../../functions/core/stripe-reporting.js';
+import { ledgerRecord } from '../support/ledger.js';
 
 const acme: Customer = { id: 'acme', stripeCustomerId: 'cus_acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
 const MARCH = periodForKey('2026-03');
@@ -30,23 +30,7 @@ function day(d: string, calls: number, usersPtd: number, filesPtd: number): Stor
 }
 
 function rec(meter: Meter, d: string, revision: number, value: number, state: LedgerState = 'sent', extra: Partial<LedgerRecord> = {}): LedgerRecord {
-  return {
-    customerId: 'acme',
-    meter,
-    day: d,
-    revision,
-    value,
-    identifier: meterEventIdentifier({ customerId: 'acme', meter, day: d, revision }),
-    eventName: STRIPE_METERS[meter].eventName,
-    timestamp: revisionTimestamp(d, revision),
-    periodKey: '2026-03',
-    state,
-    attempts: 1,
-    createdAt: LONG_AGO,
-    ...(state === 'sent' ? { sentAt: LONG_AGO } : {}),
-    runId: 'run-1',
-    ...extra,
-  };
+  return ledgerRecord(meter, d, revision, value, state, { periodKey: '2026-03', createdAt: LONG_AGO, sentAt: LONG_AGO }, extra);
 }
 
 const DAYS = [day('2026-03-01', 40, 2, 3), day('2026-03-02', 2, 3, 5)];

@@ -3,9 +3,8 @@ import { periodForKey } from '../../functions/core/billing-period.js';
 import { ValidationError } from '../../functions/core/errors.js';
 import type { Meter } from '../../functions/core/meters.js';
 import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../functions/core/ports.js';
-import { revisionTimestamp } from '../../functions/core/reporting-plan.js';
 import { LOST_IN_STRIPE, buildStatement, periodForStatement, renderStatement, type Statement } from '../../functions/core/statement.js';
-import { STRIPE_METERS, meterEventIdentifier } from '../../functions/core/stripe-reporting.js';
+import { ledgerRecord } from '../support/ledger.js';
 
 const acme: Customer = { id: 'acme', name: 'Acme', stripeCustomerId: 'cus_acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
 const MARCH = periodForKey('2026-03');
@@ -30,23 +29,7 @@ function day(d: string, own: { calls: number; users: number; filesPeak: number }
 
 /** A ledger record as the nightly close writes it. */
 function rec(meter: Meter, d: string, revision: number, value: number, state: LedgerState = 'sent', extra: Partial<LedgerRecord> = {}): LedgerRecord {
-  return {
-    customerId: 'acme',
-    meter,
-    day: d,
-    revision,
-    value,
-    identifier: meterEventIdentifier({ customerId: 'acme', meter, day: d, revision }),
-    eventName: STRIPE_METERS[meter].eventName,
-    timestamp: revisionTimestamp(d, revision),
-    periodKey: d.slice(0, 7),
-    state,
-    attempts: 1,
-    createdAt: `${d}T23:59:59Z`,
-    ...(state === 'sent' ? { sentAt: '2026-03-04T00:31:00.000Z' } : {}),
-    runId: 'run-1',
-    ...extra,
-  };
+  return ledgerRecord(meter, d, revision, value, state, { periodKey: d.slice(0, 7), createdAt: `${d}T23:59:59Z`, sentAt: '2026-03-04T00:31:00.000Z' }, extra);
 }
 
 const DAYS = [
