@@ -59,6 +59,16 @@ export const LEAKED_KEY = {
   newCountrySlack: 2,
   /** New prefixes only count while the key still uses this share of its usual number of known prefixes (else it moved). */
   minRetainedShare: 0.2,
+  /**
+   * Calls from new places: a key still used from its usual prefixes that takes at least `minNewCallShare`
+   * of its calls of the day from `minNewPrefixesWithCalls` or more new prefixes, with the new calls beyond
+   * the busiest new prefix (a user's ISP reassigning one address, a server added) reaching
+   * max(`minNewCalls`, `newCallsMargin` x the most new calls on any baseline day).
+   */
+  minNewPrefixesWithCalls: 3,
+  minNewCallShare: 0.2,
+  minNewCalls: 200,
+  newCallsMargin: 3,
   /** Countries within one UTC hour: at least this many, and `hourSlack` more than the key's busiest normal hour. */
   minHourCountries: 4,
   hourSlack: 3,

@@ -204,6 +204,32 @@ describe('leaked_key', () => {
     expect(found).toEqual([]);
   });
 
+  it('flags a key taking a third of its calls from three new prefixes in its own country', () => {
+    // Prepare: nothing about the places is foreign and three new prefixes are below the count bar (4);
+    // what gives the leak away is how much traffic the new places carry, spread over all three.
+    const days = copyDays(clean);
+    const key = days[DAY]!.keys[0]!;
+    const calls = key.calls;
+    const local = [0, 1, 2].map((i) => ({ prefix: `203.0.${113 + i}.0/24`, country: 'DE' }));
+    addPlaces(key, local, Math.round(calls / 6), [8, 9, 10, 11]);
+    // The same new calls from one new prefix (a server added) and two near-idle ones.
+    const added = copyDays(clean);
+    const other = added[DAY]!.keys[0]!;
+    addPlaces(other, local.slice(0, 1), Math.round(calls / 2), [8, 9, 10, 11]);
+    addPlaces(other, local.slice(1), 2, [9]);
+
+    // Act
+    const found = runRule('leaked_key', inputOf(days));
+    const addedServer = runRule('leaked_key', inputOf(added));
+
+    // Assess
+    expect(found).toHaveLength(1);
+    expect(found[0]!.evidence.signals).toMatchObject({ newPrefixes: 3, newCountries: 0 });
+    expect(found[0]!.evidence.signals.newCallsStrength).toBeGreaterThanOrEqual(1);
+    expect(found[0]!.evidence.signals.newCallShare).toBeCloseTo(1 / 3, 2);
+    expect(addedServer).toEqual([]);
+  });
+
   it('keeps a flagged day out of the key\'s baseline, so the same attackers are new again a week later', () => {
     // Prepare
     const days = copyDays(clean);

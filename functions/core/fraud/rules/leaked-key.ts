@@ -3,7 +3,7 @@
  *
  * Each key is replayed day by day through the history (online: a day is judged only from the days
  * before it). A prefix or country is *seen* when it carried traffic on one of the key's unflagged days
- * of the last `lookbackDays` (28); a flagged day teaches the key nothing. Four measurements, each turned
+ * of the last `lookbackDays` (28); a flagged day teaches the key nothing. Five measurements, each turned
  * into a strength (1 = at its threshold); the strongest counts:
  *
  * 1. Distinct IP prefixes per day jump: the production spike detector on the key's daily count of
@@ -16,12 +16,17 @@
  * 4. Too many countries within one hour: the day's busiest hour against
  *    `max(minHourCountries, the key's busiest baseline hour + hourSlack)`: at least 4 countries in one
  *    hour, and 3 more than the key had in any hour of its last 4 weeks.
+ * 5. Calls from new places: `minNewPrefixesWithCalls` (3) or more new prefixes carrying at least
+ *    `minNewCallShare` (20 %) of the key's calls of the day, the new calls beyond the busiest new prefix
+ *    against `max(minNewCalls, newCallsMargin x the most new calls on any baseline day)`. It catches a
+ *    leak used from the customer's own country through a few prefixes, below the count bars; one busy
+ *    new prefix (a user's new address, a server added) is not counted.
  *
  * Countries (3, 4) count only where they carry `minCountryShare` (1 %) of the key's calls of the day
  * and at least `minCountryCalls`: a traveller's handful of calls is not a place the key is used from,
  * and a leak worth a flag carries traffic.
  *
- * (1) and (2) only count while the key still uses `minRetainedShare` of its usual number of known
+ * (1), (2) and (5) only count while the key still uses `minRetainedShare` of its usual number of known
  * prefixes (a quiet day's: the lower quartile of its last 14 baseline days): when the old prefixes go
  * quiet and new ones take over, the key moved (a server migration), which is not a leak, and that
  * day's new prefixes do not raise the key's bar; new countries and crowded hours still count then.
@@ -29,8 +34,8 @@
  * A key with fewer than `minBaselineDays` days of traffic in the lookback (a new or rotated key) is
  * judged against all the customer's keys together instead, so a rotated key inherits the places its
  * predecessor was used from. That yardstick learns every day (one key's migration is not the
- * customer's leak) and its bars include every key's churn, so it is conservative; the jump and the
- * retained share need a key's own history and are left out then.
+ * customer's leak) and its bars include every key's churn, so it is conservative; the jump, the
+ * new calls and the retained share need a key's own history and are left out then.
  *
  * One detection per customer and day, on `api_calls`, naming every key that crossed and the top
  * prefixes and countries, new ones marked.
@@ -134,7 +139,12 @@ class PlacesBaseline {
     const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newCountrySlack);
     const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
     const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
-    const strength = Math.max(jumpStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
+    const callsBar = Math.max(LEAKED_KEY.minNewCalls, LEAKED_KEY.newCallsMargin * max((b) => b.newCalls));
+    const newCallShare = a.calls > 0 ? m.newCalls / a.calls : 0;
+    // The new calls beyond the busiest new prefix: one new place is a user's new address or an added server.
+    const spreadNewCalls = m.newCalls - m.topNewCalls;
+    const newCallsStrength = own && !moved && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixesWithCalls && newCallShare >= LEAKED_KEY.minNewCallShare ? spreadNewCalls / callsBar : 0;
+    const strength = Math.max(jumpStrength, newCallsStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
     return {
       ...m,
       moved,
@@ -143,6 +153,9 @@ class PlacesBaseline {
       prefixBar,
       signals: {
         jumpStrength,
+        newCallsStrength,
+        newCallShare,
+        newCallsBar: callsBar,
         newPrefixes: m.newPrefixes.size,
         newPrefixBar: prefixBar,
         newCountries: m.newCountries.size,
@@ -174,6 +187,7 @@ class PlacesBaseline {
       newPrefixes: new Set(Object.entries(a.ipPrefixes).filter(([p, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(this.seenPrefix, p)).map(([p]) => p)),
       newCountries: new Set([...significant].filter((c) => !isSeen(this.seenCountry, c))),
       newCalls: Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(this.seenPrefix, p) ? 0 : c), 0),
+      topNewCalls: Math.max(0, ...Object.entries(a.ipPrefixes).map(([p, c]) => (isSeen(this.seenPrefix, p) ? 0 : c))),
       knownActive: Object.entries(a.ipPrefixes).filter(([p, c]) => c > 0 && isSeen(this.seenPrefix, p)).length,
       maxHourCountries: Math.max(0, ...(a.countriesByHour ?? []).map((h) => h.filter((c) => significant.has(c)).length)),
     };
