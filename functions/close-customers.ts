@@ -6,7 +6,6 @@ import type { Flag } from './core/fraud/types.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
-import { loadHoldSeverities } from './config.js';
 import { closeServices, type CloseServices } from './close-services.js';
 import { inParallel } from './core/concurrency.js';
 
@@ -17,7 +16,7 @@ import { inParallel } from './core/concurrency.js';
  */
 export function makeCloseWorker(s: CloseServices) {
   let deps: CloseDeps | undefined;
-  const holdSeverities = loadHoldSeverities();
+  const holdSeverities = s.config.holdSeverities;
   const chunk = async (r: SQSRecord) => {
     deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock, fraud: { flags: s.flags } };
     const close = deps;

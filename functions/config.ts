@@ -11,6 +11,8 @@ const configSchema = z.object({
   eventRetentionDays: z.coerce.number().int().min(1),
   auditRetentionDays: z.coerce.number().int().min(1),
   region: z.string().min(1),
+  /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
+  holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
 });
 
 /** Everything a handler needs to reach its resources, parsed once at cold start. */
@@ -25,6 +27,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventRetentionDays: env.EVENT_RETENTION_DAYS ?? DEFAULTS.eventRetentionDays,
     auditRetentionDays: env.AUDIT_RETENTION_DAYS ?? DEFAULTS.auditRetentionDays,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    holdSeverities: loadHoldSeverities(env),
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');

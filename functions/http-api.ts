@@ -37,7 +37,7 @@ const getStatement: Route = async (event, s, params) => {
   const id = decodeSegment(params.customer ?? '', 'customer');
   const customer = (await s.registry.customers([id])).get(id);
   if (!customer) return json(404, { error: `customer "${id}" is not registered` });
-  return json(200, await loadStatement(customer, event.queryStringParameters?.period, s, holdsFromFlags(await s.flags.forCustomer(id))));
+  return json(200, await loadStatement(customer, event.queryStringParameters?.period, s, holdsFromFlags(await s.flags.forCustomer(id), { holdSeverities: s.config.holdSeverities })));
 };
 
 /** Routes by "METHOD /path" (every reader route of `HTTP_ROUTES`); a `{name}` segment matches any one non-empty path segment. */

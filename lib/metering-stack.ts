@@ -4,11 +4,14 @@ import { EventPipeline } from './constructs/event-pipeline.js';
 import { MeteringHttpApi } from './constructs/http-api.js';
 import { NightlyClose } from './constructs/nightly-close.js';
 import { UsageTables } from './constructs/usage-tables.js';
+import { loadHoldSeverities } from '../functions/config.js';
 
 /**
  * The metering pipeline: HTTP ingest -> queue -> consumer -> tables, the read API, and the nightly
  * close that reports usage to Stripe. Environment-agnostic, so it synthesizes offline with no account
- * or region. Context `stripeSecretName` imports an existing Stripe secret instead of creating one.
+ * or region. Context `stripeSecretName` imports an existing Stripe secret instead of creating one;
+ * context `holdSeverities` (e.g. `medium,high`; default `high`) sets which open flags hold usage, the
+ * same for the close, the statements and the reviews (`HOLD_SEVERITIES` of every function).
  * @example new MeteringStack(app, 'SerenityMetering');
  */
 export class MeteringStack extends Stack {
@@ -19,13 +22,17 @@ export class MeteringStack extends Stack {
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
+    const holdSeverities: unknown = this.node.tryGetContext('holdSeverities');
+    // Validated here as the functions will at cold start, so a bad value fails the synth, not the night.
+    const settings = { HOLD_SEVERITIES: loadHoldSeverities({ HOLD_SEVERITIES: typeof holdSeverities === 'string' ? holdSeverities : 'high' }).join(',') };
     this.tables = new UsageTables(this, 'Tables');
-    this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables });
-    this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline });
+    this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables, settings });
+    this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline, settings });
     const stripeSecretName: unknown = this.node.tryGetContext('stripeSecretName');
     this.close = new NightlyClose(this, 'Close', {
       tables: this.tables,
       pipeline: this.pipeline,
+      settings,
       stripeSecretName: typeof stripeSecretName === 'string' && stripeSecretName ? stripeSecretName : undefined,
     });
   }

@@ -84,6 +84,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     for (const k of ['STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_RATE_PER_SECOND']) if (process.env[k]) env[k] = process.env[k]!;
   }
   for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
+  // The hold policy is the stack's, so the close, the read API and the CLI (through stack.json) share it.
+  if (process.env.HOLD_SEVERITIES !== undefined) env.HOLD_SEVERITIES = process.env.HOLD_SEVERITIES;
 
   const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint }, credentials: LOCAL_CREDENTIALS });
   const capacity = new CapacityMeter();

@@ -9,6 +9,8 @@ import type { UsageTables } from './usage-tables.js';
 /** What the event pipeline needs from the rest of the stack. */
 export interface EventPipelineProps {
   readonly tables: UsageTables;
+  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  readonly settings?: Record<string, string>;
 }
 
 /**
@@ -42,7 +44,7 @@ export class EventPipeline extends Construct {
     this.consumer = new NodeFunction(this, 'Consumer', {
       handlerFile: 'consume-events',
       description: 'Counts usage events from the queue exactly once',
-      environment: { ...props.tables.environment, ...this.environment },
+      environment: { ...props.tables.environment, ...props.settings, ...this.environment },
       timeout: Duration.seconds(CONSUMER.timeoutSeconds),
       memorySize: CONSUMER.memoryMb,
     });

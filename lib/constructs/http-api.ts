@@ -13,6 +13,8 @@ import type { UsageTables } from './usage-tables.js';
 export interface MeteringHttpApiProps {
   readonly tables: UsageTables;
   readonly pipeline: EventPipeline;
+  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  readonly settings?: Record<string, string>;
 }
 
 // No source IP, user agent or caller: access logs must not hold a full IP address.
@@ -47,7 +49,7 @@ export class MeteringHttpApi extends Construct {
     const t = tables.tables;
     // functions/config.ts validates every resource name at cold start, so each function gets them all;
     // IAM below decides what each may touch.
-    const environment = { ...tables.environment, ...pipeline.environment };
+    const environment = { ...tables.environment, ...props.settings, ...pipeline.environment };
 
     this.ingest = new NodeFunction(this, 'Ingest', { handlerFile: 'ingest-events', description: 'POST /v1/events', environment });
     pipeline.queue.grantSendMessages(this.ingest);

@@ -16,6 +16,8 @@ import type { UsageTables } from './usage-tables.js';
 export interface NightlyCloseProps {
   readonly tables: UsageTables;
   readonly pipeline: EventPipeline;
+  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  readonly settings?: Record<string, string>;
   /**
    * Name of an existing Secrets Manager secret holding the Stripe key, to import instead of creating
    * `serenity-metering/stripe` (e.g. when the secret outlived an earlier stack).
@@ -71,7 +73,7 @@ export class NightlyClose extends Construct {
 
     const t = props.tables.tables;
     // Every function gets every resource name (config.ts validates them all at cold start); IAM decides what each may touch.
-    const environment = { ...props.tables.environment, ...props.pipeline.environment, ...this.environment };
+    const environment = { ...props.tables.environment, ...props.settings, ...props.pipeline.environment, ...this.environment };
 
     this.planner = new NodeFunction(this, 'Planner', {
       handlerFile: 'plan-nightly-close',

@@ -30,7 +30,7 @@ export async function showStatement(c: Connection, o: { customer?: string; perio
   if (!STATEMENT_FORMATS.includes(format)) throw new ValidationError([{ field: 'format', message: `must be one of ${STATEMENT_FORMATS.join(', ')}` }]);
   const customer = (await c.services.registry.customers([o.customer])).get(o.customer);
   if (!customer) throw new Error(`customer "${o.customer}" is not registered`);
-  console.log(renderStatement(await loadStatement(customer, o.period, c.services, holdsFromFlags(await c.services.flags.forCustomer(customer.id))), format));
+  console.log(renderStatement(await loadStatement(customer, o.period, c.services, holdsFromFlags(await c.services.flags.forCustomer(customer.id), { holdSeverities: c.services.config.holdSeverities })), format));
 }
 
 /** Stripe as reconciliation needs it: the reporter and our meters' ids. */
@@ -40,7 +40,7 @@ export interface StripeAccess {
 }
 
 export interface FinanceDeps {
-  services: Pick<Services, 'registry' | 'rollups' | 'ledger' | 'audit' | 'newId' | 'flags'>;
+  services: Pick<Services, 'registry' | 'rollups' | 'ledger' | 'audit' | 'newId' | 'flags' | 'config'>;
   clock: Clock;
   stripe: StripeAccess;
   /** Who runs it, for the audit trail. */
@@ -142,7 +142,7 @@ async function compareOne(deps: FinanceDeps, customer: Customer, period: Billing
   const nowMs = deps.clock.now();
   const [days, ledger, flags] = await Promise.all([s.rollups.getDays(customer.id, period.start.slice(0, 10), lastDayOf(period)), s.ledger.entries(customer.id), s.flags.forCustomer(customer.id)]);
   // Held usage shows as held, not as missing.
-  const holds = holdsFromFlags(flags);
+  const holds = holdsFromFlags(flags, { holdSeverities: s.config.holdSeverities });
   let stripe: Partial<Record<Meter, number>> | undefined;
   let stripeError: string | undefined;
   if (customer.stripeCustomerId) {

@@ -164,6 +164,9 @@ describe('late fraud on the local stack', () => {
     expect((await stack.services.rollups.getDays(customer.id, LATE, LATE))[0]!.apiCalls).toBe(7000);
     const held = stripeByDay();
     expect([held[LATE], held[D], held[NEXT]]).toEqual([1000, 1000, 1000]);
+    // The statement reads the same policy as the close: the medium flag's day shows as held, not missing.
+    const statement = await api('GET', `/v1/statements/${customer.id}?period=2026-03`);
+    expect(statement.body.meters.find((m: { meter: string }) => m.meter === 'api_calls').held.map((h: { from: string; to: string }) => [h.from, h.to])).toEqual([[LATE, addDays(LATE, 1)]]);
     expect(Object.values(held).reduce((a, b) => a + b, 0)).toBe(Object.values(before).reduce((a, b) => a + b, 0) + 1000);
 
     // Act: SQS delivers the same chunk again (a worker died after closing); the late day is scored again

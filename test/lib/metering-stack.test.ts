@@ -353,6 +353,24 @@ describe('MeteringStack', () => {
     expect(JSON.stringify(workerEnv[STRIPE_SECRET.env])).toContain(':secret:billing/stripe-live');
   });
 
+  it('gives every function the same hold policy: high by default, the holdSeverities context when set, a bad one failing the synth', () => {
+    // Prepare
+    const functions = [stack.pipeline.consumer, stack.http.ingest, stack.http.reader, stack.close.planner, stack.close.worker];
+    const policyOf = (s: MeteringStack, json: { Resources: Record<string, Resource> }, fn: IConstruct) =>
+      json.Resources[s.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties.Environment.Variables.HOLD_SEVERITIES;
+    const withContext = (holdSeverities: string) => new MeteringStack(new App({ context: { ...context, holdSeverities, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }), 'Policy');
+
+    // Act
+    const defaults = functions.map((fn) => policyOf(stack, template.toJSON() as { Resources: Record<string, Resource> }, fn));
+    const wider = withContext('medium, high');
+    const widerPolicies = [wider.pipeline.consumer, wider.http.reader, wider.close.worker].map((fn) => policyOf(wider, Template.fromStack(wider).toJSON() as { Resources: Record<string, Resource> }, fn));
+
+    // Assess
+    expect(defaults).toEqual(['high', 'high', 'high', 'high', 'high']);
+    expect(widerPolicies).toEqual(['medium,high', 'medium,high', 'medium,high']);
+    expect(() => withContext('severe')).toThrow(/HOLD_SEVERITIES must list low, medium or high, got severe/);
+  });
+
   it('publishes new fraud flags to an encrypted SNS topic that only the close worker may publish to', () => {
     // Act
     const topics = byType('AWS::SNS::Topic');
