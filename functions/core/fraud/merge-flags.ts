@@ -18,12 +18,14 @@ export interface MergeResult {
 
 /**
  * A flag's id: a hash of customer, rule, meter and the window start it was opened with, so the same
- * detection always names the same flag.
+ * detection always names the same flag. `generation` (default 0, left out of the hash then) tells apart
+ * a flag opened again where a dismissed one started, for a louder detection.
  *
  * @example flagId('cus-1', 'volume_spike', 'api_calls', '2026-03-09T14:00:00.000Z') // 'flg_…'
  */
-export function flagId(customerId: string, rule: FraudRule, meter: Meter, windowFrom: string): string {
-  const digest = createHash('sha256').update([customerId, rule, meter, new Date(Date.parse(windowFrom)).toISOString()].join('\u0000')).digest('base64url');
+export function flagId(customerId: string, rule: FraudRule, meter: Meter, windowFrom: string, generation = 0): string {
+  const parts = [customerId, rule, meter, new Date(Date.parse(windowFrom)).toISOString(), ...(generation > 0 ? [String(generation)] : [])];
+  const digest = createHash('sha256').update(parts.join('\u0000')).digest('base64url');
   return `flg_${digest.slice(0, 24)}`;
 }
 
@@ -80,11 +82,9 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
       suppressed.push(d);
       continue;
     }
-    const flag = openFlag(d, at);
-    if (working.has(flag.id)) {
-      suppressed.push(d);
-      continue;
-    }
+    // A louder detection where a dismissed flag started opens a flag of its own, under the next generation's id.
+    let flag = openFlag(d, at);
+    for (let generation = 1; working.has(flag.id); generation++) flag = openFlag(d, at, generation);
     working.set(flag.id, flag);
     created.add(flag.id);
   }
@@ -92,11 +92,11 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   return { created: pick(created), updated: pick(updated), suppressed };
 }
 
-/** A new open flag for a detection. */
-export function openFlag(d: Detection, at: string): Flag {
+/** A new open flag for a detection (`generation`: see `flagId`). */
+export function openFlag(d: Detection, at: string, generation = 0): Flag {
   return {
     ...d,
-    id: flagId(d.customerId, d.rule, d.meter, d.window.from),
+    id: flagId(d.customerId, d.rule, d.meter, d.window.from, generation),
     status: 'open',
     notes: [],
     history: [{ at, by: 'system', action: 'opened', window: d.window, severity: d.severity, score: d.score }],

@@ -149,6 +149,24 @@ describe('mergeFlags', () => {
     expect(louder.created.map((f) => [f.customerId, f.status, f.window.from])).toEqual([['cus-2', 'open', iso(1)]]);
   });
 
+  it('opens a flag of its own for a louder detection starting where a dismissed flag started, once', () => {
+    // Prepare: a medium flag on 14:00-16:00 of day 0, dismissed; late events then make the day score high from 14:00 on.
+    const { stored } = runNights([[detection(0, { severity: 'medium', hours: [14, 16] })]]);
+    const dismissed = reviewFlag(stored[0]!, { decision: 'dismiss', note: 'looked fine', reviewer: 'ana', at: iso(1, 9) });
+    const louder = detection(0, { severity: 'high', hours: [14, 20] });
+
+    // Act
+    const night = mergeFlags([dismissed], [louder], NIGHT(1));
+    const rerun = mergeFlags([dismissed, ...night.created], [louder], NIGHT(1));
+
+    // Assess
+    expect(night.suppressed).toEqual([]);
+    expect(night.created.map((f) => [f.status, f.severity, f.window.from, f.window.to])).toEqual([['open', 'high', iso(0, 14), iso(0, 20)]]);
+    expect(night.created[0]!.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(0, 14), 1));
+    expect(night.created[0]!.id).not.toBe(dismissed.id);
+    expect([rerun.created, rerun.updated]).toEqual([[], []]);
+  });
+
   it('refuses a detection with a backwards window or a score out of range', () => {
     // Prepare
     const bad = { ...detection(0), window: { from: iso(1), to: iso(0) }, score: 2 };
