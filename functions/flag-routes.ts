@@ -1,8 +1,10 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from './core/api-keys.js';
 import { ValidationError, type FieldError } from './core/errors.js';
-import { FlagAlreadyReviewedError, reviewFlag } from './core/fraud/review-flag.js';
-import { FLAG_SEVERITIES, FRAUD_RULES } from './core/fraud/types.js';
+import { FlagAlreadyReviewedError, FlagConflictError, reviewFlag, sameReview, validateReview } from './core/fraud/review-flag.js';
+import { flagRevision } from './core/fraud/merge-flags.js';
+import { stableUlid } from './core/ids.js';
+import { FLAG_SEVERITIES, FRAUD_RULES, type Flag } from './core/fraud/types.js';
 import { releasedDays } from './core/fraud/holds.js';
 import type { FlagFilter } from './core/ports.js';
 import { auditEntry } from './core/ingest.js';
@@ -34,11 +36,20 @@ export async function getFlag(event: APIGatewayProxyEventV2, s: Services, params
   return flag ? json(200, flag) : json(404, { error: `no flag ${params.id}` });
 }
 
+/** Times a review is tried against a flag the nightly close changed in the meantime. */
+const REVIEW_ATTEMPTS = 3;
+
 /**
  * POST /v1/flags/{id}/review with {decision: confirm|dismiss, note}: the reviewer is the key's holder,
  * never a field of the body. Every review goes to the audit trail with reviewer, decision, note, time and /24.
  * A dismissal marks the flag's days late (`releasedDays`), so the next close releases their usage, in
  * whatever billing period they lie; a confirmation marks the customer for finance.
+ *
+ * Safe to retry: the flag is written only over the version that was read (a close extending it at the
+ * same moment makes the review read it again), and the same reviewer repeating the same decision and
+ * note on a flag already so reviewed gets 200 and its follow-ups (late marks, finance mark, audit entry,
+ * under a stable id) done again, once each, in case a failure cut them short. Anything else on a
+ * reviewed flag is 409.
  */
 export async function postReview(event: APIGatewayProxyEventV2, s: Services, params: Params): Promise<HttpResult> {
   const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
@@ -48,34 +59,53 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== 'decision' && k !== 'note');
   if (unknown.length) throw new ValidationError(unknown.map((field) => ({ field, message: 'unknown field (the reviewer comes from your key)' })));
-  const flag = await s.flags.get(params.id ?? '');
-  if (!flag) return json(404, { error: `no flag ${params.id}` });
-  const at = new Date(s.clock.now()).toISOString();
-  let reviewed;
-  try {
-    reviewed = reviewFlag(flag, { decision: b.decision as 'confirm' | 'dismiss', note: b.note as string, reviewer: key.principal, at });
-  } catch (err) {
-    if (err instanceof FlagAlreadyReviewedError) return json(409, { error: err.message });
-    throw err;
+  const review = { decision: b.decision as 'confirm' | 'dismiss', note: b.note as string, reviewer: key.principal, at: new Date(s.clock.now()).toISOString() };
+  validateReview(review, params.id);
+  for (let attempt = 1; ; attempt++) {
+    const flag = await s.flags.get(params.id ?? '');
+    if (!flag) return json(404, { error: `no flag ${params.id}` });
+    if (flag.status !== 'open') {
+      if (!sameReview(flag, review)) return json(409, { error: new FlagAlreadyReviewedError(flag).message });
+      await reviewFollowUps(event, s, flag, { markLate: true });
+      return json(200, flag);
+    }
+    const reviewed = reviewFlag(flag, review);
+    // Late marks before the flag: if the review then loses a race, the flag still holds those days and the close re-plans them to no effect.
+    await s.rollups.markLate(releasedDays(reviewed));
+    try {
+      await s.flags.save([{ flag: reviewed, basedOn: flagRevision(flag) }]);
+    } catch (err) {
+      if (err instanceof FlagConflictError && attempt < REVIEW_ATTEMPTS) continue;
+      throw err;
+    }
+    await reviewFollowUps(event, s, reviewed, { markLate: false });
+    return json(200, reviewed);
   }
-  await s.flags.put([reviewed]);
+}
+
+/**
+ * What follows a stored review, each step idempotent so a retry can redo them all: the late marks (done
+ * before the flag was stored, unless `markLate`: a retry), the finance mark, the audit entry.
+ */
+async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, reviewed: Flag, o: { markLate: boolean }): Promise<void> {
+  const entry = reviewed.history.at(-1)!;
   // Released usage goes out with the next close, whatever billing period it lies in.
-  await s.rollups.markLate(releasedDays(reviewed));
+  if (o.markLate) await s.rollups.markLate(releasedDays(reviewed));
   if (reviewed.status === 'confirmed') {
     // Confirmed fraud keeps its usage held and puts the customer in front of finance.
-    const customer = (await s.registry.customers([flag.customerId])).get(flag.customerId);
-    if (customer) await s.registry.putCustomer({ ...customer, financeReview: { flagId: flag.id, rule: flag.rule, by: key.principal, at }, updatedAt: at });
+    const customer = (await s.registry.customers([reviewed.customerId])).get(reviewed.customerId);
+    if (customer) await s.registry.putCustomer({ ...customer, financeReview: { flagId: reviewed.id, rule: reviewed.rule, by: entry.by, at: entry.at }, updatedAt: entry.at });
   }
+  const at = Date.parse(entry.at);
   await s.audit.record(
-    auditEntry(s.newId(), s.clock.now(), {
+    auditEntry(stableUlid(at, `flag.review|${reviewed.id}|${flagRevision(reviewed)}`), at, {
       action: 'flag.review',
-      actor: key.principal,
-      customerId: flag.customerId,
+      actor: entry.by,
+      customerId: reviewed.customerId,
       ...callerOf(event),
-      details: { flagId: flag.id, rule: flag.rule, decision: b.decision, note: reviewed.notes.at(-1)?.text },
+      details: { flagId: reviewed.id, rule: reviewed.rule, decision: reviewed.status === 'confirmed' ? 'confirm' : 'dismiss', note: entry.note },
     }),
   );
-  return json(200, reviewed);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuditEntry, AuditLog } from '../core/ports.js';
 import { DAY_MS } from '../core/clock.js';
@@ -14,15 +15,20 @@ export class DynamoDbAuditLog implements AuditLog {
 
   async record(entry: AuditEntry): Promise<void> {
     const expiresAt = Math.floor((Date.parse(entry.at) + this.retentionDays * DAY_MS) / 1000);
-    const r = await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: `A#${entry.at.slice(0, 10)}`, sk: entry.id, expiresAt, ...entry },
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.meter?.add('write', r.ConsumedCapacity);
+    try {
+      const r = await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `A#${entry.at.slice(0, 10)}`, sk: entry.id, expiresAt, ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('write', r.ConsumedCapacity);
+    } catch (err) {
+      // Recorded already under this id: the first record stands (entries are never rewritten).
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   async list(day: string, limit = 100): Promise<AuditEntry[]> {

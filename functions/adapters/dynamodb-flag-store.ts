@@ -1,10 +1,11 @@
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { ExpectedActivity } from '../core/fraud/expected-activity.js';
 import type { Flag } from '../core/fraud/types.js';
-import type { FlagFilter, FlagStore } from '../core/ports.js';
-import { batchWriteAll } from './dynamodb-batch.js';
+import type { FlagFilter, FlagStore, FlagWrite } from '../core/ports.js';
+import { FlagConflictError } from '../core/fraud/review-flag.js';
+import { flagRevision } from '../core/fraud/merge-flags.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 /**
@@ -78,16 +79,35 @@ export class DynamoDbFlagStore implements FlagStore {
     return out;
   }
 
-  async put(flags: readonly Flag[]): Promise<void> {
-    const items = flags.flatMap((flag) => {
+  async save(writes: readonly FlagWrite[]): Promise<void> {
+    const conflicts: string[] = [];
+    // One transaction per flag: its two copies move together, conditioned on the copy by id still being
+    // at the revision the flag was made from. Items written before revisions were stored carry none.
+    for (const { flag, basedOn } of writes) {
+      const revision = flagRevision(flag);
       // The flag as JSON: its evidence series are nested deeply, and only whole flags are read back.
-      const common = { id: flag.id, customerId: flag.customerId, status: flag.status, severity: flag.severity, rule: flag.rule, flag: JSON.stringify(flag) };
-      return [
-        { pk: `FLAG#${flag.id}`, sk: 'FLAG', ...common },
-        { pk: `CF#${flag.customerId}`, sk: flag.id, ...common },
-      ];
-    });
-    await batchWriteAll(this.clients.dynamo, this.table, items.map((Item) => ({ PutRequest: { Item: marshall(Item) } })), this.meter);
+      const common = { id: flag.id, customerId: flag.customerId, status: flag.status, severity: flag.severity, rule: flag.rule, revision, flag: JSON.stringify(flag) };
+      const condition =
+        basedOn === undefined
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : { ConditionExpression: 'attribute_not_exists(revision) OR revision = :basedOn', ExpressionAttributeValues: marshall({ ':basedOn': basedOn }) };
+      try {
+        const r = await this.clients.dynamo.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              { Put: { TableName: this.table, Item: marshall({ pk: `FLAG#${flag.id}`, sk: 'FLAG', ...common }), ...condition } },
+              { Put: { TableName: this.table, Item: marshall({ pk: `CF#${flag.customerId}`, sk: flag.id, ...common }) } },
+            ],
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.meter?.add('write', r.ConsumedCapacity);
+      } catch (err) {
+        if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') conflicts.push(flag.id);
+        else throw err;
+      }
+    }
+    if (conflicts.length > 0) throw new FlagConflictError(conflicts);
   }
 }
 

@@ -36,6 +36,11 @@ export class PermanentError extends MeteringError {
   readonly retryable = false;
 }
 
+/** A stored record changed since it was read: read it again and redo the change (retryable). */
+export class ConflictError extends MeteringError {
+  readonly retryable = true;
+}
+
 /** Authentication failed: missing or unknown key, or a key without the needed role. */
 export class AuthError extends MeteringError {
   readonly retryable = false;

@@ -9,7 +9,8 @@ import type { MeterEventReporter } from './stripe-reporting.js';
 import { settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
 import { detectFraud } from './fraud/detect-fraud.js';
-import { mergeFlags } from './fraud/merge-flags.js';
+import { flagRevision, mergeFlags, type MergeResult } from './fraud/merge-flags.js';
+import { FlagConflictError } from './fraud/review-flag.js';
 import { setAsideExpected, type ExpectedDetection } from './fraud/expected-activity.js';
 import { holdEscalations, holdsFromFlags, type HoldEscalation, type HoldPolicy } from './fraud/holds.js';
 import { MAX_HISTORY_DAYS } from './fraud/constants.js';
@@ -252,13 +253,28 @@ async function detectAndMerge(customer: Customer, scored: readonly string[], anc
   });
   // What the customer told us to expect is recorded as expected, not flagged (read only when something was found).
   const { flagged, expected } = detections.length > 0 ? setAsideExpected(detections, await fraud.flags.expectedActivity(customer.id)) : { flagged: [], expected: [] };
-  const existing = await fraud.flags.forCustomer(customer.id);
-  const merged = mergeFlags(existing, flagged, new Date(now).toISOString());
-  await fraud.flags.put([...merged.created, ...merged.updated]);
+  // An analyst may review one of these flags while the close merges: the store refuses a write over a
+  // flag that moved on since it was read, and the merge is redone on the flags as they are then.
+  let existing: Flag[] = [];
+  let merged: MergeResult = { created: [], updated: [], suppressed: [] };
+  for (let attempt = 1; ; attempt++) {
+    existing = await fraud.flags.forCustomer(customer.id);
+    merged = mergeFlags(existing, flagged, new Date(now).toISOString());
+    const stored = new Map(existing.map((f) => [f.id, flagRevision(f)]));
+    try {
+      await fraud.flags.save([...merged.created, ...merged.updated].map((flag) => ({ flag, basedOn: stored.get(flag.id) })));
+      break;
+    } catch (err) {
+      if (!(err instanceof FlagConflictError) || attempt >= MERGE_ATTEMPTS) throw err;
+    }
+  }
   const byId = new Map(existing.map((f) => [f.id, f]));
   for (const f of [...merged.created, ...merged.updated]) byId.set(f.id, f);
   return { created: merged.created, updated: merged.updated, expected, all: [...byId.values()] };
 }
+
+/** Times the close merges a customer's flags before a conflict with concurrent reviews fails its chunk (SQS retries it). */
+const MERGE_ATTEMPTS = 3;
 
 /** A stored day as the fraud rules read it; a day with no usage stored is all zeros. */
 function activityOf(day: string, d: StoredDay | undefined): CustomerActivityDay {

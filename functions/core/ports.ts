@@ -108,6 +108,7 @@ export interface AuditEntry {
 }
 
 export interface AuditLog {
+  /** Records an entry; one whose id is already recorded stays as it was (a retried operation, with a stable id, records once). */
   record(entry: AuditEntry): Promise<void>;
   list(day: string, limit?: number): Promise<AuditEntry[]>;
 }
@@ -210,13 +211,25 @@ export interface FlagFilter {
   rule?: string;
 }
 
+/** A flag to store, and the revision of the stored flag it was made from (`undefined` for a new flag). */
+export interface FlagWrite {
+  flag: Flag;
+  basedOn: number | undefined;
+}
+
 /** Stored fraud flags. */
 export interface FlagStore {
   get(id: string): Promise<Flag | undefined>;
   /** A customer's flags, every status: what a night's detections are merged against. */
   forCustomer(customerId: string): Promise<Flag[]>;
   list(filter?: FlagFilter): Promise<Flag[]>;
-  put(flags: readonly Flag[]): Promise<void>;
+  /**
+   * Stores each flag only if the stored one is still at the revision it was made from (`basedOn`, see
+   * `flagRevision`; `undefined`: the flag must be new), so a review and a nightly close that read the
+   * same flag cannot overwrite each other. The writes that still match are stored; if any did not,
+   * throws `FlagConflictError` naming them: read the flags again and redo the change.
+   */
+  save(writes: readonly FlagWrite[]): Promise<void>;
   /** A customer's registered expected activity (see `ExpectedActivity`), every one ever made. */
   expectedActivity(customerId: string): Promise<ExpectedActivity[]>;
   /** Stores a new expectation (refusing an id already stored), or with `replace` a withdrawn one over its old self. */

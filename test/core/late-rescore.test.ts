@@ -6,6 +6,7 @@ import { MAX_HISTORY_DAYS } from '../../functions/core/fraud/constants.js';
 import { expectedActivityOf } from '../../functions/core/fraud/expected-activity.js';
 import { releasedDays } from '../../functions/core/fraud/holds.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
+import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import type { Customer } from '../../functions/core/ports.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
 
@@ -199,7 +200,7 @@ describe('late events re-score their day', () => {
     const dismissed = reviewFlag(night.flags.created[0]!, { decision: 'dismiss', note: 'customer backfill', reviewer: 'ana', at: new Date(clock.now()).toISOString() });
 
     // Act: the review, as POST /v1/flags/{id}/review does it, then the next night with the late marks the planner reads
-    await flags.put([dismissed]);
+    await flags.save([{ flag: dismissed, basedOn: flagRevision(night.flags.created[0]!) }]);
     await rollups.markLate(releasedDays(dismissed));
     await events.put(calls(c, AFTER, steady(AFTER)), 'm');
     closeAt(AFTER);
@@ -214,3 +215,44 @@ describe('late events re-score their day', () => {
   });
 });
 
+
+describe('a review while the close merges', () => {
+  it('merges again on the reviewed flag instead of writing an extension over the dismissal', async () => {
+    // Prepare: a spike on Wednesday is flagged; Thursday spikes again, and while Thursday's close merges
+    // (after it read the customer's flags) an analyst dismisses the flag.
+    const c = customer('raced-co');
+    const WED = '2026-03-04';
+    const THU = '2026-03-05';
+    await closeNightly(c, addDays(WED, -1));
+    await events.put(calls(c, WED, 5000), 'm');
+    closeAt(WED);
+    const wed = await closeCustomer(c, WED, [], 'run-wed', deps());
+    const flag = wed.flags.created[0]!;
+    expect([flag.rule, flag.status, flag.severity]).toEqual(['volume_spike', 'open', 'high']);
+    await events.put(calls(c, THU, 5000), 'm');
+    let reads = 0;
+    const racing = {
+      ...flags,
+      expectedActivity: (id: string) => flags.expectedActivity(id),
+      save: (w: Parameters<MemoryFlagStore['save']>[0]) => flags.save(w),
+      get: (id: string) => flags.get(id),
+      list: () => flags.list(),
+      putExpectedActivity: (e: Parameters<MemoryFlagStore['putExpectedActivity']>[0]) => flags.putExpectedActivity(e),
+      forCustomer: async (id: string) => {
+        const read = await flags.forCustomer(id);
+        if (reads++ === 0) await flags.save([{ flag: reviewFlag(flag, { decision: 'dismiss', note: 'migration week', reviewer: 'ana', at: `${addDays(THU, 1)}T00:30:00.000Z` }), basedOn: flagRevision(flag) }]);
+        return read;
+      },
+    };
+
+    // Act
+    closeAt(THU);
+    const thu = await closeCustomer(c, THU, [], 'run-thu', { ...deps(), fraud: { flags: racing } });
+
+    // Assess: read twice; the dismissal stands and Thursday's continuation of it opens nothing
+    expect(reads).toBe(2);
+    const stored = await flags.forCustomer(c.id);
+    expect(stored.map((f) => [f.id, f.status, f.window.to, f.history.map((h) => h.action)])).toEqual([[flag.id, 'dismissed', flag.window.to, ['opened', 'dismissed']]]);
+    expect([thu.flags.created, thu.flags.updated]).toEqual([[], []]);
+  });
+});

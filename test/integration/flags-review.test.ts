@@ -10,8 +10,11 @@ const run = (args: string[], env: Record<string, string>) =>
   );
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { hashKey } from '../../functions/core/api-keys.js';
-import { openFlag } from '../../functions/core/fraud/merge-flags.js';
+import { flagRevision, mergeFlags, openFlag } from '../../functions/core/fraud/merge-flags.js';
 import type { Detection } from '../../functions/core/fraud/types.js';
+import { postReview } from '../../functions/flag-routes.js';
+import type { Services } from '../../functions/services.js';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
 let stack: LocalStack;
 const ANALYST = 'mk_analyst_review-test-key-ana';
@@ -41,7 +44,7 @@ beforeAll(async () => {
   await stack.services.registry.putKey({ hash: hashKey(ANALYST), prefix: ANALYST.slice(0, 12), role: 'analyst', principal: 'ana', createdAt: new Date().toISOString() });
   const flag = openFlag(detection, '2026-11-21T00:30:00.000Z');
   flagId = flag.id;
-  await stack.services.flags.put([flag]);
+  await stack.services.flags.save([{ flag, basedOn: undefined }]);
 });
 afterAll(async () => stack?.stop());
 
@@ -104,7 +107,7 @@ describe('confirming a flag', () => {
     // Prepare
     await stack.services.registry.putCustomer({ id: 'acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
     const other = openFlag({ ...detection, window: { from: '2026-11-22T10:00:00.000Z', to: '2026-11-22T11:00:00.000Z' } }, '2026-11-23T00:30:00.000Z');
-    await stack.services.flags.put([other]);
+    await stack.services.flags.save([{ flag: other, basedOn: undefined }]);
     // Act
     const res = await call('POST', `/v1/flags/${other.id}/review`, ANALYST, { decision: 'confirm', note: 'key posted publicly' });
     // Assess
@@ -177,3 +180,78 @@ describe('expected activity', () => {
   });
 });
 
+/** A review request as API Gateway hands it to the reader Lambda. */
+const reviewEvent = (body: unknown) =>
+  ({ headers: { authorization: `Bearer ${ANALYST}` }, body: JSON.stringify(body), isBase64Encoded: false, requestContext: { http: { sourceIp: '203.0.113.9' } } }) as unknown as APIGatewayProxyEventV2;
+
+describe('reviews that fail halfway or race the nightly close', () => {
+  it('finishes a review whose audit write failed when the analyst retries it, recording it once', async () => {
+    // Prepare: a flag of its own; an audit log that fails once
+    const flag = openFlag({ ...detection, window: { from: '2026-11-24T10:00:00.000Z', to: '2026-11-24T11:00:00.000Z' } }, '2026-11-25T00:30:00.000Z');
+    await stack.services.flags.save([{ flag, basedOn: undefined }]);
+    let failures = 1;
+    const flaky: Services = { ...stack.services, audit: { ...stack.services.audit, record: async (e) => (failures-- > 0 ? Promise.reject(new Error('audit table throttled')) : stack.services.audit.record(e)) } };
+    const body = { decision: 'dismiss', note: 'planned load test' };
+
+    // Act: the first try stores the dismissal and fails at the audit; the analyst retries; then tries another decision
+    const first = await postReview(reviewEvent(body), flaky, { id: flag.id }).catch((e: Error) => e);
+    const retry = await postReview(reviewEvent(body), flaky, { id: flag.id });
+    const again = await postReview(reviewEvent(body), flaky, { id: flag.id });
+    const other = await postReview(reviewEvent({ decision: 'confirm', note: 'planned load test' }), flaky, { id: flag.id });
+
+    // Assess
+    expect(first).toBeInstanceOf(Error);
+    expect([retry.statusCode, again.statusCode, other.statusCode]).toEqual([200, 200, 409]);
+    expect((await stack.services.flags.get(flag.id))!.history.map((h) => h.action)).toEqual(['opened', 'dismissed']);
+    expect(await stack.services.rollups.lateDays()).toContainEqual({ customerId: 'acme', day: '2026-11-24' });
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.details?.flagId === flag.id);
+    expect(audit.map((a) => [a.action, a.actor, a.details?.decision])).toEqual([['flag.review', 'ana', 'dismiss']]);
+  });
+
+  it('reads the flag again when the close extended it between the read and the write, keeping both changes', async () => {
+    // Prepare: a flag the nightly close extends to the next day while the review is being made
+    const flag = openFlag({ ...detection, window: { from: '2026-11-26T10:00:00.000Z', to: '2026-11-26T11:00:00.000Z' } }, '2026-11-27T00:30:00.000Z');
+    await stack.services.flags.save([{ flag, basedOn: undefined }]);
+    const nextDay = { ...detection, window: { from: '2026-11-27T09:00:00.000Z', to: '2026-11-27T10:00:00.000Z' } };
+    let reads = 0;
+    const racing: Services = {
+      ...stack.services,
+      flags: {
+        ...stack.services.flags,
+        get: async (id) => {
+          const read = await stack.services.flags.get(id);
+          if (reads++ === 0) {
+            // The close's merge lands right after the review's first read.
+            const { updated } = mergeFlags([read!], [nextDay], '2026-11-28T00:30:00.000Z');
+            await stack.services.flags.save(updated.map((f) => ({ flag: f, basedOn: flagRevision(read!) })));
+          }
+          return read;
+        },
+        save: (w) => stack.services.flags.save(w),
+      },
+    };
+
+    // Act
+    const res = await postReview(reviewEvent({ decision: 'dismiss', note: 'customer migration' }), racing, { id: flag.id });
+
+    // Assess: two reads (the first write lost to the close's), and the stored flag has the extension and the dismissal
+    expect([res.statusCode, reads]).toEqual([200, 2]);
+    const stored = (await stack.services.flags.get(flag.id))!;
+    expect([stored.status, stored.window.to, stored.history.map((h) => h.action)]).toEqual(['dismissed', '2026-11-27T10:00:00.000Z', ['opened', 'extended', 'dismissed']]);
+    expect(await stack.services.rollups.lateDays()).toEqual(expect.arrayContaining([{ customerId: 'acme', day: '2026-11-26' }, { customerId: 'acme', day: '2026-11-27' }]));
+  });
+
+  it('refuses to store a flag over a version other than the one it was made from', async () => {
+    // Prepare
+    const flag = openFlag({ ...detection, window: { from: '2026-11-29T10:00:00.000Z', to: '2026-11-29T11:00:00.000Z' } }, '2026-11-30T00:30:00.000Z');
+    await stack.services.flags.save([{ flag, basedOn: undefined }]);
+
+    // Act
+    const again = await stack.services.flags.save([{ flag, basedOn: undefined }]).catch((e: Error) => e);
+    const stale = await stack.services.flags.save([{ flag: { ...flag, status: 'dismissed' }, basedOn: flagRevision(flag) - 1 }]).catch((e: Error) => e);
+
+    // Assess
+    expect([again, stale].map((e) => (e as Error).name)).toEqual(['FlagConflictError', 'FlagConflictError']);
+    expect((await stack.services.flags.get(flag.id))!.status).toBe('open');
+  });
+});

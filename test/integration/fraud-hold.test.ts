@@ -8,6 +8,7 @@ import { buildCustomer } from '../../functions/core/customers.js';
 import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
 import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
+import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
 import { loadStatement } from '../../functions/core/statement.js';
 import type { Customer } from '../../functions/core/ports.js';
@@ -85,7 +86,7 @@ describe('fraud flags hold usage from billing', () => {
 
     // Act: an analyst dismisses it; the next night's close runs
     const flag = night.flags.created[0]!;
-    await stack.services.flags.put([reviewFlag(flag, { decision: 'dismiss', note: 'planned migration', reviewer: 'ana', at: new Date(clock.now()).toISOString() })]);
+    await stack.services.flags.save([{ flag: reviewFlag(flag, { decision: 'dismiss', note: 'planned migration', reviewer: 'ana', at: new Date(clock.now()).toISOString() }), basedOn: flagRevision(flag) }]);
     const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
     await stack.services.events.put(calls(next, 100), 'm', `${next}T23:00:00.000Z`);
     closeAt(next);
@@ -101,7 +102,7 @@ describe('fraud flags hold usage from billing', () => {
     const night = await closeCustomer(confirmed, SPIKE_DAY, [], 'run-c1', deps());
     const flag = night.flags.created[0]!;
     // Act: confirmed, then the next night closes
-    await stack.services.flags.put([reviewFlag(flag, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: new Date(clock.now()).toISOString() })]);
+    await stack.services.flags.save([{ flag: reviewFlag(flag, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: new Date(clock.now()).toISOString() }), basedOn: flagRevision(flag) }]);
     const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
     closeAt(next);
     const after = await closeCustomer(confirmed, next, [], 'run-c2', deps());

@@ -2,6 +2,8 @@ import type { UsageEvent } from '../../functions/core/event-contract.js';
 import { eventKey } from '../../functions/core/event-contract.js';
 import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
+import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
+import { FlagConflictError } from '../../functions/core/fraud/review-flag.js';
 import type {
   CloseRun,
   Customer,
@@ -9,6 +11,7 @@ import type {
   EventStore,
   FlagFilter,
   FlagStore,
+  FlagWrite,
   LedgerRecord,
   LedgerStore,
   QuarantineFilter,
@@ -175,8 +178,13 @@ export class MemoryFlagStore implements FlagStore {
       .filter((x) => (!f.status || x.status === f.status) && (!f.severity || x.severity === f.severity) && (!f.customerId || x.customerId === f.customerId) && (!f.rule || x.rule === f.rule))
       .map((x) => structuredClone(x));
   }
-  async put(flags: readonly Flag[]) {
-    for (const f of flags) this.flags.set(f.id, structuredClone(f));
+  async save(writes: readonly FlagWrite[]) {
+    const conflicts = writes.filter(({ flag, basedOn }) => {
+      const stored = this.flags.get(flag.id);
+      return basedOn === undefined ? stored !== undefined : stored !== undefined && flagRevision(stored) !== basedOn;
+    });
+    for (const { flag } of writes) if (!conflicts.some((c) => c.flag.id === flag.id)) this.flags.set(flag.id, structuredClone(flag));
+    if (conflicts.length > 0) throw new FlagConflictError(conflicts.map((c) => c.flag.id));
   }
   expected: ExpectedActivity[] = [];
   async expectedActivity(customerId: string) {

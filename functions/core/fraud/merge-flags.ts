@@ -92,6 +92,14 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   return { created: pick(created), updated: pick(updated), suppressed };
 }
 
+/**
+ * A flag's revision: how many changes it has been through. Every change (opened, extended, escalated,
+ * confirmed, dismissed) appends to its history, so the count tells a stored flag from a later version.
+ */
+export function flagRevision(f: Pick<Flag, 'history'>): number {
+  return f.history.length;
+}
+
 /** A new open flag for a detection (`generation`: see `flagId`). */
 export function openFlag(d: Detection, at: string, generation = 0): Flag {
   return {

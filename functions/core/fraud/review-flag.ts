@@ -1,4 +1,4 @@
-import { ValidationError, MeteringError, type FieldError } from '../errors.js';
+import { ConflictError, ValidationError, MeteringError, type FieldError } from '../errors.js';
 import { looksLikeCardNumber } from '../privacy.js';
 import type { Flag } from './types.js';
 
@@ -25,6 +25,13 @@ export class FlagAlreadyReviewedError extends MeteringError {
   }
 }
 
+/** Flags whose stored version moved on since they were read (a review and a close, or two reviews, at once): read again and redo. */
+export class FlagConflictError extends ConflictError {
+  constructor(readonly flagIds: readonly string[]) {
+    super(`flag(s) ${flagIds.join(', ')} changed since they were read; read them again`, { flagIds });
+  }
+}
+
 const REVIEW_KEYS = new Set(['decision', 'note', 'reviewer', 'at']);
 
 /**
@@ -36,15 +43,7 @@ const REVIEW_KEYS = new Set(['decision', 'note', 'reviewer', 'at']);
  * @example reviewFlag(flag, { decision: 'dismiss', note: 'launch day, expected', reviewer: 'ana', at: now })
  */
 export function reviewFlag(flag: Flag, review: FlagReview): Flag {
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(review)) if (!REVIEW_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
-  if (review.decision !== 'confirm' && review.decision !== 'dismiss') errors.push({ field: 'decision', message: "must be 'confirm' or 'dismiss'" });
-  if (typeof review.note !== 'string' || review.note.trim().length === 0) errors.push({ field: 'note', message: 'is required: say why' });
-  else if (review.note.length > MAX_NOTE_LENGTH) errors.push({ field: 'note', message: `must be at most ${MAX_NOTE_LENGTH} characters` });
-  else if (looksLikeCardNumber(review.note)) errors.push({ field: 'note', message: 'looks like it holds a payment card number; it is refused and not stored' });
-  if (typeof review.reviewer !== 'string' || review.reviewer.length < 1 || review.reviewer.length > 256) errors.push({ field: 'reviewer', message: 'must be 1-256 characters' });
-  if (typeof review.at !== 'string' || !Number.isFinite(Date.parse(review.at))) errors.push({ field: 'at', message: 'must be an ISO-8601 instant' });
-  if (errors.length > 0) throw new ValidationError(errors, { flagId: flag.id });
+  validateReview(review, flag.id);
   if (flag.status !== 'open') throw new FlagAlreadyReviewedError(flag);
   const at = new Date(Date.parse(review.at)).toISOString();
   const note = review.note.trim();
@@ -54,4 +53,27 @@ export function reviewFlag(flag: Flag, review: FlagReview): Flag {
     notes: [...flag.notes, { at, by: review.reviewer, text: note }],
     history: [...flag.history, { at, by: review.reviewer, action: review.decision === 'confirm' ? 'confirmed' : 'dismissed', note }],
   };
+}
+
+/**
+ * The review history entry of a reviewed flag when it records exactly `review`'s reviewer, decision and
+ * note: a retry of that review (its follow-ups may not have run), not a second opinion.
+ */
+export function sameReview(flag: Flag, review: Pick<FlagReview, 'decision' | 'note' | 'reviewer'>): Flag['history'][number] | undefined {
+  const last = flag.history.at(-1);
+  const action = review.decision === 'confirm' ? 'confirmed' : 'dismissed';
+  return last && last.action === action && last.by === review.reviewer && last.note === review.note.trim() ? last : undefined;
+}
+
+/** Checks a review, naming every problem at once (`ValidationError`). */
+export function validateReview(review: FlagReview, flagId?: string): void {
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(review)) if (!REVIEW_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
+  if (review.decision !== 'confirm' && review.decision !== 'dismiss') errors.push({ field: 'decision', message: "must be 'confirm' or 'dismiss'" });
+  if (typeof review.note !== 'string' || review.note.trim().length === 0) errors.push({ field: 'note', message: 'is required: say why' });
+  else if (review.note.length > MAX_NOTE_LENGTH) errors.push({ field: 'note', message: `must be at most ${MAX_NOTE_LENGTH} characters` });
+  else if (looksLikeCardNumber(review.note)) errors.push({ field: 'note', message: 'looks like it holds a payment card number; it is refused and not stored' });
+  if (typeof review.reviewer !== 'string' || review.reviewer.length < 1 || review.reviewer.length > 256) errors.push({ field: 'reviewer', message: 'must be 1-256 characters' });
+  if (typeof review.at !== 'string' || !Number.isFinite(Date.parse(review.at))) errors.push({ field: 'at', message: 'must be an ISO-8601 instant' });
+  if (errors.length > 0) throw new ValidationError(errors, flagId ? { flagId } : {});
 }
