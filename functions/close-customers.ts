@@ -29,8 +29,10 @@ export function makeCloseWorker(s: CloseServices) {
     await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
       const customer = customers.get(id);
       if (!customer) return; // removed since planning
+      // Marks made from here on (late events, a dismissal while this customer closes) stay for the next close.
+      const startedAt = s.clock.now();
       const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, ...(c.peers ? { peers: c.peers } : {}) } });
-      if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })));
+      if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })), startedAt);
       counts.customers++;
       counts.days += res.days.length;
       counts.planned += res.planned;

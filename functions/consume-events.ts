@@ -11,7 +11,7 @@ import { services, type Services } from './services.js';
  * so SQS redelivers only those (and moves them to the DLQ after 5 receives).
  */
 export function makeConsumeHandler(s: Services) {
-  const deps = { ...s, customers: (ids: readonly string[]) => s.registry.customers(ids), markLate: (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m) };
+  const deps = { ...s, customers: (ids: readonly string[]) => s.registry.customers(ids), markLate: (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now()) };
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const parsed = new Map(event.Records.map((r) => [r.messageId, parseMessage(r.body)]));
     const skips = batchSkips(event.Records.map((r) => ({ id: r.messageId, events: parsed.get(r.messageId)!.events })));

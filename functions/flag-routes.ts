@@ -71,7 +71,7 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
     }
     const reviewed = reviewFlag(flag, review);
     // Late marks before the flag: if the review then loses a race, the flag still holds those days and the close re-plans them to no effect.
-    await s.rollups.markLate(releasedDays(reviewed));
+    await s.rollups.markLate(releasedDays(reviewed), s.clock.now());
     try {
       await s.flags.save([{ flag: reviewed, basedOn: flagRevision(flag) }]);
     } catch (err) {
@@ -90,7 +90,7 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
 async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, reviewed: Flag, o: { markLate: boolean }): Promise<void> {
   const entry = reviewed.history.at(-1)!;
   // Released usage goes out with the next close, whatever billing period it lies in.
-  if (o.markLate) await s.rollups.markLate(releasedDays(reviewed));
+  if (o.markLate) await s.rollups.markLate(releasedDays(reviewed), s.clock.now());
   if (reviewed.status === 'confirmed') {
     // Confirmed fraud keeps its usage held and puts the customer in front of finance.
     const customer = (await s.registry.customers([reviewed.customerId])).get(reviewed.customerId);

@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { CloseRun, RollupStore, StoredDay } from '../core/ports.js';
 import type { FileOp } from '../core/usage-fragment.js';
@@ -52,12 +52,27 @@ export class DynamoDbRollupStore implements RollupStore {
     return items.map((i) => ({ customerId: i.customerId as string, day: i.day as string }));
   }
 
-  async markLate(marks: readonly { customerId: string; day: string }[]): Promise<void> {
-    await this.write(marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, ...m })));
+  async markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void> {
+    await this.write(marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, customerId: m.customerId, day: m.day, markedAt: at })));
   }
 
-  async clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void> {
-    for (const m of marks) await this.clients.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: LATE_PK, sk: `${m.customerId}#${m.day}` } }));
+  async clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number): Promise<void> {
+    for (const m of marks) {
+      try {
+        await this.clients.doc.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: LATE_PK, sk: `${m.customerId}#${m.day}` },
+            // Marks written before marks carried a stamp count as old.
+            ConditionExpression: 'attribute_not_exists(markedAt) OR markedAt <= :by',
+            ExpressionAttributeValues: { ':by': markedBy },
+          }),
+        );
+      } catch (err) {
+        // Marked again while the close ran: the next close plans the day again.
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
   }
 
   async startRun(run: CloseRun): Promise<void> {

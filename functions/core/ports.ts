@@ -156,8 +156,13 @@ export interface RollupStore {
 
   /** Days whose events arrived after they were closed, per customer. */
   lateDays(): Promise<{ customerId: string; day: string }[]>;
-  markLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
-  clearLate(marks: readonly { customerId: string; day: string }[]): Promise<void>;
+  /** Marks days for the next close to plan again, stamped `at` (ms; a later mark of the same day replaces the stamp). */
+  markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void>;
+  /**
+   * Clears marks a close has dealt with: only those stamped at or before `markedBy` (when the close
+   * began), so a mark made while it ran (late events, a dismissal) stays for the next one.
+   */
+  clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number): Promise<void>;
   startRun(run: CloseRun): Promise<void>;
   /** Adds a finished chunk's counts to its run. */
   chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void>;

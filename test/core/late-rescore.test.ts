@@ -201,7 +201,7 @@ describe('late events re-score their day', () => {
 
     // Act: the review, as POST /v1/flags/{id}/review does it, then the next night with the late marks the planner reads
     await flags.save([{ flag: dismissed, basedOn: flagRevision(night.flags.created[0]!) }]);
-    await rollups.markLate(releasedDays(dismissed));
+    await rollups.markLate(releasedDays(dismissed), clock.now());
     await events.put(calls(c, AFTER, steady(AFTER)), 'm');
     closeAt(AFTER);
     const marks = (await rollups.lateDays()).filter((m) => m.customerId === c.id).map((m) => m.day);

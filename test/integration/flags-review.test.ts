@@ -255,3 +255,22 @@ describe('reviews that fail halfway or race the nightly close', () => {
     expect((await stack.services.flags.get(flag.id))!.status).toBe('open');
   });
 });
+
+describe('late marks', () => {
+  it('clears only the marks made before the close began: one made while it ran stays for the next close', async () => {
+    // Prepare: one day marked before a close begins at t=2000, another marked again at t=3000 while it runs
+    const marks = [{ customerId: 'marks-co', day: '2026-11-01' }, { customerId: 'marks-co', day: '2026-11-02' }];
+    await stack.services.rollups.markLate(marks, 1000);
+    await stack.services.rollups.markLate([marks[1]!], 3000);
+
+    // Act
+    await stack.services.rollups.clearLate(marks, 2000);
+    const left = (await stack.services.rollups.lateDays()).filter((m) => m.customerId === 'marks-co');
+    await stack.services.rollups.clearLate(marks, 3000);
+    const none = (await stack.services.rollups.lateDays()).filter((m) => m.customerId === 'marks-co');
+
+    // Assess
+    expect(left).toEqual([marks[1]]);
+    expect(none).toEqual([]);
+  });
+});

@@ -122,11 +122,15 @@ export class MemoryRollupStore implements RollupStore {
   async lateDays() {
     return [...this.late.values()];
   }
-  async markLate(marks: readonly { customerId: string; day: string }[]) {
-    for (const m of marks) this.late.set(`${m.customerId}|${m.day}`, { ...m });
+  markedAt = new Map<string, number>();
+  async markLate(marks: readonly { customerId: string; day: string }[], at: number) {
+    for (const m of marks) {
+      this.late.set(`${m.customerId}|${m.day}`, { customerId: m.customerId, day: m.day });
+      this.markedAt.set(`${m.customerId}|${m.day}`, at);
+    }
   }
-  async clearLate(marks: readonly { customerId: string; day: string }[]) {
-    for (const m of marks) this.late.delete(`${m.customerId}|${m.day}`);
+  async clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number) {
+    for (const m of marks) if ((this.markedAt.get(`${m.customerId}|${m.day}`) ?? -Infinity) <= markedBy) this.late.delete(`${m.customerId}|${m.day}`);
   }
   async startRun(run: CloseRun) {
     this.runs.set(`${run.day}|${run.runId}`, { ...run, counts: {} });
