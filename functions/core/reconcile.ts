@@ -71,7 +71,10 @@ export interface CompareInput {
 
 /**
  * Compares one customer's period, meter by meter (pure). Checks run in order: Stripe customer, metered
- * vs reported (hold, then unreported), reported vs Stripe.
+ * vs reported (records to send again, then a day the close never planned unless usage is held), reported
+ * vs Stripe. Held usage explains a gap between metered and reported only: what was sent is still checked
+ * against Stripe, so a loss is repaired while a hold lasts (a confirmed flag may hold for longer than
+ * Stripe's 35 days).
  */
 export function compareCustomer(input: CompareInput): ReconcileRow[] {
   const statement = buildStatement({ customer: input.customer, period: input.period, days: input.days, ledger: input.ledger, holds: input.holds ?? [] });
@@ -105,29 +108,31 @@ function judge(
     if (m.billed === 0 && m.reports.length === 0) return verdict('ok', 'none', 'no usage, no Stripe customer');
     return verdict('no_stripe_customer', 'set_stripe_customer', `register the Stripe customer (meter customers add ${input.customer.id} --stripe-customer cus_…), then run --fix`);
   }
-  if (m.billed !== m.reportedTotal) {
-    if (m.held.length > 0) return verdict('held', 'none', `held back: ${m.held.map((h) => `${h.from}..${h.to}`).join(', ')}`);
+  const heldNote = m.held.length > 0 ? `held back: ${m.held.map((h) => `${h.from}..${h.to}`).join(', ')}` : '';
+  const gap = m.billed !== m.reportedTotal;
+  if (gap) {
     const sendable = open.filter((r) => r.timestamp >= oldestSec);
     if (sendable.length > 0) {
       return verdict('unreported', 'resend', `${sendable.length} record(s) ${describe(sendable)}; --fix sends them again under their identifiers`, sendable.map((r) => r.identifier));
     }
     if (open.length > 0) return verdict('unreported', 'manual', `${open.length} record(s) ${describe(open)} are older than Stripe's 35-day window`);
-    return verdict('unreported', 'run_nightly', `the ledger holds no report for ${m.billed - m.reportedTotal} of it: run meter nightly (it lists corrections too old for Stripe as unreportable)`);
+    if (!heldNote) return verdict('unreported', 'run_nightly', `the ledger holds no report for ${m.billed - m.reportedTotal} of it: run meter nightly (it lists corrections too old for Stripe as unreportable)`);
   }
-  if (stripe === null) return verdict('mismatch', 'manual', `Stripe could not be read${input.stripeError ? `: ${input.stripeError}` : ''}`);
-  if (stripe === m.reportedTotal) return verdict('ok', 'none', '');
+  const alsoHeld = heldNote ? `; also ${heldNote}` : '';
+  if (stripe === null) return verdict('mismatch', 'manual', `Stripe could not be read${input.stripeError ? `: ${input.stripeError}` : ''}${alsoHeld}`);
+  if (stripe === m.reportedTotal) return gap ? verdict('held', 'none', heldNote) : verdict('ok', 'none', '');
   const recent = m.reports.some((r) => r.state === 'sent' && r.sentAt !== undefined && Date.parse(r.sentAt) > settledMs);
   const formula = m.formula;
   switch (formula) {
     case 'sum':
       if (stripe < m.reportedTotal) {
-        if (recent) return verdict('not_in_stripe', 'wait', `Stripe holds ${stripe} of ${m.reportedTotal} sent; some was sent in the last hour and may not be aggregated yet`);
-        return verdict('not_in_stripe', 'repair_lost', `Stripe lost ${m.reportedTotal - stripe} of what it accepted; --fix sends it again as a new revision of the day that lost it`);
+        if (recent) return verdict('not_in_stripe', 'wait', `Stripe holds ${stripe} of ${m.reportedTotal} sent; some was sent in the last hour and may not be aggregated yet${alsoHeld}`);
+        return verdict('not_in_stripe', 'repair_lost', `Stripe lost ${m.reportedTotal - stripe} of what it accepted; --fix sends it again as a new revision of the day that lost it${alsoHeld}`);
       }
-      return verdict('mismatch', 'manual', `Stripe holds ${stripe}, ${stripe - m.reportedTotal} more than the ledger sent: events sent outside serenity-metering?`);
+      return verdict('mismatch', 'manual', `Stripe holds ${stripe}, ${stripe - m.reportedTotal} more than the ledger sent: events sent outside serenity-metering?${alsoHeld}`);
     case 'last':
-      if (recent) return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'wait', `Stripe shows ${stripe}, the ledger's latest is ${m.reportedTotal}; sent in the last hour, check again later`);
-      return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'manual', `Stripe's latest value is ${stripe}, the ledger's latest sent value is ${m.reportedTotal}`);
+      if (recent) return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'wait', `Stripe shows ${stripe}, the ledger's latest is ${m.reportedTotal}; sent in the last hour, check again later${alsoHeld}`);
+      return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'manual', `Stripe's latest value is ${stripe}, the ledger's latest sent value is ${m.reportedTotal}${alsoHeld}`);
     default:
       return assertNever(formula);
   }

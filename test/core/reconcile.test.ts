@@ -125,6 +125,22 @@ describe('compareCustomer', () => {
     expect([r.status, r.action]).toEqual(['held', 'none']);
   });
 
+  it('still checks what was sent against Stripe while usage is held: a loss is repaired, a pending record resent', () => {
+    // Prepare: 03-02 held; Stripe lost 10 of 03-01's 40 calls; another ledger has 03-01 still pending
+    const holds = [{ customerId: 'acme', meter: 'api_calls' as const, from: '2026-03-02', to: '2026-03-03' }];
+    const sentOnly = LEDGER.filter((x) => !(x.meter === 'api_calls' && x.day === '2026-03-02'));
+    const pending = sentOnly.map((x) => (x.meter === 'api_calls' ? { ...x, state: 'pending' as const } : x));
+
+    // Act
+    const lost = row(compare({ holds, ledger: sentOnly, stripe: { ...AGREEING, api_calls: 30 } }), 'api_calls');
+    const unsent = row(compare({ holds, ledger: pending, stripe: { ...AGREEING, api_calls: 0 } }), 'api_calls');
+
+    // Assess
+    expect(brief(lost)).toEqual([42, 40, 30, 'not_in_stripe', 'repair_lost']);
+    expect(lost.note).toContain('also held back: 2026-03-02..2026-03-03');
+    expect([unsent.status, unsent.action, unsent.resend.length]).toEqual(['unreported', 'resend', 1]);
+  });
+
   it('shows Stripe as unknown and the row as a mismatch when Stripe could not be read', () => {
     // Act
     const rows = compare({ stripe: undefined, stripeError: 'No such customer' });
