@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DAY_MS, startOfUtcDay } from '../clock.js';
+import { DAY_MS, startOfUtcDay, utcDay } from '../clock.js';
 import { ValidationError, type FieldError } from '../errors.js';
 import type { Meter } from '../meters.js';
 import { MAX_EVIDENCE_POINTS } from './constants.js';
@@ -129,20 +129,29 @@ function continueFlag(f: Flag, d: Detection, at: string): Flag {
     window,
     severity,
     score,
-    evidence: mergeEvidence(f.evidence, fresh, louder && d.meter === f.meter),
+    evidence: mergeEvidence(f.evidence, fresh, louder && d.meter === f.meter, { old: utcDay(Date.parse(f.window.from)), fresh: utcDay(Date.parse(d.window.from)) }),
     history: [...f.history, { at, by: 'system', action: grew || (otherMeter && !louder) ? 'extended' : 'escalated', window, severity, score }],
   };
 }
 
-/** Same rule continuing: the louder detection's numbers, every series point (newest kept), top values summed. */
-function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: boolean): FlagEvidence {
+/**
+ * Same rule continuing: the louder detection's numbers, every series point (newest kept), top values
+ * summed over days, a day's own figures replaced when it is scored again (`days`: the UTC days the old
+ * flag's first figures and the fresh detection's are about).
+ */
+function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: boolean, days: { old: string; fresh: string }): FlagEvidence {
   const base = freshIsLouder ? fresh : old;
-  const merged: FlagEvidence = { ...base, series: mergeSeries(old.series, fresh.series) };
+  const { placesByDay: _old, ...rest } = base;
+  const merged: FlagEvidence = { ...rest, series: mergeSeries(old.series, fresh.series) };
   const keys = [...new Set([...(old.apiKeyIds ?? []), ...(fresh.apiKeyIds ?? [])])];
   if (keys.length > 0) merged.apiKeyIds = keys;
-  const prefixes = mergeRanked(old.topIpPrefixes, fresh.topIpPrefixes);
+  const places = (e: FlagEvidence) => ({ ...(e.topIpPrefixes ? { topIpPrefixes: e.topIpPrefixes } : {}), ...(e.topCountries ? { topCountries: e.topCountries } : {}) });
+  const byDay = { ...(old.placesByDay ?? (old.topIpPrefixes || old.topCountries ? { [days.old]: places(old) } : {})), ...(fresh.topIpPrefixes || fresh.topCountries ? { [days.fresh]: places(fresh) } : {}) };
+  const perDay = Object.values(byDay);
+  if (perDay.length > 0) merged.placesByDay = byDay;
+  const prefixes = perDay.reduce<RankedValue[] | undefined>((acc, p) => mergeRanked(acc, p.topIpPrefixes), undefined);
   if (prefixes) merged.topIpPrefixes = prefixes;
-  const countries = mergeRanked(old.topCountries, fresh.topCountries);
+  const countries = perDay.reduce<RankedValue[] | undefined>((acc, p) => mergeRanked(acc, p.topCountries), undefined);
   if (countries) merged.topCountries = countries;
   const also = mergeAlsoMatched(old.alsoMatched, fresh.alsoMatched);
   if (also.length > 0) merged.alsoMatched = also;

@@ -139,8 +139,14 @@ export interface FlagEvidence {
   series: EvidenceSeries[];
   /** API keys involved (leaked_key). */
   apiKeyIds?: string[];
+  /** The busiest IP prefixes and countries over the flag's days (new ones marked): the sums of `placesByDay`. */
   topIpPrefixes?: RankedValue[];
   topCountries?: RankedValue[];
+  /**
+   * A merged flag's top values per UTC day of the detections it took them from, so a day scored again
+   * (late events) replaces its own figures instead of being counted twice.
+   */
+  placesByDay?: Record<string, { topIpPrefixes?: RankedValue[]; topCountries?: RankedValue[] }>;
   /**
    * What else was folded into this flag: other rules that matched the same meter and day, and, for a
    * rule judged per account (`new_account_surge`), the other meters that surged (`meter` set; the flag

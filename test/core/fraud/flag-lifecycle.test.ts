@@ -65,6 +65,20 @@ describe('mergeFlags', () => {
     expect(f.evidence.topCountries).toEqual([{ value: 'RU', calls: 153, new: true }]);
   });
 
+  it('replaces a day\'s top values when that day is scored again, rather than counting it twice', () => {
+    // Prepare: days 0 and 1 flagged (RU 50 and 51 calls); late events then make day 1 louder, RU 80
+    const { stored } = runNights([[detection(0, { severity: 'medium' })], [detection(1, { severity: 'medium' })]]);
+    const rescored = { ...detection(1), evidence: { ...detection(1).evidence, topCountries: [{ value: 'RU', calls: 80, new: true }] } };
+
+    // Act
+    const { updated } = mergeFlags(stored, [rescored], NIGHT(2));
+
+    // Assess
+    expect(stored[0]!.evidence.topCountries).toEqual([{ value: 'RU', calls: 101, new: true }]);
+    expect(updated[0]!.evidence.topCountries).toEqual([{ value: 'RU', calls: 130, new: true }]);
+    expect(Object.keys(updated[0]!.evidence.placesByDay ?? {})).toEqual(['2026-03-09', '2026-03-10']);
+  });
+
   it('adds nothing when the same night runs again', () => {
     // Prepare
     const first = runNights([[detection(0)], [detection(1)]]);
