@@ -129,9 +129,10 @@ export class ExpectedActivityWithdrawnError extends MeteringError {
 }
 
 function instant(v: unknown, field: string, errors: FieldError[]): number | undefined {
-  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN;
+  // With its offset: without one, Date.parse reads the time as the server's local time.
+  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(t)) {
-    errors.push({ field, message: 'must be an ISO-8601 instant, e.g. 2026-03-09T00:00:00Z' });
+    errors.push({ field, message: 'must be an ISO-8601 instant with its offset (Z or ±hh:mm), e.g. 2026-03-09T00:00:00Z' });
     return undefined;
   }
   return t;

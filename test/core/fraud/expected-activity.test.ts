@@ -45,12 +45,13 @@ describe('expected activity', () => {
     // Assess
     expect(problems({ from: 'yesterday', to: '2026-03-12T00:00:00Z', rules: ['volume_spike', 'bogus'], meters: [], reason: '', who: 'me' })).toEqual([
       'who: unknown field',
-      'from: must be an ISO-8601 instant, e.g. 2026-03-09T00:00:00Z',
+      'from: must be an ISO-8601 instant with its offset (Z or ±hh:mm), e.g. 2026-03-09T00:00:00Z',
       'rules: unknown: bogus; must be among volume_spike, leaked_key, account_sharing, new_account_surge, off_hours_burst, end_of_period_gaming',
       'meters: must be a non-empty list of api_calls, active_users, protected_files',
       'reason: is required: say what the customer expects',
     ]);
     expect(problems({ from: '2026-03-12T00:00:00Z', to: '2026-03-10T00:00:00Z', reason: 'x' })).toEqual(['to: must be after from']);
+    expect(problems({ from: '2026-03-10T00:00:00', to: '2026-03-11T01:00:00+01:00', reason: 'x' })).toEqual(['from: must be an ISO-8601 instant with its offset (Z or ±hh:mm), e.g. 2026-03-09T00:00:00Z']);
     expect(problems({ from: '2026-03-01T00:00:00Z', to: '2026-03-09T09:00:00Z', reason: 'x' })).toEqual(['to: must be in the future: expecting the past changes nothing']);
     expect(problems({ from: '2026-03-10T00:00:00Z', to: '2026-04-11T00:00:00Z', reason: 'x' })).toEqual(['to: must be at most 31 days after from']);
     expect(problems({ from: '2026-03-10T00:00:00Z', to: '2026-03-11T00:00:00Z', reason: 'card 4242 4242 4242 4242' })).toEqual(['reason: looks like it holds a payment card number; it is refused and not stored']);
