@@ -74,8 +74,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   }
   const ce = input as Record<string, unknown>;
 
-  // Every string anywhere is bounded and checked for card numbers before anything else reads it.
-  const scan = (field: string, value: unknown) => {
+  // Every value and key anywhere, however deep, is bounded and checked for card numbers before anything else reads it.
+  const scan = (field: string, value: unknown, depth = 0) => {
     if (typeof value === 'string' && value.length > LIMITS.maxStringLength) {
       fail(field, `must be at most ${LIMITS.maxStringLength} characters`);
     }
@@ -83,14 +83,27 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
       containsCardNumber = true;
       fail(field, 'looks like a payment card number; the event is rejected and the value is not stored');
     }
+    if (typeof value !== 'object' || value === null || depth >= MAX_SCAN_DEPTH) return;
+    for (const [k, v] of Object.entries(value)) {
+      if (looksLikeCardNumber(k)) {
+        containsCardNumber = true;
+        fail(`${field}[key]`, 'has a key that looks like a payment card number; the event is rejected and the key is not stored');
+      }
+      scan(Array.isArray(value) ? `${field}[${k}]` : `${field}.${k}`, v, depth + 1);
+    }
   };
-  for (const [k, v] of Object.entries(ce)) if (k !== 'data') scan(k, v);
+  for (const [k, v] of Object.entries(ce)) {
+    if (looksLikeCardNumber(k)) {
+      containsCardNumber = true;
+      fail('[key]', 'an attribute name looks like a payment card number; the event is rejected and the name is not stored');
+    }
+    scan(k, v);
+  }
   const data = ce.data;
   if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
     fail('data', 'must be a JSON object');
   }
   const d = (typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {}) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(d)) scan(`data.${k}`, v);
 
   if (ce.specversion !== '1.0') fail('specversion', 'must be "1.0"');
 
@@ -112,7 +125,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
 
   let id = str('id', ce.id, false);
   let source = str('source', ce.source, ctx.boundSource === undefined);
-  if (source === undefined && ctx.boundSource !== undefined && ce.source === undefined) source = ctx.boundSource;
+  // A key bound to a source fills a missing one (absent or null alike).
+  if (source === undefined && ctx.boundSource !== undefined && (ce.source === undefined || ce.source === null)) source = ctx.boundSource;
   if (source !== undefined && !ID_SAFE.test(source)) fail('source', 'must not contain "#" or whitespace');
   if (source !== undefined && ctx.boundSource !== undefined && source !== ctx.boundSource) {
     fail('source', `does not match the source "${ctx.boundSource}" that this ingest key is bound to`);
@@ -129,7 +143,7 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   let time: string | undefined;
   const rawTime = str('time', ce.time, true);
   if (rawTime !== undefined) {
-    const ms = RFC3339.test(rawTime) ? Date.parse(rawTime.replace(' ', 'T')) : NaN;
+    const ms = RFC3339.test(rawTime) && realCalendarTime(rawTime) ? Date.parse(rawTime.replace(' ', 'T')) : NaN;
     if (Number.isNaN(ms)) fail('time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z');
     else if (ms < ctx.now - LIMITS.maxPastMs) fail('time', 'is more than 35 days in the past; Stripe cannot bill it');
     else if (ms > ctx.now + LIMITS.maxFutureMs) fail('time', 'is more than 5 minutes in the future');
@@ -196,7 +210,10 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   if (extras.length > LIMITS.maxMetadataKeys) fail('data', `has more than ${LIMITS.maxMetadataKeys} metadata fields`);
   for (const [field, v] of extras) {
     const name = field.startsWith('data.') ? field.slice(5) : field;
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') metadata[name] = v;
+    if (FINE_GEOGRAPHY.test(name)) fail(field, 'is finer than state-level geography, which is not stored; send data.country and data.region');
+    // An address sent as metadata keeps only its network prefix, as data.clientIp does.
+    else if (typeof v === 'string') metadata[name] = truncateIp(v) ?? v;
+    else if (typeof v === 'number' || typeof v === 'boolean') metadata[name] = v;
     else fail(field, 'metadata values must be strings, numbers or booleans');
   }
 
@@ -224,20 +241,44 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   return { ok: true, event: normalized, generatedId };
 }
 
-function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */
+const MAX_SCAN_DEPTH = 8;
+
+/** Metadata names that would store geography finer than a country or state. */
+const FINE_GEOGRAPHY = /^(city|town|district|postal_?code|post_?code|zip(_?code)?|lat|latitude|lon|lng|longitude|geo|geolocation|coordinates|street|street_?address)$/i;
+
+/** Whether an RFC 3339 timestamp names a real date and time (Date.parse rolls 02-30 or 24:00 into the next day). */
+function realCalendarTime(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = m[8] === undefined || (Number(m[8]) <= 23 && Number(m[9]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetOk;
 }
 
-/** Replaces every card-number-like value of a rejected event so that it can be kept visibly without the secret. */
-export function redactCardNumbers(input: unknown): unknown {
+/**
+ * What a rejected event may keep for analysts and replay: card-number-like values and keys replaced,
+ * IP addresses cut to their network prefix, and names of geography finer than state level left out.
+ */
+export function redactForStorage(input: unknown, depth = 0): unknown {
   if (typeof input === 'string' || typeof input === 'number') {
-    return looksLikeCardNumber(input) ? '[redacted: card number]' : input;
+    if (looksLikeCardNumber(input)) return '[redacted: card number]';
+    // The prefix's network address: it re-truncates to itself when the event is replayed.
+    return typeof input === 'string' ? (truncateIp(input)?.split('/')[0] ?? input) : input;
   }
-  if (Array.isArray(input)) return input.map(redactCardNumbers);
-  if (typeof input === 'object' && input !== null) {
-    return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, redactCardNumbers(v)]));
-  }
-  return input;
+  if (typeof input !== 'object' || input === null) return input;
+  if (depth >= MAX_SCAN_DEPTH) return '[redacted: nested too deep]';
+  if (Array.isArray(input)) return input.map((v) => redactForStorage(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(input)
+      .filter(([k]) => !FINE_GEOGRAPHY.test(k))
+      .map(([k, v], i) => [looksLikeCardNumber(k) ? `[redacted key ${i}]` : k, redactForStorage(v, depth + 1)]),
+  );
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Converts a normalised event back to the CloudEvent a client would send (for replay and for the emitter). */

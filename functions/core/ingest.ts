@@ -1,4 +1,4 @@
-import { redactCardNumbers, validateEvent } from './event-contract.js';
+import { redactForStorage, validateEvent } from './event-contract.js';
 import type { FieldError } from './errors.js';
 import { packMessages } from './queue-message.js';
 import type { UsageEvent } from './event-contract.js';
@@ -50,7 +50,11 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       valid.push({ index, event: r.event });
       return;
     }
-    const visible = r.containsCardNumber ? redactCardNumbers(raw) : raw;
+    // Never kept as sent: card numbers, full addresses and fine geography are cut before storing, and
+    // an oversized event is kept as its top-level attributes only (a DynamoDB item holds 400 KB).
+    const redacted = redactForStorage(raw);
+    const oversized = JSON.stringify(redacted).length > MAX_QUARANTINED_CHARS;
+    const visible = oversized ? attributesOnly(redacted) : redacted;
     rejected.push({ index, ...(r.id !== undefined && !r.containsCardNumber ? { id: r.id } : {}), errors: r.errors });
     quarantined.push({
       customerId: subjectOf(visible),
@@ -58,7 +62,7 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       reason: 'invalid',
       errors: r.errors,
       raw: visible,
-      replayable: !r.containsCardNumber,
+      replayable: !r.containsCardNumber && !oversized,
       origin: 'ingest',
       quarantinedAt: new Date(now).toISOString(),
       attempts: 0,
@@ -81,6 +85,15 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
     rejected,
     counts: { received: req.events.length, accepted: accepted.length, rejected: rejected.length, quarantined: quarantined.length, messages: packed.length },
   };
+}
+
+/** Characters of a rejected event's JSON kept in the quarantine; beyond that only its top-level attributes are. */
+export const MAX_QUARANTINED_CHARS = 32_000;
+
+function attributesOnly(raw: unknown): Record<string, unknown> {
+  const top = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
+  const scalars = top.filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean').map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? v.slice(0, 256) : v]);
+  return { ...Object.fromEntries(scalars.slice(0, 16)), truncated: `the event's ${JSON.stringify(raw).length} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept` };
 }
 
 function subjectOf(raw: unknown): string {

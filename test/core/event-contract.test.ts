@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateEvent, toCloudEvent, type ValidateResult } from '../../functions/core/event-contract.js';
+import { redactForStorage, validateEvent, toCloudEvent, type ValidateResult } from '../../functions/core/event-contract.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const ctx = { now: NOW, newId: () => '01JGENERATED0000000000000' };
@@ -40,6 +40,11 @@ describe('validateEvent', () => {
     ['bad IP', { data: { clientIp: '300.1.1.1' } }, 'data.clientIp', 'must be an IPv4 or IPv6 address'],
     ['nested metadata', { data: { extra: { a: 1 } } }, 'data.extra', 'metadata values must be strings, numbers or booleans'],
     ['wrong specversion', { specversion: '0.3' }, 'specversion', 'must be "1.0"'],
+    ['29 February in a common year', { time: '2026-02-29T10:00:00Z' }, 'time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['hour 24', { time: '2026-11-28T24:00:00Z' }, 'time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['30 February', { time: '2026-02-30T10:00:00Z' }, 'time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['a city as metadata', { data: { city: 'Berlin' } }, 'data.city', 'is finer than state-level geography, which is not stored; send data.country and data.region'],
+    ['a postal code as an attribute', { postalcode: '10115' }, 'postalcode', 'is finer than state-level geography, which is not stored; send data.country and data.region'],
   ])('rejects %s naming the field and the reason', (_name, patch, field, message) => {
     // Act
     const r = validateEvent({ ...base, ...patch }, ctx);
@@ -64,6 +69,48 @@ describe('validateEvent', () => {
     expect(r.ok).toBe(false);
     expect(!r.ok && r.containsCardNumber).toBe(true);
     expect(JSON.stringify(r)).not.toContain('1111');
+  });
+
+  it.each([
+    ['nested in an object', { ...base, data: { x: { pan: '4111111111111111' } } }],
+    ['in an array', { ...base, data: { cards: ['4111 1111 1111 1111'] } }],
+    ['as the whole data', { ...base, data: '4111 1111 1111 1111' }],
+    ['as a key', { ...base, data: { '4111111111111111': true } }],
+  ])('finds a card number %s, rejects the event and never echoes it', (_name, event) => {
+    // Act
+    const r = validateEvent(event, ctx);
+    // Assess
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.containsCardNumber).toBe(true);
+    expect(JSON.stringify(r)).not.toContain('1111');
+  });
+
+  it('keeps only the network prefix of an address sent as metadata', () => {
+    // Act
+    const r = validateEvent({ ...base, type: 'com.serenity.user.active', data: { userId: 'u1', clientIp: '203.0.113.77' }, peerip: '2001:db8:abcd:1234::1' }, ctx);
+    // Assess
+    expect(r.ok && r.event.metadata).toEqual({ clientIp: '203.0.113.0/24', peerip: '2001:db8:abcd::/48' });
+  });
+
+  it('takes the key\'s bound source for a null source, as for a missing one', () => {
+    // Act
+    const r = validateEvent({ ...base, source: null }, { ...ctx, boundSource: 'gw-bound' });
+    // Assess
+    expect(r.ok && r.event.source).toBe('gw-bound');
+  });
+
+  it('stores a rejected event without card numbers, full addresses or fine geography, and replayably', () => {
+    // Prepare
+    const raw = { ...base, subject: undefined, data: { clientIp: '198.51.100.23', city: 'Berlin', nested: { card: '4111 1111 1111 1111', at: ['10.1.2.3'] } } };
+
+    // Act
+    const kept = redactForStorage(raw) as typeof base & { data: Record<string, unknown> };
+    const replayed = validateEvent({ ...kept, subject: 'acme', data: { clientIp: kept.data.clientIp } }, ctx);
+
+    // Assess
+    expect(kept.data).toEqual({ clientIp: '198.51.100.0', nested: { card: '[redacted: card number]', at: ['10.1.2.0'] } });
+    expect(JSON.stringify(kept)).not.toMatch(/1111|198\.51\.100\.23|Berlin/);
+    expect(replayed.ok && replayed.event.ipPrefix).toBe('198.51.100.0/24');
   });
 
   it('does not treat a 16-digit number failing Luhn as a card', () => {

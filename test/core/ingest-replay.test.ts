@@ -42,6 +42,26 @@ describe('ingestEvents', () => {
     expect(JSON.stringify(item)).not.toContain('4111');
     expect(item!.replayable).toBe(false);
   });
+
+  it('quarantines a rejected event without its full address, and an oversized one as its attributes only, still enqueuing the valid ones', async () => {
+    // Prepare
+    const queue = new MemoryQueue();
+    const quarantine = new MemoryQuarantine();
+    const noSubject = call({ id: 'ip', subject: undefined, data: { clientIp: '203.0.113.77' } });
+    const huge = call({ id: 'huge', data: { note: 'x'.repeat(500_000) } });
+
+    // Act
+    const r = await ingestEvents({ requestId: 'req4', events: [noSubject, huge, call({ id: 'ok' })] }, { queue, quarantine, clock, newId });
+
+    // Assess
+    expect(r.accepted.map((a) => a.id)).toEqual(['ok']);
+    const kept = [...quarantine.items.values()].find((q) => q.key === 'req4#0')!;
+    expect(JSON.stringify(kept)).not.toContain('203.0.113.77');
+    expect((kept.raw as { data: { clientIp: string } }).data.clientIp).toBe('203.0.113.0');
+    const big = [...quarantine.items.values()].find((q) => q.key === 'req4#1')!;
+    expect(JSON.stringify(big).length).toBeLessThan(2_000);
+    expect([big.replayable, (big.raw as { id: string }).id, (big.raw as { truncated: string }).truncated]).toEqual([false, 'huge', expect.stringContaining('only its top-level attributes are kept')]);
+  });
 });
 
 describe('replayQuarantine', () => {
