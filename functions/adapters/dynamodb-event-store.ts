@@ -46,7 +46,8 @@ export class DynamoDbEventStore implements EventStore {
   async listDay(customerId: string, day: string): Promise<UsageEvent[]> {
     const items = await queryAll(
       this.client,
-      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } } },
+      // Strongly consistent: an event written just before a close began must be in it (its late mark is cleared after).
+      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } }, ConsistentRead: true },
       this.meter,
     );
     return items.map(fromItem);

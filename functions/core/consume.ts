@@ -48,9 +48,12 @@ export async function consumeMessage(body: string, parsed: ParsedMessage, deps: 
 
   const customers = await deps.customers(parsed.events.map((e) => e.customerId));
   const known: UsageEvent[] = [];
+  const unknownKeys = new Set<string>();
   for (const e of parsed.events) {
     if (customers.has(e.customerId)) known.push(e);
-    else {
+    // The same event twice in one message is quarantined once (a batch write refuses repeated keys).
+    else if (!unknownKeys.has(eventKey(e))) {
+      unknownKeys.add(eventKey(e));
       quarantined.push({
         customerId: e.customerId,
         key: eventKey(e),

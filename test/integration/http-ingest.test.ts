@@ -96,6 +96,21 @@ describe('HTTP ingest endpoint', () => {
     expect(frags.reduce((s, f) => s + Object.values(f.calls).reduce((a, b) => a + b, 0), 0)).toBe(11);
   });
 
+  it('quarantines an unknown customer\'s event sent twice in one request once, and still counts the known customer\'s', async () => {
+    // Prepare
+    await stack.services.registry.putCustomer(buildCustomer({ id: 'twice-known' }, undefined, Date.now()));
+    const twice = apiCall('twice-unknown', { id: 'same-id' });
+
+    // Act
+    await post(stack.url, stack.ingestKey, [twice, twice, apiCall('twice-known', {}, { quantity: 3 })]);
+    await stack.drain();
+
+    // Assess
+    expect((await stack.services.quarantine.list({ customerId: 'twice-unknown' })).map((q) => q.reason)).toEqual(['unknown_customer']);
+    const frags = await stack.services.usage.fragments('twice-known', today());
+    expect(frags.reduce((s, f) => s + Object.values(f.calls).reduce((a, b) => a + b, 0), 0)).toBe(3);
+  });
+
   it('moves a message that keeps failing to the DLQ after 5 receives and reports it in health', async () => {
     // Prepare: a message whose processing always throws (the registry lookup fails for this customer id).
     const realCustomers = stack.services.registry.customers.bind(stack.services.registry);
