@@ -4,7 +4,7 @@ import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-r
 import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
 import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
-import { planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
+import { holdCovering, planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
 import { settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
@@ -172,7 +172,10 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   // Only when another run recorded some of the same revisions do we need the ledger as it now stands.
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
-  const toSend = ledger.filter((r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest);
+  // A record left pending by an earlier run waits too while a hold now covers its day.
+  const toSend = ledger.filter(
+    (r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
+  );
   const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now) };
   if (toSend.length === 0 || !deps.reporter) return result;
 

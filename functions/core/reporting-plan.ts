@@ -138,6 +138,16 @@ export function revisionTimestamp(day: string, revision: number): number {
 }
 
 /**
+ * The hold that keeps one customer's meter on `day` from Stripe, if any: for a `sum` meter, a hold over
+ * that day; for a `last` meter (a period-to-date value), a hold over any day of its period up to it.
+ */
+export function holdCovering(held: readonly Hold[], customerId: string, meter: Meter, day: string, anchorDay: number | undefined): Hold | undefined {
+  const dayStart = utcDayStart(day)!;
+  const fromMs = STRIPE_METERS[meter].formula === 'sum' ? dayStart : Date.parse(periodContaining(dayStart, anchorDay).start);
+  return held.find((h) => h.customerId === customerId && h.meter === meter && utcDayStart(h.from)! < dayStart + DAY_MS && fromMs < utcDayStart(h.to)!);
+}
+
+/**
  * Plans the meter events that bring Stripe to the computed values (see the file comment for the rules).
  * Reports every input problem at once as a `ValidationError`.
  */
@@ -163,8 +173,6 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
 
   const plan: ReportingPlan = { events: [], unreportable: [], deferred: [] };
   const errors: FieldError[] = [];
-  const holdOver = (customerId: string, meter: Meter, fromMs: number, toMs: number) =>
-    (input.held ?? []).find((h) => h.customerId === customerId && h.meter === meter && utcDayStart(h.from)! < toMs && fromMs < utcDayStart(h.to)!);
   const emit = (customerId: string, meter: Meter, day: string, value: number) => {
     const revision = (byDay.get(key(customerId, meter, day))?.maxRevision ?? -1) + 1;
     const base = { customerId, meter, day, revision, value };
@@ -187,8 +195,7 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
       switch (formula) {
         case 'sum':
           for (const d of days) {
-            const start = utcDayStart(d.day)!;
-            const hold = holdOver(c.customerId, meter, start, start + DAY_MS);
+            const hold = holdCovering(input.held ?? [], c.customerId, meter, d.day, c.anchorDay);
             if (hold) {
               plan.deferred.push({ customerId: c.customerId, meter, day: d.day, reason: 'held', hold });
               continue;
@@ -210,8 +217,7 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
               errors.push({ field: `customers[${ci}].days`, message: `${meter} of period ${periodKey}: the ledger holds ${newest.day}, so the period-to-date value through ${newest.day} or later must be supplied, not only through ${latest.day}` });
               continue;
             }
-            const periodStart = Date.parse(periodContaining(utcDayStart(latest.day)!, c.anchorDay).start);
-            const hold = holdOver(c.customerId, meter, periodStart, utcDayStart(latest.day)! + DAY_MS);
+            const hold = holdCovering(input.held ?? [], c.customerId, meter, latest.day, c.anchorDay);
             if (hold) {
               plan.deferred.push({ customerId: c.customerId, meter, day: latest.day, reason: 'held', hold });
               continue;

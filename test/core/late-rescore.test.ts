@@ -8,6 +8,7 @@ import { releasedDays } from '../../functions/core/fraud/holds.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import type { Customer } from '../../functions/core/ports.js';
+import type { MeterEventReporter } from '../../functions/core/stripe-reporting.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
 
 // Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC), each
@@ -254,5 +255,33 @@ describe('a review while the close merges', () => {
     const stored = await flags.forCustomer(c.id);
     expect(stored.map((f) => [f.id, f.status, f.window.to, f.history.map((h) => h.action)])).toEqual([[flag.id, 'dismissed', flag.window.to, ['opened', 'dismissed']]]);
     expect([thu.flags.created, thu.flags.updated]).toEqual([[], []]);
+  });
+});
+
+describe('records left pending', () => {
+  it('waits while a hold now covers their day, and goes out once it is released', async () => {
+    // Prepare: steady days closed; then Monday 2026-03-02 closes while Stripe fails transiently, so its record stays pending
+    const c = customer('pending-co');
+    const D = '2026-03-02';
+    const NEXT = '2026-03-03';
+    await closeNightly(c, addDays(D, -1));
+    await events.put(calls(c, D, 100), 'm');
+    closeAt(D);
+    const failing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' })) };
+    const first = await closeCustomer(c, D, [], 'run-d', { ...deps(), reporter: failing });
+    expect([first.planned, first.failed.map((f) => [f.state, f.identifier.includes(D)])]).toEqual([1, [['pending', true]]]);
+    await events.put(calls(c, NEXT, 100), 'm');
+    const hold = { customerId: c.id, meter: 'api_calls' as const, from: D, to: NEXT };
+
+    // Act: the next night, with D held (e.g. a flag opened since); then the night after, released
+    closeAt(NEXT);
+    const held = await closeCustomer(c, NEXT, [], 'run-next', { ...deps(), holds: async () => [hold] });
+    const heldSent = sentFor(c, D);
+    closeAt(addDays(NEXT, 1));
+    await closeCustomer(c, addDays(NEXT, 1), [], 'run-after', deps());
+
+    // Assess: nothing of D went out while held; once released the pending record goes out, once
+    expect([held.sent, heldSent]).toEqual([1, []]);
+    expect(sentFor(c, D)).toEqual([1000]);
   });
 });
