@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { closeCustomer, type CloseDeps } from './core/nightly-close.js';
 import type { ExpectedDetection } from './core/fraud/expected-activity.js';
 import type { Flag } from './core/fraud/types.js';
+import type { Customer } from './core/ports.js';
 import type { CloseChunk } from './core/close-plan.js';
 import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
@@ -25,10 +26,7 @@ export function makeCloseWorker(s: CloseServices) {
     const opened: Flag[] = [];
     const expected: ExpectedDetection[] = [];
     const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, expected: 0, escalations: 0 };
-    // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
-    await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
-      const customer = customers.get(id);
-      if (!customer) return; // removed since planning
+    const closeOne = async (customer: Customer, id: string, lateDays: readonly string[]): Promise<void> => {
       // Marks made from here on (late events, a dismissal while this customer closes) stay for the next close.
       const startedAt = s.clock.now();
       const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, ...(c.peers ? { peers: c.peers } : {}) } });
@@ -50,11 +48,27 @@ export function makeCloseWorker(s: CloseServices) {
       for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
+    };
+    // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
+    // One customer's failure does not cut the others short (a handler that returns early freezes them
+    // mid-send); the chunk fails after all of them ran, and its retry closes again only what is left.
+    const failures: unknown[] = [];
+    await inParallel(c.customers, s.close.concurrency, async ({ id, lateDays }) => {
+      const customer = customers.get(id);
+      if (!customer) return; // removed since planning
+      try {
+        await closeOne(customer, id, lateDays);
+      } catch (err) {
+        failures.push(err);
+        logger.error('customer close failed; the chunk will be retried', { customerId: id, error: err as Error });
+      }
     });
+    // Flags opened for customers that closed are announced now: a retry finds them stored and opens nothing.
     if (opened.length) {
       await s.flagPublisher?.publish(opened);
       await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.open', actor: 'close-worker', counts: { flags: opened.length }, details: { flags: opened.map((f) => ({ id: f.id, customerId: f.customerId, rule: f.rule, severity: f.severity })) } }));
     }
+    if (failures.length) throw new AggregateError(failures, `${failures.length} of ${c.customers.length} customer(s) of the chunk failed to close`);
     if (expected.length) {
       const details = { expected: expected.map((e) => ({ customerId: e.detection.customerId, expectedActivityId: e.expectedActivityId, rule: e.detection.rule, meter: e.detection.meter, window: e.detection.window })) };
       await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.expected', actor: 'close-worker', counts: { expected: expected.length }, details }));
