@@ -28,11 +28,14 @@ export class DynamoDbRollupStore implements RollupStore {
     customerId: string,
     changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> },
   ): Promise<void> {
+    // Day rows last: a close that dies halfway leaves its days unstored, so the next close computes them
+    // again (and rewrites the users and file histories, idempotently) rather than trusting days whose
+    // users or file operations were never written.
     await this.write([
-      ...changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })),
       ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) => [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay }))),
       ...[...changes.files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })),
     ]);
+    await this.write(changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
   }
 
   async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
