@@ -47,8 +47,12 @@ export interface CustomerCloseResult {
   escalations: HoldEscalation[];
 }
 
-/** Ledger errors worth sending again on the next run: the cause may be fixed by then. */
-const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'failed_transient']);
+/**
+ * Ledger errors worth sending again on the next run: the cause may be fixed by then (a customer mapped,
+ * a rotated key or a meter set up again); the planner counts their values as reported, so nothing else
+ * would ever send them.
+ */
+const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'missing_customer', 'failed_transient', 'authentication', 'permission', 'no_meter', 'meter_inactive']);
 
 /**
  * Closes one customer's day: recomputes it, every late day, and every day of their periods that the

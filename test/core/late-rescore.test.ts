@@ -285,3 +285,25 @@ describe('records left pending', () => {
     expect(sentFor(c, D)).toEqual([1000]);
   });
 });
+
+describe('records refused for a setup problem', () => {
+  it('are sent again by the next close once the setup is fixed (a rotated key)', async () => {
+    // Prepare: a night whose every call is refused with 401
+    const c = customer('rotated-key-co');
+    const D = '2026-03-02';
+    await closeNightly(c, addDays(D, -1));
+    await events.put(calls(c, D, 100), 'm');
+    closeAt(D);
+    const refusing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'permanent', reason: 'authentication', message: 'Invalid API Key provided', status: 401, attempts: 1 })) };
+    const night = await closeCustomer(c, D, [], 'run-d', { ...deps(), reporter: refusing });
+    expect(night.failed.map((f) => [f.state, f.reason])).toEqual([['error', 'authentication']]);
+
+    // Act: the key is fixed; the next night closes
+    await events.put(calls(c, addDays(D, 1), 100), 'm');
+    closeAt(addDays(D, 1));
+    await closeCustomer(c, addDays(D, 1), [], 'run-next', deps());
+
+    // Assess
+    expect(sentFor(c, D)).toEqual([1000]);
+  });
+});
