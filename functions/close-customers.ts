@@ -9,6 +9,7 @@ import { auditEntry } from './core/ingest.js';
 import { logger } from './logger.js';
 import { closeServices, type CloseServices } from './close-services.js';
 import { inParallel } from './core/concurrency.js';
+import { TransientError } from './core/errors.js';
 
 /**
  * Nightly close worker: closes the customers of a chunk (CLOSE_CONCURRENCY at a time; a customer's own
@@ -48,6 +49,10 @@ export function makeCloseWorker(s: CloseServices) {
       for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
+      // Retried by SQS after the visibility timeout, well inside the 24 hours Stripe keeps an identifier:
+      // left for the next night, a send Stripe stored but never confirmed could be taken as new and billed twice.
+      const pending = res.failed.filter((f) => f.state === 'pending').length;
+      if (pending > 0) throw new TransientError(`${pending} meter event(s) of ${id} not delivered yet`, { customerId: id });
     };
     // Customers of a chunk run side by side; each customer's own events go one at a time, as Stripe requires.
     // One customer's failure does not cut the others short (a handler that returns early freezes them

@@ -51,4 +51,20 @@ describe('the close worker', () => {
     expect(await stack.services.rollups.getDays(bad.id, DAY, DAY)).toEqual([]);
     expect((await stack.services.rollups.getRun(DAY, 'run-1'))?.chunksDone ?? 0).toBe(0);
   });
+
+  it('fails the chunk when a meter event could not be delivered yet, so SQS resends it within hours, not the next night', async () => {
+    // Prepare: Stripe answers 503 to every call
+    const s = stack.closeServices;
+    const unavailable = { report: async (es: readonly { identifier: string }[]) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient' as const, reason: 'server_error' as const, message: '503', attempts: 6 })) };
+    const worker = makeCloseWorker({ ...s, reporter: async () => unavailable as unknown as Awaited<ReturnType<typeof s.reporter>> });
+    const chunk: CloseChunk = { v: 1, runId: 'run-2', day: DAY, customers: [{ id: bad.id, lateDays: [] }] };
+    const event = { Records: [{ messageId: 'm2', body: JSON.stringify(chunk), receiptHandle: 'r', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'eu-west-1' }] } as unknown as SQSEvent;
+
+    // Act
+    const res = await worker(event);
+
+    // Assess: closed and recorded, the event still pending, the chunk failed for a retry
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
+    expect((await stack.services.ledger.entries(bad.id)).map((r) => [r.meter, r.day, r.value, r.state])).toContainEqual(['api_calls', DAY, 7, 'pending']);
+  });
 });
