@@ -38,6 +38,7 @@ describe('the close worker', () => {
     const s = stack.closeServices;
     const events = { ...s.events, owners: s.events.owners.bind(s.events), put: s.events.put.bind(s.events), listDay: async (customerId: string, day: string) => (customerId === bad.id ? Promise.reject(new Error('throttled')) : s.events.listDay(customerId, day)) };
     const worker = makeCloseWorker({ ...s, events });
+    await stack.services.rollups.startRun({ runId: 'run-1', day: DAY, chunks: 1, customers: 2, startedAt: '2026-03-03T00:30:00.000Z' });
     const chunk: CloseChunk = { v: 1, runId: 'run-1', day: DAY, customers: [{ id: bad.id, lateDays: [] }, { id: good.id, lateDays: [] }] };
     const event = { Records: [{ messageId: 'm1', body: JSON.stringify(chunk), receiptHandle: 'r', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'eu-west-1' }] } as unknown as SQSEvent;
 
@@ -57,14 +58,16 @@ describe('the close worker', () => {
     const s = stack.closeServices;
     const unavailable = { report: async (es: readonly { identifier: string }[]) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient' as const, reason: 'server_error' as const, message: '503', attempts: 6 })) };
     const worker = makeCloseWorker({ ...s, reporter: async () => unavailable as unknown as Awaited<ReturnType<typeof s.reporter>> });
+    await stack.services.rollups.startRun({ runId: 'run-2', day: DAY, chunks: 1, customers: 1, startedAt: '2026-03-03T00:30:00.000Z' });
     const chunk: CloseChunk = { v: 1, runId: 'run-2', day: DAY, customers: [{ id: bad.id, lateDays: [] }] };
     const event = { Records: [{ messageId: 'm2', body: JSON.stringify(chunk), receiptHandle: 'r', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'eu-west-1' }] } as unknown as SQSEvent;
 
     // Act
     const res = await worker(event);
 
-    // Assess: closed and recorded, the event still pending, the chunk failed for a retry
+    // Assess: closed and recorded, the event still pending, the chunk failed for a retry (not counted done)
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
+    expect((await stack.services.rollups.getRun(DAY, 'run-2'))?.chunksDone ?? 0).toBe(0);
     expect((await stack.services.ledger.entries(bad.id)).map((r) => [r.meter, r.day, r.value, r.state])).toContainEqual(['api_calls', DAY, 7, 'pending']);
   });
 });
