@@ -10,6 +10,7 @@ import { logger } from './logger.js';
 import { closeServices, type CloseServices } from './close-services.js';
 import { inParallel } from './core/concurrency.js';
 import { TransientError } from './core/errors.js';
+import { HOUR_MS } from './core/clock.js';
 
 /**
  * Nightly close worker: closes the customers of a chunk (CLOSE_CONCURRENCY at a time; a customer's own
@@ -20,7 +21,7 @@ export function makeCloseWorker(s: CloseServices) {
   let deps: CloseDeps | undefined;
   const holdSeverities = s.config.holdSeverities;
   const chunk = async (r: SQSRecord) => {
-    deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock, fraud: { flags: s.flags } };
+    deps ??= { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock: s.clock, fraud: { flags: s.flags }, invoiceGraceMs: s.config.invoiceGraceHours * HOUR_MS };
     const close = deps;
     const c = JSON.parse(r.body) as CloseChunk;
     const customers = await s.registry.customers(c.customers.map((x) => x.id));

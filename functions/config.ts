@@ -13,6 +13,8 @@ const configSchema = z.object({
   region: z.string().min(1),
   /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
+  /** The Stripe account's invoice finalisation grace period, in hours (Stripe: 1 by default, up to 72): late usage stamped in a period is billed until its end plus this. */
+  invoiceGraceHours: z.coerce.number().min(0).max(72),
 });
 
 /** Everything a handler needs to reach its resources, parsed once at cold start. */
@@ -28,6 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionDays: env.AUDIT_RETENTION_DAYS ?? DEFAULTS.auditRetentionDays,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     holdSeverities: loadHoldSeverities(env),
+    invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS ?? 1,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
@@ -42,6 +45,7 @@ function envNameOf(path: PropertyKey[]): string {
   if (head === 'queueUrl') return EVENT_QUEUE.env;
   if (head === 'dlqUrl') return EVENT_QUEUE.dlqEnv;
   if (head === 'region') return 'AWS_REGION';
+  if (head === 'invoiceGraceHours') return 'STRIPE_INVOICE_GRACE_HOURS';
   return String(head);
 }
 

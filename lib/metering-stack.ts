@@ -11,7 +11,8 @@ import { loadHoldSeverities } from '../functions/config.js';
  * close that reports usage to Stripe. Environment-agnostic, so it synthesizes offline with no account
  * or region. Context `stripeSecretName` imports an existing Stripe secret instead of creating one;
  * context `holdSeverities` (e.g. `medium,high`; default `high`) sets which open flags hold usage, the
- * same for the close, the statements and the reviews (`HOLD_SEVERITIES` of every function).
+ * same for the close, the statements and the reviews (`HOLD_SEVERITIES` of every function); context
+ * `invoiceGraceHours` (default 1) states the Stripe account's invoice grace period (`STRIPE_INVOICE_GRACE_HOURS`).
  * @example new MeteringStack(app, 'SerenityMetering');
  */
 export class MeteringStack extends Stack {
@@ -24,7 +25,13 @@ export class MeteringStack extends Stack {
     super(scope, id, props);
     const holdSeverities: unknown = this.node.tryGetContext('holdSeverities');
     // Validated here as the functions will at cold start, so a bad value fails the synth, not the night.
-    const settings = { HOLD_SEVERITIES: loadHoldSeverities({ HOLD_SEVERITIES: typeof holdSeverities === 'string' ? holdSeverities : 'high' }).join(',') };
+    const invoiceGraceHours: unknown = this.node.tryGetContext('invoiceGraceHours');
+    const grace = Number(invoiceGraceHours ?? 1);
+    if (!(grace >= 0 && grace <= 72)) throw new Error(`context invoiceGraceHours must be the Stripe account's invoice grace period, 0-72 hours, got ${String(invoiceGraceHours)}`);
+    const settings = {
+      HOLD_SEVERITIES: loadHoldSeverities({ HOLD_SEVERITIES: typeof holdSeverities === 'string' ? holdSeverities : 'high' }).join(','),
+      STRIPE_INVOICE_GRACE_HOURS: String(grace),
+    };
     this.tables = new UsageTables(this, 'Tables');
     this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables, settings });
     this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline, settings });

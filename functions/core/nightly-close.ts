@@ -4,7 +4,7 @@ import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-r
 import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
 import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
-import { holdCovering, planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
+import { billableUntil, holdCovering, planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
 import { settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
@@ -25,6 +25,8 @@ export interface CloseDeps {
   reporter?: MeterEventReporter;
   clock: Clock;
   settings?: MeterSettings;
+  /** The Stripe account's invoice finalisation grace period (`STRIPE_INVOICE_GRACE_HOURS`); default 1 hour, Stripe's. */
+  invoiceGraceMs?: number;
   /** Usage held back from Stripe by other means than fraud flags (planned once released). */
   holds?: (customerId: string) => Promise<Hold[]>;
   /** Fraud detection: the rules score the closed day and its late days on the customer's history before anything is planned. */
@@ -155,6 +157,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     customers: [{ customerId: customer.id, anchorDay: anchor, days: days.map((d) => ({ day: d.day, values: d.values })) }],
     ledger: before.map(({ customerId, meter, day: d, revision, value }) => ({ customerId, meter, day: d, revision, value })),
     held,
+    ...(deps.invoiceGraceMs !== undefined ? { invoiceGraceMs: deps.invoiceGraceMs } : {}),
   });
   const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
   const planned: LedgerRecord[] = plan.events.map((e) => ({
@@ -180,7 +183,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const toSend = ledger.filter(
     (r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
   );
-  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now) };
+  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now, (d) => billableUntil(d, anchor, deps.invoiceGraceMs)) };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {

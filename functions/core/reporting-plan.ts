@@ -80,6 +80,19 @@ export interface ReportingPlanInput {
   held?: readonly Hold[];
   /** Defaults to `DEFAULT_WINDOW_MARGIN_MS`. */
   windowMarginMs?: number;
+  /**
+   * How long after a billing period ends Stripe still counts events stamped in it (the account's invoice
+   * finalisation grace period: 1 hour by default, up to 72). Defaults to `DEFAULT_INVOICE_GRACE_MS`.
+   */
+  invoiceGraceMs?: number;
+}
+
+/** Stripe's default invoice finalisation grace period. */
+export const DEFAULT_INVOICE_GRACE_MS = HOUR_MS;
+
+/** The last moment Stripe still bills an event stamped on `day`: its billing period's end plus the invoice grace period. */
+export function billableUntil(day: string, anchorDay: number | undefined, invoiceGraceMs: number = DEFAULT_INVOICE_GRACE_MS): number {
+  return Date.parse(periodContaining(utcDayStart(day)!, anchorDay).end) + invoiceGraceMs;
 }
 
 /** One meter event to send. */
@@ -105,7 +118,7 @@ export interface UnreportableReport {
   day: string;
   revision: number;
   value: number;
-  reason: 'outside_stripe_window' | 'revision_limit';
+  reason: 'outside_stripe_window' | 'revision_limit' | 'period_invoiced';
   message: string;
 }
 
@@ -154,6 +167,7 @@ export function holdCovering(held: readonly Hold[], customerId: string, meter: M
 export function planReports(input: ReportingPlanInput): ReportingPlan {
   validate(input);
   const margin = input.windowMarginMs ?? DEFAULT_WINDOW_MARGIN_MS;
+  const grace = input.invoiceGraceMs ?? DEFAULT_INVOICE_GRACE_MS;
   const oldestAllowedS = (input.nowMs - STRIPE_WINDOW_MS + margin) / 1000;
   const anchors = new Map(input.customers.map((c) => [c.customerId, c.anchorDay]));
   const periodKeyOf = (customerId: string, day: string) => periodContaining(utcDayStart(day)!, anchors.get(customerId)).key;
@@ -181,6 +195,11 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
       return;
     }
     const timestamp = revisionTimestamp(day, revision);
+    if (input.nowMs > billableUntil(day, anchors.get(customerId), grace)) {
+      // Stripe would accept it and bill it nowhere: the period's invoice is final.
+      plan.unreportable.push({ ...base, reason: 'period_invoiced', message: `the invoice of ${day}'s billing period is final (Stripe counts late events for ${grace / HOUR_MS} h after a period ends); bill it by hand` });
+      return;
+    }
     if (timestamp < oldestAllowedS) {
       plan.unreportable.push({ ...base, reason: 'outside_stripe_window', message: `Stripe accepts meter events from the past 35 days only (with a ${margin} ms margin)` });
       return;

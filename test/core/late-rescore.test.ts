@@ -187,7 +187,7 @@ describe('late events re-score their day', () => {
     expect(sentFor(c, DAY)).toEqual([50_000]);
   });
 
-  it('releases usage held in an earlier billing period once its flag is dismissed: the dismissal marks its days late', async () => {
+  it('lists usage held past its period\'s final invoice as unreportable once released, and escalates the hold before that', async () => {
     // Prepare: a late burst on 2026-02-26 flagged and held on the 2026-03-03 night (default policy: high holds)
     const c = customer('cross-period-co');
     const LATE = '2026-02-26';
@@ -198,6 +198,8 @@ describe('late events re-score their day', () => {
     closeAt(NEXT);
     const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
     expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
+    // February's invoice turned final at 01:00 on 1 March (the default one-hour grace): the hold is past its deadline.
+    expect(night.escalations.map((e) => [e.meter, e.from, e.deadline, e.daysLeft])).toEqual([['api_calls', LATE, '2026-03-01T01:00:00.000Z', -3]]);
     const dismissed = reviewFlag(night.flags.created[0]!, { decision: 'dismiss', note: 'customer backfill', reviewer: 'ana', at: new Date(clock.now()).toISOString() });
 
     // Act: the review, as POST /v1/flags/{id}/review does it, then the next night with the late marks the planner reads
@@ -208,10 +210,11 @@ describe('late events re-score their day', () => {
     const marks = (await rollups.lateDays()).filter((m) => m.customerId === c.id).map((m) => m.day);
     const after = await closeCustomer(c, AFTER, marks, 'run-after', deps());
 
-    // Assess: February's held 50,000 calls go out as a revision stamped on their own day
+    // Assess: the dismissal reached February's day; its 50,000 calls are listed, not sent where Stripe would bill them nowhere
     expect(marks).toEqual([LATE]);
     expect(after.deferred).toEqual([]);
-    expect(sentFor(c, LATE)).toEqual([1000, 50_000]);
+    expect(after.unreportable.map((u) => [u.meter, u.day, u.value, u.reason])).toEqual([['api_calls', LATE, 50_000, 'period_invoiced']]);
+    expect(sentFor(c, LATE)).toEqual([1000]);
     expect(sentFor(c, AFTER)).toEqual([1000]);
   });
 });

@@ -16,6 +16,7 @@ import type { Meter } from '../../functions/core/meters.js';
 import { STRIPE_METERS, meterEventIdentifier } from '../../functions/core/stripe-reporting.js';
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 const sec = (iso: string) => Date.parse(iso) / 1000;
 /** The night after `day`: 01:00 UTC of the next day. */
 const nightAfter = (day: string) => Date.parse(`${day}T00:00:00Z`) + DAY_MS + 3_600_000;
@@ -108,6 +109,8 @@ describe('planReports: last meters', () => {
       nowMs: nightAfter('2026-02-01'),
       customers: [acme([{ day: '2026-01-31', values: { protected_files: 49 } }, { day: '2026-02-01', values: { protected_files: 51 } }])],
       ledger,
+      // January's invoice is still open: the account's grace period is Stripe's longest, 72 hours.
+      invoiceGraceMs: 72 * HOUR_MS,
     });
     // Assess: February starts afresh, so 51 is sent although January's newest value is 51 too
     expect(brief(plan.events)).toEqual([
@@ -139,6 +142,9 @@ describe('planReports: last meters', () => {
 });
 
 describe('planReports: Stripe’s 35-day window', () => {
+  // With periods of at most 31 days and a grace of at most 72 hours, a period's invoice is final before
+  // its first day is 35 days old; a longer grace than Stripe allows reaches the window check on its own.
+  const LONG_GRACE = 40 * DAY_MS;
   // Revision 0 of 2026-03-09 is stamped 2026-03-09T23:00:00Z; it may be sent while it is at most 35 days minus the margin old.
   const edge = Date.parse('2026-03-09T23:00:00Z') + 35 * DAY_MS - DEFAULT_WINDOW_MARGIN_MS;
   it.each([
@@ -146,7 +152,7 @@ describe('planReports: Stripe’s 35-day window', () => {
     { name: 'one second too late', nowMs: edge + 1000, planned: 0, unreportable: 1 },
   ])('$name', ({ nowMs, planned, unreportable }) => {
     // Act
-    const plan = planReports({ nowMs, customers: [acme([{ day: '2026-03-09', values: { api_calls: 5, active_users: 2 } }])], ledger: [] });
+    const plan = planReports({ nowMs, customers: [acme([{ day: '2026-03-09', values: { api_calls: 5, active_users: 2 } }])], ledger: [], invoiceGraceMs: LONG_GRACE });
     // Assess
     expect(plan.events.filter((e) => e.meter === 'api_calls')).toHaveLength(planned);
     expect(plan.unreportable.filter((u) => u.meter === 'api_calls')).toHaveLength(unreportable);
@@ -155,10 +161,27 @@ describe('planReports: Stripe’s 35-day window', () => {
 
   it('lists an old correction with its reason instead of planning it', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-04-20'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 130 } }])], ledger: [led('api_calls', '2026-03-09', 0, 120)] });
+    const plan = planReports({ nowMs: nightAfter('2026-04-20'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 130 } }])], ledger: [led('api_calls', '2026-03-09', 0, 120)], invoiceGraceMs: LONG_GRACE });
     // Assess
     expect(plan.events).toEqual([]);
     expect(plan.unreportable).toMatchObject([{ customerId: 'acme', meter: 'api_calls', day: '2026-03-09', revision: 1, value: 10, reason: 'outside_stripe_window' }]);
+  });
+
+  it('lists a correction for a period whose invoice is final, instead of sending what Stripe would bill nowhere', () => {
+    // Prepare: 2026-03-31 reported; 5 more calls for it arrive after March's invoice turned final
+    const ledger = [led('api_calls', '2026-03-31', 0, 100)];
+    const late = { customers: [acme([{ day: '2026-03-31', values: { api_calls: 105 } }])], ledger };
+
+    // Act: at 00:30 on 1 April (inside the default one-hour grace), and at 01:30 (after it)
+    const inGrace = planReports({ ...late, nowMs: Date.parse('2026-04-01T00:30:00Z') });
+    const after = planReports({ ...late, nowMs: Date.parse('2026-04-01T01:30:00Z') });
+    const longerGrace = planReports({ ...late, nowMs: Date.parse('2026-04-01T01:30:00Z'), invoiceGraceMs: 72 * HOUR_MS });
+
+    // Assess
+    expect(brief(inGrace.events)).toEqual([['api_calls', '2026-03-31', 1, 5]]);
+    expect(after.events).toEqual([]);
+    expect(after.unreportable).toMatchObject([{ meter: 'api_calls', day: '2026-03-31', revision: 1, value: 5, reason: 'period_invoiced' }]);
+    expect(brief(longerGrace.events)).toEqual([['api_calls', '2026-03-31', 1, 5]]);
   });
 
   it('lists a day out of revisions', () => {
@@ -256,6 +279,7 @@ describe('planReports: validation', () => {
 
 // A customer over 5 days across a month boundary; each night closes one more day and may re-supply
 // earlier days with other values (late events, repairs). The ledger records what each night planned.
+// The account's invoice grace is 72 hours (Stripe's longest), so January's invoice stays open throughout.
 const DAYS = ['2026-01-29', '2026-01-30', '2026-01-31', '2026-02-01', '2026-02-02'];
 const nightsArb = fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 50 })), { maxLength: 6 }), { minLength: 1, maxLength: 5 });
 
@@ -272,7 +296,7 @@ describe('properties', () => {
           const totals = new Map<string, number>();
           for (const [d, v] of supplied) if (d < closed.length) totals.set(DAYS[d]!, v);
           for (const [day, v] of totals) finalTotal.set(day, v);
-          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...totals].map(([day, v]) => ({ day, values: { api_calls: v } })))], ledger };
+          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...totals].map(([day, v]) => ({ day, values: { api_calls: v } })))], ledger, invoiceGraceMs: 72 * HOUR_MS };
           // Act
           const plan = planReports(input);
           ledger = record(ledger, plan.events);
@@ -314,7 +338,7 @@ describe('properties', () => {
             if (!values.has(latest)) values.set(latest, supplied.at(-1)?.[1] ?? 0);
             finalPtd.set(p, values.get(latest)!);
           }
-          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...values].map(([day, v]) => ({ day, values: { active_users: v } })))], ledger };
+          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...values].map(([day, v]) => ({ day, values: { active_users: v } })))], ledger, invoiceGraceMs: 72 * HOUR_MS };
           // Act
           const plan = planReports(input);
           // Assess: each event is newer than everything already sent for its period

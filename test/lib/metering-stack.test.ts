@@ -371,6 +371,22 @@ describe('MeteringStack', () => {
     expect(() => withContext('severe')).toThrow(/HOLD_SEVERITIES must list low, medium or high, got severe/);
   });
 
+  it('tells every function the Stripe account\'s invoice grace period: 1 hour by default, the invoiceGraceHours context when set, at most 72', () => {
+    // Prepare
+    const graceOf = (s: MeteringStack, json: { Resources: Record<string, Resource> }, fn: IConstruct) =>
+      json.Resources[s.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties.Environment.Variables.STRIPE_INVOICE_GRACE_HOURS;
+    const withGrace = (invoiceGraceHours: number) => new MeteringStack(new App({ context: { ...context, invoiceGraceHours, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }), 'Grace');
+
+    // Act
+    const byDefault = [stack.close.worker, stack.http.reader].map((fn) => graceOf(stack, template.toJSON() as { Resources: Record<string, Resource> }, fn));
+    const longest = withGrace(72);
+
+    // Assess
+    expect(byDefault).toEqual(['1', '1']);
+    expect(graceOf(longest, Template.fromStack(longest).toJSON() as { Resources: Record<string, Resource> }, longest.close.worker)).toBe('72');
+    expect(() => withGrace(96)).toThrow(/invoiceGraceHours must be .* 0-72 hours, got 96/);
+  });
+
   it('publishes new fraud flags to an encrypted SNS topic that only the close worker may publish to', () => {
     // Act
     const topics = byType('AWS::SNS::Topic');

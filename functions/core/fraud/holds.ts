@@ -70,24 +70,24 @@ export function holdsFromFlags(flags: readonly Flag[], policy: HoldPolicy = DEFA
 }
 
 /**
- * Holds that must be escalated loudly: those whose first day is at least 28 days old at `nowMs`, i.e.
- * within 7 days of Stripe's 35-day backdating limit, oldest first.
+ * Holds that must be escalated loudly: those within 7 days of the moment their first day's usage can no
+ * longer be billed, oldest first. That is Stripe's 35-day backdating limit (escalated from 28 days of
+ * age) or, when `billableUntil` says so (the closed day's billing period's invoice turning final), earlier.
  *
  * @example holdEscalations(holdsFromFlags(flags), clock.now()).map((e) => `${e.customerId} ${e.meter}: ${e.daysLeft} days left`)
  */
-export function holdEscalations(holds: readonly Hold[], nowMs: number): HoldEscalation[] {
+export function holdEscalations(holds: readonly Hold[], nowMs: number, billableUntil?: (day: string) => number): HoldEscalation[] {
   const errors: FieldError[] = [];
   if (!Number.isFinite(nowMs)) errors.push({ field: 'nowMs', message: 'must be a time in ms' });
   holds.forEach((h, i) => {
     if (utcDayStart(h.from) === undefined) errors.push({ field: `holds[${i}].from`, message: `must be a UTC day, YYYY-MM-DD, got '${h.from}'` });
   });
   if (errors.length > 0) throw new ValidationError(errors);
+  const lead = STRIPE_WINDOW_MS - HOLD_ESCALATION_AGE_MS;
   return holds
-    .filter((h) => utcDayStart(h.from)! <= nowMs - HOLD_ESCALATION_AGE_MS)
-    .map((h) => {
-      const deadline = utcDayStart(h.from)! + STRIPE_WINDOW_MS;
-      return { ...h, deadline: new Date(deadline).toISOString(), daysLeft: Math.floor((deadline - nowMs) / DAY_MS) };
-    })
+    .map((h) => ({ h, deadline: Math.min(utcDayStart(h.from)! + STRIPE_WINDOW_MS, billableUntil ? billableUntil(h.from) : Number.POSITIVE_INFINITY) }))
+    .filter(({ deadline }) => nowMs >= deadline - lead)
+    .map(({ h, deadline }) => ({ ...h, deadline: new Date(deadline).toISOString(), daysLeft: Math.floor((deadline - nowMs) / DAY_MS) }))
     .sort((a, b) => a.from.localeCompare(b.from) || a.customerId.localeCompare(b.customerId));
 }
 
