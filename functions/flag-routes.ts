@@ -43,7 +43,7 @@ const REVIEW_ATTEMPTS = 3;
  * POST /v1/flags/{id}/review with {decision: confirm|dismiss, note}: the reviewer is the key's holder,
  * never a field of the body. Every review goes to the audit trail with reviewer, decision, note, time and /24.
  * A dismissal marks the flag's days late (`releasedDays`), so the next close releases their usage, in
- * whatever billing period they lie; a confirmation marks the customer for finance.
+ * whatever billing period they lie (while Stripe still bills it: see `billableUntil`); a confirmation marks the customer for finance.
  *
  * Safe to retry: the flag is written only over the version that was read (a close extending it at the
  * same moment makes the review read it again), and the same reviewer repeating the same decision and
