@@ -63,6 +63,7 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       errors: r.errors,
       raw: visible,
       replayable: !r.containsCardNumber && !oversized,
+      ...(req.boundSource !== undefined ? { boundSource: req.boundSource } : {}),
       origin: 'ingest',
       quarantinedAt: new Date(now).toISOString(),
       attempts: 0,

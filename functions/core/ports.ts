@@ -73,6 +73,8 @@ export interface QuarantineItem {
   raw?: unknown;
   /** False where replaying can never succeed (e.g. a redacted card number). */
   replayable: boolean;
+  /** The source the submitting ingest key was bound to: a replay validates against it, as ingest did. */
+  boundSource?: string;
   origin: 'ingest' | 'consume';
   quarantinedAt: string;
   attempts: number;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { validateEvent, type UsageEvent } from './event-contract.js';
 import { packMessages } from './queue-message.js';
 import type { Clock } from './clock.js';
@@ -8,7 +9,6 @@ export interface ReplayDeps {
   queue: EventQueue;
   customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
   clock: Clock;
-  newId: () => string;
 }
 
 export interface ReplayOutcome {
@@ -37,7 +37,9 @@ export async function replayQuarantine(filter: QuarantineFilter, deps: ReplayDep
       ready.push({ item, event: item.event });
       continue;
     }
-    const r = validateEvent(item.raw, { now, newId: deps.newId });
+    // As ingest judged it (the key's bound source), and an event sent without an id gets one derived from
+    // its quarantine item, so replaying it again, after a failure half-way, cannot count it twice.
+    const r = validateEvent(item.raw, { now, newId: () => `q-${createHash('sha256').update(`${item.customerId}|${item.reason}|${item.key}`).digest('base64url').slice(0, 26)}`, ...(item.boundSource !== undefined ? { boundSource: item.boundSource } : {}) });
     if (r.ok) ready.push({ item, event: r.event });
     else kept.push({ item, why: r.errors.map((e) => `${e.field} ${e.message}`).join('; ') });
   }

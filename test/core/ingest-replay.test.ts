@@ -75,7 +75,7 @@ describe('replayQuarantine', () => {
       { customerId: 'never', key: 'gw#e2', reason: 'unknown_customer', errors: [], event: { id: 'e2', source: 'gw', customerId: 'never', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 1 }, replayable: true, origin: 'consume', quarantinedAt: '2026-11-29T11:00:00Z', attempts: 0 },
     ]);
     // Act
-    const out = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['late', 'acme']), clock, newId });
+    const out = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['late', 'acme']), clock });
     // Assess
     expect(out.replayed).toBe(1);
     expect(out.kept.map((k) => [k.key, k.why])).toEqual([
@@ -84,5 +84,43 @@ describe('replayQuarantine', () => {
     ]);
     expect(queue.bodies.flatMap((b) => parseMessage(b).events.map((e) => e.id))).toEqual(['e1']);
     expect((await quarantine.list({ customerId: 'never' }))[0]!.attempts).toBe(1);
+  });
+});
+
+describe('replaying events quarantined at ingest', () => {
+  it('judges them against the key\'s bound source, and gives an event sent without an id the same id on every replay', async () => {
+    // Prepare: through a key bound to "gw": one event leaves its source to the key and has a bad quantity;
+    // one claims another source; one has no id and a time too far ahead (fine by the time it is replayed)
+    const quarantine = new MemoryQuarantine();
+    const queue = new MemoryQueue();
+    const noId = { ...call({ time: '2026-11-29T12:30:00Z' }), source: undefined };
+    await ingestEvents(
+      { requestId: 'b', boundSource: 'gw', events: [{ ...call({ id: 'q0', data: { quantity: 0 } }), source: undefined }, call({ id: 'other', source: 'other-svc' }), noId] },
+      { queue, quarantine, clock, newId },
+    );
+    for (const item of quarantine.items.values()) if (item.key === 'b#0') item.raw = { ...(item.raw as object), data: { quantity: 2 } };
+    const later = fixedClock('2026-11-29T13:00:00Z');
+    // The first replay sends, then fails to take the items out of quarantine, as a crash half-way would leave it.
+    const remove = quarantine.remove.bind(quarantine);
+    let failRemove = true;
+    quarantine.remove = async (item) => {
+      if (failRemove) throw new Error('crashed after sending');
+      return remove(item);
+    };
+
+    // Act
+    const first = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['acme']), clock: later }).catch((e: Error) => e);
+    failRemove = false;
+    const second = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['acme']), clock: later });
+
+    // Assess: "other-svc" stays refused; the bound source fills in; the id-less event went out twice under one id
+    expect(first).toBeInstanceOf(Error);
+    const sent = queue.bodies.flatMap((b) => parseMessage(b).events);
+    expect(sent.filter((e) => e.source === 'gw' && e.quantity === 2)).toHaveLength(2);
+    expect(second.kept.filter((k) => k.key === 'b#1').map((k) => k.why)).toEqual(['source does not match the source "gw" that this ingest key is bound to']);
+    const ids = sent.filter((e) => e.time === '2026-11-29T12:30:00.000Z').map((e) => e.id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(1);
+    expect(ids[0]).toMatch(/^q-/);
   });
 });
