@@ -15,6 +15,11 @@ export function truncateIp(ip: string): string | undefined {
   }
   if (isIPv6(raw)) {
     const groups = expandIpv6(raw.split('%')[0]!);
+    // An IPv4-mapped address written in hex (::ffff:c000:221) is the IPv4 address 192.0.2.33: keep its /24.
+    if (groups.slice(0, 5).every((g) => /^0+$/.test(g)) && /^ffff$/i.test(groups[5]!)) {
+      const [hi, lo] = [parseInt(groups[6]!, 16), parseInt(groups[7]!, 16)];
+      return `${hi >> 8}.${hi & 255}.${lo >> 8}.0/24`;
+    }
     return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/48`;
   }
   return undefined;
