@@ -28,10 +28,14 @@ export function makeCloseWorker(s: CloseServices) {
     const opened: Flag[] = [];
     const expected: ExpectedDetection[] = [];
     const counts = { customers: 0, days: 0, planned: 0, sent: 0, failed: 0, unreportable: 0, held: 0, flagsOpened: 0, expected: 0, escalations: 0 };
+    const announce = (flags: readonly Flag[]) => {
+      opened.push(...flags);
+      for (const f of flags) logger.warn('fraud flag opened', { flagId: f.id, customerId: f.customerId, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
+    };
     const closeOne = async (customer: Customer, id: string, lateDays: readonly string[]): Promise<void> => {
       // Marks made from here on (late events, a dismissal while this customer closes) stay for the next close.
       const startedAt = s.clock.now();
-      const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, ...(c.peers ? { peers: c.peers } : {}) } });
+      const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, onOpened: announce, ...(c.peers ? { peers: c.peers } : {}) } });
       if (lateDays.length) await s.rollups.clearLate(lateDays.map((day) => ({ customerId: id, day })), startedAt);
       counts.customers++;
       counts.days += res.days.length;
@@ -44,9 +48,7 @@ export function makeCloseWorker(s: CloseServices) {
       counts.expected += res.flags.expected.length;
       expected.push(...res.flags.expected);
       counts.escalations += res.escalations.length;
-      opened.push(...res.flags.created);
       for (const e of res.flags.expected) logger.info('fraud rule matched inside expected activity: not flagged', { customerId: id, expectedActivityId: e.expectedActivityId, rule: e.detection.rule, meter: e.detection.meter, window: e.detection.window, summary: e.detection.evidence.summary });
-      for (const f of res.flags.created) logger.warn('fraud flag opened', { flagId: f.id, customerId: id, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
       for (const e of res.escalations) logger.error('held usage nears Stripe\'s 35-day backdating limit: review its flag now', { ...e });
       for (const f of res.failed) logger.warn('meter event not delivered', { customerId: id, identifier: f.identifier, state: f.state, reason: f.reason });
       for (const u of res.unreportable) logger.error('correction outside what Stripe accepts', { ...u });
@@ -69,7 +71,7 @@ export function makeCloseWorker(s: CloseServices) {
         logger.error('customer close failed; the chunk will be retried', { customerId: id, error: err as Error });
       }
     });
-    // Flags opened for customers that closed are announced now: a retry finds them stored and opens nothing.
+    // Flags opened are announced now, also those of a customer whose close then failed: a retry finds them stored and opens nothing.
     if (opened.length) {
       await s.flagPublisher?.publish(opened);
       await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'flag.open', actor: 'close-worker', counts: { flags: opened.length }, details: { flags: opened.map((f) => ({ id: f.id, customerId: f.customerId, rule: f.rule, severity: f.severity })) } }));

@@ -14,7 +14,7 @@ const configSchema = z.object({
   /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
   /** The Stripe account's invoice finalisation grace period, in hours (Stripe: 1 by default, up to 72): late usage stamped in a period is billed until its end plus this. */
-  invoiceGraceHours: z.coerce.number().min(0).max(72),
+  invoiceGraceHours: z.coerce.number().min(1, 'must be 1-72 (hours; Stripe allows no less)').max(72, 'must be 1-72 (hours; Stripe allows no more)'),
 });
 
 /** Everything a handler needs to reach its resources, parsed once at cold start. */
@@ -30,7 +30,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionDays: env.AUDIT_RETENTION_DAYS ?? DEFAULTS.auditRetentionDays,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     holdSeverities: loadHoldSeverities(env),
-    invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS ?? 1,
+    // An empty setting is an unset one: it must not mean "no grace" or "hold nothing".
+    invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS || 1,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
@@ -99,7 +100,7 @@ function parseOrThrow<T>(what: string, schema: z.ZodType<T>, input: unknown, nam
 
 /** Which open-flag severities hold usage back from Stripe (`HOLD_SEVERITIES`, comma-separated; default high). */
 export function loadHoldSeverities(env: NodeJS.ProcessEnv = process.env): ('low' | 'medium' | 'high')[] {
-  const raw = (env.HOLD_SEVERITIES ?? 'high').split(',').map((x) => x.trim()).filter(Boolean);
+  const raw = (env.HOLD_SEVERITIES || 'high').split(',').map((x) => x.trim()).filter(Boolean);
   const bad = raw.filter((x) => !['low', 'medium', 'high'].includes(x));
   if (bad.length) throw new ConfigError(`invalid configuration: HOLD_SEVERITIES must list low, medium or high, got ${bad.join(', ')}`);
   return raw as ('low' | 'medium' | 'high')[];

@@ -66,7 +66,7 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
     if (!flag) return json(404, { error: `no flag ${params.id}` });
     if (flag.status !== 'open') {
       if (!sameReview(flag, review)) return json(409, { error: new FlagAlreadyReviewedError(flag).message });
-      await reviewFollowUps(event, s, flag, { markLate: true });
+      await reviewFollowUps(event, s, flag);
       return json(200, flag);
     }
     const reviewed = reviewFlag(flag, review);
@@ -78,19 +78,20 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
       if (err instanceof FlagConflictError && attempt < REVIEW_ATTEMPTS) continue;
       throw err;
     }
-    await reviewFollowUps(event, s, reviewed, { markLate: false });
+    // Marked again now the dismissal is stored: a close that began before it, and so held these days, clears only older marks.
+    await reviewFollowUps(event, s, reviewed);
     return json(200, reviewed);
   }
 }
 
 /**
- * What follows a stored review, each step idempotent so a retry can redo them all: the late marks (done
- * before the flag was stored, unless `markLate`: a retry), the finance mark, the audit entry.
+ * What follows a stored review, each step idempotent so a retry can redo them all: the late marks (also
+ * made before the flag was stored), the finance mark, the audit entry (its id from the review entry's time).
  */
-async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, reviewed: Flag, o: { markLate: boolean }): Promise<void> {
-  const entry = reviewed.history.at(-1)!;
+async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, reviewed: Flag): Promise<void> {
+  const entry = [...reviewed.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed')!;
   // Released usage goes out with the next close, whatever billing period it lies in.
-  if (o.markLate) await s.rollups.markLate(releasedDays(reviewed), s.clock.now());
+  await s.rollups.markLate(releasedDays(reviewed), s.clock.now());
   if (reviewed.status === 'confirmed') {
     // Confirmed fraud keeps its usage held and puts the customer in front of finance.
     const customer = (await s.registry.customers([reviewed.customerId])).get(reviewed.customerId);
@@ -98,7 +99,7 @@ async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, revie
   }
   const at = Date.parse(entry.at);
   await s.audit.record(
-    auditEntry(stableUlid(at, `flag.review|${reviewed.id}|${flagRevision(reviewed)}`), at, {
+    auditEntry(stableUlid(at, `flag.review|${reviewed.id}|${entry.at}`), at, {
       action: 'flag.review',
       actor: entry.by,
       customerId: reviewed.customerId,

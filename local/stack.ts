@@ -85,7 +85,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   }
   for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
   // The hold policy is the stack's, so the close, the read API and the CLI (through stack.json) share it.
-  for (const k of ['HOLD_SEVERITIES', 'STRIPE_INVOICE_GRACE_HOURS']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  for (const k of ['HOLD_SEVERITIES', 'STRIPE_INVOICE_GRACE_HOURS']) if (process.env[k]) env[k] = process.env[k]!;
 
   const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint }, credentials: LOCAL_CREDENTIALS });
   const capacity = new CapacityMeter();

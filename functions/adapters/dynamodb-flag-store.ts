@@ -70,7 +70,8 @@ export class DynamoDbFlagStore implements FlagStore {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.clients.doc.send(
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+        // Strongly consistent: the close merges against the flags as reviews left them.
+        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ExclusiveStartKey: start, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
       );
       this.meter?.add('read', r.ConsumedCapacity);
       out.push(...(r.Items ?? []));
@@ -103,7 +104,9 @@ export class DynamoDbFlagStore implements FlagStore {
         );
         this.meter?.add('write', r.ConsumedCapacity);
       } catch (err) {
-        if (err instanceof TransactionCanceledException && err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') conflicts.push(flag.id);
+        // Another writer's condition failed us, or its transaction ran at the same moment: read again either way.
+        const code = err instanceof TransactionCanceledException ? err.CancellationReasons?.find((r) => r.Code && r.Code !== 'None')?.Code : undefined;
+        if (code === 'ConditionalCheckFailed' || code === 'TransactionConflict') conflicts.push(flag.id);
         else throw err;
       }
     }

@@ -244,8 +244,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
 /** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */
 const MAX_SCAN_DEPTH = 8;
 
-/** Metadata names that would store geography finer than a country or state. */
-const FINE_GEOGRAPHY = /^(city|town|district|postal_?code|post_?code|zip(_?code)?|lat|latitude|lon|lng|longitude|geo|geolocation|coordinates|street|street_?address)$/i;
+/** Metadata names that can only mean geography finer than a country or state (short ones like `lat` or `zip` may mean other things). */
+const FINE_GEOGRAPHY = /^(city|postal_?code|post_?code|zip_?code|latitude|longitude|geolocation|coordinates|street|street_?address)$/i;
 
 /** Whether an RFC 3339 timestamp names a real date and time (Date.parse rolls 02-30 or 24:00 into the next day). */
 function realCalendarTime(text: string): boolean {

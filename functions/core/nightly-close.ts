@@ -30,7 +30,13 @@ export interface CloseDeps {
   /** Usage held back from Stripe by other means than fraud flags (planned once released). */
   holds?: (customerId: string) => Promise<Hold[]>;
   /** Fraud detection: the rules score the closed day and its late days on the customer's history before anything is planned. */
-  fraud?: { flags: FlagStore; policy?: HoldPolicy; peers?: PeerStats };
+  fraud?: {
+    flags: FlagStore;
+    policy?: HoldPolicy;
+    peers?: PeerStats;
+    /** Told of the flags a night opened as soon as they are stored, so they are announced even if the rest of the close then fails (a retry finds them stored and opens nothing). */
+    onOpened?: (flags: readonly Flag[]) => void;
+  };
 }
 
 export interface CustomerCloseResult {
@@ -148,6 +154,7 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   // Fraud first: usage a flag holds must not reach Stripe in this very run. Late days are scored again
   // with their late events, so fraud that arrives late is flagged, and held, like fraud on time.
   const fraud = deps.fraud ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], expected: [], all: [] };
+  if (fraud.created.length > 0) deps.fraud?.onOpened?.(fraud.created);
   const held = [...(deps.holds ? await deps.holds(customer.id) : []), ...holdsFromFlags(fraud.all, deps.fraud?.policy)];
 
   // Plan against everything the ledger holds, record the plan, then send whatever is not yet delivered.
@@ -180,8 +187,15 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   // A record left pending by an earlier run waits too while a hold now covers its day.
-  const toSend = ledger.filter(
+  const unsent = ledger.filter(
     (r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
+  );
+  // One whose period's invoice turned final meanwhile would be accepted and billed nowhere: settle it as such, and list it.
+  const invoiced = unsent.filter((r) => now > billableUntil(r.day, anchor, deps.invoiceGraceMs));
+  if (invoiced.length > 0) await deps.ledger.update(invoiced.map((r) => ({ ...r, state: 'error' as const, lastError: 'period_invoiced' })));
+  const toSend = unsent.filter((r) => !invoiced.includes(r));
+  plan.unreportable.push(
+    ...invoiced.map((r) => ({ customerId: r.customerId, meter: r.meter, day: r.day, revision: r.revision, value: r.value, reason: 'period_invoiced' as const, message: 'left unsent until the invoice of its billing period turned final; bill it by hand' })),
   );
   const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now, (d) => billableUntil(d, anchor, deps.invoiceGraceMs)) };
   if (toSend.length === 0 || !deps.reporter) return result;

@@ -310,3 +310,51 @@ describe('records refused for a setup problem', () => {
     expect(sentFor(c, D)).toEqual([1000]);
   });
 });
+
+describe('a record left pending until its period\'s invoice is final', () => {
+  it('is settled as period_invoiced and listed, not sent where Stripe would bill it nowhere', async () => {
+    // Prepare: the period's last day, 2026-02-28, closes while Stripe fails transiently
+    const c = customer('invoiced-co');
+    const LAST = '2026-02-28';
+    await closeNightly(c, addDays(LAST, -1));
+    await events.put(calls(c, LAST, 20), 'm');
+    closeAt(LAST);
+    const failing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' })) };
+    const night = await closeCustomer(c, LAST, [], 'run-last', { ...deps(), reporter: failing });
+    expect(night.failed.length).toBeGreaterThan(0);
+
+    // Act: the next close runs on 2 March, long after February's invoice turned final (default one-hour grace)
+    await events.put(calls(c, '2026-03-01', 20), 'm');
+    closeAt('2026-03-01');
+    const next = await closeCustomer(c, '2026-03-01', [], 'run-next', deps());
+
+    // Assess: February's records are settled and listed; nothing of them reaches Stripe
+    const feb = next.unreportable.filter((u) => u.day === LAST);
+    expect(feb.length).toBe(night.failed.length);
+    expect(new Set(feb.map((u) => u.reason))).toEqual(new Set(['period_invoiced']));
+    expect(sentFor(c, LAST)).toEqual([]);
+    expect((await ledger.entries(c.id)).filter((r) => r.day === LAST).map((r) => [r.state, r.lastError])).toEqual(feb.map(() => ['error', 'period_invoiced']));
+  });
+});
+
+describe('flags opened by a close that then fails', () => {
+  it('are told to onOpened as soon as they are stored', async () => {
+    // Prepare: a spike day; recording the ledger then fails (throttled) after the flag is stored
+    const c = customer('told-co');
+    const SPIKE = '2026-03-04';
+    await closeNightly(c, addDays(SPIKE, -1));
+    await events.put(calls(c, SPIKE, 5000), 'm');
+    closeAt(SPIKE);
+    const told: string[] = [];
+    const throttled = Object.assign(Object.create(ledger) as MemoryLedger, { create: async () => Promise.reject(new Error('ledger throttled')) });
+
+    // Act
+    const res = await closeCustomer(c, SPIKE, [], 'run-spike', { ...deps(), ledger: throttled, fraud: { flags, onOpened: (f) => told.push(...f.map((x) => x.id)) } }).catch((e: Error) => e);
+
+    // Assess: the close failed, yet the stored flag was told
+    const stored = await flags.forCustomer(c.id);
+    expect(res).toBeInstanceOf(Error);
+    expect(told).toEqual(stored.map((f) => f.id));
+    expect(told).toHaveLength(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { App, type CfnElement } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -384,7 +384,10 @@ describe('MeteringStack', () => {
     // Assess
     expect(byDefault).toEqual(['1', '1']);
     expect(graceOf(longest, Template.fromStack(longest).toJSON() as { Resources: Record<string, Resource> }, longest.close.worker)).toBe('72');
-    expect(() => withGrace(96)).toThrow(/invoiceGraceHours must be .* 0-72 hours, got 96/);
+    expect(() => withGrace(96)).toThrow(/invoiceGraceHours must be .* 1-72 hours, got 96/);
+    // A grace shorter than the 00:30 close plus one SQS retry is warned about at synth.
+    const warnings = (s: MeteringStack) => Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('invoice grace')).length;
+    expect([warnings(stack), warnings(longest)]).toEqual([1, 0]);
   });
 
   it('publishes new fraud flags to an encrypted SNS topic that only the close worker may publish to', () => {

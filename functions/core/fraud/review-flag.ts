@@ -60,7 +60,8 @@ export function reviewFlag(flag: Flag, review: FlagReview): Flag {
  * note: a retry of that review (its follow-ups may not have run), not a second opinion.
  */
 export function sameReview(flag: Flag, review: Pick<FlagReview, 'decision' | 'note' | 'reviewer'>): Flag['history'][number] | undefined {
-  const last = flag.history.at(-1);
+  // The review entry, wherever it is: a confirmed flag that continued has been extended since.
+  const last = [...flag.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed');
   const action = review.decision === 'confirm' ? 'confirmed' : 'dismissed';
   return last && last.action === action && last.by === review.reviewer && last.note === review.note.trim() ? last : undefined;
 }

@@ -3,7 +3,7 @@ import { DAY_MS, HOUR_MS } from '../../../functions/core/clock.js';
 import { ValidationError } from '../../../functions/core/errors.js';
 import { holdEscalations, holdsFromFlags, releasedDays } from '../../../functions/core/fraud/holds.js';
 import { flagId, mergeFlags } from '../../../functions/core/fraud/merge-flags.js';
-import { FlagAlreadyReviewedError, reviewFlag } from '../../../functions/core/fraud/review-flag.js';
+import { FlagAlreadyReviewedError, reviewFlag, sameReview } from '../../../functions/core/fraud/review-flag.js';
 import type { Detection, Flag, FlagSeverity, FraudRule } from '../../../functions/core/fraud/types.js';
 import type { Meter } from '../../../functions/core/meters.js';
 
@@ -187,6 +187,22 @@ describe('mergeFlags', () => {
 
     // Act / Assess
     expect(() => mergeFlags([], [bad], 'not a time')).toThrow(ValidationError);
+  });
+});
+
+describe('sameReview', () => {
+  it('recognises a retried confirmation after the close extended the confirmed flag, and nothing else', () => {
+    // Prepare: confirmed on day 1; the pattern continues on day 1, which extends the confirmed flag
+    const open = mergeFlags([], [detection(0)], NIGHT(0)).created[0]!;
+    const confirmed = reviewFlag(open, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: iso(1, 9) });
+    const extended = mergeFlags([confirmed], [detection(1)], NIGHT(1)).updated[0]!;
+
+    // Act / Assess
+    expect(extended.history.map((h) => h.action)).toEqual(['opened', 'confirmed', 'extended']);
+    expect(sameReview(extended, { decision: 'confirm', note: ' key leaked ', reviewer: 'ana' })).toMatchObject({ action: 'confirmed', by: 'ana' });
+    expect(sameReview(extended, { decision: 'confirm', note: 'key leaked', reviewer: 'bo' })).toBeUndefined();
+    expect(sameReview(extended, { decision: 'dismiss', note: 'key leaked', reviewer: 'ana' })).toBeUndefined();
+    expect(sameReview(extended, { decision: 'confirm', note: 'another note', reviewer: 'ana' })).toBeUndefined();
   });
 });
 
