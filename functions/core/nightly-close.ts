@@ -6,7 +6,7 @@ import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, ty
 import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
 import { billableUntil, holdCovering, planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
-import { settleRecord } from './ledger-settle.js';
+import { awaitsSending, settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
 import { detectFraud } from './fraud/detect-fraud.js';
 import { flagRevision, mergeFlags, type MergeResult } from './fraud/merge-flags.js';
@@ -55,12 +55,6 @@ export interface CustomerCloseResult {
   escalations: HoldEscalation[];
 }
 
-/**
- * Ledger errors worth sending again on the next run: the cause may be fixed by then (a customer mapped,
- * a rotated key or a meter set up again); the planner counts their values as reported, so nothing else
- * would ever send them.
- */
-const RETRYABLE_ERRORS = new Set(['no_stripe_customer', 'unknown_customer', 'missing_customer', 'failed_transient', 'authentication', 'permission', 'no_meter', 'meter_inactive']);
 
 /**
  * Closes one customer's day: recomputes it, every late day, and every day of their periods that the
@@ -188,7 +182,8 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
   // A record left pending by an earlier run waits too while a hold now covers its day.
   const unsent = ledger.filter(
-    (r) => (r.state === 'pending' || (r.state === 'error' && RETRYABLE_ERRORS.has(r.lastError ?? ''))) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
+    // The planner counts their values as reported, so nothing else would ever send them.
+    (r) => awaitsSending(r) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
   );
   // One whose period's invoice turned final meanwhile would be accepted and billed nowhere: settle it as such, and list it.
   const invoiced = unsent.filter((r) => now > billableUntil(r.day, anchor, deps.invoiceGraceMs));

@@ -2,7 +2,8 @@ import type { BillingPeriod } from './billing-period.js';
 import { HOUR_MS, MINUTE_MS } from './clock.js';
 import { assertNever, type Meter } from './meters.js';
 import type { Customer, LedgerRecord, StoredDay } from './ports.js';
-import { DEFAULT_WINDOW_MARGIN_MS, MAX_REVISIONS_PER_DAY, STRIPE_WINDOW_MS, revisionTimestamp, type Hold } from './reporting-plan.js';
+import { DEFAULT_WINDOW_MARGIN_MS, MAX_REVISIONS_PER_DAY, STRIPE_WINDOW_MS, billableUntil, holdCovering, revisionTimestamp, type Hold } from './reporting-plan.js';
+import { awaitsSending } from './ledger-settle.js';
 import { LOST_IN_STRIPE, buildStatement, isLostMarker, type MeterStatement } from './statement.js';
 import { STRIPE_METERS, meterEventIdentifier, type MeterEventOutcome } from './stripe-reporting.js';
 
@@ -66,6 +67,8 @@ export interface CompareInput {
   /** Why Stripe could not be read, when it could not. */
   stripeError?: string;
   holds?: readonly Hold[];
+  /** The Stripe account's invoice grace period (see `billableUntil`); default Stripe's. */
+  invoiceGraceMs?: number;
   nowMs: number;
 }
 
@@ -111,11 +114,14 @@ function judge(
   const heldNote = m.held.length > 0 ? `held back: ${m.held.map((h) => `${h.from}..${h.to}`).join(', ')}` : '';
   const gap = m.billed !== m.reportedTotal;
   if (gap) {
-    const sendable = open.filter((r) => r.timestamp >= oldestSec);
+    // What the nightly close would send: waiting, inside Stripe's window, not held, its period still billed.
+    const sendable = open.filter(
+      (r) => awaitsSending(r) && r.timestamp >= oldestSec && !holdCovering(input.holds ?? [], input.customer.id, m.meter, r.day, input.customer.anchorDay) && input.nowMs <= billableUntil(r.day, input.customer.anchorDay, input.invoiceGraceMs),
+    );
     if (sendable.length > 0) {
       return verdict('unreported', 'resend', `${sendable.length} record(s) ${describe(sendable)}; --fix sends them again under their identifiers`, sendable.map((r) => r.identifier));
     }
-    if (open.length > 0) return verdict('unreported', 'manual', `${open.length} record(s) ${describe(open)} are older than Stripe's 35-day window`);
+    if (open.length > 0) return verdict('unreported', 'manual', `${open.length} record(s) ${describe(open)} cannot go out now (outside Stripe's 35-day window, its period's invoice final, held, or refused for good: ${[...new Set(open.map((r) => r.lastError ?? r.state))].join(', ')})`);
     if (!heldNote) return verdict('unreported', 'run_nightly', `the ledger holds no report for ${m.billed - m.reportedTotal} of it: run meter nightly (it lists corrections too old for Stripe as unreportable)`);
   }
   const alsoHeld = heldNote ? `; also ${heldNote}` : '';
@@ -180,7 +186,7 @@ export interface LostRepair {
 export interface LostRepairPlan {
   repairs: LostRepair[];
   /** Days that lost usage but cannot be repaired (or hold more than was sent). */
-  unrepairable: { day: string; lost: number; reason: 'outside_stripe_window' | 'revision_limit' | 'stripe_holds_more' }[];
+  unrepairable: { day: string; lost: number; reason: 'outside_stripe_window' | 'revision_limit' | 'stripe_holds_more' | 'period_invoiced' }[];
 }
 
 /**
@@ -200,6 +206,9 @@ export function planLostRepairs(input: {
   stripeByDay: ReadonlyMap<string, number>;
   nowMs: number;
   runId: string;
+  /** For the billing period's final invoice (see `billableUntil`). */
+  anchorDay?: number;
+  invoiceGraceMs?: number;
 }): LostRepairPlan {
   const spec = STRIPE_METERS[input.meter];
   if (spec.formula !== 'sum') throw new Error(`lost usage is repaired for sum meters only, not ${input.meter}`);
@@ -222,6 +231,10 @@ export function planLostRepairs(input: {
     }
     if (revisionTimestamp(day, revision + 1) < oldest) {
       plan.unrepairable.push({ day, lost, reason: 'outside_stripe_window' });
+      continue;
+    }
+    if (input.nowMs > billableUntil(day, input.anchorDay, input.invoiceGraceMs)) {
+      plan.unrepairable.push({ day, lost, reason: 'period_invoiced' });
       continue;
     }
     const record = (rev: number, value: number): LedgerRecord => ({

@@ -1,7 +1,7 @@
 import { createStripeClient } from '../../functions/adapters/stripe-client-config.js';
 import { StripeMeterReporter } from '../../functions/adapters/stripe-meter-reporter.js';
 import type { BillingPeriod } from '../../functions/core/billing-period.js';
-import { DAY_MS, MINUTE_MS, type Clock } from '../../functions/core/clock.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, type Clock } from '../../functions/core/clock.js';
 import { ConfigError, ValidationError } from '../../functions/core/errors.js';
 import { auditEntry } from '../../functions/core/ingest.js';
 import { METERS, type Meter } from '../../functions/core/meters.js';
@@ -156,7 +156,7 @@ async function compareOne(deps: FinanceDeps, customer: Customer, period: Billing
       stripeError = (err as Error).message;
     }
   }
-  return { rows: compareCustomer({ customer, period, days, ledger, stripe, stripeError, nowMs, holds }), ledger };
+  return { rows: compareCustomer({ customer, period, days, ledger, stripe, stripeError, nowMs, holds, invoiceGraceMs: s.config.invoiceGraceHours * HOUR_MS }), ledger };
 }
 
 async function fixCustomer(deps: FinanceDeps, customer: Customer, period: BillingPeriod, seen: Compared, runId: string) {
@@ -190,7 +190,7 @@ async function fixCustomer(deps: FinanceDeps, customer: Customer, period: Billin
       const end = Math.min(start + DAY_MS, Math.floor(deps.clock.now() / MINUTE_MS) * MINUTE_MS);
       stripeByDay.set(day, await deps.stripe.reporter.listEventSummaries(deps.stripe.meterIds[row.meter], stripeCustomerId, start / 1000, end / 1000));
     }
-    const plan = planLostRepairs({ customerId: customer.id, meter: row.meter, periodKey: period.key, ledger: seen.ledger, stripeByDay, nowMs: deps.clock.now(), runId });
+    const plan = planLostRepairs({ customerId: customer.id, meter: row.meter, periodKey: period.key, ledger: seen.ledger, stripeByDay, nowMs: deps.clock.now(), runId, anchorDay: customer.anchorDay, invoiceGraceMs: s.config.invoiceGraceHours * HOUR_MS });
     unrepairable.push(...plan.unrepairable.map((u) => ({ ...u, customerId: customer.id, meter: row.meter })));
     if (plan.repairs.length === 0) continue;
     // The marker goes in before the repair: a crash in between leaves a shortfall the nightly close re-reports.

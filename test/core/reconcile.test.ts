@@ -72,6 +72,28 @@ describe('compareCustomer', () => {
     expect(row(rows, 'protected_files').status).toBe('ok');
   });
 
+  it('resends only what the nightly close would send: not a held day, not a record refused for good or of a final invoice', () => {
+    // Prepare: day 2's calls pending but now held; users refused as period_invoiced; files refused as an invalid event
+    const ledger = [
+      rec('api_calls', '2026-03-01', 0, 40),
+      rec('api_calls', '2026-03-02', 0, 2, 'pending', { lastError: 'failed_transient: server_error' }),
+      rec('active_users', '2026-03-02', 0, 3, 'error', { lastError: 'period_invoiced' }),
+      rec('protected_files', '2026-03-02', 0, 5, 'error', { lastError: 'invalid_event' }),
+    ];
+    const holds = [{ customerId: 'acme', meter: 'api_calls' as const, from: '2026-03-02', to: '2026-03-03' }];
+
+    // Act
+    const rows = compare({ ledger, holds, stripe: { api_calls: 40, active_users: 0, protected_files: 0 } });
+
+    // Assess
+    expect(rows.map((r) => [r.meter, r.action, r.resend])).toEqual([
+      ['api_calls', 'manual', []],
+      ['active_users', 'manual', []],
+      ['protected_files', 'manual', []],
+    ]);
+    expect(row(rows, 'active_users').note).toContain('period_invoiced');
+  });
+
   it('sends to the nightly close a day the ledger holds nothing for', () => {
     // Prepare: day 2 was never reported.
     const ledger = [rec('api_calls', '2026-03-01', 0, 40), rec('active_users', '2026-03-02', 0, 3), rec('protected_files', '2026-03-02', 0, 5)];
@@ -202,6 +224,16 @@ describe('planLostRepairs', () => {
     // Assess
     expect(more).toEqual({ repairs: [], unrepairable: [{ day: '2026-03-02', lost: -1, reason: 'stripe_holds_more' }] });
     expect(old).toEqual({ repairs: [], unrepairable: [{ day: '2026-03-01', lost: 45, reason: 'outside_stripe_window' }] });
+  });
+
+  it('does not repair a day whose billing period\'s invoice is final: Stripe would take the repair and bill it nowhere', () => {
+    // Act: 2 April, within 35 days of 1 March but after March's invoice turned final (1 h grace), and with a 72 h grace
+    const final = planLostRepairs({ ...input, nowMs: Date.parse('2026-04-02T00:00:00Z'), stripeByDay: new Map([['2026-03-01', 5]]) });
+    const open = planLostRepairs({ ...input, nowMs: Date.parse('2026-04-02T00:00:00Z'), invoiceGraceMs: 72 * 3_600_000, stripeByDay: new Map([['2026-03-01', 5]]) });
+
+    // Assess
+    expect(final).toEqual({ repairs: [], unrepairable: [{ day: '2026-03-01', lost: 40, reason: 'period_invoiced' }] });
+    expect(open.repairs.map((r) => r.lost)).toEqual([40]);
   });
 
   it('refuses a last meter: its loss is not an amount', () => {
