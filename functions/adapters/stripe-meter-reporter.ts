@@ -144,6 +144,11 @@ export class StripeMeterReporter implements MeterEventReporter {
     return ensureMeters(this.stripe, this.runner);
   }
 
+  /** Finds our three meters without changing anything on Stripe; throws `MeterConfigurationError` when one is missing, inactive or different. */
+  findMeters(): Promise<Record<Meter, MeterCheck & { id: string }>> {
+    return ensureMeters(this.stripe, this.runner, undefined, { readOnly: true });
+  }
+
   /** Stripe's aggregated value for a customer and meter over `[startSec, endSec)` (minute-aligned). */
   listEventSummaries(meterId: string, stripeCustomerId: string, startSec: number, endSec: number): Promise<number> {
     return listEventSummaries(this.stripe, this.runner, meterId, stripeCustomerId, startSec, endSec);

@@ -26,18 +26,25 @@ export class MeterConfigurationError extends PermanentError {
 /**
  * Makes sure our three meters exist on Stripe as specified: creates missing ones, reactivates inactive
  * ones that are otherwise right, and throws `MeterConfigurationError` listing every mismatch (wrong
- * formula, payload keys or event time window), after dealing with the meters that are fine.
+ * formula, payload keys or event time window), after dealing with the meters that are fine. With
+ * `readOnly` (a command that only reads, like reconcile) it changes nothing: a missing or inactive meter
+ * is a mismatch too.
  */
 export async function ensureMeters(
   stripe: Stripe,
   runner: StripeCallRunner,
   specs: readonly StripeMeterSpec[] = Object.values(STRIPE_METERS),
+  options: { readOnly: boolean } = { readOnly: false },
 ): Promise<Record<Meter, MeterCheck & { id: string }>> {
   const existing = await listAllMeters(stripe, runner);
   const checks: MeterCheck[] = [];
   for (const spec of specs) {
     const matches = existing.filter((m) => m.event_name === spec.eventName);
     const found = matches[0];
+    if (!found && options.readOnly) {
+      checks.push({ meter: spec.meter, eventName: spec.eventName, action: 'mismatch', problems: ['missing on Stripe: run meter stripe setup'] });
+      continue;
+    }
     if (!found) {
       const created = unwrap(
         await runner.run(() =>
@@ -62,6 +69,8 @@ export async function ensureMeters(
     if (matches.length > 1) problems.push(`${matches.length} meters share this event_name (${matches.map((m) => m.id).join(', ')})`);
     if (problems.length > 0) {
       checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'mismatch', problems });
+    } else if (found.status !== 'active' && options.readOnly) {
+      checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'mismatch', problems: ['inactive on Stripe: run meter stripe setup'] });
     } else if (found.status !== 'active') {
       unwrap(await runner.run(() => stripe.billing.meters.reactivate(found.id)), { op: 'reactivate meter', meterId: found.id });
       checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'reactivated', problems: [] });

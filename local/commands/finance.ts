@@ -212,7 +212,8 @@ export async function runReconcile(c: Connection, o: { period?: string; customer
     throw new ConfigError('STRIPE_SECRET_KEY is not set: reconcile reads Stripe\'s own totals, so it needs a Stripe key (and STRIPE_API_BASE for the Stripe test server). Nothing was compared.');
   }
   const reporter = new StripeMeterReporter({ stripe: createStripeClient(c.env), clock: c.services.clock });
-  const meters = await reporter.ensureMeters();
+  // Reconcile only reads Stripe's meters (meter stripe setup creates them), with or without --fix.
+  const meters = await reporter.findMeters();
   const meterIds = Object.fromEntries(METERS.map((m) => [m, meters[m].id])) as Record<Meter, string>;
   const result = await reconcilePeriod({ services: c.services, clock: c.services.clock, stripe: { reporter, meterIds }, actor: cliActor() }, o);
   if (o.json) {

@@ -166,6 +166,28 @@ describe('ensureMeters', () => {
     expect(again.api_calls).toMatchObject({ id: api_calls.id, action: 'reactivated' });
     expect(server.meters().find((m) => m.id === api_calls.id)?.status).toBe('active');
   });
+
+  it('changes nothing when only finding them (reconcile): a missing or inactive meter is a mismatch', async () => {
+    // Prepare: no meters at all; then all three, one of them deactivated
+    const r = reporter();
+    const none = await r.findMeters().catch((e: unknown) => e);
+    const { active_users } = await r.ensureMeters();
+    await stripe.billing.meters.deactivate(active_users.id);
+    const posts = server.requestLog().filter((x) => x.method === 'POST').length;
+
+    // Act
+    const inactive = await r.findMeters().catch((e: unknown) => e);
+
+    // Assess
+    expect((none as MeterConfigurationError).checks.map((c) => c.problems)).toEqual(new Array(3).fill(['missing on Stripe: run meter stripe setup']));
+    expect((inactive as MeterConfigurationError).checks.map((c) => [c.eventName, c.action])).toEqual([
+      ['serenity_api_calls', 'verified'],
+      ['serenity_active_users', 'mismatch'],
+      ['serenity_protected_files', 'verified'],
+    ]);
+    expect(server.requestLog().filter((x) => x.method === 'POST').length).toBe(posts);
+    expect(server.meters().find((m) => m.id === active_users.id)?.status).toBe('inactive');
+  });
 });
 
 describe('report (v1): exactly once', () => {
