@@ -38,13 +38,17 @@ export function cachedLookup(
   lookup: (hash: string) => Promise<ApiKey | undefined>,
   now: () => number,
   ttlMs = 60_000,
+  maxEntries = 1_000,
 ): (hash: string) => Promise<ApiKey | undefined> {
   const cache = new Map<string, { key: ApiKey | undefined; until: number }>();
   return async (hash) => {
     const hit = cache.get(hash);
     if (hit && hit.until > now()) return hit.key;
     const key = await lookup(hash);
-    // Unknown keys are cached briefly only, so a newly created key works at once.
+    // Unknown keys are cached briefly only, so a newly created key works at once; and the cache is
+    // bounded (oldest entry out first), so callers sending random keys cannot grow it without end.
+    cache.delete(hash);
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
     cache.set(hash, { key, until: now() + (key ? ttlMs : 1_000) });
     return key;
   };
