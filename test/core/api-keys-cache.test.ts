@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cachedLookup, type ApiKey } from '../../functions/core/api-keys.js';
+import { cachedLookup } from '../../functions/core/api-keys.js';
+import type { ApiKey } from '../../functions/core/ports.js';
 
 describe('cachedLookup', () => {
   it('keeps at most maxEntries lookups, dropping the oldest, so random keys cannot grow it without end', async () => {
