@@ -17,7 +17,7 @@ const getUsage: Route = async (event, s) => {
   const q = parseUsageQuery(event.queryStringParameters ?? {});
   const customer = (await s.registry.customers([q.customerId])).get(q.customerId);
   if (!customer) return json(404, { error: `customer "${q.customerId}" is not registered` });
-  return json(200, await usageReport(q, customer, s.usage));
+  return json(200, await usageReport(q, customer, s.usage, s.clock.now()));
 };
 
 /** GET /v1/health: queue, DLQ and quarantine depths. Any valid key: counting the quarantine is not free. */

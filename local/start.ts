@@ -35,7 +35,7 @@ async function main() {
     const rows = [];
     for (const c of SIM_CUSTOMERS) {
       const customer = (await s.registry.customers([c.id])).get(c.id)!;
-      const r = await usageReport(parseUsageQuery({ customer: c.id, from: new Date(now - 86_400_000).toISOString(), to: new Date(now).toISOString(), granularity: 'hour' }), customer, s.usage);
+      const r = await usageReport(parseUsageQuery({ customer: c.id, from: new Date(now - 86_400_000).toISOString(), to: new Date(now).toISOString(), granularity: 'hour' }), customer, s.usage, now);
       rows.push({ customer: c.id, 'api calls (24h)': r.totals.api_calls, 'api calls (this hour)': r.buckets.at(-1)?.api_calls ?? 0, 'active users (24h)': r.totals.active_users, 'protected files': r.totals.protected_files });
     }
     const st = traffic.emitter.stats();

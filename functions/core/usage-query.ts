@@ -54,11 +54,14 @@ export function parseUsageQuery(q: Record<string, string | undefined>): UsageQue
 
 /**
  * Near-real-time usage of one customer, folded from fragments. Protected files need every earlier
- * day, so fragments are read from 35 days before the customer was registered (the oldest an event may be).
+ * day, so fragments are read from 35 days before the customer was registered (the oldest an event may be),
+ * and never beyond `nowMs` plus five minutes (the newest an event may be): a range far in the past or the
+ * future reads no more days than the customer can have.
  */
-export async function usageReport(q: UsageQuery, customer: Customer, usage: UsageStore): Promise<UsageReport> {
+export async function usageReport(q: UsageQuery, customer: Customer, usage: UsageStore, nowMs: number): Promise<UsageReport> {
   const earliest = startOfUtcDay(Date.parse(customer.createdAt) - LIMITS.maxPastMs);
-  const days = daysBetween(Math.min(earliest, q.from), q.to);
+  const latest = nowMs + LIMITS.maxFutureMs;
+  const days = q.to <= earliest || q.from > latest ? [] : daysBetween(earliest, Math.min(q.to, latest + 1));
   const fragments: UsageFragment[] = [];
   const chunks = await mapLimit(days, 8, (day) => usage.fragments(q.customerId, day));
   for (const c of chunks) fragments.push(...c);

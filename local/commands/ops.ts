@@ -31,7 +31,7 @@ export async function showUsage(c: Connection, o: { customer?: string; from?: st
   });
   const customer = (await c.services.registry.customers([q.customerId])).get(q.customerId);
   if (!customer) throw new Error(`customer "${q.customerId}" is not registered`);
-  const report = await usageReport(q, customer, c.services.usage);
+  const report = await usageReport(q, customer, c.services.usage, c.services.clock.now());
   if (o.json) return console.log(JSON.stringify(report, null, 2));
   printTable(report.buckets.filter((b) => b.api_calls || b.active_users || b.protected_files));
   console.log(`totals: ${JSON.stringify(report.totals)}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildFragments, foldUsage, distinctUsers } from '../../functions/core/usage-fragment.js';
 import type { UsageEvent } from '../../functions/core/event-contract.js';
-import { parseUsageQuery } from '../../functions/core/usage-query.js';
+import { parseUsageQuery, usageReport } from '../../functions/core/usage-query.js';
 import { ValidationError } from '../../functions/core/errors.js';
 
 let n = 0;
@@ -74,5 +74,27 @@ describe('parseUsageQuery', () => {
     } catch (err) {
       expect((err as ValidationError).errors.map((e) => e.field)).toEqual(['customer', 'from', 'to', 'granularity']);
     }
+  });
+});
+
+describe('usageReport', () => {
+  it('reads only the days the customer can have usage on, however far the asked range lies', async () => {
+    // Prepare: a customer registered 2026-11-01; a store that records which days were read
+    const read: string[] = [];
+    const usage = { putFragments: async () => {}, fragments: async (_c: string, day: string) => (read.push(day), []) };
+    const customer = { id: 'c', createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z' };
+    const now = Date.parse('2026-11-29T12:00:00Z');
+
+    // Act
+    await usageReport(parseUsageQuery({ customer: 'c', from: '1970-01-01T00:00:00Z', to: '1970-01-02T00:00:00Z' }), customer, usage, now);
+    const past = read.length;
+    await usageReport(parseUsageQuery({ customer: 'c', from: '2999-01-01T00:00:00Z', to: '2999-01-02T00:00:00Z' }), customer, usage, now);
+    const future = read.length - past;
+    await usageReport(parseUsageQuery({ customer: 'c', from: '2026-11-28T00:00:00Z', to: '2026-12-05T00:00:00Z' }), customer, usage, now);
+    const recent = read.slice(past + future);
+
+    // Assess: nothing before the registration's 35-day horizon or after now; the recent range reads from that horizon to today
+    expect([past, future]).toEqual([0, 0]);
+    expect([recent[0], recent.at(-1), recent.length]).toEqual(['2026-09-27', '2026-11-29', 64]);
   });
 });

@@ -59,6 +59,7 @@ describe('emitter through the real pipeline', () => {
       parseUsageQuery({ customer: 'emit-co', from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 60_000).toISOString(), granularity: 'hour' }),
       customer,
       stack.services.usage,
+      now,
     );
     expect(report.totals).toEqual({ api_calls: 1234, active_users: 7, protected_files: 4 });
   });
