@@ -45,7 +45,7 @@ const HELP = `meter: Serenity usage metering
 Commands other than serve talk to the stack that 'meter serve' runs (found through --data-dir/stack.json),
 or to AWS when there is none (table names and queue URLs from the environment, as the Lambda functions read them).`;
 
-const { values: o, positionals: args } = parseArgs({
+const OPTIONS = {
   allowPositionals: true,
   options: {
     port: { type: 'string' },
@@ -78,11 +78,23 @@ const { values: o, positionals: args } = parseArgs({
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
-});
+} as const;
+
+/** Parses the command line; an unknown flag or a flag without its value is a usage error (exit 2), named, without a stack trace. */
+function parseOrExit() {
+  try {
+    return parseArgs(OPTIONS);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\nrun 'meter --help' for the commands and their flags`);
+    return process.exit(2);
+  }
+}
+const { values: o, positionals: args } = parseOrExit();
 
 async function main(): Promise<number> {
   const [cmd, sub, ...rest] = args;
-  if (!cmd || o.help) return console.log(HELP), cmd ? 0 : 1;
+  // Help asked for is a success; no command at all is a usage error.
+  if (!cmd || o.help) return console.log(HELP), o.help ? 0 : 2;
   if (cmd === 'serve') {
     await serve({ port: o.port, dataDir: o['data-dir'] });
     return -1; // keeps running until a signal
