@@ -3,6 +3,12 @@ import type { EventQueue } from '../core/ports.js';
 import { MAX_MESSAGE_BYTES } from '../core/queue-message.js';
 
 const MAX_ENTRIES = 10;
+
+/** Whether an SQS call's failure may pass: the service's fault, throttling, or the network (no fault recorded). */
+function retryableSqsError(err: unknown): boolean {
+  const e = err as { $fault?: string; name?: string; $retryable?: unknown };
+  return e.$fault !== 'client' || e.$retryable !== undefined || /Throttl|RequestThrottled|OverLimit|KmsThrottled/i.test(e.name ?? '');
+}
 const MAX_ROUNDS = 5;
 
 /** SQS implementation of the EventQueue port: SendMessageBatch, at most 10 entries and 256 KiB per call. */
@@ -50,9 +56,11 @@ export class SqsEventQueue implements EventQueue {
             const retry: number[] = [];
             for (const f of out.Failed ?? []) (f.SenderFault ? failed : retry).push(Number(f.Id));
             pending = retry;
-          } catch {
+          } catch (err) {
             // Network or throttling failure: the whole call is retried; after the last round the
             // entries are reported as failed so the caller can tell its client exactly which to resend.
+            // A refusal that trying again cannot change (access denied, no such queue) is raised at once.
+            if (!retryableSqsError(err)) throw err;
           }
         }
         failed.push(...pending);

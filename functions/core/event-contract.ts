@@ -79,6 +79,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
     if (typeof value === 'string' && value.length > LIMITS.maxStringLength) {
       fail(field, `must be at most ${LIMITS.maxStringLength} characters`);
     }
+    // SQS refuses a message holding any of these, so the event could never be queued.
+    if (typeof value === 'string' && UNQUEUEABLE.test(value)) fail(field, 'holds a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)');
     if ((typeof value === 'string' || typeof value === 'number') && field !== 'time' && looksLikeCardNumber(value)) {
       containsCardNumber = true;
       fail(field, 'looks like a payment card number; the event is rejected and the value is not stored');
@@ -240,6 +242,10 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   };
   return { ok: true, event: normalized, generatedId };
 }
+
+/** Code points SQS does not accept in a message body: it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. */
+// eslint-disable-next-line no-control-regex
+const UNQUEUEABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */
 const MAX_SCAN_DEPTH = 8;

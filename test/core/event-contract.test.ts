@@ -44,6 +44,8 @@ describe('validateEvent', () => {
     ['hour 24', { time: '2026-11-28T24:00:00Z' }, 'time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
     ['30 February', { time: '2026-02-30T10:00:00Z' }, 'time', 'must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
     ['a city as metadata', { data: { city: 'Berlin' } }, 'data.city', 'is finer than state-level geography, which is not stored; send data.country and data.region'],
+    ['a non-character SQS refuses', { data: { fileId: 'f\uFFFE' }, type: 'com.serenity.file.protected' }, 'data.fileId', 'holds a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)'],
+    ['a lone surrogate', { data: { operation: 'x\uD800' } }, 'data.operation', 'holds a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)'],
     ['a postal code as an attribute', { postalcode: '10115' }, 'postalcode', 'is finer than state-level geography, which is not stored; send data.country and data.region'],
   ])('rejects %s naming the field and the reason', (_name, patch, field, message) => {
     // Act
