@@ -38,6 +38,8 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   private ready: Outgoing[] = [];
+  /** How many of `ready` were never tried (every round takes all of them). */
+  private fresh = 0;
   private readonly outstanding = new Set<Outgoing>();
 
   constructor(private readonly o: DispatcherOptions) {}
@@ -47,6 +49,11 @@ export class Dispatcher {
     return this.ready.length;
   }
 
+  /** Events waiting that were never tried: only these make a batch full (retries wait for the interval). */
+  get freshCount(): number {
+    return this.fresh;
+  }
+
   /** Events not yet settled, in flight or waiting. */
   get outstandingCount(): number {
     return this.outstanding.size;
@@ -54,6 +61,7 @@ export class Dispatcher {
 
   /** Takes sealed events; their room in the budget was reserved when they were recorded. */
   enqueue(events: readonly CloudEvent[]): void {
+    this.fresh += events.length;
     for (const event of events) {
       const out: Outgoing = { event, attempts: 0, settled: false };
       this.ready.push(out);
@@ -68,6 +76,7 @@ export class Dispatcher {
   async round(signal: AbortSignal): Promise<void> {
     const work = this.ready;
     this.ready = [];
+    this.fresh = 0;
     const batches: Outgoing[][] = [];
     for (let i = 0; i < work.length; i += this.o.maxBatchEvents) batches.push(work.slice(i, i + this.o.maxBatchEvents));
     let next = 0;
@@ -86,6 +95,7 @@ export class Dispatcher {
     }
     this.outstanding.clear();
     this.ready = [];
+    this.fresh = 0;
     this.o.budget.release(events.length);
     return events;
   }
@@ -95,7 +105,8 @@ export class Dispatcher {
     for (let attempt = 1; remaining.length > 0 && !signal.aborted; attempt++) {
       remaining = await this.attempt(remaining, signal);
       if (remaining.length === 0 || attempt >= this.o.retry.maxAttempts) break;
-      await sleep(backoffDelay(attempt, this.o.retry, this.o.random), signal);
+      // The delay grows with the events' own tries across rounds, not with this round's: an outage backs off.
+      await sleep(backoffDelay(Math.max(attempt, ...remaining.map((out) => out.attempts)), this.o.retry, this.o.random), signal);
       remaining = remaining.filter((out) => !out.settled);
     }
     for (const out of remaining) if (!out.settled) this.ready.push(out);

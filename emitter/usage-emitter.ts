@@ -167,8 +167,10 @@ export class UsageEmitterImpl implements UsageEmitter {
 
   private enqueue(events: CloudEvent[]): void {
     this.dispatcher.enqueue(events);
-    // Size trigger: a full batch is sent soon, but never inside the caller's synchronous call.
-    if (this.dispatcher.readyCount >= this.o.maxBatchEvents && !this.kickScheduled && !this.closed) {
+    // Size trigger: a full batch is sent soon, but never inside the caller's synchronous call; and not
+    // while earlier events wait to be retried (the transport is failing: the flush interval paces rounds).
+    const retrying = this.dispatcher.readyCount > this.dispatcher.freshCount;
+    if (this.dispatcher.freshCount >= this.o.maxBatchEvents && !retrying && !this.kickScheduled && !this.closed) {
       this.kickScheduled = true;
       setImmediate(() => {
         this.kickScheduled = false;

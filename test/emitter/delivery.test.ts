@@ -133,3 +133,23 @@ describe('delivery', () => {
     expect(errors.map((e) => [e.reason, e.context.events?.length])).toEqual([['shutdown_timeout', 2]]);
   });
 });
+
+describe('delivery during an outage', () => {
+  it('paces rounds by the flush interval while events wait to be retried, instead of starting one per full batch', async () => {
+    // Prepare: every send fails; batches of 10; a 60 s flush interval; a file event every 20 ms for 1.2 s
+    const ingest = new FakeIngest();
+    ingest.script = new Array(10_000).fill('fail');
+    const emitter = createUsageEmitter({ source: 'api-gw', transport: ingest, clock: fixedClock('2026-03-10T12:00:05.000Z'), retry: FAST_RETRY, maxBatchEvents: 10, flushIntervalMs: 60_000, onError: () => {} });
+
+    // Act
+    for (let i = 0; i < 60; i++) {
+      emitter.fileProtected('cus_1', `file_${i}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const sends = ingest.batches.length;
+    await emitter.shutdown();
+
+    // Assess: the first full batch is tried (maxAttempts times); after it failed, new events wait for the interval
+    expect(sends).toBe(FAST_RETRY.maxAttempts);
+  });
+});
