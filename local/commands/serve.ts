@@ -6,10 +6,12 @@ import { startLocalStack, type LocalStack } from '../stack.js';
  * then drains the queue before exiting so that no accepted event is lost.
  */
 export async function serve(o: { port?: string; dataDir?: string }): Promise<LocalStack> {
+  // The same default as the commands that connect to it (METER_DATA_DIR, else .meter).
+  const dataDir = o.dataDir ?? process.env.METER_DATA_DIR ?? '.meter';
   checkJava();
   const stack = await startLocalStack({
     port: Number(o.port ?? 4000),
-    dataDir: o.dataDir ?? '.meter',
+    dataDir,
     ingestKey: process.env.METER_INGEST_KEY,
     adminKey: process.env.METER_ADMIN_KEY,
   });
@@ -31,6 +33,6 @@ export async function serve(o: { port?: string; dataDir?: string }): Promise<Loc
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  console.log(`meter serve ready at ${stack.url} (ingest key ${stack.ingestKey.slice(0, 12)}…, admin key ${stack.adminKey.slice(0, 12)}…, keys in ${o.dataDir ?? '.meter'}/stack.json)`);
+  console.log(`meter serve ready at ${stack.url} (ingest key ${stack.ingestKey.slice(0, 12)}…, admin key ${stack.adminKey.slice(0, 12)}…, keys in ${dataDir}/stack.json)`);
   return stack;
 }

@@ -15,9 +15,9 @@ const env = { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', METER_INGEST_KEY: '
 
 describe('meter serve', () => {
   it('drains the queue on SIGTERM: every accepted event is in DynamoDB after exit', async () => {
-    // Prepare: a running `meter serve` with one registered customer
+    // Prepare: a running `meter serve` (its data directory from METER_DATA_DIR) with one registered customer
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/meter.mjs', 'serve', '--port', String(port), '--data-dir', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/meter.mjs', 'serve', '--port', String(port)], { env: { ...env, METER_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
