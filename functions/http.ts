@@ -49,9 +49,16 @@ export function callerOf(event: APIGatewayProxyEventV2): { ipPrefix?: string; re
 
 /** A URL path segment, decoded; a malformed one is a 400 naming `field`. */
 export function decodeSegment(raw: string, field: string): string {
+  let value: string;
   try {
-    return decodeURIComponent(raw);
+    value = decodeURIComponent(raw);
   } catch {
     throw new ValidationError([{ field, message: 'is not a valid URL-encoded path segment' }]);
   }
+  // Ids are at most 256 characters (the event contract's limit); a longer one would fail DynamoDB's key limit as a 500.
+  if (value.length > MAX_ID_LENGTH) throw new ValidationError([{ field, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
+  return value;
 }
+
+/** Longest id (customer, flag, expected activity) a path or query may name. */
+const MAX_ID_LENGTH = 256;

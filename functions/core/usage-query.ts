@@ -23,17 +23,20 @@ export interface UsageReport {
 }
 
 const MAX_BUCKETS = 24 * 31;
+const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /** Parses and checks the query string of GET /v1/usage; reports every problem at once. */
 export function parseUsageQuery(q: Record<string, string | undefined>): UsageQuery {
   const errors: FieldError[] = [];
   const customerId = q.customer ?? '';
   if (!customerId) errors.push({ field: 'customer', message: 'is required' });
+  else if (customerId.length > 256) errors.push({ field: 'customer', message: 'must be at most 256 characters' });
   const time = (field: 'from' | 'to') => {
     const v = q[field];
     if (!v) return errors.push({ field, message: 'is required (ISO-8601)' }), NaN;
-    const ms = Date.parse(v);
-    if (Number.isNaN(ms)) errors.push({ field, message: 'must be an ISO-8601 timestamp' });
+    // With its offset: Date.parse reads "1" as 2001 and a time without an offset in local time.
+    const ms = INSTANT.test(v) ? Date.parse(v) : NaN;
+    if (Number.isNaN(ms)) errors.push({ field, message: 'must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z' });
     return ms;
   };
   const from = time('from');

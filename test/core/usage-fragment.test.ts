@@ -75,6 +75,26 @@ describe('parseUsageQuery', () => {
       expect((err as ValidationError).errors.map((e) => e.field)).toEqual(['customer', 'from', 'to', 'granularity']);
     }
   });
+
+  it('refuses a time without its offset, a bare number, and a customer id longer than 256 characters', () => {
+    // Act
+    const problems = (q: Record<string, string>) => {
+      try {
+        parseUsageQuery(q);
+        return [];
+      } catch (err) {
+        return (err as ValidationError).errors.map((e) => `${e.field}: ${e.message}`);
+      }
+    };
+
+    // Assess
+    expect(problems({ customer: 'c', from: '1', to: '2026-11-29T00:00:00' })).toEqual([
+      'from: must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z',
+      'to: must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z',
+    ]);
+    expect(problems({ customer: 'c'.repeat(257), from: '2026-11-28', to: '2026-11-29' })).toEqual(['customer: must be at most 256 characters']);
+    expect(problems({ customer: 'c', from: '2026-11-28', to: '2026-11-29T00:00:00+01:00' })).toEqual([]);
+  });
 });
 
 describe('usageReport', () => {
