@@ -91,10 +91,42 @@ function parseOrExit() {
 }
 const { values: o, positionals: args } = parseOrExit();
 
+/**
+ * Each command's flags, read from its line of HELP (one definition): a flag another command takes is a
+ * usage error here, not silently ignored (`meter nightly --day` would close yesterday).
+ */
+const FLAGS_OF = new Map(
+  HELP.split('\n')
+    .filter((line) => line.startsWith('  meter '))
+    .map((line) => {
+      const words = line.slice('  meter '.length).split(' ');
+      const end = words.findIndex((w) => !/^[a-z]+$/.test(w));
+      return [words.slice(0, end < 0 ? words.length : end).join(' '), new Set([...line.matchAll(/--([a-z-]+)/g)].map((m) => m[1]!))] as const;
+    }),
+);
+
+/** The command named by the first one or two words, or undefined; and the given flags it does not take. */
+function commandOf(cmd: string, sub: string | undefined): { name: string; foreign: string[] } | undefined {
+  const name = sub !== undefined && FLAGS_OF.has(`${cmd} ${sub}`) ? `${cmd} ${sub}` : FLAGS_OF.has(cmd) ? cmd : undefined;
+  if (name === undefined) return undefined;
+  const allowed = FLAGS_OF.get(name)!;
+  return { name, foreign: Object.keys(o).filter((f) => f !== 'help' && f !== 'data-dir' && !allowed.has(f)) };
+}
+
 async function main(): Promise<number> {
   const [cmd, sub, ...rest] = args;
   // Help asked for is a success; no command at all is a usage error.
   if (!cmd || o.help) return console.log(HELP), o.help ? 0 : 2;
+  // Checked before connecting, so a typo is named as such even where no stack or AWS settings exist.
+  const command = commandOf(cmd, sub);
+  if (!command) {
+    console.error(`unknown command: ${args.join(' ')}\n\n${HELP}`);
+    return 2;
+  }
+  if (command.foreign.length > 0) {
+    console.error(`error: 'meter ${command.name}' does not take ${command.foreign.map((f) => `--${f}`).join(', ')}; it takes ${[...FLAGS_OF.get(command.name)!].map((f) => `--${f}`).join(', ') || 'no flags'}`);
+    return 2;
+  }
   if (cmd === 'serve') {
     await serve({ port: o.port, dataDir: o['data-dir'] });
     return -1; // keeps running until a signal

@@ -18,4 +18,14 @@ describe('meter command line', () => {
     expect(`${typo.stderr}${missing.stderr}`).not.toMatch(/\n\s+at /);
     expect(nothing.status).toBe(2);
   });
+
+  it('refuses a flag the command does not take, and an unknown command, before needing any stack', () => {
+    // Act
+    const otherCommands = meter('nightly', '--day', '2026-03-01');
+    const unknown = meter('frobnicate');
+
+    // Assess
+    expect([otherCommands.status, otherCommands.stderr.trim()]).toEqual([2, "error: 'meter nightly' does not take --day; it takes --date, --json"]);
+    expect([unknown.status, unknown.stderr]).toEqual([2, expect.stringContaining('unknown command: frobnicate')]);
+  });
 });
