@@ -136,8 +136,9 @@ function runSeed(seed: number): SeedFigures {
 /**
  * The peer pool: the established customers' first two weeks (long before the simulated span). The
  * eval injects surges into a third of its new accounts, far more than production sees, so letting them
- * into the pool would make its top quantiles mostly fraud; production keeps every past account's first
- * two weeks except those of confirmed flags (`peerStatsFrom`'s `exclude`).
+ * into the pool would make its top quantiles mostly fraud; production (`peerCandidates`) keeps the first
+ * two weeks of accounts created in the last 120 days whose two weeks are over, except confirmed fraud, so
+ * an account in its own first two weeks is never its own peer there either.
  */
 function peerAccounts(s: Scenario): PeerAccount[] {
   return s.customers.filter((c) => c.onboarding.length > 0).map((c) => ({ customerId: c.customerId, createdAt: c.createdAt, days: c.onboarding }));

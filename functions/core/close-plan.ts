@@ -2,6 +2,7 @@ import type { Customer, StoredDay } from './ports.js';
 import type { PeerStats } from './fraud/types.js';
 import { peerStatsFrom, type PeerAccount } from './fraud/peer-stats.js';
 import { DAY_MS, utcDay } from './clock.js';
+import { NEW_ACCOUNT_DAYS } from './fraud/constants.js';
 
 /** One unit of the nightly close's fan-out: a chunk of customers for one day. */
 export interface CloseChunk {
@@ -42,12 +43,16 @@ export function dayToClose(nowMs: number): string {
 export const PEER_WINDOW_DAYS = 120;
 export const MAX_PEERS = 2000;
 
-/** The customers whose first two weeks make the peer statistics for a night: the most recent cohorts. */
+/**
+ * The customers whose first two weeks make the peer statistics for a night: the most recent cohorts whose
+ * first two weeks are over. An account still in them is the one the rule judges, and must not be its own
+ * peer: with few peers, its surge would lift the very quantile it is compared with.
+ */
 export function peerCandidates(customers: readonly Customer[], day: string): Customer[] {
   const end = Date.parse(`${day}T00:00:00Z`) + DAY_MS;
   return customers
     // Confirmed fraud is not what new accounts usually do: it would lift the peers' high quantiles.
-    .filter((c) => !c.financeReview && Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS && Date.parse(c.createdAt) < end)
+    .filter((c) => !c.financeReview && Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS && Date.parse(c.createdAt) < end - NEW_ACCOUNT_DAYS * DAY_MS)
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
     .slice(0, MAX_PEERS);
 }

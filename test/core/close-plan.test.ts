@@ -57,7 +57,8 @@ describe('peer statistics for the new-account rule', () => {
     const peer = (id: string, createdAt: string): Customer => ({ id, createdAt, updatedAt: createdAt });
     const day = (d: string, calls: number) => ({ customerId: 'x', day: d, periodKey: '2026-03', anchorDay: 1, eventCount: 1, apiCalls: calls, apiCallsByHour: [], activeUsers: 2, files: { start: 0, end: 5, peak: 5 }, ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 }, values: { api_calls: calls, active_users: 2, protected_files: 5 }, computedAt: '' });
     const fraudster = { ...peer('bad', '2026-03-01T00:00:00Z'), financeReview: { flagId: 'f', rule: 'new_account_surge', by: 'ana', at: '2026-03-05T00:00:00Z' } };
-    const all = [peer('p1', '2026-03-01T00:00:00Z'), peer('p2', '2026-03-01T00:00:00Z'), peer('p3', '2026-03-01T00:00:00Z'), peer('old', '2025-01-01T00:00:00Z'), fraudster];
+    // 'young' is still in its first two weeks on 2026-03-20: the account the rule judges, not a peer of itself.
+    const all = [peer('p1', '2026-03-01T00:00:00Z'), peer('p2', '2026-03-01T00:00:00Z'), peer('p3', '2026-03-01T00:00:00Z'), peer('old', '2025-01-01T00:00:00Z'), peer('young', '2026-03-10T00:00:00Z'), fraudster];
     // Act
     const candidates = peerCandidates(all, '2026-03-20');
     const stats = peerStats(candidates.map((c, i) => ({ customer: c, days: [day('2026-03-02', 10 * (i + 1))] })), '2026-03-20');
