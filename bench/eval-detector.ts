@@ -4,7 +4,8 @@
  * Run: `npx tsx bench/eval-detector.ts` (data from `<repo>/../shared/data/nab-hourly/`, or `NAB_DIR`).
  * Scoring is exactly the README's: a window is caught when any hour in `[start, max(end, start + 3h)]` is
  * flagged; a false alert is a run of consecutive flagged hours outside every window. Prints a per-series
- * table for the production detector, a null detector and the README's EWMA z-score baseline, a
+ * table for the production detector (over each whole series, as the backtest runs it; and as the nightly
+ * close runs it, a fresh detector per day over at most 56 days), a null detector and the README's EWMA z-score baseline, a
  * leave-one-series-out check of the global parameters, and ends with one line of JSON.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { scoreEvents, summarize, type EventMetrics, type EventScore, type LabelW
 import { productionTuning } from '../functions/core/anomaly/constants.js';
 import { scoreSeries } from '../functions/core/anomaly/spike-detector.js';
 import type { DetectorTuning, Severity, SpikeResult, UsagePoint } from '../functions/core/anomaly/types.js';
+import { MAX_HISTORY_DAYS } from '../functions/core/fraud/constants.js';
 
 interface Series {
   name: string;
@@ -63,6 +65,29 @@ const ours =
   (tuning?: Partial<DetectorTuning>): Detector =>
   (points) =>
     scoreSeries(points, tuning ? { granularity: 'hour', tuning } : { granularity: 'hour' }).map((r) => r.flagged);
+
+/**
+ * The same detector as the nightly close runs it: each UTC day scored by a fresh detector over that day
+ * and the `historyDays - 1` days before it (the close reads at most 56 days of history), only that day's
+ * verdicts kept. Still online: a day's verdicts use nothing after it.
+ */
+const asNightly =
+  (historyDays: number): Detector =>
+  (points) => {
+    const dayOf = (t: number) => Math.floor(t / 86_400_000);
+    const flagged = new Array<boolean>(points.length).fill(false);
+    let start = 0;
+    for (let i = 0; i < points.length; ) {
+      const day = dayOf(points[i]!.t);
+      while (dayOf(points[start]!.t) < day - historyDays + 1) start++;
+      let end = i;
+      while (end < points.length && dayOf(points[end]!.t) === day) end++;
+      const results = scoreSeries(points.slice(start, end), { granularity: 'hour' });
+      for (let j = i; j < end; j++) flagged[j] = results[j - start]!.flagged;
+      i = end;
+    }
+    return flagged;
+  };
 
 /**
  * Leave-one-series-out: for each series, pick the grid point with the best F1 (subject to at most one
@@ -160,6 +185,7 @@ const main = () => {
   const ms = performance.now() - t0;
   const oursTotal = printTable('spike detector (production parameters)', series, oursScores);
   console.log(`(${series.reduce((n, s) => n + s.points.length, 0)} points scored in ${ms.toFixed(0)} ms)`);
+  const nightlyTotal = printTable('the same detector as the nightly close runs it (a fresh detector each day over at most 56 days of history)', series, run(asNightly(MAX_HISTORY_DAYS), series));
   const nullTotal = printTable('null detector (never flags)', series, run(nullDetector, series));
   const ewmaTotal = printTable('EWMA z-score (alpha 0.05, |z| >= 4, 48 h warm-up)', series, run(ewmaZScore, series));
 
@@ -199,6 +225,7 @@ const main = () => {
       ...brief(oursTotal),
       perSeries: Object.fromEntries(series.map((s, i) => [s.name, { caught: oursScores[i]!.caught, windows: oursScores[i]!.windows, falseAlerts: oursScores[i]!.falseAlerts }])),
       baselines: { null: brief(nullTotal), ewma: brief(ewmaTotal) },
+      asNightlyClose56Days: brief(nightlyTotal),
       leaveOneSeriesOut: brief(losoTotal),
       severityCalibration: calibration,
     }),
