@@ -17,8 +17,8 @@
  * - caught: an injection is caught when a detection of its rule and meter (its own or one folded into it) overlaps its days; "within
  *   one nightly run" means by the run that closes the injection's first day; days to detection count
  *   from that day (0 = that same run);
- * - false flags: flags (after merging) overlapping no injected days of their customer (nor the day
- *   after), per 100 customer-months (customer-nights / 30), with the benign event that explains each
+ * - false flags: flags (after merging) overlapping no injected day of their customer (any rule: a flag
+ *   on injected traffic is worth a look), per 100 customer-months (customer-nights / 30), with the benign event that explains each
  *   where there is one;
  * - precision by severity, and false holds under the default policy (open high flags);
  * - held: injections whose first day the final flags hold under the default policy (what would not
@@ -173,7 +173,9 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
       heldByDefault: labels.filter(held).length,
     };
   }
-  const isTrue = (f: Flag) => s.labels.some((l) => l.customerId === f.customerId && overlaps(f.window, l.from, utcDay(dayMs(l.to) + DAY_MS)));
+  // A flag on injected traffic is worth a look whatever rule raised it; one outside the injected days is
+  // false, the day after included (end-of-period gaming's files coming back at the new period are legitimate).
+  const isTrue = (f: Flag) => s.labels.some((l) => l.customerId === f.customerId && overlaps(f.window, l.from, l.to));
   const falseFlags = flags.filter((f) => !isTrue(f));
   const byRule: Record<string, number> = Object.fromEntries(FRAUD_RULES.map((r) => [r, 0]));
   const byCause: Record<string, number> = {};

@@ -42,6 +42,8 @@ export const VOLUME_SPIKE = {
    */
   wholeDayZ: 8,
   wholeDayRatio: 2.5,
+  /** Protected files flag only above the highest level of the last this-many days (plus `minExcess`): a return to it is files protected again. */
+  recentPeakDays: 7,
 } as const;
 
 /** `leaked_key` (rules/leaked-key.ts). */

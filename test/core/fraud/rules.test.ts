@@ -115,6 +115,24 @@ describe('volume_spike', () => {
     expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)]]);
   });
 
+  it('does not flag protected files coming back to where they stood last week, and does flag them beyond it', () => {
+    // Prepare: files halved for two days (a clean-up, or end-of-period gaming), then back at their level on DAY;
+    // and the same customer protecting 80 % more files than ever on DAY instead
+    const back = copyDays(clean);
+    for (const d of [DAY - 2, DAY - 1]) back[d]!.protectedFiles = back[d]!.protectedFiles.map((f) => Math.round(f / 2));
+    const beyond = copyDays(clean);
+    const peak = Math.max(...clean.slice(DAY - 7, DAY).flatMap((d) => d.protectedFiles));
+    beyond[DAY]!.protectedFiles = beyond[DAY]!.protectedFiles.map((f, h) => (h >= 12 ? Math.round(peak * 1.8) : f));
+
+    // Act
+    const returned = runRule('volume_spike', inputOf(back)).filter((d) => d.meter === 'protected_files');
+    const grown = runRule('volume_spike', inputOf(beyond)).filter((d) => d.meter === 'protected_files');
+
+    // Assess
+    expect(returned).toEqual([]);
+    expect(grown).toHaveLength(1);
+  });
+
   it('does not let a spike it flagged teach the baseline', () => {
     // Prepare: the same 8x hours on day 28, then a clean day 35.
     const spiked = copyDays(clean);

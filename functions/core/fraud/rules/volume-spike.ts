@@ -60,14 +60,18 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const flaggedObserved = flaggedHours.reduce((a, { r }) => a + r.value, 0);
   const flaggedExpected = flaggedHours.reduce((a, { r }) => a + r.expected, 0);
   const steep = level || flaggedObserved >= VOLUME_SPIKE.minHourlyRatio * flaggedExpected;
-  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess) && steep;
+  // A level (protected files) back where it stood within the last week is files protected again (after a
+  // clean-up, or at a new period after end-of-period gaming), not new usage.
+  const recentPeak = level ? Math.max(0, ...hourly.slice(Math.max(0, first - VOLUME_SPIKE.recentPeakDays * 24), first).map((r) => r.value)) : 0;
+  const beyondRecent = (observedLevel: number) => !level || observedLevel > recentPeak + VOLUME_SPIKE.minExcess[meter];
+  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess) && steep && beyondRecent(Math.max(0, ...flaggedHours.map(({ r }) => r.value)));
 
   const day = ctx.daily(meter)[ctx.dayIndex]!;
   // A whole day well above expected, hour after hour: the day's hours together (Stouffer's z over its warm hours).
   const warmHours = hours.filter((r) => r.warm);
   const dayZ = warmHours.length >= 12 ? warmHours.reduce((a, r) => a + r.z, 0) / Math.sqrt(warmHours.length) : 0;
   const wholeDay = !level && dayZ >= VOLUME_SPIKE.wholeDayZ && day.value >= VOLUME_SPIKE.wholeDayRatio * day.expected;
-  const dailyHit = ((day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength) || wholeDay) && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected);
+  const dailyHit = ((day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength) || wholeDay) && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected) && beyondRecent(day.value);
   if (!hourlyHit && !dailyHit) return undefined;
 
   const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? Math.max(strengthOfResult(day), wholeDay ? dayZ / VOLUME_SPIKE.wholeDayZ : 0) : 0);
