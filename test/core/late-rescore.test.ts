@@ -8,7 +8,7 @@ import { releasedDays } from '../../functions/core/fraud/holds.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import type { Customer } from '../../functions/core/ports.js';
-import type { MeterEventReporter } from '../../functions/core/stripe-reporting.js';
+import type { MeterEventOutcome, MeterEventReporter } from '../../functions/core/stripe-reporting.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../support/memory-ports.js';
 
 // Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC), each
@@ -56,6 +56,21 @@ async function closeNightly(c: Customer, last: string): Promise<void> {
 async function lateBurstArrives(c: Customer, late: string, next: string): Promise<void> {
   await events.put(calls(c, late, 5000), 'm');
   await events.put(calls(c, next, steady(next)), 'm');
+}
+
+/** A reporter whose every send gets the same outcome (a transient failure, a refusal). */
+type Answer = MeterEventOutcome extends infer O ? (O extends { identifier: string } ? Omit<O, 'identifier'> : never) : never;
+const answering = (outcome: Answer): MeterEventReporter => ({
+  report: async (es) => es.map((e) => ({ identifier: e.identifier, ...outcome }) as MeterEventOutcome),
+});
+const TRANSIENT = { outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' } as const;
+
+/** Steady days closed through the day before `day`; then `day`, with `perHour` calls an hour, closed through `reporter`. */
+async function closeThrough(c: Customer, day: string, perHour: number, reporter: MeterEventReporter) {
+  await closeNightly(c, addDays(day, -1));
+  await events.put(calls(c, day, perHour), 'm');
+  closeAt(day);
+  return closeCustomer(c, day, [], `run-${day}`, { ...deps(), reporter });
 }
 
 /** What the reporter sent for one day of api_calls: the values of its revisions. */
@@ -267,11 +282,7 @@ describe('records left pending', () => {
     const c = customer('pending-co');
     const D = '2026-03-02';
     const NEXT = '2026-03-03';
-    await closeNightly(c, addDays(D, -1));
-    await events.put(calls(c, D, 100), 'm');
-    closeAt(D);
-    const failing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' })) };
-    const first = await closeCustomer(c, D, [], 'run-d', { ...deps(), reporter: failing });
+    const first = await closeThrough(c, D, 100, answering(TRANSIENT));
     expect([first.planned, first.failed.map((f) => [f.state, f.identifier.includes(D)])]).toEqual([1, [['pending', true]]]);
     await events.put(calls(c, NEXT, 100), 'm');
     const hold = { customerId: c.id, meter: 'api_calls' as const, from: D, to: NEXT };
@@ -294,11 +305,7 @@ describe('records refused for a setup problem', () => {
     // Prepare: a night whose every call is refused with 401
     const c = customer('rotated-key-co');
     const D = '2026-03-02';
-    await closeNightly(c, addDays(D, -1));
-    await events.put(calls(c, D, 100), 'm');
-    closeAt(D);
-    const refusing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'permanent', reason: 'authentication', message: 'Invalid API Key provided', status: 401, attempts: 1 })) };
-    const night = await closeCustomer(c, D, [], 'run-d', { ...deps(), reporter: refusing });
+    const night = await closeThrough(c, D, 100, answering({ outcome: 'permanent', reason: 'authentication', message: 'Invalid API Key provided', status: 401, attempts: 1 }));
     expect(night.failed.map((f) => [f.state, f.reason])).toEqual([['error', 'authentication']]);
 
     // Act: the key is fixed; the next night closes
@@ -316,11 +323,7 @@ describe('a record left pending until its period\'s invoice is final', () => {
     // Prepare: the period's last day, 2026-02-28, closes while Stripe fails transiently
     const c = customer('invoiced-co');
     const LAST = '2026-02-28';
-    await closeNightly(c, addDays(LAST, -1));
-    await events.put(calls(c, LAST, 20), 'm');
-    closeAt(LAST);
-    const failing: MeterEventReporter = { report: async (es) => es.map((e) => ({ identifier: e.identifier, outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' })) };
-    const night = await closeCustomer(c, LAST, [], 'run-last', { ...deps(), reporter: failing });
+    const night = await closeThrough(c, LAST, 20, answering(TRANSIENT));
     expect(night.failed.length).toBeGreaterThan(0);
 
     // Act: the next close runs on 2 March, long after February's invoice turned final (default one-hour grace)
