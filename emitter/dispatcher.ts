@@ -103,17 +103,19 @@ export class Dispatcher {
   private async deliver(batch: Outgoing[], signal: AbortSignal): Promise<void> {
     let remaining = batch.filter((out) => !out.settled);
     for (let attempt = 1; remaining.length > 0 && !signal.aborted; attempt++) {
-      remaining = await this.attempt(remaining, signal);
+      const pace: { retryAfterMs?: number } = {};
+      remaining = await this.attempt(remaining, signal, pace);
       if (remaining.length === 0 || attempt >= this.o.retry.maxAttempts) break;
-      // The delay grows with the events' own tries across rounds, not with this round's: an outage backs off.
-      await sleep(backoffDelay(Math.max(attempt, ...remaining.map((out) => out.attempts)), this.o.retry, this.o.random), signal);
+      // The delay grows with the events' own tries across rounds, not with this round's: an outage backs
+      // off; and never shorter than the server's Retry-After.
+      await sleep(Math.max(pace.retryAfterMs ?? 0, backoffDelay(Math.max(attempt, ...remaining.map((out) => out.attempts)), this.o.retry, this.o.random)), signal);
       remaining = remaining.filter((out) => !out.settled);
     }
     for (const out of remaining) if (!out.settled) this.ready.push(out);
   }
 
   /** One send of one batch; returns the events to send again. */
-  private async attempt(batch: Outgoing[], signal: AbortSignal): Promise<Outgoing[]> {
+  private async attempt(batch: Outgoing[], signal: AbortSignal, pace: { retryAfterMs?: number }): Promise<Outgoing[]> {
     const c = this.o.counters;
     for (const out of batch) if (out.attempts++ > 0) c.retries++;
     c.sent += batch.length;
@@ -128,10 +130,12 @@ export class Dispatcher {
       rejected = new Map(result.rejected.map((r) => [r.id, r]));
     } catch (err) {
       const live = batch.filter((out) => !out.settled);
+      const retryAfterMs = (err as { context?: { retryAfterMs?: unknown } }).context?.retryAfterMs;
+      if (typeof retryAfterMs === 'number') pace.retryAfterMs = retryAfterMs;
       if (isRetryable(err)) {
         if (!signal.aborted) {
           const message = `sending ${live.length} events failed; retrying with the same ids`;
-          this.o.report(new EmitterError('send_failed', message, true, { count: live.length, detail: reasonOf(err) }, { cause: err }));
+          this.o.report(new EmitterError('send_failed', message, true, { count: live.length, detail: reasonOf(err), ...(pace.retryAfterMs !== undefined ? { retryAfterMs: pace.retryAfterMs } : {}) }, { cause: err }));
         }
         return live;
       }

@@ -46,7 +46,11 @@ export function createHttpTransport(o: HttpTransportOptions): Transport {
       throw new TransportError(reason, `POST ${url} failed (${reason})`, true, {}, { cause: err });
     }
     if (res.status === 429 || res.status >= 500) {
-      throw new TransportError(`http_${res.status}`, `POST ${url} answered ${res.status}`, true, { status: res.status });
+      // The server's own pacing (seconds, or an HTTP date) is honoured by the next try.
+      const header = res.headers.get('retry-after');
+      const seconds = header === null ? NaN : /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+      const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
+      throw new TransportError(`http_${res.status}`, `POST ${url} answered ${res.status}`, true, { status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     }
     if (res.status !== 202 && res.status !== 200) {
       // 400/401/403/413: the same request would fail the same way. The server's message names no secrets.
@@ -72,6 +76,9 @@ export function createHttpTransport(o: HttpTransportOptions): Transport {
     },
   };
 }
+
+/** The longest Retry-After honoured: a server asking for more is retried after this (the shutdown deadline still applies). */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /** Splits a batch into request bodies within the ingest limits (a JSON array of CloudEvents each). */
 function split(events: readonly CloudEvent[]): { events: CloudEvent[]; body: string }[] {

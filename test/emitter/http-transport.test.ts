@@ -12,7 +12,7 @@ interface Seen {
 }
 
 /** A tiny stand-in for POST /v1/events; `answer` decides each response from the request number. */
-async function startIngest(answer: (n: number, events: CloudEvent[]) => { status: number; body: unknown }) {
+async function startIngest(answer: (n: number, events: CloudEvent[]) => { status: number; body: unknown; headers?: Record<string, string> }) {
   const seen: Seen[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -20,8 +20,8 @@ async function startIngest(answer: (n: number, events: CloudEvent[]) => { status
     req.on('end', () => {
       const events = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CloudEvent[];
       seen.push({ method: req.method, url: req.url, headers: req.headers, events });
-      const { status, body } = answer(seen.length, events);
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const { status, body, headers } = answer(seen.length, events);
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,6 +88,25 @@ describe('HTTP transport against POST /v1/events', () => {
       ['send_failed', 'http_503'],
       ['rejected', 'invalid:subject'],
     ]);
+  });
+
+  it('waits as long as a 429\'s Retry-After asks before trying again', async () => {
+    // Prepare: 429 with Retry-After: 1 (second); then accepted
+    const ingest = await startIngest((n, events) =>
+      n === 1 ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } } : { status: 202, body: { accepted: events.map((e) => ({ id: e.id })), rejected: [] } },
+    );
+    server = ingest.server;
+    const errors: EmitterError[] = [];
+    const emitter = createUsageEmitter({ endpoint: ingest.endpoint, apiKey: 'mk_ingest_test', source: 'api-gw', clock: fixedClock('2026-03-10T12:00:05.000Z'), retry: { baseDelayMs: 1, maxDelayMs: 5 }, onError: (e) => errors.push(e) });
+    emitter.fileProtected('cus_1', 'file_1');
+
+    // Act
+    await emitter.shutdown();
+
+    // Assess: the failure reports the server's pacing, which the next try waits out instead of the 1-5 ms backoff
+    expect(errors.map((e) => [e.reason, e.context.detail, e.context.retryAfterMs])).toEqual([['send_failed', 'http_429', 1000]]);
+    expect(ingest.seen).toHaveLength(2);
+    expect(emitter.stats()).toMatchObject({ accepted: 1, pending: 0 });
   });
 
   it('does not retry a 401, and splits a batch above the request limit', async () => {
