@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from './core/api-keys.js';
 import { ValidationError, type FieldError } from './core/errors.js';
-import { FlagAlreadyReviewedError, FlagConflictError, reviewFlag, sameReview, validateReview } from './core/fraud/review-flag.js';
+import { FlagAlreadyReviewedError, FlagConflictError, reviewEntry, reviewFlag, sameReview, validateReview } from './core/fraud/review-flag.js';
 import { flagRevision } from './core/fraud/merge-flags.js';
 import { stableUlid } from './core/ids.js';
 import { FLAG_SEVERITIES, FRAUD_RULES, type Flag } from './core/fraud/types.js';
@@ -89,7 +89,7 @@ export async function postReview(event: APIGatewayProxyEventV2, s: Services, par
  * made before the flag was stored), the finance mark, the audit entry (its id from the review entry's time).
  */
 async function reviewFollowUps(event: APIGatewayProxyEventV2, s: Services, reviewed: Flag): Promise<void> {
-  const entry = [...reviewed.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed')!;
+  const entry = reviewEntry(reviewed)!;
   // Released usage goes out with the next close, whatever billing period it lies in.
   await s.rollups.markLate(releasedDays(reviewed), s.clock.now());
   if (reviewed.status === 'confirmed') {

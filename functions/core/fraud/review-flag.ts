@@ -20,7 +20,7 @@ export const MAX_NOTE_LENGTH = 2000;
 export class FlagAlreadyReviewedError extends MeteringError {
   readonly retryable = false;
   constructor(readonly flag: Pick<Flag, 'id' | 'status' | 'history'>) {
-    const last = [...flag.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed');
+    const last = reviewEntry(flag);
     super(`flag ${flag.id} is already ${flag.status}${last ? ` by ${last.by} at ${last.at}` : ''}; only open flags can be reviewed`, { flagId: flag.id, status: flag.status });
   }
 }
@@ -61,9 +61,14 @@ export function reviewFlag(flag: Flag, review: FlagReview): Flag {
  */
 export function sameReview(flag: Flag, review: Pick<FlagReview, 'decision' | 'note' | 'reviewer'>): Flag['history'][number] | undefined {
   // The review entry, wherever it is: a confirmed flag that continued has been extended since.
-  const last = [...flag.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed');
+  const last = reviewEntry(flag);
   const action = review.decision === 'confirm' ? 'confirmed' : 'dismissed';
   return last && last.action === action && last.by === review.reviewer && last.note === review.note.trim() ? last : undefined;
+}
+
+/** A flag's latest review (confirmed or dismissed) in its history, if it has one; later entries may follow it (a confirmed flag goes on being extended). */
+export function reviewEntry(flag: Pick<Flag, 'history'>): Flag['history'][number] | undefined {
+  return [...flag.history].reverse().find((h) => h.action === 'confirmed' || h.action === 'dismissed');
 }
 
 /** Checks a review, naming every problem at once (`ValidationError`). */
