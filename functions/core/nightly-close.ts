@@ -4,9 +4,9 @@ import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-r
 import { eventKey, type UsageEvent } from './event-contract.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
 import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from './ports.js';
-import { billableUntil, holdCovering, planReports, STRIPE_WINDOW_MS, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
+import { billableUntil, planReports, sendability, type DeferredReport, type Hold, type UnreportableReport } from './reporting-plan.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
-import { awaitsSending, settleRecord } from './ledger-settle.js';
+import { settleRecord } from './ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from './clock.js';
 import { detectFraud } from './fraud/detect-fraud.js';
 import { flagRevision, mergeFlags, type MergeResult } from './fraud/merge-flags.js';
@@ -179,16 +179,14 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   const { conflicts } = await deps.ledger.create(planned);
   // Only when another run recorded some of the same revisions do we need the ledger as it now stands.
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
-  const oldest = (now - STRIPE_WINDOW_MS) / 1000 + 3600;
-  // A record left pending by an earlier run waits too while a hold now covers its day.
-  const unsent = ledger.filter(
-    // The planner counts their values as reported, so nothing else would ever send them.
-    (r) => awaitsSending(r) && r.timestamp >= oldest && !holdCovering(held, customer.id, r.meter, r.day, anchor),
-  );
-  // One whose period's invoice turned final meanwhile would be accepted and billed nowhere: settle it as such, and list it.
-  const invoiced = unsent.filter((r) => now > billableUntil(r.day, anchor, deps.invoiceGraceMs));
+  // Pending and retryably failed records go (the planner counts their values as reported, so nothing else
+  // would ever send them); one left by an earlier run waits too while a hold now covers its day. One whose
+  // period's invoice turned final meanwhile would be accepted and billed nowhere: settle it as such, and list it.
+  const sendOptions = { nowMs: now, held, anchorDay: anchor, ...(deps.invoiceGraceMs !== undefined ? { invoiceGraceMs: deps.invoiceGraceMs } : {}) };
+  const judged = ledger.map((r) => ({ r, verdict: sendability(r, sendOptions) }));
+  const toSend = judged.filter((j) => j.verdict === 'send').map((j) => j.r);
+  const invoiced = judged.filter((j) => j.verdict === 'invoiced').map((j) => j.r);
   if (invoiced.length > 0) await deps.ledger.update(invoiced.map((r) => ({ ...r, state: 'error' as const, lastError: 'period_invoiced' })));
-  const toSend = unsent.filter((r) => !invoiced.includes(r));
   plan.unreportable.push(
     ...invoiced.map((r) => ({ customerId: r.customerId, meter: r.meter, day: r.day, revision: r.revision, value: r.value, reason: 'period_invoiced' as const, message: 'left unsent until the invoice of its billing period turned final; bill it by hand' })),
   );

@@ -2,8 +2,7 @@ import type { BillingPeriod } from './billing-period.js';
 import { HOUR_MS, MINUTE_MS } from './clock.js';
 import { assertNever, type Meter } from './meters.js';
 import type { Customer, LedgerRecord, StoredDay } from './ports.js';
-import { DEFAULT_WINDOW_MARGIN_MS, MAX_REVISIONS_PER_DAY, STRIPE_WINDOW_MS, billableUntil, holdCovering, revisionTimestamp, type Hold } from './reporting-plan.js';
-import { awaitsSending } from './ledger-settle.js';
+import { MAX_REVISIONS_PER_DAY, billableUntil, oldestSendableSec, revisionTimestamp, sendability, type Hold } from './reporting-plan.js';
 import { LOST_IN_STRIPE, buildStatement, isLostMarker, type MeterStatement } from './statement.js';
 import { STRIPE_METERS, meterEventIdentifier, type MeterEventOutcome } from './stripe-reporting.js';
 
@@ -81,7 +80,6 @@ export interface CompareInput {
  */
 export function compareCustomer(input: CompareInput): ReconcileRow[] {
   const statement = buildStatement({ customer: input.customer, period: input.period, days: input.days, ledger: input.ledger, holds: input.holds ?? [] });
-  const oldest = oldestSendableSec(input.nowMs);
   const settled = input.nowMs - STRIPE_SETTLE_MS;
   return statement.meters.map((m) => {
     const stripe = input.stripe?.[m.meter];
@@ -94,7 +92,7 @@ export function compareCustomer(input: CompareInput): ReconcileRow[] {
       reported: m.reportedTotal,
       stripe: stripe ?? null,
     };
-    return { ...row, ...judge(m, row.stripe, input, oldest, settled) };
+    return { ...row, ...judge(m, row.stripe, input, settled) };
   });
 }
 
@@ -102,7 +100,6 @@ function judge(
   m: MeterStatement,
   stripe: number | null,
   input: CompareInput,
-  oldestSec: number,
   settledMs: number,
 ): Pick<ReconcileRow, 'status' | 'action' | 'note' | 'resend'> {
   const open = [...m.pending, ...m.errors];
@@ -114,10 +111,9 @@ function judge(
   const heldNote = m.held.length > 0 ? `held back: ${m.held.map((h) => `${h.from}..${h.to}`).join(', ')}` : '';
   const gap = m.billed !== m.reportedTotal;
   if (gap) {
-    // What the nightly close would send: waiting, inside Stripe's window, not held, its period still billed.
-    const sendable = open.filter(
-      (r) => awaitsSending(r) && r.timestamp >= oldestSec && !holdCovering(input.holds ?? [], input.customer.id, m.meter, r.day, input.customer.anchorDay) && input.nowMs <= billableUntil(r.day, input.customer.anchorDay, input.invoiceGraceMs),
-    );
+    // What the nightly close would send now.
+    const sendOptions = { nowMs: input.nowMs, held: input.holds ?? [], anchorDay: input.customer.anchorDay, ...(input.invoiceGraceMs !== undefined ? { invoiceGraceMs: input.invoiceGraceMs } : {}) };
+    const sendable = open.filter((r) => sendability({ ...r, customerId: input.customer.id, meter: m.meter }, sendOptions) === 'send');
     if (sendable.length > 0) {
       return verdict('unreported', 'resend', `${sendable.length} record(s) ${describe(sendable)}; --fix sends them again under their identifiers`, sendable.map((r) => r.identifier));
     }
@@ -148,11 +144,6 @@ function describe(records: readonly { state: string }[]): string {
   const pending = records.filter((r) => r.state === 'pending').length;
   const failed = records.length - pending;
   return `(${[pending ? `${pending} pending` : '', failed ? `${failed} in error` : ''].filter(Boolean).join(', ')})`;
-}
-
-/** Oldest meter event timestamp (Unix seconds) worth sending now: Stripe's window less the planner's margin. */
-export function oldestSendableSec(nowMs: number): number {
-  return (nowMs - STRIPE_WINDOW_MS + DEFAULT_WINDOW_MARGIN_MS) / 1000;
 }
 
 /**

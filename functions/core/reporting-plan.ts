@@ -4,6 +4,8 @@ import { ValidationError, type FieldError } from './errors.js';
 import { utcDayStart } from './file-timeline.js';
 import { METERS, assertNever, type Meter } from './meters.js';
 import { MAX_REVISION, STRIPE_METERS, meterEventIdentifier } from './stripe-reporting.js';
+import { awaitsSending } from './ledger-settle.js';
+import type { LedgerRecord } from './ports.js';
 
 /**
  * Which Stripe meter events the nightly close sends: the difference between what was computed and what
@@ -160,6 +162,27 @@ export function holdCovering(held: readonly Hold[], customerId: string, meter: M
   return held.find((h) => h.customerId === customerId && h.meter === meter && utcDayStart(h.from)! < dayStart + DAY_MS && fromMs < utcDayStart(h.to)!);
 }
 
+/** Oldest meter event timestamp (Unix seconds) worth sending now: Stripe's window less the planner's margin. */
+export function oldestSendableSec(nowMs: number, marginMs: number = DEFAULT_WINDOW_MARGIN_MS): number {
+  return (nowMs - STRIPE_WINDOW_MS + marginMs) / 1000;
+}
+
+/**
+ * What the nightly close does with a ledger record now, the one rule the close and reconciliation share:
+ * - `send`: it waits to be sent (`awaitsSending`), lies inside Stripe's 35-day window (less the margin),
+ *   no hold covers its day, and its period's invoice is still open;
+ * - `invoiced`: the same, but its period's invoice is final: Stripe would take it and bill it nowhere;
+ * - `keep`: anything else (sent, refused for good, too old, held).
+ */
+export function sendability(
+  r: Pick<LedgerEntry, 'customerId' | 'meter' | 'day'> & { state: LedgerRecord['state']; lastError?: string; timestamp: number },
+  o: { nowMs: number; held: readonly Hold[]; anchorDay: number | undefined; invoiceGraceMs?: number },
+): 'send' | 'invoiced' | 'keep' {
+  if (!awaitsSending(r) || r.timestamp < oldestSendableSec(o.nowMs)) return 'keep';
+  if (holdCovering(o.held, r.customerId, r.meter, r.day, o.anchorDay)) return 'keep';
+  return o.nowMs > billableUntil(r.day, o.anchorDay, o.invoiceGraceMs) ? 'invoiced' : 'send';
+}
+
 /**
  * Plans the meter events that bring Stripe to the computed values (see the file comment for the rules).
  * Reports every input problem at once as a `ValidationError`.
@@ -168,7 +191,7 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
   validate(input);
   const margin = input.windowMarginMs ?? DEFAULT_WINDOW_MARGIN_MS;
   const grace = input.invoiceGraceMs ?? DEFAULT_INVOICE_GRACE_MS;
-  const oldestAllowedS = (input.nowMs - STRIPE_WINDOW_MS + margin) / 1000;
+  const oldestAllowedS = oldestSendableSec(input.nowMs, margin);
   const anchors = new Map(input.customers.map((c) => [c.customerId, c.anchorDay]));
   const periodKeyOf = (customerId: string, day: string) => periodContaining(utcDayStart(day)!, anchors.get(customerId)).key;
 
