@@ -65,8 +65,8 @@ const answering = (outcome: Answer): MeterEventReporter => ({
 });
 const TRANSIENT = { outcome: 'failed_transient', attempts: 1, reason: 'rate_limited', message: '429' } as const;
 
-/** Steady days closed through the day before `day`; then `day`, with `perHour` calls an hour, closed through `reporter`. */
-async function closeThrough(c: Customer, day: string, perHour: number, reporter: MeterEventReporter) {
+/** Steady days closed through the day before `day`; then `day`, with `perHour` calls an hour, closed through `reporter` (default the recording one). */
+async function closeThrough(c: Customer, day: string, perHour: number, reporter: MeterEventReporter = deps().reporter!) {
   await closeNightly(c, addDays(day, -1));
   await events.put(calls(c, day, perHour), 'm');
   closeAt(day);
@@ -242,10 +242,7 @@ describe('a review while the close merges', () => {
     const c = customer('raced-co');
     const WED = '2026-03-04';
     const THU = '2026-03-05';
-    await closeNightly(c, addDays(WED, -1));
-    await events.put(calls(c, WED, 5000), 'm');
-    closeAt(WED);
-    const wed = await closeCustomer(c, WED, [], 'run-wed', deps());
+    const wed = await closeThrough(c, WED, 5000);
     const flag = wed.flags.created[0]!;
     expect([flag.rule, flag.status, flag.severity]).toEqual(['volume_spike', 'open', 'high']);
     await events.put(calls(c, THU, 5000), 'm');
