@@ -53,8 +53,9 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
     // Never kept as sent: card numbers, full addresses and fine geography are cut before storing, and
     // an oversized event is kept as its top-level attributes only (a DynamoDB item holds 400 KB).
     const redacted = redactForStorage(raw);
-    const oversized = JSON.stringify(redacted).length > MAX_QUARANTINED_CHARS;
-    const visible = oversized ? attributesOnly(redacted) : redacted;
+    const size = JSON.stringify(redacted).length;
+    const oversized = size > MAX_QUARANTINED_CHARS;
+    const visible = oversized ? attributesOnly(redacted, size) : redacted;
     rejected.push({ index, ...(r.id !== undefined && !r.containsCardNumber ? { id: r.id } : {}), errors: r.errors });
     quarantined.push({
       customerId: subjectOf(visible),
@@ -91,10 +92,10 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
 /** Characters of a rejected event's JSON kept in the quarantine; beyond that only its top-level attributes are. */
 export const MAX_QUARANTINED_CHARS = 32_000;
 
-function attributesOnly(raw: unknown): Record<string, unknown> {
+function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
   const top = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
   const scalars = top.filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean').map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? v.slice(0, 256) : v]);
-  return { ...Object.fromEntries(scalars.slice(0, 16)), truncated: `the event's ${JSON.stringify(raw).length} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept` };
+  return { ...Object.fromEntries(scalars.slice(0, 16)), truncated: `the event's ${size} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept` };
 }
 
 function subjectOf(raw: unknown): string {
