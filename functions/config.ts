@@ -4,6 +4,9 @@ import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableNa
 
 const tableName = z.string().min(3, 'must name a DynamoDB table');
 
+/** The Stripe account's invoice grace period in hours, as Stripe allows it (1-72); the CDK stack checks its context with it too. */
+export const invoiceGraceHoursSchema = z.coerce.number().min(1, 'must be 1-72 (hours; Stripe allows no less)').max(72, 'must be 1-72 (hours; Stripe allows no more)');
+
 const configSchema = z.object({
   tables: z.object(Object.fromEntries(Object.keys(TABLES).map((k) => [k, tableName])) as Record<TableName, typeof tableName>),
   queueUrl: z.url(),
@@ -14,7 +17,7 @@ const configSchema = z.object({
   /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
   /** The Stripe account's invoice finalisation grace period, in hours (Stripe: 1 by default, up to 72): late usage stamped in a period is billed until its end plus this. */
-  invoiceGraceHours: z.coerce.number().min(1, 'must be 1-72 (hours; Stripe allows no less)').max(72, 'must be 1-72 (hours; Stripe allows no more)'),
+  invoiceGraceHours: invoiceGraceHoursSchema,
 });
 
 /** Everything a handler needs to reach its resources, parsed once at cold start. */
