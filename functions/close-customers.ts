@@ -32,7 +32,8 @@ export function makeCloseWorker(s: CloseServices) {
       opened.push(...flags);
       for (const f of flags) logger.warn('fraud flag opened', { flagId: f.id, customerId: f.customerId, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary });
     };
-    const closeOne = async (customer: Customer, id: string, lateDays: readonly string[]): Promise<void> => {
+    const closeOne = async (customer: Customer, lateDays: readonly string[]): Promise<void> => {
+      const id = customer.id;
       // Marks made from here on (late events, a dismissal while this customer closes) stay for the next close.
       const startedAt = s.clock.now();
       const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...close, fraud: { flags: s.flags, policy: { holdSeverities }, onOpened: announce, ...(c.peers ? { peers: c.peers } : {}) } });
@@ -65,7 +66,7 @@ export function makeCloseWorker(s: CloseServices) {
       const customer = customers.get(id);
       if (!customer) return; // removed since planning
       try {
-        await closeOne(customer, id, lateDays);
+        await closeOne(customer, lateDays);
       } catch (err) {
         failures.push(err);
         logger.error('customer close failed; the chunk will be retried', { customerId: id, error: err as Error });
