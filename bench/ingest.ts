@@ -5,21 +5,21 @@
  */
 import { PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
-import { makeAwsClients } from '../functions/adapters/aws-clients.js';
-import { CapacityMeter } from '../functions/adapters/capacity-meter.js';
-import { batchWriteAll } from '../functions/adapters/dynamodb-batch.js';
-import { inParallel } from '../functions/core/concurrency.js';
-import { toItem } from '../functions/adapters/dynamodb-event-store.js';
-import { makeConsumeHandler } from '../functions/consume-events.js';
-import { buildCustomer } from '../functions/core/customers.js';
-import type { UsageEvent } from '../functions/core/event-contract.js';
-import { meterOf } from '../functions/core/meters.js';
-import { packMessages } from '../functions/core/queue-message.js';
+import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
+import { batchWriteAll } from '../functions/adapters/dynamodb/dynamodb-batch.js';
+import { inParallel } from '../functions/core/shared/concurrency.js';
+import { toItem } from '../functions/adapters/dynamodb/dynamodb-event-store.js';
+import { makeConsumeHandler } from '../functions/handlers/consume.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
+import type { UsageEvent } from '../contract/event-contract.js';
+import { meterOf } from '../contract/meters.js';
+import { packMessages } from '../contract/queue-message.js';
 import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
-import { makeServices } from '../functions/services.js';
+import { makeServices } from '../functions/runtime/services.js';
 import { createTables, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, tableNamesFor } from '../local/dynamodb-local.js';
 import { customerId, rawEvents, REALISTIC_MIX } from './traffic-model.js';
-import { benchEmitter } from './emitter-bench.js';
+import { benchEmitter } from './emitter.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -5,13 +5,13 @@
  * ratio, and ends with one JSON line.
  */
 import Stripe from 'stripe';
-import { makeCloseServices } from '../functions/close-services.js';
-import { makeCloseWorker } from '../functions/close-customers.js';
-import { makePlanner } from '../functions/plan-nightly-close.js';
-import { fixedClock } from '../functions/core/clock.js';
-import { buildCustomer } from '../functions/core/customers.js';
-import { validateEvent, type UsageEvent } from '../functions/core/event-contract.js';
-import { inParallel } from '../functions/core/concurrency.js';
+import { makeCloseServices } from '../functions/runtime/close-services.js';
+import { makeCloseWorker } from '../functions/handlers/close-worker.js';
+import { makePlanner } from '../functions/handlers/close-planner.js';
+import { fixedClock } from '../contract/clock.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
+import { validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { inParallel } from '../functions/core/shared/concurrency.js';
 import { startLocalStack } from '../local/stack.js';
 import { startPoller } from '../local/lambda-poller.js';
 import { rng, zipf } from './traffic-model.js';

@@ -1,6 +1,6 @@
-import { mulberry32 } from '../functions/core/random.js';
-import type { UsageEvent } from '../functions/core/event-contract.js';
-import { validateEvent } from '../functions/core/event-contract.js';
+import { mulberry32 } from '../eval/random.js';
+import type { UsageEvent } from '../contract/event-contract.js';
+import { validateEvent } from '../contract/event-contract.js';
 
 /** A small deterministic PRNG (mulberry32), so every benchmark run sees the same traffic. */
 export function rng(seed: number): () => number {

@@ -1,6 +1,6 @@
-import { MINUTE_MS } from '../functions/core/clock.js';
-import { LIMITS, toCloudEvent, validateEvent, type UsageEvent } from '../functions/core/event-contract.js';
-import { truncateIp } from '../functions/core/privacy.js';
+import { MINUTE_MS } from '../contract/clock.js';
+import { LIMITS, toCloudEvent, validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { truncateIp } from '../contract/privacy.js';
 import { IP_CACHE_SIZE } from './constants.js';
 import { BACKPRESSURE, INVALID_CLOCK, INVALID_IP, INVALID_QUANTITY, invalidInput, type Drop } from './drops.js';
 import { apiCallId } from './ids.js';

@@ -1,4 +1,4 @@
-import type { FieldError } from '../functions/core/errors.js';
+import type { FieldError } from '../contract/errors.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { SEND_CONCURRENCY } from './constants.js';
 import { EmitterError, isRetryable, reasonOf } from './errors.js';

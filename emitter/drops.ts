@@ -1,5 +1,5 @@
-import { LIMITS } from '../functions/core/event-contract.js';
-import type { FieldError } from '../functions/core/errors.js';
+import { LIMITS } from '../contract/event-contract.js';
+import type { FieldError } from '../contract/errors.js';
 import type { DropReason } from './types.js';
 
 /** Why a recording call was dropped, with the field problems when the input was at fault. */

@@ -1,4 +1,4 @@
-import type { FieldError } from '../functions/core/errors.js';
+import type { FieldError } from '../contract/errors.js';
 import { INGEST_REQUEST_LIMITS } from './constants.js';
 import { TransportError } from './errors.js';
 import type { CloudEvent, Transport, TransportRejection, TransportResult } from './types.js';

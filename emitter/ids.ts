@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
-import { looksLikeCardNumber } from '../functions/core/privacy.js';
+import { looksLikeCardNumber } from '../contract/privacy.js';
 
 // Ids go through the same card-number scan as every other string of an event. The separators
 // below are never '-' or ' ', so digit runs of different parts cannot join into a 13+ digit run.

@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { assertNever } from '../functions/core/meters.js';
+import { assertNever } from '../contract/meters.js';
 import { createHttpTransport } from './http-transport.js';
 import { createSqsTransport } from './sqs-transport.js';
 import type { Transport, UsageEmitter, UsageEmitterOptions } from './types.js';

@@ -1,9 +1,9 @@
 import { ulid } from 'ulid';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsEventQueue } from '../functions/adapters/sqs-event-queue.js';
-import type { Clock } from '../functions/core/clock.js';
-import { validateEvent, type UsageEvent } from '../functions/core/event-contract.js';
-import { packMessages } from '../functions/core/queue-message.js';
+import { SqsEventQueue } from '../functions/adapters/aws/sqs-event-queue.js';
+import type { Clock } from '../contract/clock.js';
+import { validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { packMessages } from '../contract/queue-message.js';
 import type { Transport, TransportRejection } from './types.js';
 
 /** Where and how to reach the events queue. */

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Clock } from '../functions/core/clock.js';
-import type { FieldError } from '../functions/core/errors.js';
-import type { EventType } from '../functions/core/meters.js';
+import type { Clock } from '../contract/clock.js';
+import type { FieldError } from '../contract/errors.js';
+import type { EventType } from '../contract/meters.js';
 import type { EmitterError } from './errors.js';
 
 /** A CloudEvents 1.0 structured-mode event of contract v1, exactly as POST /v1/events accepts it. */

@@ -1,6 +1,6 @@
-import { HOUR_MS, type Clock } from '../functions/core/clock.js';
-import { toCloudEvent, validateEvent } from '../functions/core/event-contract.js';
-import type { EventType } from '../functions/core/meters.js';
+import { HOUR_MS, type Clock } from '../contract/clock.js';
+import { toCloudEvent, validateEvent } from '../contract/event-contract.js';
+import type { EventType } from '../contract/meters.js';
 import { ActiveUsers } from './active-users.js';
 import { ApiCallAggregator } from './aggregator.js';
 import { backoffDelay, sleep } from './backoff.js';

@@ -1,8 +1,8 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { systemClock, type Clock } from '../functions/core/clock.js';
-import { ConfigError, type FieldError } from '../functions/core/errors.js';
-import { LIMITS } from '../functions/core/event-contract.js';
-import { looksLikeCardNumber } from '../functions/core/privacy.js';
+import { systemClock, type Clock } from '../contract/clock.js';
+import { ConfigError, type FieldError } from '../contract/errors.js';
+import { LIMITS } from '../contract/event-contract.js';
+import { looksLikeCardNumber } from '../contract/privacy.js';
 import { DEFAULTS, INGEST_REQUEST_LIMITS } from './constants.js';
 import type { EmitterError } from './errors.js';
 import type { RetryOptions, Transport, UsageEmitterOptions } from './types.js';

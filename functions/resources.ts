@@ -157,6 +157,18 @@ export const DEFAULTS = {
 /** Service name in logs and Powertools metadata. */
 export const SERVICE_NAME = 'serenity-metering';
 
+/**
+ * The Lambda functions, by the one name each goes by: its file under `functions/handlers/`, its CDK
+ * construct (`HANDLER_CONSTRUCT_IDS`) and the `function` key of its logs.
+ */
+export const HANDLERS = ['ingest', 'consume', 'api', 'close-planner', 'close-worker'] as const;
+export type HandlerName = (typeof HANDLERS)[number];
+
+/** A handler's CDK construct id: its name in PascalCase, then `Function` (`close-worker` is `CloseWorkerFunction`). */
+export function handlerConstructId(name: HandlerName): string {
+  return `${name.replace(/(^|-)(\w)/g, (_, _dash: string, c: string) => c.toUpperCase())}Function`;
+}
+
 /** The SNS topic new fraud flags are published to. */
 export const FLAG_TOPIC = {
   id: 'FraudFlags',
@@ -165,22 +177,22 @@ export const FLAG_TOPIC = {
 
 /**
  * Every HTTP route (`METHOD /path`, `{name}` for a path parameter) and the function that serves it. The
- * read API's router must handle every `reader` route (its table is typed from this one), the CDK API
+ * API function's router must handle every `api` route (its table is typed from this one), the CDK API
  * adds exactly these routes, and the local HTTP bridge forwards them.
  */
 export const HTTP_ROUTES = {
   'POST /v1/events': 'ingest',
-  'GET /v1/usage': 'reader',
-  'GET /v1/health': 'reader',
-  'GET /v1/statements/{customer}': 'reader',
-  'GET /v1/flags': 'reader',
-  'GET /v1/flags/{id}': 'reader',
-  'POST /v1/flags/{id}/review': 'reader',
-  'GET /v1/customers/{customer}/expected-activity': 'reader',
-  'POST /v1/customers/{customer}/expected-activity': 'reader',
-  'DELETE /v1/customers/{customer}/expected-activity/{id}': 'reader',
-} as const satisfies Record<string, 'ingest' | 'reader'>;
+  'GET /v1/usage': 'api',
+  'GET /v1/health': 'api',
+  'GET /v1/statements/{customer}': 'api',
+  'GET /v1/flags': 'api',
+  'GET /v1/flags/{id}': 'api',
+  'POST /v1/flags/{id}/review': 'api',
+  'GET /v1/customers/{customer}/expected-activity': 'api',
+  'POST /v1/customers/{customer}/expected-activity': 'api',
+  'DELETE /v1/customers/{customer}/expected-activity/{id}': 'api',
+} as const satisfies Record<string, Extract<HandlerName, 'ingest' | 'api'>>;
 
 export type HttpRouteKey = keyof typeof HTTP_ROUTES;
-/** The routes the read API serves. */
-export type ReaderRouteKey = { [K in HttpRouteKey]: (typeof HTTP_ROUTES)[K] extends 'reader' ? K : never }[HttpRouteKey];
+/** The routes the API function serves. */
+export type ApiRouteKey = { [K in HttpRouteKey]: (typeof HTTP_ROUTES)[K] extends 'api' ? K : never }[HttpRouteKey];

@@ -4,7 +4,7 @@ import { EventPipeline } from './constructs/event-pipeline.js';
 import { MeteringHttpApi } from './constructs/http-api.js';
 import { NightlyClose } from './constructs/nightly-close.js';
 import { UsageTables } from './constructs/usage-tables.js';
-import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/config.js';
+import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/runtime/config.js';
 
 /**
  * The metering pipeline: HTTP ingest -> queue -> consumer -> tables, the read API, and the nightly

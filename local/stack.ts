@@ -1,19 +1,19 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { makeAwsClients } from '../functions/adapters/aws-clients.js';
-import { CapacityMeter } from '../functions/adapters/capacity-meter.js';
-import { generateKey, hashKey } from '../functions/core/api-keys.js';
-import type { Clock } from '../functions/core/clock.js';
-import type { KeyRole } from '../functions/core/ports.js';
-import { makeConsumeHandler } from '../functions/consume-events.js';
-import { makeHttpApiHandler } from '../functions/http-api.js';
-import { makeIngestHandler } from '../functions/ingest-events.js';
+import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
+import { generateKey, hashKey } from '../functions/core/shared/api-keys.js';
+import type { Clock } from '../contract/clock.js';
+import type { KeyRole } from '../functions/core/shared/ports.js';
+import { makeConsumeHandler } from '../functions/handlers/consume.js';
+import { makeHttpApiHandler } from '../functions/handlers/api.js';
+import { makeIngestHandler } from '../functions/handlers/ingest.js';
 import { CLOSE_QUEUE, EVENT_QUEUE, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
-import { makeCloseServices, type CloseServices } from '../functions/close-services.js';
-import { makeCloseWorker } from '../functions/close-customers.js';
+import { makeCloseServices, type CloseServices } from '../functions/runtime/close-services.js';
+import { makeCloseWorker } from '../functions/handlers/close-worker.js';
 import { startStripeTestServer, type StripeTestServer } from './stripe-test-server/index.js';
-import { makeServices, type Services } from '../functions/services.js';
+import { makeServices, type Services } from '../functions/runtime/services.js';
 import { startDynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
 import { startHttpBridge, type HttpHandler } from './http-bridge.js';
@@ -113,7 +113,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const ingest = makeIngestHandler(services);
   const api = makeHttpApiHandler(services);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
-  const server: Server = await startHttpBridge(bridgeRoutes({ ingest, reader: api }), { port });
+  const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port });
   const url = `http://127.0.0.1:${port}`;
 
   if (o.dataDir) {
@@ -156,7 +156,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
  * The bridge's routes from `HTTP_ROUTES`: a route with path parameters is forwarded by the prefix before
  * its first parameter (the handler's own router matches the rest).
  */
-function bridgeRoutes(handlers: Record<'ingest' | 'reader', HttpHandler>): Record<string, HttpHandler> {
+function bridgeRoutes(handlers: Record<'ingest' | 'api', HttpHandler>): Record<string, HttpHandler> {
   return Object.fromEntries(
     Object.entries(HTTP_ROUTES).map(([key, fn]) => {
       const brace = key.indexOf('{');

@@ -5,9 +5,9 @@
 import { checkJava } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 import { SIM_CUSTOMERS, startTraffic } from './traffic.js';
-import { buildCustomer } from '../functions/core/customers.js';
-import { parseUsageQuery, usageReport } from '../functions/core/usage-query.js';
-import { printTable } from './commands/output.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
+import { parseUsageQuery, usageReport } from '../functions/core/count/usage-query.js';
+import { printTable } from '../cli/render/output.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 // Node 20 is what these machines run; the SDK's notice about 2027 is for whoever upgrades them.

@@ -9,7 +9,7 @@ import type { UsageTables } from './usage-tables.js';
 /** What the event pipeline needs from the rest of the stack. */
 export interface EventPipelineProps {
   readonly tables: UsageTables;
-  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  /** Settings every function reads at cold start (functions/runtime/config.ts), e.g. `HOLD_SEVERITIES`. */
   readonly settings?: Record<string, string>;
 }
 
@@ -21,8 +21,8 @@ export interface EventPipelineProps {
 export class EventPipeline extends Construct {
   readonly queue: Queue;
   readonly dlq: Queue;
-  readonly consumer: NodeFunction;
-  /** The queue URLs under the environment variables functions/config.ts reads. */
+  readonly consume: NodeFunction;
+  /** The queue URLs under the environment variables functions/runtime/config.ts reads. */
   readonly environment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: EventPipelineProps) {
@@ -41,17 +41,17 @@ export class EventPipeline extends Construct {
     });
     this.environment = { [EVENT_QUEUE.env]: this.queue.queueUrl, [EVENT_QUEUE.dlqEnv]: this.dlq.queueUrl };
 
-    this.consumer = new NodeFunction(this, 'Consumer', {
-      handlerFile: 'consume-events',
+    this.consume = new NodeFunction(this, {
+      handler: 'consume',
       description: 'Counts usage events from the queue exactly once',
       environment: { ...props.tables.environment, ...props.settings, ...this.environment },
       timeout: Duration.seconds(CONSUMER.timeoutSeconds),
       memorySize: CONSUMER.memoryMb,
     });
     const t = props.tables.tables;
-    for (const table of [t.events, t.usage, t.quarantine, t.audit]) table.grantReadWriteData(this.consumer);
-    t.registry.grantReadData(this.consumer);
-    this.consumer.addEventSource(
+    for (const table of [t.events, t.usage, t.quarantine, t.audit]) table.grantReadWriteData(this.consume);
+    t.registry.grantReadData(this.consume);
+    this.consume.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: EVENT_QUEUE.batchSize,
         maxBatchingWindow: Duration.seconds(EVENT_QUEUE.maxBatchingWindowSeconds),

@@ -13,7 +13,7 @@ import type { UsageTables } from './usage-tables.js';
 export interface MeteringHttpApiProps {
   readonly tables: UsageTables;
   readonly pipeline: EventPipeline;
-  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  /** Settings every function reads at cold start (functions/runtime/config.ts), e.g. `HOLD_SEVERITIES`. */
   readonly settings?: Record<string, string>;
 }
 
@@ -37,9 +37,10 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
  * @example const api = new MeteringHttpApi(this, 'Api', { tables, pipeline }); api.url;
  */
 export class MeteringHttpApi extends Construct {
-  readonly api: HttpApi;
+  readonly httpApi: HttpApi;
   readonly ingest: NodeFunction;
-  readonly reader: NodeFunction;
+  /** The `api` function: every route but ingest. */
+  readonly api: NodeFunction;
   /** The base URL of the API, ending in a slash. */
   readonly url: string;
 
@@ -47,42 +48,42 @@ export class MeteringHttpApi extends Construct {
     super(scope, id);
     const { tables, pipeline } = props;
     const t = tables.tables;
-    // functions/config.ts validates every resource name at cold start, so each function gets them all;
+    // functions/runtime/config.ts validates every resource name at cold start, so each function gets them all;
     // IAM below decides what each may touch.
     const environment = { ...tables.environment, ...props.settings, ...pipeline.environment };
 
-    this.ingest = new NodeFunction(this, 'Ingest', { handlerFile: 'ingest-events', description: 'POST /v1/events', environment });
+    this.ingest = new NodeFunction(this, { handler: 'ingest', description: 'POST /v1/events', environment });
     pipeline.queue.grantSendMessages(this.ingest);
     t.quarantine.grantWriteData(this.ingest);
     t.audit.grantWriteData(this.ingest);
     t.registry.grantReadData(this.ingest);
 
-    this.reader = new NodeFunction(this, 'Reader', { handlerFile: 'http-api', description: 'Reads (usage, health, statements, flags) and flag reviews', environment });
-    for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.reader);
+    this.api = new NodeFunction(this, { handler: 'api', description: 'Reads (usage, health, statements, flags) and flag reviews', environment });
+    for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.api);
     // Reviews change a flag and are audited; a confirmation marks the customer for finance (Registry); a
     // dismissal marks its days late (Rollups), so the next close releases them.
-    for (const table of [t.flags, t.registry, t.rollups]) table.grantReadWriteData(this.reader);
-    t.audit.grantWriteData(this.reader);
-    for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.reader, 'sqs:GetQueueAttributes');
+    for (const table of [t.flags, t.registry, t.rollups]) table.grantReadWriteData(this.api);
+    t.audit.grantWriteData(this.api);
+    for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.api, 'sqs:GetQueueAttributes');
 
-    this.api = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
+    this.httpApi = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.api,
+      httpApi: this.httpApi,
       autoDeploy: true,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
     });
     this.url = stage.url;
 
     const ingest = new HttpLambdaIntegration('IngestIntegration', this.ingest);
-    const reader = new HttpLambdaIntegration('ReaderIntegration', this.reader);
+    const api = new HttpLambdaIntegration('ApiIntegration', this.api);
     // Exactly the routes of functions/resources.ts, each to the function that serves it.
-    const integrations = { ingest, reader };
+    const integrations = { ingest, api };
     for (const [key, fn] of Object.entries(HTTP_ROUTES)) {
       const [method, path] = key.split(' ') as [keyof typeof HttpMethod, string];
-      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration: integrations[fn] });
+      this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: integrations[fn] });
     }
-    Validations.of(this.api).acknowledge({
+    Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
     });

@@ -16,7 +16,7 @@ import type { UsageTables } from './usage-tables.js';
 export interface NightlyCloseProps {
   readonly tables: UsageTables;
   readonly pipeline: EventPipeline;
-  /** Settings every function reads at cold start (functions/config.ts), e.g. `HOLD_SEVERITIES`. */
+  /** Settings every function reads at cold start (functions/runtime/config.ts), e.g. `HOLD_SEVERITIES`. */
   readonly settings?: Record<string, string>;
   /**
    * Name of an existing Secrets Manager secret holding the Stripe key, to import instead of creating
@@ -43,7 +43,7 @@ export class NightlyClose extends Construct {
   readonly flagTopic: Topic;
   readonly schedule: Rule;
   readonly stripeSecret: ISecret;
-  /** The close queue URLs under the environment variables functions/config.ts reads. */
+  /** The close queue URLs under the environment variables functions/runtime/config.ts reads. */
   readonly environment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: NightlyCloseProps) {
@@ -72,11 +72,11 @@ export class NightlyClose extends Construct {
     this.stripeSecret = props.stripeSecretName ? Secret.fromSecretNameV2(this, 'StripeSecret', props.stripeSecretName) : this.createStripeSecret();
 
     const t = props.tables.tables;
-    // Every function gets every resource name (config.ts validates them all at cold start); IAM decides what each may touch.
+    // Every function gets every resource name (runtime/config.ts validates them all at cold start); IAM decides what each may touch.
     const environment = { ...props.tables.environment, ...props.settings, ...props.pipeline.environment, ...this.environment };
 
-    this.planner = new NodeFunction(this, 'Planner', {
-      handlerFile: 'plan-nightly-close',
+    this.planner = new NodeFunction(this, {
+      handler: 'close-planner',
       description: 'Nightly close: plans the run and fans customers out over the close queue',
       environment,
       timeout: Duration.seconds(CLOSE_FUNCTIONS.plannerTimeoutSeconds),
@@ -93,8 +93,8 @@ export class NightlyClose extends Construct {
 
     this.flagTopic = new Topic(this, FLAG_TOPIC.id, { displayName: 'Serenity metering: new fraud flags', enforceSSL: true, masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns') });
 
-    this.worker = new NodeFunction(this, 'Worker', {
-      handlerFile: 'close-customers',
+    this.worker = new NodeFunction(this, {
+      handler: 'close-worker',
       description: 'Nightly close: closes a chunk of customers and reports their usage to Stripe',
       environment: {
         ...environment,

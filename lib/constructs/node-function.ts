@@ -5,17 +5,17 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { SERVICE_NAME } from '../../functions/resources.js';
+import { type HandlerName, handlerConstructId, SERVICE_NAME } from '../../functions/resources.js';
 
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Options of a {@link NodeFunction}: which handler file and what it needs. */
+/** Options of a {@link NodeFunction}: which handler and what it needs. */
 export interface NodeFunctionProps {
-  /** File stem under functions/, e.g. `ingest-events`; the file must export `handler`. */
-  readonly handlerFile: string;
+  /** The handler's one name: its file under functions/handlers/ (which must export `handler`), and the construct's id. */
+  readonly handler: HandlerName;
   readonly description: string;
-  /** Resource names the handler's config reads; see functions/config.ts. */
+  /** Resource names the handler's config reads; see functions/runtime/config.ts. */
   readonly environment: Record<string, string>;
   readonly timeout?: Duration;
   readonly memorySize?: number;
@@ -24,16 +24,18 @@ export interface NodeFunctionProps {
 /**
  * A Node.js 22 arm64 Lambda bundled locally by esbuild as minified ESM, with its own log group
  * and a role that may write only to that log group until grants add more.
- * @example const fn = new NodeFunction(this, 'Ingest', { handlerFile: 'ingest-events', description: 'POST /v1/events', environment });
+ * Its construct id comes from the handler's name (`handlerConstructId`), so file, construct and logs agree.
+ * @example const fn = new NodeFunction(this, { handler: 'ingest', description: 'POST /v1/events', environment });
  */
 export class NodeFunction extends NodejsFunction {
-  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+  constructor(scope: Construct, props: NodeFunctionProps) {
+    const id = handlerConstructId(props.handler);
     // Siblings rather than children: both must exist before super() runs. Operational logs only
     // (the audit trail lives in the Audit table), so they go with the stack.
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `${id} function` });
     super(scope, id, {
-      entry: `${repoRoot}functions/${props.handlerFile}.ts`,
+      entry: `${repoRoot}functions/handlers/${props.handler}.ts`,
       handler: 'handler',
       projectRoot: repoRoot,
       depsLockFilePath: `${repoRoot}package-lock.json`,
@@ -48,6 +50,8 @@ export class NodeFunction extends NodejsFunction {
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        // The `function` key of every log line (functions/runtime/logger.ts).
+        METER_FUNCTION: props.handler,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import type { SQSEvent } from 'aws-lambda';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { makeCloseWorker } from '../../functions/close-customers.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { fixedClock } from '../../functions/core/clock.js';
-import { validateEvent } from '../../functions/core/event-contract.js';
-import type { CloseChunk } from '../../functions/core/close-plan.js';
-import type { Customer } from '../../functions/core/ports.js';
+import { makeCloseWorker } from '../../functions/handlers/close-worker.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { fixedClock } from '../../contract/clock.js';
+import { validateEvent } from '../../contract/event-contract.js';
+import type { CloseChunk } from '../../functions/core/close/close-plan.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
 
 // One chunk with two customers, whose close fails for one of them (its events cannot be read).
 const DAY = '2026-03-02';

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { createUsageEmitter } from '../../emitter/index.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { parseUsageQuery, usageReport } from '../../functions/core/usage-query.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
 import { freePort } from '../../local/free-port.js';
 
 let stack: LocalStack;

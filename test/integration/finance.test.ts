@@ -2,15 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/nightly-close.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { HOUR_MS, fixedClock } from '../../functions/core/clock.js';
-import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
-import { METERS, type Meter } from '../../functions/core/meters.js';
-import type { Customer } from '../../functions/core/ports.js';
-import type { Statement } from '../../functions/core/statement.js';
-import { reconcilePeriod, type FinanceDeps } from '../../local/commands/finance.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
+import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { HOUR_MS, fixedClock } from '../../contract/clock.js';
+import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
+import { METERS, type Meter } from '../../contract/meters.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
+import type { Statement } from '../../functions/core/billing/statement.js';
+import { reconcilePeriod, type FinanceDeps } from '../../cli/commands/finance.js';
 
 // The closed day is 2026-02-26; the clock stands at 00:30 the morning after, as the schedule does.
 // The Stripe test server shares the clock, so its 35-day window and 24-hour cancel window agree with ours.

@@ -9,11 +9,11 @@ const run = (args: string[], env: Record<string, string>) =>
     (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
   );
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { hashKey } from '../../functions/core/api-keys.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { flagRevision, mergeFlags, openFlag } from '../../functions/core/fraud/merge-flags.js';
 import type { Detection } from '../../functions/core/fraud/types.js';
-import { postReview } from '../../functions/flag-routes.js';
-import type { Services } from '../../functions/services.js';
+import { postReview } from '../../functions/http/routes/flags.js';
+import type { Services } from '../../functions/runtime/services.js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
 let stack: LocalStack;

@@ -2,16 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/nightly-close.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
-import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
+import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { DAY_MS, fixedClock, utcDay } from '../../contract/clock.js';
+import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
 import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
-import { loadStatement } from '../../functions/core/statement.js';
-import type { Customer } from '../../functions/core/ports.js';
+import { loadStatement } from '../../functions/core/billing/statement.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
 
 // Four weeks of steady weekday traffic, then one day with fifty times the usual volume.
 const FIRST = Date.parse('2026-02-01T00:00:00Z');

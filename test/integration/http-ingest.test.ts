@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { apiCall, post } from '../support/events.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { replayQuarantine } from '../../functions/core/replay.js';
+import { apiCall, post } from '../fakes/events.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { hashKey } from '../../functions/core/api-keys.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
 
 let stack: LocalStack;
 const today = () => new Date().toISOString().slice(0, 10);

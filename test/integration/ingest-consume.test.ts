@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { apiCall, fileEvent, post, userActive } from '../support/events.js';
-import { buildCustomer } from '../../functions/core/customers.js';
+import { apiCall, fileEvent, post, userActive } from '../fakes/events.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
 
 let stack: LocalStack;
 

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/nightly-close.js';
-import { makePlanner } from '../../functions/plan-nightly-close.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { hashKey } from '../../functions/core/api-keys.js';
-import { DAY_MS, fixedClock, utcDay } from '../../functions/core/clock.js';
-import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
-import type { Customer } from '../../functions/core/ports.js';
+import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
+import { makePlanner } from '../../functions/handlers/close-planner.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
+import { DAY_MS, fixedClock, utcDay } from '../../contract/clock.js';
+import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
-import { post } from '../support/events.js';
+import { post } from '../fakes/events.js';
 
 // Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC) from
 // 2026-02-01, each day closed the night after. Day D closes through the real path; then twenty times the

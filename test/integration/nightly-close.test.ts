@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/nightly-close.js';
-import { buildCustomer } from '../../functions/core/customers.js';
-import { fixedClock } from '../../functions/core/clock.js';
-import { validateEvent, type UsageEvent } from '../../functions/core/event-contract.js';
-import type { Customer } from '../../functions/core/ports.js';
-import type { MeterEventReporter } from '../../functions/core/stripe-reporting.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
+import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { fixedClock } from '../../contract/clock.js';
+import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
+import type { MeterEventReporter } from '../../functions/core/billing/stripe-reporting.js';
 
 // Fixed dates around a month end; the Stripe test server shares the clock, so its 35-day window agrees.
 const clock = fixedClock('2026-02-27T00:30:00Z');

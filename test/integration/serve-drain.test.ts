@@ -3,11 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeAwsClients } from '../../functions/adapters/aws-clients.js';
-import { DynamoDbEventStore } from '../../functions/adapters/dynamodb-event-store.js';
+import { makeAwsClients } from '../../functions/adapters/aws/aws-clients.js';
+import { DynamoDbEventStore } from '../../functions/adapters/dynamodb/dynamodb-event-store.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { freePort } from '../../local/free-port.js';
-import { apiCall, post } from '../support/events.js';
+import { apiCall, post } from '../fakes/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meter-serve-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

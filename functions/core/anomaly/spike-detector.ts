@@ -12,9 +12,9 @@
  *
  * Warm-up: nothing is flagged before 72 hourly points (3 days) or 14 daily points (2 weeks).
  */
-import { DAY_MS, HOUR_MS } from '../clock.js';
-import { ValidationError, type FieldError } from '../errors.js';
-import { assertNever } from '../meters.js';
+import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
+import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { assertNever } from '../../../contract/meters.js';
 import { SEVERITY_THRESHOLDS, SPIKE_THRESHOLD, productionTuning } from './constants.js';
 import { SeasonalBaseline, fromModelSpace, toModelSpace } from './seasonal-baseline.js';
 import { TailMemory } from './tail-memory.js';

@@ -1,4 +1,4 @@
-import type { Granularity } from '../usage-fragment.js';
+import type { Granularity } from '../count/usage-fragment.js';
 
 export type { Granularity };
 

@@ -1,5 +1,5 @@
-import { DAY_MS } from '../clock.js';
-import type { Meter } from '../meters.js';
+import { DAY_MS } from '../../../contract/clock.js';
+import type { Meter } from '../../../contract/meters.js';
 
 /**
  * The one global parameter set of the fraud rules. Never per customer.

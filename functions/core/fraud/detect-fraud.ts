@@ -1,4 +1,4 @@
-import { METERS } from '../meters.js';
+import { METERS } from '../../../contract/meters.js';
 import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { validateFraudInput } from './fraud-input.js';
 import { buildRuleContext, type RuleContext } from './rule-context.js';

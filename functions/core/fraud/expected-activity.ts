@@ -1,7 +1,7 @@
-import { DAY_MS } from '../clock.js';
-import { MeteringError, ValidationError, type FieldError } from '../errors.js';
-import { METERS, type Meter } from '../meters.js';
-import { looksLikeCardNumber } from '../privacy.js';
+import { DAY_MS } from '../../../contract/clock.js';
+import { MeteringError, ValidationError, type FieldError } from '../../../contract/errors.js';
+import { METERS, type Meter } from '../../../contract/meters.js';
+import { looksLikeCardNumber } from '../../../contract/privacy.js';
 import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
 
 /**

@@ -1,10 +1,10 @@
-import { DAY_MS, utcDay } from '../clock.js';
-import { ValidationError, type FieldError } from '../errors.js';
-import { utcDayStart } from '../file-timeline.js';
-import { isCountryCode } from '../privacy.js';
+import { DAY_MS, utcDay } from '../../../contract/clock.js';
+import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { utcDayStart } from '../close/file-timeline.js';
+import { isCountryCode } from '../../../contract/privacy.js';
 import { MAX_HISTORY_DAYS } from './constants.js';
 import type { CustomerActivityDay, FraudInput, KeyDayActivity, PeerStats } from './types.js';
-import { METERS } from '../meters.js';
+import { METERS } from '../../../contract/meters.js';
 
 const INPUT_KEYS = new Set(['customerId', 'day', 'createdAt', 'period', 'days', 'peers']);
 const DAY_KEYS = new Set(['day', 'apiCalls', 'activeUsers', 'activeUsersDay', 'protectedFiles', 'keys']);

@@ -1,8 +1,8 @@
-import { DAY_MS, startOfUtcDay, utcDay } from '../clock.js';
-import { ValidationError, type FieldError } from '../errors.js';
-import { utcDayStart } from '../file-timeline.js';
-import { METERS, type Meter } from '../meters.js';
-import { STRIPE_WINDOW_MS, type Hold } from '../reporting-plan.js';
+import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
+import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { utcDayStart } from '../close/file-timeline.js';
+import { METERS, type Meter } from '../../../contract/meters.js';
+import { STRIPE_WINDOW_MS, type Hold } from '../billing/reporting-plan.js';
 import { HOLD_ESCALATION_AGE_MS } from './constants.js';
 import { FLAG_SEVERITIES, type Detection, type Flag, type FlagSeverity } from './types.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DAY_MS, startOfUtcDay, utcDay } from '../clock.js';
-import { ValidationError, type FieldError } from '../errors.js';
-import type { Meter } from '../meters.js';
+import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
+import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import type { Meter } from '../../../contract/meters.js';
 import { MAX_EVIDENCE_POINTS } from './constants.js';
 import { severityRank } from './scoring.js';
 import type { AlsoMatched, Detection, EvidenceSeries, Flag, FlagEvidence, FraudRule, RankedValue } from './types.js';

@@ -1,6 +1,6 @@
-import { ValidationError, type FieldError } from '../errors.js';
-import { utcDayStart } from '../file-timeline.js';
-import { METERS, type Meter } from '../meters.js';
+import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { utcDayStart } from '../close/file-timeline.js';
+import { METERS, type Meter } from '../../../contract/meters.js';
 import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { accountAgeDays, comparableValue } from './rules/new-account-surge.js';
 import { quantile } from './stats.js';

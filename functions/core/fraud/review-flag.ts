@@ -1,5 +1,5 @@
-import { ConflictError, ValidationError, MeteringError, type FieldError } from '../errors.js';
-import { looksLikeCardNumber } from '../privacy.js';
+import { ConflictError, ValidationError, MeteringError, type FieldError } from '../../../contract/errors.js';
+import { looksLikeCardNumber } from '../../../contract/privacy.js';
 import type { Flag } from './types.js';
 
 /** An analyst's decision on an open flag. */

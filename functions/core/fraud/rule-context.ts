@@ -1,8 +1,8 @@
 import { scoreSeries } from '../anomaly/spike-detector.js';
 import type { SpikeDetectorOptions, SpikeResult, UsagePoint } from '../anomaly/types.js';
-import { DAY_MS, HOUR_MS } from '../clock.js';
-import { utcDayStart } from '../file-timeline.js';
-import { assertNever, type Meter } from '../meters.js';
+import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
+import { utcDayStart } from '../close/file-timeline.js';
+import { assertNever, type Meter } from '../../../contract/meters.js';
 import { round4 } from './scoring.js';
 import type { CustomerActivityDay, EvidencePoint, EvidenceSeries, FraudInput } from './types.js';
 

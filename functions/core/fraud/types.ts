@@ -1,5 +1,5 @@
-import type { BillingPeriod } from '../billing-period.js';
-import type { Meter } from '../meters.js';
+import type { BillingPeriod } from '../close/billing-period.js';
+import type { Meter } from '../../../contract/meters.js';
 
 /** The fraud rules: a closed union, each implemented in its own module under `rules/`. */
 export type FraudRule = 'volume_spike' | 'leaked_key' | 'account_sharing' | 'new_account_surge' | 'off_hours_burst' | 'end_of_period_gaming';

@@ -22,7 +22,7 @@
  * the pattern distorts; strength = the adjusted-users detector's (robust z over its bar). Window: the
  * scored day.
  */
-import { DAY_MS } from '../../clock.js';
+import { DAY_MS } from '../../../../contract/clock.js';
 import { ACCOUNT_SHARING, EVIDENCE_CONTEXT } from '../constants.js';
 import { dailyValue, evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';

@@ -13,8 +13,8 @@
  * The meter is `protected_files`; window: the scored day. A hold on it keeps the period's
  * protected-files report back (a `last` meter reports the period's value), which is the point.
  */
-import { periodContaining } from '../../billing-period.js';
-import { DAY_MS, HOUR_MS } from '../../clock.js';
+import { periodContaining } from '../../close/billing-period.js';
+import { DAY_MS, HOUR_MS } from '../../../../contract/clock.js';
 import { END_OF_PERIOD_GAMING } from '../constants.js';
 import type { RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';

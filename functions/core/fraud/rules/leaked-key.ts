@@ -40,7 +40,7 @@
  * One detection per customer and day, on `api_calls`, naming every key that crossed and the top
  * prefixes and countries, new ones marked.
  */
-import { DAY_MS } from '../../clock.js';
+import { DAY_MS } from '../../../../contract/clock.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY } from '../constants.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';

@@ -15,8 +15,8 @@
  * and their series beside its own), so a big new account makes one flag that holds every meter it
  * surged on (`mergeFlags` continues it over the account's first two weeks, whatever the meter).
  */
-import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../clock.js';
-import { METERS, type Meter } from '../../meters.js';
+import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../../../contract/clock.js';
+import { METERS, type Meter } from '../../../../contract/meters.js';
 import { foldedMeter } from '../merge-flags.js';
 import { NEW_ACCOUNT_DAYS, NEW_ACCOUNT_SURGE } from '../constants.js';
 import { dailyValue, type RuleContext } from '../rule-context.js';

@@ -15,7 +15,7 @@
  * `minHistoryDays` of history. Window: the first to the last bursting hour of the scored day. The
  * evidence names where the day's calls came from (`placesOfDay`), as `volume_spike`'s does.
  */
-import { HOUR_MS } from '../../clock.js';
+import { HOUR_MS } from '../../../../contract/clock.js';
 import { EVIDENCE_CONTEXT, OFF_HOURS_BURST } from '../constants.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';

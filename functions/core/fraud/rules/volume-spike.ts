@@ -24,13 +24,13 @@
  * systems (a backfill) from someone else's.
  */
 import type { SpikeResult } from '../../anomaly/types.js';
-import { METERS, type Meter } from '../../meters.js';
+import { METERS, type Meter } from '../../../../contract/meters.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY, VOLUME_SPIKE } from '../constants.js';
 import { placesOfDay, type PlacesEvidence } from '../places.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { Detection, EvidenceSeries } from '../types.js';
-import { HOUR_MS, DAY_MS } from '../../clock.js';
+import { HOUR_MS, DAY_MS } from '../../../../contract/clock.js';
 
 /** The spike detector's strength of a verdict: its robust z over its own bar (1 at the bar). */
 export function strengthOfResult(r: SpikeResult): number {

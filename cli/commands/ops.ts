@@ -1,0 +1,74 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
+import { auditEntry } from '../../functions/core/ingest/ingest.js';
+import type { KeyRole } from '../../functions/core/shared/ports.js';
+import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
+import type { Connection } from '../connect.js';
+import { cliActor } from './customers.js';
+import { printTable } from '../render/output.js';
+
+/** `meter keys create --role ingest|analyst|admin --principal NAME [--source S]`: prints the key once; only its hash is stored. */
+export async function createKey(c: Connection, o: { role?: string; principal?: string; source?: string }): Promise<void> {
+  const role = (o.role ?? 'ingest') as KeyRole;
+  if (!['ingest', 'analyst', 'admin'].includes(role)) throw new Error('--role must be ingest, analyst or admin');
+  if (!o.principal) throw new Error('--principal is required (who holds the key)');
+  if (role === 'ingest' && !o.source) throw new Error('--source is required for an ingest key (the event source it may write as)');
+  const key = generateKey(role);
+  const s = c.services;
+  await s.registry.putKey({ hash: hashKey(key), prefix: key.slice(0, 12), role, principal: o.principal, ...(o.source ? { source: o.source } : {}), createdAt: new Date(s.clock.now()).toISOString() });
+  await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'key.create', actor: cliActor(), details: { role, principal: o.principal, prefix: key.slice(0, 12) } }));
+  console.log(key);
+}
+
+/** `meter usage --customer C [--from ISO] [--to ISO] [--granularity hour|day]`. */
+export async function showUsage(c: Connection, o: { customer?: string; from?: string; to?: string; granularity?: string; json?: boolean }): Promise<void> {
+  const now = c.services.clock.now();
+  const q = parseUsageQuery({
+    customer: o.customer,
+    from: o.from ?? new Date(now - 86_400_000).toISOString(),
+    to: o.to ?? new Date(now).toISOString(),
+    granularity: o.granularity ?? 'hour',
+  });
+  const customer = (await c.services.registry.customers([q.customerId])).get(q.customerId);
+  if (!customer) throw new Error(`customer "${q.customerId}" is not registered`);
+  const report = await usageReport(q, customer, c.services.usage, c.services.clock.now());
+  if (o.json) return console.log(JSON.stringify(report, null, 2));
+  printTable(report.buckets.filter((b) => b.api_calls || b.active_users || b.protected_files));
+  console.log(`totals: ${JSON.stringify(report.totals)}`);
+}
+
+/** `meter health`: queue, DLQ and quarantine depths. */
+export async function health(c: Connection): Promise<number> {
+  const [depth, quarantined] = await Promise.all([c.services.queue.depth(), c.services.quarantine.count()]);
+  console.log(JSON.stringify({ ...depth, quarantine: quarantined }));
+  return depth.dlq > 0 || quarantined > 0 ? 1 : 0;
+}
+
+/** `meter dlq redrive`: moves dead-lettered messages back to the event queue (safe: the consumer dedupes). */
+export async function redriveDlq(c: Connection): Promise<void> {
+  const { sqs } = c.services.clients;
+  const { queueUrl, dlqUrl } = c.services.config;
+  let moved = 0;
+  for (;;) {
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
+    const msgs = r.Messages ?? [];
+    if (msgs.length === 0) break;
+    const sent = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), MessageBody: m.Body! })) }));
+    const ok = new Set((sent.Successful ?? []).map((x) => Number(x.Id)));
+    const done = msgs.filter((_, i) => ok.has(i));
+    if (done.length) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlqUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    moved += done.length;
+    if (done.length < msgs.length) throw new Error(`${msgs.length - done.length} messages could not be moved; they stay in the DLQ`);
+  }
+  const s = c.services;
+  await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'dlq.redrive', actor: cliActor(), counts: { moved } }));
+  console.log(`moved ${moved} messages from the DLQ back to the event queue`);
+}
+
+/** `meter audit [--day YYYY-MM-DD]`: the newest audit records of a day. */
+export async function showAudit(c: Connection, o: { day?: string; json?: boolean }): Promise<void> {
+  const day = o.day ?? new Date(c.services.clock.now()).toISOString().slice(0, 10);
+  const rows = await c.services.audit.list(day, 50);
+  if (o.json) return console.log(JSON.stringify(rows, null, 2));
+  printTable(rows.map((r) => ({ at: r.at, action: r.action, actor: r.actor, customer: r.customerId ?? '', counts: r.counts ?? '', ip: r.ipPrefix ?? '' })));
+}

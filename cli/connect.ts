@@ -1,0 +1,47 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { makeServices, type Services } from '../functions/runtime/services.js';
+import { LOCAL_CREDENTIALS } from '../local/dynamodb-local.js';
+
+export interface Connection {
+  services: Services;
+  /** The HTTP API of the running local stack, when there is one. */
+  url?: string;
+  adminKey?: string;
+  local: boolean;
+  /** The environment the services were built from (the stack's, or this process's). */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Connects a CLI command to the running `meter serve` stack (found through `<dataDir>/stack.json`),
+ * or, without one, to AWS through the usual environment variables (table names, queue URLs, credentials).
+ */
+export function connect(dataDir = process.env.METER_DATA_DIR ?? '.meter'): Connection {
+  const file = join(dataDir, 'stack.json');
+  if (existsSync(file)) {
+    const stack = JSON.parse(readFileSync(file, 'utf8')) as { url: string; env: Record<string, string>; adminKey?: string };
+    const clients = makeAwsClients({
+      region: stack.env.AWS_REGION,
+      endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    return { services: makeServices({ env: stack.env, clients }), url: stack.url, adminKey: stack.adminKey, local: true, env: { ...process.env, ...stack.env } };
+  }
+  return { services: makeServices(), local: false, env: process.env };
+}
+
+/** Closes the connection's sockets so the CLI exits promptly. */
+export function disconnect(c: Connection): void {
+  c.services.clients.dynamo.destroy();
+  c.services.clients.sqs.destroy();
+}
+
+/** The running local stack's URL and admin key, when there is one; nothing else is opened. */
+export function stackInfo(dataDir = process.env.METER_DATA_DIR ?? '.meter'): { url?: string; adminKey?: string } {
+  const file = join(dataDir, 'stack.json');
+  if (!existsSync(file)) return {};
+  const stack = JSON.parse(readFileSync(file, 'utf8')) as { url: string; adminKey?: string };
+  return { url: stack.url, adminKey: stack.adminKey };
+}

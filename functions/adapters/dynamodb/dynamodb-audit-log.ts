@@ -1,0 +1,46 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AuditEntry, AuditLog } from '../../core/shared/ports.js';
+import { DAY_MS } from '../../../contract/clock.js';
+import type { CapacityMeter } from './capacity-meter.js';
+
+/** DynamoDB implementation of the AuditLog port: one item per operation, partitioned by UTC day. */
+export class DynamoDbAuditLog implements AuditLog {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly retentionDays: number,
+    private readonly meter?: CapacityMeter,
+  ) {}
+
+  async record(entry: AuditEntry): Promise<void> {
+    const expiresAt = Math.floor((Date.parse(entry.at) + this.retentionDays * DAY_MS) / 1000);
+    try {
+      const r = await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `A#${entry.at.slice(0, 10)}`, sk: entry.id, expiresAt, ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('write', r.ConsumedCapacity);
+    } catch (err) {
+      // Recorded already under this id: the first record stands (entries are never rewritten).
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async list(day: string, limit = 100): Promise<AuditEntry[]> {
+    const r = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `A#${day}` },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (r.Items ?? []).map(({ pk: _pk, sk: _sk, expiresAt: _e, ...rest }) => rest as AuditEntry);
+  }
+}

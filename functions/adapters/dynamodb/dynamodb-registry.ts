@@ -1,0 +1,78 @@
+import { BatchGetCommand, type BatchGetCommandOutput, DeleteCommand, GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ApiKey, Customer, Registry } from '../../core/shared/ports.js';
+import type { CapacityMeter } from './capacity-meter.js';
+
+const customerPk = (id: string) => `CUS#${id}`;
+const keyPk = (hash: string) => `KEY#${hash}`;
+
+/** DynamoDB implementation of the Registry port: customers and hashed API keys in one small table. */
+export class DynamoDbRegistry implements Registry {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly meter?: CapacityMeter,
+  ) {}
+
+  async customers(ids: readonly string[]): Promise<Map<string, Customer>> {
+    const out = new Map<string, Customer>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((id) => ({ pk: customerPk(id), sk: 'PROFILE' }));
+      while (keys && keys.length > 0) {
+        const r: BatchGetCommandOutput = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } }, ReturnConsumedCapacity: "TOTAL" }));
+        this.meter?.add('read', r.ConsumedCapacity);
+        for (const item of r.Responses?.[this.table] ?? []) out.set(item.id, toCustomer(item));
+        keys = r.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return out;
+  }
+
+  async putCustomer(c: Customer): Promise<void> {
+    const r = await this.doc.send(
+      new PutCommand({ TableName: this.table, Item: { pk: customerPk(c.id), sk: 'PROFILE', kind: 'customer', ...c }, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.meter?.add('write', r.ConsumedCapacity);
+  }
+
+  async listCustomers(): Promise<Customer[]> {
+    const out: Customer[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'kind = :k',
+          ExpressionAttributeValues: { ':k': 'customer' },
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      for (const item of r.Items ?? []) out.push(toCustomer(item));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  async deleteCustomer(id: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: customerPk(id), sk: 'PROFILE' } }));
+  }
+
+  async keyByHash(hash: string): Promise<ApiKey | undefined> {
+    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: keyPk(hash), sk: 'KEY' }, ReturnConsumedCapacity: 'TOTAL' }));
+    this.meter?.add('read', r.ConsumedCapacity);
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, kind: _kind, ...key } = r.Item;
+    return key as ApiKey;
+  }
+
+  async putKey(key: ApiKey): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: keyPk(key.hash), sk: 'KEY', kind: 'key', ...key } }));
+  }
+}
+
+function toCustomer(item: Record<string, unknown>): Customer {
+  const { pk: _pk, sk: _sk, kind: _kind, ...c } = item;
+  return c as unknown as Customer;
+}

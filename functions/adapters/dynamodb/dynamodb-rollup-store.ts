@@ -1,0 +1,134 @@
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { CloseRun, RollupStore, StoredDay } from '../../core/shared/ports.js';
+import type { FileOp } from '../../core/count/usage-fragment.js';
+import { batchWriteAll } from './dynamodb-batch.js';
+import type { CapacityMeter } from './capacity-meter.js';
+
+const LATE_PK = 'LATE';
+
+/** DynamoDB implementation of the RollupStore port: the nightly close's state, one table. */
+export class DynamoDbRollupStore implements RollupStore {
+  constructor(
+    private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
+    private readonly table: string,
+    private readonly meter?: CapacityMeter,
+  ) {}
+
+  async getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]> {
+    const items = await this.query({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
+      ExpressionAttributeValues: { ':pk': `R#${customerId}`, ':a': `D#${fromDay}`, ':b': `D#${toDay}` },
+    });
+    return items.map(({ pk: _pk, sk: _sk, ...d }) => d as unknown as StoredDay);
+  }
+
+  async save(
+    customerId: string,
+    changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> },
+  ): Promise<void> {
+    // Day rows last: a close that dies halfway leaves its days unstored, so the next close computes them
+    // again (and rewrites the users and file histories, idempotently) rather than trusting days whose
+    // users or file operations were never written.
+    await this.write([
+      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) => [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay }))),
+      ...[...changes.files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })),
+    ]);
+    await this.write(changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
+  }
+
+  async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` } });
+    return new Map(items.map((i) => [i.sk as string, i.firstDay as string]));
+  }
+
+
+  async fileHistory(customerId: string): Promise<Map<string, FileOp[]>> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `FH#${customerId}` } });
+    return new Map(items.map((i) => [i.sk as string, JSON.parse(i.ops as string) as FileOp[]]));
+  }
+
+
+  async lateDays(): Promise<{ customerId: string; day: string }[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': LATE_PK } });
+    return items.map((i) => ({ customerId: i.customerId as string, day: i.day as string }));
+  }
+
+  async markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void> {
+    await this.write(marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, customerId: m.customerId, day: m.day, markedAt: at })));
+  }
+
+  async clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number): Promise<void> {
+    for (const m of marks) {
+      try {
+        await this.clients.doc.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: LATE_PK, sk: `${m.customerId}#${m.day}` },
+            // Marks written before marks carried a stamp count as old.
+            ConditionExpression: 'attribute_not_exists(markedAt) OR markedAt <= :by',
+            ExpressionAttributeValues: { ':by': markedBy },
+          }),
+        );
+      } catch (err) {
+        // Marked again while the close ran: the next close plans the day again.
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+  }
+
+  async startRun(run: CloseRun): Promise<void> {
+    await this.write([{ pk: `RUN#${run.day}`, sk: run.runId, ...run, counts: {} }]);
+  }
+
+  async chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, number> = { ':one': 1, ':zero': 0 };
+    const sets: string[] = [];
+    // ADD works on top-level attributes only; nested counters are SET from their current value.
+    Object.entries(counts).forEach(([k, v], i) => {
+      names[`#c${i}`] = k;
+      values[`:c${i}`] = v;
+      sets.push(`counts.#c${i} = if_not_exists(counts.#c${i}, :zero) + :c${i}`);
+    });
+    await this.clients.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `RUN#${day}`, sk: runId },
+        UpdateExpression: `ADD chunksDone :one${sets.length ? ` SET ${sets.join(', ')}` : ''}`,
+        ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined> {
+    const r = await this.clients.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `RUN#${day}`, sk: runId }, ConsistentRead: true }));
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...run } = r.Item;
+    return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
+  }
+
+  private async write(items: Record<string, unknown>[]): Promise<void> {
+    if (items.length === 0) return;
+    await batchWriteAll(
+      this.clients.dynamo,
+      this.table,
+      items.map((Item) => ({ PutRequest: { Item: marshall(Item, { removeUndefinedValues: true }) } })),
+      this.meter,
+    );
+  }
+
+  private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const r = await this.clients.doc.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }));
+      this.meter?.add('read', r.ConsumedCapacity);
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}

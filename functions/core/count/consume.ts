@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
+import { claimEvents } from './ownership.js';
+import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
+import { buildFragments } from './usage-fragment.js';
+import type { Clock } from '../../../contract/clock.js';
+import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore } from '../shared/ports.js';
+
+export interface ConsumeDeps {
+  events: EventStore;
+  usage: UsageStore;
+  customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
+  quarantine: QuarantineStore;
+  clock: Clock;
+  /** Records (customer, day) pairs whose events arrive after that UTC day ended, for the nightly close. */
+  markLate: (marks: readonly { customerId: string; day: string }[]) => Promise<void>;
+}
+
+/** What one message did. */
+export interface ConsumeResult {
+  messageKey: string;
+  events: number;
+  counted: number;
+  duplicates: number;
+  quarantined: QuarantineItem[];
+}
+
+/**
+ * Counts one queue message exactly once. Order matters for crash safety: quarantine first, then the
+ * raw events marked with this message's key, then the fragments; every step rewrites the same items
+ * on a redelivery, and the owner mark lets a redelivery recount what it stored before it crashed.
+ * `skip` holds event keys that an earlier message of the same batch claims.
+ */
+export async function consumeMessage(body: string, parsed: ParsedMessage, deps: ConsumeDeps, skip: ReadonlySet<string> = new Set()): Promise<ConsumeResult> {
+  const now = new Date(deps.clock.now()).toISOString();
+  const key = messageKey(parsed.events);
+  const quarantined: QuarantineItem[] = parsed.invalid.map((bad) => ({
+    customerId: customerIdOf(bad.raw),
+    key: `${bodyHash(body)}#${bad.index}`,
+    reason: bad.index < 0 ? 'malformed_message' : 'invalid',
+    errors: bad.errors,
+    raw: bad.raw,
+    replayable: false,
+    origin: 'consume',
+    quarantinedAt: now,
+    attempts: 0,
+  }));
+
+  const customers = await deps.customers(parsed.events.map((e) => e.customerId));
+  const known: UsageEvent[] = [];
+  const unknownKeys = new Set<string>();
+  for (const e of parsed.events) {
+    if (customers.has(e.customerId)) known.push(e);
+    // The same event twice in one message is quarantined once (a batch write refuses repeated keys).
+    else if (!unknownKeys.has(eventKey(e))) {
+      unknownKeys.add(eventKey(e));
+      quarantined.push({
+        customerId: e.customerId,
+        key: eventKey(e),
+        reason: 'unknown_customer',
+        errors: [{ field: 'subject', message: `customer "${e.customerId}" is not registered` }],
+        event: e,
+        replayable: true,
+        origin: 'consume',
+        quarantinedAt: now,
+        attempts: 0,
+      });
+    }
+  }
+  await deps.quarantine.put(quarantined);
+
+  const unique = uniqueByKey(known);
+  const existing = await deps.events.owners(unique);
+  const claim = claimEvents(key, unique, existing, skip);
+  await deps.events.put(claim.toWrite, key, now);
+  const fragments = buildFragments(key, claim.owned);
+  // A day that has ended may be closed already: tell the next close to look at it again.
+  const today = now.slice(0, 10);
+  await deps.markLate(fragments.filter((f) => f.day < today).map((f) => ({ customerId: f.customerId, day: f.day })));
+  await deps.usage.putFragments(fragments);
+  return {
+    messageKey: key,
+    events: parsed.events.length + parsed.invalid.length,
+    counted: claim.owned.length,
+    duplicates: known.length - claim.owned.length,
+    quarantined,
+  };
+}
+
+function uniqueByKey(events: readonly UsageEvent[]): UsageEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    const k = eventKey(e);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * For each message of a batch, the event keys that an earlier message of the same batch carries.
+ * Parallel records would otherwise both find such an event absent and both count it.
+ */
+export function batchSkips(messages: readonly { id: string; events: readonly UsageEvent[] }[]): Map<string, Set<string>> {
+  const claimed = new Set<string>();
+  const out = new Map<string, Set<string>>();
+  for (const m of messages) {
+    const skip = new Set<string>();
+    for (const e of m.events) {
+      const k = eventKey(e);
+      if (claimed.has(k)) skip.add(k);
+    }
+    for (const e of m.events) claimed.add(eventKey(e));
+    out.set(m.id, skip);
+  }
+  return out;
+}
+
+function customerIdOf(raw: unknown): string {
+  const c = (raw as { customerId?: unknown } | null)?.customerId;
+  return typeof c === 'string' && /^[^#\s]{1,256}$/.test(c) ? c : '-';
+}
+
+const bodyHash = (body: string) => createHash('sha256').update(body).digest('base64url').slice(0, 16);

@@ -1,0 +1,249 @@
+import type { FieldError } from '../../../contract/errors.js';
+import type { Meter } from '../../../contract/meters.js';
+import type { ExpectedActivity } from '../fraud/expected-activity.js';
+import type { Flag, KeyDayActivity } from '../fraud/types.js';
+import type { UsageEvent } from '../../../contract/event-contract.js';
+import type { FileOp, UsageFragment } from '../count/usage-fragment.js';
+
+/** Raw events, stored once each under their (source, id) within the customer's day. */
+export interface EventStore {
+  /** For each event already stored, the key of the message that counted it. Strongly consistent. */
+  owners(events: readonly UsageEvent[]): Promise<Map<string, string>>;
+  /** Stores events as counted by `owner`. Writing the same event again rewrites the same item. */
+  put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void>;
+  /** Every stored event of one customer's UTC day. */
+  listDay(customerId: string, day: string): Promise<UsageEvent[]>;
+}
+
+/** Idempotent usage fragments per customer, day and message. */
+export interface UsageStore {
+  putFragments(fragments: readonly UsageFragment[]): Promise<void>;
+  fragments(customerId: string, day: string): Promise<UsageFragment[]>;
+}
+
+/** A registered customer. Only registered customers' events are counted. */
+export interface Customer {
+  id: string;
+  name?: string;
+  stripeCustomerId?: string;
+  /** Day of month (1-31) on which the customer's billing period starts; calendar months when absent. */
+  anchorDay?: number;
+  /** Set when an analyst confirms fraud: finance must look at this customer. */
+  financeReview?: { flagId: string; rule: string; by: string; at: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type KeyRole = 'ingest' | 'analyst' | 'admin';
+
+/** An API key, stored only as its SHA-256 hash. */
+export interface ApiKey {
+  hash: string;
+  /** First characters of the key, to recognise it in listings. */
+  prefix: string;
+  role: KeyRole;
+  /** The event source an ingest key may write as. */
+  source?: string;
+  /** Who holds the key (an analyst's name for review keys). */
+  principal: string;
+  createdAt: string;
+}
+
+export interface Registry {
+  customers(ids: readonly string[]): Promise<Map<string, Customer>>;
+  putCustomer(customer: Customer): Promise<void>;
+  listCustomers(): Promise<Customer[]>;
+  deleteCustomer(id: string): Promise<void>;
+  keyByHash(hash: string): Promise<ApiKey | undefined>;
+  putKey(key: ApiKey): Promise<void>;
+}
+
+export type QuarantineReason = 'unknown_customer' | 'invalid' | 'malformed_message';
+
+/** An event that could not be counted, kept visibly with its reason. */
+export interface QuarantineItem {
+  customerId: string;
+  /** Stable within its reason: re-quarantining the same event overwrites the same item. */
+  key: string;
+  reason: QuarantineReason;
+  errors: FieldError[];
+  /** The normalised event, when it passed validation (e.g. an unknown customer). */
+  event?: UsageEvent;
+  /** The submitted payload, card-number-like values redacted, when it did not. */
+  raw?: unknown;
+  /** False where replaying can never succeed (e.g. a redacted card number). */
+  replayable: boolean;
+  /** The source the submitting ingest key was bound to: a replay validates against it, as ingest did. */
+  boundSource?: string;
+  origin: 'ingest' | 'consume';
+  quarantinedAt: string;
+  attempts: number;
+  lastError?: string;
+}
+
+export interface QuarantineFilter {
+  customerId?: string;
+  reason?: QuarantineReason;
+  limit?: number;
+}
+
+export interface QuarantineStore {
+  put(items: readonly QuarantineItem[]): Promise<void>;
+  list(filter?: QuarantineFilter): Promise<QuarantineItem[]>;
+  remove(item: Pick<QuarantineItem, 'customerId' | 'reason' | 'key'>): Promise<void>;
+  count(): Promise<number>;
+}
+
+/** One record of the audit trail. */
+export interface AuditEntry {
+  id: string;
+  action: string;
+  /** Who did it: an ingest source, an analyst, the consumer, the CLI user. */
+  actor: string;
+  at: string;
+  customerId?: string;
+  /** Client network prefix, never a full address. */
+  ipPrefix?: string;
+  region?: string;
+  counts?: Record<string, number>;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  /** Records an entry; one whose id is already recorded stays as it was (a retried operation, with a stable id, records once). */
+  record(entry: AuditEntry): Promise<void>;
+  list(day: string, limit?: number): Promise<AuditEntry[]>;
+}
+
+/** The usage-event queue. */
+export interface EventQueue {
+  /** Sends message bodies; returns the indexes that could not be enqueued after retries. */
+  send(bodies: readonly string[]): Promise<{ failed: number[] }>;
+  depth(): Promise<{ queue: number; inFlight: number; dlq: number }>;
+}
+
+/** A day as the nightly close stored it: the day's own values and the period's values through it. */
+export interface StoredDay {
+  customerId: string;
+  day: string;
+  periodKey: string;
+  anchorDay: number;
+  eventCount: number;
+  apiCalls: number;
+  apiCallsByHour: number[];
+  activeUsers: number;
+  /** Distinct users per UTC hour; absent on days stored before it was kept. */
+  activeUsersByHour?: number[];
+  files: { start: number; end: number; peak: number };
+  /** Files protected at the end of each UTC hour. */
+  filesByHour?: number[];
+  /** API calls per key with their /24 prefixes and countries. */
+  keys?: KeyDayActivity[];
+  /** Period-to-date values through this day, as of its last computation. */
+  ptd: { apiCalls: number; activeUsers: number; filesPeak: number; filesEnd: number };
+  /** What this day contributes to Stripe: the day's api calls; the period-to-date users and files. */
+  values: Record<Meter, number>;
+  computedAt: string;
+}
+
+/** The nightly close's own state. */
+export interface RollupStore {
+  getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]>;
+  /** Writes a close's results for one customer in as few requests as DynamoDB allows. */
+  save(customerId: string, changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> }): Promise<void>;
+  /** Users active in a period, each with the first day it was seen in that period. */
+  periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>>;
+
+  fileHistory(customerId: string): Promise<Map<string, FileOp[]>>;
+
+  /** Days whose events arrived after they were closed, per customer. */
+  lateDays(): Promise<{ customerId: string; day: string }[]>;
+  /** Marks days for the next close to plan again, stamped `at` (ms; a later mark of the same day replaces the stamp). */
+  markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void>;
+  /**
+   * Clears marks a close has dealt with: only those stamped at or before `markedBy` (when the close
+   * began), so a mark made while it ran (late events, a dismissal) stays for the next one.
+   */
+  clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number): Promise<void>;
+  startRun(run: CloseRun): Promise<void>;
+  /** Adds a finished chunk's counts to its run. */
+  chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void>;
+  getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined>;
+}
+
+/** One nightly close run, and how far its chunks have got. */
+export interface CloseRun {
+  runId: string;
+  day: string;
+  chunks: number;
+  customers: number;
+  startedAt: string;
+}
+
+export type LedgerState = 'pending' | 'sent' | 'error';
+
+/** One meter event we report (or reported) to Stripe. */
+export interface LedgerRecord {
+  customerId: string;
+  meter: Meter;
+  day: string;
+  revision: number;
+  value: number;
+  identifier: string;
+  eventName: string;
+  /** Unix seconds, the meter event's timestamp. */
+  timestamp: number;
+  periodKey: string;
+  state: LedgerState;
+  attempts: number;
+  lastError?: string;
+  createdAt: string;
+  sentAt?: string;
+  runId: string;
+}
+
+export interface LedgerStore {
+  entries(customerId: string): Promise<LedgerRecord[]>;
+  /** Creates records that do not exist yet; existing ones (another run's) are left as they are and counted. */
+  create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }>;
+  /** Writes records' new states, in batches. */
+  update(records: readonly LedgerRecord[]): Promise<void>;
+}
+
+/** Filters of a flag listing; all optional. */
+export interface FlagFilter {
+  status?: 'open' | 'confirmed' | 'dismissed';
+  severity?: 'low' | 'medium' | 'high';
+  customerId?: string;
+  rule?: string;
+}
+
+/** A flag to store, and the revision of the stored flag it was made from (`undefined` for a new flag). */
+export interface FlagWrite {
+  flag: Flag;
+  basedOn: number | undefined;
+}
+
+/** Stored fraud flags. */
+export interface FlagStore {
+  get(id: string): Promise<Flag | undefined>;
+  /** A customer's flags, every status: what a night's detections are merged against. */
+  forCustomer(customerId: string): Promise<Flag[]>;
+  list(filter?: FlagFilter): Promise<Flag[]>;
+  /**
+   * Stores each flag only if the stored one is still at the revision it was made from (`basedOn`, see
+   * `flagRevision`; `undefined`: the flag must be new), so a review and a nightly close that read the
+   * same flag cannot overwrite each other. The writes that still match are stored; if any did not,
+   * throws `FlagConflictError` naming them: read the flags again and redo the change.
+   */
+  save(writes: readonly FlagWrite[]): Promise<void>;
+  /** A customer's registered expected activity (see `ExpectedActivity`), every one ever made. */
+  expectedActivity(customerId: string): Promise<ExpectedActivity[]>;
+  /** Stores a new expectation (refusing an id already stored), or with `replace` a withdrawn one over its old self. */
+  putExpectedActivity(e: ExpectedActivity, options?: { replace: boolean }): Promise<void>;
+}
+
+/** Tells the people who review flags that new ones opened (SNS on AWS; the log locally). */
+export interface FlagPublisher {
+  publish(flags: readonly Flag[]): Promise<void>;
+}

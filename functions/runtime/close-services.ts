@@ -1,0 +1,45 @@
+import { loadCloseConfig, loadStripeConfig, type CloseConfig } from './config.js';
+import { createStripeClient } from '../adapters/stripe/stripe-client-config.js';
+import { StripeMeterReporter } from '../adapters/stripe/stripe-meter-reporter.js';
+import { resolveStripeKey } from '../adapters/aws/stripe-secret.js';
+import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
+import { services, type Services } from './services.js';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsFlagPublisher } from '../adapters/aws/sns-flag-publisher.js';
+import { FLAG_TOPIC } from '../resources.js';
+import type { FlagPublisher } from '../core/shared/ports.js';
+
+/** What the nightly close's functions add to the pipeline's services. */
+export interface CloseServices extends Services {
+  close: CloseConfig;
+  closeQueue: SqsEventQueue;
+  /** Where new flags are announced: SNS when FLAG_TOPIC_ARN is set, else the log only. */
+  flagPublisher?: FlagPublisher;
+  /** The Stripe reporter, built on first use: the planner never needs Stripe or its secret. */
+  reporter: () => Promise<StripeMeterReporter>;
+}
+
+/** Builds the close's services on top of the pipeline's, from the environment. */
+export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = process.env): CloseServices {
+  const close = loadCloseConfig(env);
+  let reporter: Promise<StripeMeterReporter> | undefined;
+  return {
+    ...base,
+    close,
+    closeQueue: new SqsEventQueue(base.clients.sqs, close.queueUrl, close.dlqUrl),
+    ...(env[FLAG_TOPIC.env] ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) } : {}),
+    reporter: () =>
+      (reporter ??= (async () => {
+        const stripe = loadStripeConfig(env);
+        const key = await resolveStripeKey(stripe);
+        // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
+        return new StripeMeterReporter({ stripe: createStripeClient({ STRIPE_SECRET_KEY: key, STRIPE_API_BASE: stripe.apiBase }), ratePerSecond: stripe.ratePerSecond });
+      })()),
+  };
+}
+
+let cached: CloseServices | undefined;
+/** The process-wide close services, created on first use. */
+export function closeServices(): CloseServices {
+  return (cached ??= makeCloseServices(services()));
+}

@@ -1,0 +1,77 @@
+import { ulid } from 'ulid';
+import { loadConfig, type Config } from './config.js';
+import { makeAwsClients, type AwsClients } from '../adapters/aws/aws-clients.js';
+import { CapacityMeter } from '../adapters/dynamodb/capacity-meter.js';
+import { DynamoDbAuditLog } from '../adapters/dynamodb/dynamodb-audit-log.js';
+import { DynamoDbEventStore } from '../adapters/dynamodb/dynamodb-event-store.js';
+import { DynamoDbQuarantine } from '../adapters/dynamodb/dynamodb-quarantine.js';
+import { DynamoDbRegistry } from '../adapters/dynamodb/dynamodb-registry.js';
+import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
+import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
+import { systemClock, type Clock } from '../../contract/clock.js';
+import { cachedLookup } from '../core/shared/api-keys.js';
+import type { ApiKey, AuditLog, EventQueue, EventStore, FlagStore, LedgerStore, QuarantineStore, Registry, RollupStore, UsageStore } from '../core/shared/ports.js';
+import { DynamoDbFlagStore } from '../adapters/dynamodb/dynamodb-flag-store.js';
+import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.js';
+import { DynamoDbLedger } from '../adapters/dynamodb/dynamodb-ledger.js';
+
+/** Every adapter a handler may use, wired from one Config. The composition root. */
+export interface Services {
+  config: Config;
+  clients: AwsClients;
+  capacity: CapacityMeter;
+  clock: Clock;
+  newId: () => string;
+  events: EventStore;
+  usage: UsageStore;
+  registry: Registry;
+  quarantine: QuarantineStore;
+  audit: AuditLog;
+  queue: EventQueue;
+  rollups: RollupStore;
+  ledger: LedgerStore;
+  flags: FlagStore;
+  /** Cached API-key lookup by hash. */
+  keyByHash: (hash: string) => Promise<ApiKey | undefined>;
+}
+
+export interface ServiceOverrides {
+  env?: NodeJS.ProcessEnv;
+  clients?: AwsClients;
+  clock?: Clock;
+  capacity?: CapacityMeter;
+  newId?: () => string;
+}
+
+/** Builds the services from the environment; tests and the local stack pass their own clients or clock. */
+export function makeServices(o: ServiceOverrides = {}): Services {
+  const config = loadConfig(o.env);
+  const clients = o.clients ?? makeAwsClients({ region: config.region });
+  const capacity = o.capacity ?? new CapacityMeter();
+  const clock = o.clock ?? systemClock;
+  const registry = new DynamoDbRegistry(clients.doc, config.tables.registry, capacity);
+  return {
+    config,
+    clients,
+    capacity,
+    clock,
+    newId: o.newId ?? (() => ulid(clock.now())),
+    events: new DynamoDbEventStore(clients.dynamo, config.tables.events, config.eventRetentionDays, capacity),
+    usage: new DynamoDbUsageStore(clients.dynamo, config.tables.usage, capacity),
+    registry,
+    quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity),
+    audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
+    queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
+    rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
+    ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
+    flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity),
+    keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
+  };
+}
+
+let cached: Services | undefined;
+
+/** The process-wide services, created on first use (a Lambda cold start). */
+export function services(): Services {
+  return (cached ??= makeServices());
+}

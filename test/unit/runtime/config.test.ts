@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../functions/runtime/config.js';
+import { ConfigError } from '../../../contract/errors.js';
+import { TABLES, EVENT_QUEUE } from '../../../functions/resources.js';
+
+const BASE = {
+  ...Object.fromEntries(Object.values(TABLES).map((t) => [t.env, `serenity-${t.env.toLowerCase()}`])),
+  [EVENT_QUEUE.env]: 'https://sqs.eu-west-1.amazonaws.com/1/events',
+  [EVENT_QUEUE.dlqEnv]: 'https://sqs.eu-west-1.amazonaws.com/1/events-dlq',
+  AWS_REGION: 'eu-west-1',
+};
+
+describe('loadConfig: billing policy settings', () => {
+  it('takes an empty hold policy or invoice grace as unset (high; 1 hour), never as "hold nothing" or "no grace"', () => {
+    // Act
+    const unset = loadConfig(BASE);
+    const empty = loadConfig({ ...BASE, HOLD_SEVERITIES: '', STRIPE_INVOICE_GRACE_HOURS: '' });
+    const set = loadConfig({ ...BASE, HOLD_SEVERITIES: 'medium,high', STRIPE_INVOICE_GRACE_HOURS: '72' });
+
+    // Assess
+    expect([unset.holdSeverities, unset.invoiceGraceHours]).toEqual([['high'], 1]);
+    expect([empty.holdSeverities, empty.invoiceGraceHours]).toEqual([['high'], 1]);
+    expect([set.holdSeverities, set.invoiceGraceHours]).toEqual([['medium', 'high'], 72]);
+  });
+
+  it('refuses a grace Stripe does not allow, naming the variable', () => {
+    // Act / Assess
+    expect(() => loadConfig({ ...BASE, STRIPE_INVOICE_GRACE_HOURS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...BASE, STRIPE_INVOICE_GRACE_HOURS: '96' })).toThrow(/STRIPE_INVOICE_GRACE_HOURS must be 1-72/);
+  });
+});
