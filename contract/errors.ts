@@ -41,6 +41,16 @@ export class ConflictError extends MeteringError {
   readonly retryable = true;
 }
 
+/** What a request names does not exist (HTTP 404). */
+export class NotFoundError extends MeteringError {
+  readonly retryable = false;
+}
+
+/** The request conflicts with the record as it now stands, and waiting will not change that (HTTP 409): e.g. a flag already reviewed. */
+export class StateConflictError extends MeteringError {
+  readonly retryable = false;
+}
+
 /** Authentication failed: missing or unknown key, or a key without the needed role. */
 export class AuthError extends MeteringError {
   readonly retryable = false;

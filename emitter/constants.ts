@@ -1,11 +1,8 @@
+import { INGEST_LIMITS } from '../contract/ingest-limits.js';
 import type { RetryOptions } from './types.js';
 
-/**
- * Limits of POST /v1/events that the emitter must respect. They mirror INGEST_LIMITS in
- * functions/ingest-events.ts (a test keeps them equal); importing that module would pull the
- * whole server composition root into every process that embeds the emitter.
- */
-export const INGEST_REQUEST_LIMITS = { maxEvents: 1000, maxBytes: 1024 * 1024 } as const;
+/** Limits of POST /v1/events that the emitter must respect: the contract's, which ingest enforces. */
+export const INGEST_REQUEST_LIMITS = INGEST_LIMITS;
 
 /** Defaults of the emitter's options. */
 export const DEFAULTS = {

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { findRoute } from '../functions/http/router.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** Routes "METHOD /path" (or "METHOD /prefix/*") to a handler, as the HTTP API's routes do. */
+/** Routes "METHOD /path" (`{name}` for a path parameter) to a handler, as the HTTP API's routes do. */
 export type RouteTable = Record<string, HttpHandler>;
 
 const MAX_BODY = 6 * 1024 * 1024; // API Gateway's payload limit; the handler enforces its own.
@@ -21,7 +22,7 @@ export function startHttpBridge(routes: RouteTable, opts: { port: number; host?:
         return;
       }
       const event = toEvent(req, body);
-      const handler = match(routes, event.requestContext.http.method, event.rawPath);
+      const handler = findRoute(routes, event.requestContext.http.method, event.rawPath)?.route;
       const out = handler ? await handler(event) : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'not found' }) };
       res.writeHead(out.statusCode ?? 200, out.headers as Record<string, string>);
       res.end(out.isBase64Encoded ? Buffer.from(out.body ?? '', 'base64') : (out.body ?? ''));
@@ -30,16 +31,6 @@ export function startHttpBridge(routes: RouteTable, opts: { port: number; host?:
     }
   });
   return new Promise((resolve) => server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(server)));
-}
-
-function match(routes: RouteTable, method: string, path: string): HttpHandler | undefined {
-  const exact = routes[`${method} ${path}`];
-  if (exact) return exact;
-  for (const [key, h] of Object.entries(routes)) {
-    const [m, p] = key.split(' ');
-    if (m === method && p!.endsWith('/*') && path.startsWith(p!.slice(0, -1))) return h;
-  }
-  return undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

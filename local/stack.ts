@@ -7,7 +7,7 @@ import { generateKey, hashKey } from '../functions/core/shared/api-keys.js';
 import type { Clock } from '../contract/clock.js';
 import type { KeyRole } from '../functions/core/shared/ports.js';
 import { makeConsumeHandler } from '../functions/handlers/consume.js';
-import { makeHttpApiHandler } from '../functions/handlers/api.js';
+import { makeApiHandler } from '../functions/handlers/api.js';
 import { makeIngestHandler } from '../functions/handlers/ingest.js';
 import { CLOSE_QUEUE, EVENT_QUEUE, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
 import { makeCloseServices, type CloseServices } from '../functions/runtime/close-services.js';
@@ -111,7 +111,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.close.queueUrl, handler: makeCloseWorker(closeSvc), concurrency: 2, batchSize: 1, visibilityTimeoutSeconds: 120 });
 
   const ingest = makeIngestHandler(services);
-  const api = makeHttpApiHandler(services);
+  const api = makeApiHandler(services);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
   const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port });
   const url = `http://127.0.0.1:${port}`;
@@ -152,15 +152,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   };
 }
 
-/**
- * The bridge's routes from `HTTP_ROUTES`: a route with path parameters is forwarded by the prefix before
- * its first parameter (the handler's own router matches the rest).
- */
+/** The bridge's routes: exactly `HTTP_ROUTES`, each to the function that serves it, matched as API Gateway and the handler's router do. */
 function bridgeRoutes(handlers: Record<'ingest' | 'api', HttpHandler>): Record<string, HttpHandler> {
-  return Object.fromEntries(
-    Object.entries(HTTP_ROUTES).map(([key, fn]) => {
-      const brace = key.indexOf('{');
-      return [brace < 0 ? key : `${key.slice(0, brace)}*`, handlers[fn]];
-    }),
-  );
+  return Object.fromEntries(Object.entries(HTTP_ROUTES).map(([key, fn]) => [key, handlers[fn]]));
 }

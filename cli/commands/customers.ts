@@ -1,5 +1,5 @@
 import { buildCustomer } from '../../functions/core/shared/customers.js';
-import { auditEntry } from '../../functions/core/ingest/ingest.js';
+import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import type { Connection } from '../connect.js';
 import { printTable } from '../render/output.js';

@@ -3,7 +3,7 @@ import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-mete
 import type { BillingPeriod } from '../../functions/core/close/billing-period.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, type Clock } from '../../contract/clock.js';
 import { ConfigError, ValidationError } from '../../contract/errors.js';
-import { auditEntry } from '../../functions/core/ingest/ingest.js';
+import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import { METERS, type Meter } from '../../contract/meters.js';
 import type { Customer, LedgerRecord, LedgerState } from '../../functions/core/shared/ports.js';
 import {

@@ -1,6 +1,6 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
-import { auditEntry } from '../../functions/core/ingest/ingest.js';
+import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import type { KeyRole } from '../../functions/core/shared/ports.js';
 import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
 import type { Connection } from '../connect.js';

@@ -1,4 +1,4 @@
-import { auditEntry } from '../../functions/core/ingest/ingest.js';
+import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import type { QuarantineReason } from '../../functions/core/shared/ports.js';
 import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import type { Connection } from '../connect.js';

@@ -1,5 +1,5 @@
 import { DAY_MS, utcDay } from '../../contract/clock.js';
-import { auditEntry } from '../core/ingest/ingest.js';
+import { auditEntry } from '../core/shared/audit-entries.js';
 import { dayToClose, peerCandidates, peerStats, planChunks } from '../core/close/close-plan.js';
 import { mapLimit } from '../core/shared/concurrency.js';
 import { CLOSE_QUEUE } from '../resources.js';

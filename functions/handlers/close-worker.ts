@@ -5,7 +5,7 @@ import type { ExpectedDetection } from '../core/fraud/expected-activity.js';
 import type { Flag } from '../core/fraud/types.js';
 import type { Customer } from '../core/shared/ports.js';
 import type { CloseChunk } from '../core/close/close-plan.js';
-import { auditEntry } from '../core/ingest/ingest.js';
+import { auditEntry } from '../core/shared/audit-entries.js';
 import { logger } from '../runtime/logger.js';
 import { closeServices, type CloseServices } from '../runtime/close-services.js';
 import { inParallel } from '../core/shared/concurrency.js';

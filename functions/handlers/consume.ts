@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { batchSkips, consumeMessage, type ConsumeResult } from '../core/count/consume.js';
-import { auditEntry } from '../core/ingest/ingest.js';
+import { auditEntry } from '../core/shared/audit-entries.js';
 import { parseMessage } from '../../contract/queue-message.js';
 import { logger } from '../runtime/logger.js';
 import { services, type Services } from '../runtime/services.js';

@@ -1,62 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { authenticate } from '../core/shared/api-keys.js';
-import { auditEntry, ingestEvents } from '../core/ingest/ingest.js';
-import { bodyBytes, callerOf, errorResponse, json, type HttpResult } from '../http/responses.js';
-import { logger } from '../runtime/logger.js';
-import { services, type Services } from '../runtime/services.js';
+import { postEvents } from '../http/routes/events.js';
+import { makeRouter } from '../http/router.js';
+import { type Services, services } from '../runtime/services.js';
 
-/** Request limits of POST /v1/events. */
-export const INGEST_LIMITS = { maxEvents: 1000, maxBytes: 1024 * 1024 } as const;
-
-/**
- * POST /v1/events: authenticate, parse, then validate-enqueue-quarantine in the core.
- * @example curl -H 'authorization: Bearer mk_ingest_…' -H 'content-type: application/cloudevents-batch+json' -d '[…]' $URL/v1/events
- */
+/** The ingest function: POST /v1/events, behind the router that maps every error once. */
 export function makeIngestHandler(s: Services) {
-  return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
-    const requestId = s.newId();
-    try {
-      const key = await authenticate(event.headers?.authorization, s.keyByHash, ['ingest', 'admin']);
-      const raw = bodyBytes(event);
-      if (raw.length > INGEST_LIMITS.maxBytes) return json(413, { error: `request body exceeds ${INGEST_LIMITS.maxBytes} bytes` });
-      const parsed = parseBody(raw.toString('utf8'), event.headers?.['content-type']);
-      if ('error' in parsed) return json(400, { error: parsed.error });
-      if (parsed.events.length > INGEST_LIMITS.maxEvents) return json(413, { error: `at most ${INGEST_LIMITS.maxEvents} events per request` });
-
-      const result = await ingestEvents({ requestId, events: parsed.events, boundSource: key.source }, s);
-      const caller = callerOf(event);
-      await s.audit
-        .record(auditEntry(requestId, s.clock.now(), { action: 'ingest', actor: key.principal, ...caller, counts: result.counts, details: { source: key.source } }))
-        // The events are enqueued already: answering 5xx now would make the client resend them.
-        .catch((err) => logger.error('audit record lost', { requestId, counts: result.counts, error: err as Error }));
-      logger.info('ingest', { requestId, source: key.source, ...result.counts });
-      const body = { accepted: result.accepted, rejected: result.rejected };
-      // Nothing valid could be enqueued: 503, so a client may resend the whole request as it is.
-      // When some could, 202 names the rest as retryable with their ids, so a resend cannot double count.
-      const enqueueFailed = result.rejected.some((r) => r.retryable);
-      if (enqueueFailed && result.accepted.length === 0) return json(503, body, { 'retry-after': '1' });
-      return json(202, body);
-    } catch (err) {
-      return errorResponse(err, requestId);
-    }
-  };
-}
-
-function parseBody(text: string, contentType: string | undefined): { events: unknown[] } | { error: string } {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { error: 'body is not valid JSON' };
-  }
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/cloudevents-batch+json' && !Array.isArray(body)) return { error: 'a batch must be a JSON array of CloudEvents' };
-  if (type === 'application/cloudevents+json' && (Array.isArray(body) || typeof body !== 'object' || body === null)) {
-    return { error: 'a single CloudEvent must be a JSON object' };
-  }
-  if (Array.isArray(body)) return { events: body };
-  if (typeof body === 'object' && body !== null) return { events: [body] };
-  return { error: 'body must be a CloudEvent object or an array of them' };
+  return makeRouter<Services>({ 'POST /v1/events': postEvents }, s);
 }
 
 let cached: ReturnType<typeof makeIngestHandler> | undefined;

@@ -1,5 +1,5 @@
 import { DAY_MS } from '../../../contract/clock.js';
-import { MeteringError, ValidationError, type FieldError } from '../../../contract/errors.js';
+import { StateConflictError, ValidationError, type FieldError } from '../../../contract/errors.js';
 import { METERS, type Meter } from '../../../contract/meters.js';
 import { looksLikeCardNumber } from '../../../contract/privacy.js';
 import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
@@ -121,8 +121,7 @@ export function withdrawExpectedActivity(e: ExpectedActivity, w: { by: string; a
 }
 
 /** An expectation was already withdrawn (HTTP 409). */
-export class ExpectedActivityWithdrawnError extends MeteringError {
-  readonly retryable = false;
+export class ExpectedActivityWithdrawnError extends StateConflictError {
   constructor(e: ExpectedActivity) {
     super(`expected activity ${e.id} was already withdrawn by ${e.withdrawnBy} at ${e.withdrawnAt}`, { expectedActivityId: e.id });
   }

@@ -1,4 +1,4 @@
-import { ConflictError, ValidationError, MeteringError, type FieldError } from '../../../contract/errors.js';
+import { ConflictError, StateConflictError, ValidationError, type FieldError } from '../../../contract/errors.js';
 import { looksLikeCardNumber } from '../../../contract/privacy.js';
 import type { Flag } from './types.js';
 
@@ -17,8 +17,7 @@ export interface FlagReview {
 export const MAX_NOTE_LENGTH = 2000;
 
 /** The flag was already reviewed: a conflict that waiting cannot resolve (HTTP 409). */
-export class FlagAlreadyReviewedError extends MeteringError {
-  readonly retryable = false;
+export class FlagAlreadyReviewedError extends StateConflictError {
   constructor(readonly flag: Pick<Flag, 'id' | 'status' | 'history'>) {
     const last = reviewEntry(flag);
     super(`flag ${flag.id} is already ${flag.status}${last ? ` by ${last.by} at ${last.at}` : ''}; only open flags can be reviewed`, { flagId: flag.id, status: flag.status });

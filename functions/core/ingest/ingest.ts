@@ -102,8 +102,3 @@ function subjectOf(raw: unknown): string {
   const s = (raw as { subject?: unknown } | null)?.subject;
   return typeof s === 'string' && /^[^#\s]{1,256}$/.test(s) ? s : '-';
 }
-
-/** Builds the audit record of an operation. */
-export function auditEntry(id: string, at: number, fields: Omit<AuditEntry, 'id' | 'at'>): AuditEntry {
-  return { id, at: new Date(at).toISOString(), ...fields };
-}

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../contract/errors.js';
-import { INGEST_LIMITS } from '../../../functions/handlers/ingest.js';
+import { INGEST_LIMITS } from '../../../functions/http/routes/events.js';
 import { createUsageEmitter, DEFAULTS, INGEST_REQUEST_LIMITS, type UsageEmitterOptions } from '../../../emitter/index.js';
 import { FakeIngest } from '../../fakes/fake-ingest.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSegment } from '../../../functions/http/responses.js';
+import { decodeSegment } from '../../../functions/http/request.js';
 import { ValidationError } from '../../../contract/errors.js';
 
 describe('decodeSegment', () => {

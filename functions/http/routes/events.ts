@@ -1,0 +1,54 @@
+import { INGEST_LIMITS } from '../../../contract/ingest-limits.js';
+import { ingestEvents } from '../../core/ingest/ingest.js';
+import { authenticate } from '../../core/shared/api-keys.js';
+import { auditEntry } from '../../core/shared/audit-entries.js';
+import { logger } from '../../runtime/logger.js';
+import type { Services } from '../../runtime/services.js';
+import { bodyBytes, callerOf } from '../request.js';
+import { json } from '../responses.js';
+import type { Route } from '../router.js';
+
+export { INGEST_LIMITS };
+
+/**
+ * POST /v1/events: authenticate, parse, then validate-enqueue-quarantine in the core.
+ * @example curl -H 'authorization: Bearer mk_ingest_…' -H 'content-type: application/cloudevents-batch+json' -d '[…]' $URL/v1/events
+ */
+export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
+  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['ingest', 'admin']);
+  const raw = bodyBytes(event);
+  if (raw.length > INGEST_LIMITS.maxBytes) return json(413, { error: `request body exceeds ${INGEST_LIMITS.maxBytes} bytes` });
+  const parsed = parseBody(raw.toString('utf8'), event.headers?.['content-type']);
+  if ('error' in parsed) return json(400, { error: parsed.error });
+  if (parsed.events.length > INGEST_LIMITS.maxEvents) return json(413, { error: `at most ${INGEST_LIMITS.maxEvents} events per request` });
+
+  const result = await ingestEvents({ requestId, events: parsed.events, boundSource: key.source }, s);
+  await s.audit
+    .record(auditEntry(requestId, s.clock.now(), { action: 'ingest', actor: key.principal, ...callerOf(event), counts: result.counts, details: { source: key.source } }))
+    // The events are enqueued already: answering 5xx now would make the client resend them.
+    .catch((err) => logger.error('audit record lost', { requestId, counts: result.counts, error: err as Error }));
+  logger.info('ingest', { requestId, source: key.source, ...result.counts });
+  const body = { accepted: result.accepted, rejected: result.rejected };
+  // Nothing valid could be enqueued: 503, so a client may resend the whole request as it is.
+  // When some could, 202 names the rest as retryable with their ids, so a resend cannot double count.
+  const enqueueFailed = result.rejected.some((r) => r.retryable);
+  if (enqueueFailed && result.accepted.length === 0) return json(503, body, { 'retry-after': '1' });
+  return json(202, body);
+};
+
+function parseBody(text: string, contentType: string | undefined): { events: unknown[] } | { error: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { error: 'body is not valid JSON' };
+  }
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/cloudevents-batch+json' && !Array.isArray(body)) return { error: 'a batch must be a JSON array of CloudEvents' };
+  if (type === 'application/cloudevents+json' && (Array.isArray(body) || typeof body !== 'object' || body === null)) {
+    return { error: 'a single CloudEvent must be a JSON object' };
+  }
+  if (Array.isArray(body)) return { events: body };
+  if (typeof body === 'object' && body !== null) return { events: [body] };
+  return { error: 'body must be a CloudEvent object or an array of them' };
+}
