@@ -2,8 +2,9 @@
  * Part (c) of bench:ingest: what the emitter costs its caller, and what its aggregated events cost
  * in DynamoDB once they have gone through SQS and the real consumer.
  */
-import { createUsageEmitter, type Transport } from '../emitter/index.js';
+
 import { fixedClock } from '../contract/clock.js';
+import { createUsageEmitter, type Transport } from '../emitter/index.js';
 import { buildCustomer } from '../functions/core/shared/customers.js';
 import { startLocalStack } from '../local/stack.js';
 import { rng, zipf } from './traffic-model.js';
@@ -14,12 +15,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function hotPath() {
   const customers = Array.from({ length: 50 }, (_, i) => `cus-${i}`);
   const calls = customers.flatMap((c, i) =>
-    ['files.encrypt', 'files.decrypt', 'keys.rotate'].map((operation) => [c, { operation, apiKeyId: `${c}-k`, clientIp: `198.51.${i}.${7 + (i % 3)}`, country: 'DE' }] as const),
+    ['files.encrypt', 'files.decrypt', 'keys.rotate'].map(
+      (operation) => [c, { operation, apiKeyId: `${c}-k`, clientIp: `198.51.${i}.${7 + (i % 3)}`, country: 'DE' }] as const,
+    ),
   );
   const mapKeys = calls.map(([c, o]) => `${c}|${o.operation}|${o.apiKeyId}|${o.clientIp}|${o.country}`);
   const transport: Transport = { send: async (events) => ({ accepted: events.map((e) => e.id), rejected: [] }) };
   // A fixed clock keeps every call in one minute, so aggregates are reused as in steady state.
-  const emitter = createUsageEmitter({ source: 'bench', transport, clock: fixedClock(Date.now()), flushIntervalMs: 3_600_000, maxPendingEvents: 1_000_000 });
+  const emitter = createUsageEmitter({
+    source: 'bench',
+    transport,
+    clock: fixedClock(Date.now()),
+    flushIntervalMs: 3_600_000,
+    maxPendingEvents: 1_000_000,
+  });
   const map = new Map<string, number>();
   const perRound = 20_000;
   const emitterNs: number[] = [];
@@ -68,7 +77,12 @@ async function endToEnd(o: Scenario) {
         const c = pick();
         // A customer's backend calls with one or two keys, each from its own /24, as servers in a VPC do.
         const key = Math.floor(random() * 2);
-        emitter.apiCall(ids[c]!, { operation: ops[Math.floor(random() * ops.length)], apiKeyId: `k${c}-${key}`, clientIp: `10.${c % 250}.${key}.${Math.floor(random() * 200)}`, country: 'US' });
+        emitter.apiCall(ids[c]!, {
+          operation: ops[Math.floor(random() * ops.length)],
+          apiKeyId: `k${c}-${key}`,
+          clientIp: `10.${c % 250}.${key}.${Math.floor(random() * 200)}`,
+          country: 'US',
+        });
         calls++;
       }
       clock.advance(1000);

@@ -3,23 +3,23 @@
  * same DynamoDB Local, with baselines measured alongside. Prints figures and ends with one JSON line.
  * Capacity units come from ReturnConsumedCapacity, so they do not depend on this machine's speed.
  */
-import { PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
-import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
-import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
-import { batchWriteAll } from '../functions/adapters/dynamodb/dynamodb-batch.js';
-import { inParallel } from '../functions/core/shared/concurrency.js';
-import { toItem } from '../functions/adapters/dynamodb/dynamodb-event-store.js';
-import { makeConsumeHandler } from '../functions/handlers/consume.js';
-import { buildCustomer } from '../functions/core/shared/customers.js';
 import type { UsageEvent } from '../contract/event-contract.js';
 import { meterOf } from '../contract/meters.js';
 import { packMessages } from '../contract/queue-message.js';
+import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
+import { batchWriteAll } from '../functions/adapters/dynamodb/dynamodb-batch.js';
+import { toItem } from '../functions/adapters/dynamodb/dynamodb-event-store.js';
+import { inParallel } from '../functions/core/shared/concurrency.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
+import { makeConsumeHandler } from '../functions/handlers/consume.js';
 import { EVENT_QUEUE, TABLES, type TableName } from '../functions/resources.js';
 import { makeServices } from '../functions/runtime/services.js';
 import { createTables, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, tableNamesFor } from '../local/dynamodb-local.js';
-import { customerId, rawEvents, REALISTIC_MIX } from './traffic-model.js';
 import { benchEmitter } from './emitter.js';
+import { customerId, REALISTIC_MIX, rawEvents } from './traffic-model.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -62,7 +62,8 @@ async function measure(sec: Section, meter: CapacityMeter, n: number, work: () =
 /** SQS event shapes of ingest-packed messages: one request of up to 1,000 events at a time, batches of 10. */
 function sqsBatches(events: UsageEvent[], offset: number): SQSEvent[] {
   const bodies: string[] = [];
-  for (let i = 0; i < events.length; i += REQUEST_EVENTS) bodies.push(...packMessages(events.slice(i, i + REQUEST_EVENTS)).map((p) => p.body));
+  for (let i = 0; i < events.length; i += REQUEST_EVENTS)
+    bodies.push(...packMessages(events.slice(i, i + REQUEST_EVENTS)).map((p) => p.body));
   const batches: SQSEvent[] = [];
   for (let i = 0; i < bodies.length; i += EVENT_QUEUE.batchSize) {
     batches.push({
@@ -88,20 +89,31 @@ function sqsBatches(events: UsageEvent[], offset: number): SQSEvent[] {
  */
 async function runContenders(events: UsageEvent[], items: Record<string, AttributeValue>[]) {
   const ddb = await startDynamoDbLocal({ prefix: 'consumer' });
-  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint }, credentials: LOCAL_CREDENTIALS, maxSockets: 128 });
+  const clients = makeAwsClients({
+    region: LOCAL_REGION,
+    endpoints: { dynamodb: ddb.endpoint },
+    credentials: LOCAL_CREDENTIALS,
+    maxSockets: 128,
+  });
   const raw = tableNamesFor('raw');
   const naive = tableNamesFor('naive');
   await createTables(clients.dynamo, raw);
   await createTables(clients.dynamo, naive);
   const meter = new CapacityMeter();
   const s = makeServices({ env: envFor(ddb.tableNames), clients, capacity: meter });
-  for (let c = 0; c < REALISTIC_MIX.customers; c++) await s.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
+  for (let c = 0; c < REALISTIC_MIX.customers; c++)
+    await s.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
   const handler = makeConsumeHandler(s);
 
   const naiveOne = async (e: UsageEvent, item: Record<string, AttributeValue>) => {
     try {
       const put = await clients.dynamo.send(
-        new PutItemCommand({ TableName: naive.events, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnConsumedCapacity: 'TOTAL' }),
+        new PutItemCommand({
+          TableName: naive.events,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       meter.add('write', put.ConsumedCapacity);
     } catch (err) {
@@ -123,8 +135,18 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
   // Warm the JVM on other events for all three paths before anything is timed.
   const warm = rawEvents(2000, Date.now(), REALISTIC_MIX, 7);
   for (const b of sqsBatches(warm, -1)) await handler(b);
-  await batchWriteAll(clients.dynamo, raw.events, storedItems(warm).map((Item) => ({ PutRequest: { Item } })), meter, 16);
-  await inParallel(warm.map((e, i) => i), 64, (i) => naiveOne(warm[i]!, { ...storedItems([warm[i]!])[0]!, sk: { S: `warm#${i}` } }));
+  await batchWriteAll(
+    clients.dynamo,
+    raw.events,
+    storedItems(warm).map((Item) => ({ PutRequest: { Item } })),
+    meter,
+    16,
+  );
+  await inParallel(
+    warm.map((_e, i) => i),
+    64,
+    (i) => naiveOne(warm[i]!, { ...storedItems([warm[i]!])[0]!, sk: { S: `warm#${i}` } }),
+  );
 
   const consumer = section();
   const rawSec = section();
@@ -138,8 +160,22 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
         failed += (await handler(b)).batchItemFailures.length;
       }),
     );
-    await measure(rawSec, meter, slice.length, () => batchWriteAll(clients.dynamo, raw.events, sliceItems.map((Item) => ({ PutRequest: { Item } })), meter, 16));
-    await measure(naiveSec, meter, slice.length, () => inParallel(slice.map((_, j) => j), 64, (j) => naiveOne(slice[j]!, sliceItems[j]!)));
+    await measure(rawSec, meter, slice.length, () =>
+      batchWriteAll(
+        clients.dynamo,
+        raw.events,
+        sliceItems.map((Item) => ({ PutRequest: { Item } })),
+        meter,
+        16,
+      ),
+    );
+    await measure(naiveSec, meter, slice.length, () =>
+      inParallel(
+        slice.map((_, j) => j),
+        64,
+        (j) => naiveOne(slice[j]!, sliceItems[j]!),
+      ),
+    );
   }
   if (failed) throw new Error(`${failed} records failed during the consumer benchmark`);
   const stored = (await s.events.listDay(customerId(0), events[0]!.time.slice(0, 10))).length;
@@ -160,26 +196,44 @@ async function main() {
   const events = rawEvents(N, now);
   const items = storedItems(events);
   const avgBytes = events.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / events.length;
-  console.log(`traffic: ${N} raw events, ${REALISTIC_MIX.customers} customers (Zipf s=${REALISTIC_MIX.zipfS}), ${REALISTIC_MIX.apiShare * 100}% API calls, ${REALISTIC_MIX.userShare * 100}% user activity, rest file operations; ~${avgBytes.toFixed(0)} B per event as JSON`);
+  console.log(
+    `traffic: ${N} raw events, ${REALISTIC_MIX.customers} customers (Zipf s=${REALISTIC_MIX.zipfS}), ${REALISTIC_MIX.apiShare * 100}% API calls, ${REALISTIC_MIX.userShare * 100}% user activity, rest file operations; ~${avgBytes.toFixed(0)} B per event as JSON`,
+  );
 
   const { consumer, raw, naive } = await runContenders(events, items);
   const eps = (x: Section) => x.n / x.seconds;
-  console.log(`\n(a) consumer (real handler, ${CONCURRENCY} concurrent invocations, batches of <= ${EVENT_QUEUE.batchSize} messages, ingest-packed)`);
-  console.log(`    ${fmt(eps(consumer), 0)} events/s; ${fmt((consumer.wcu / consumer.n) * 1000, 1)} WCU and ${fmt((consumer.rcu / consumer.n) * 1000, 1)} RCU per 1,000 events`);
+  console.log(
+    `\n(a) consumer (real handler, ${CONCURRENCY} concurrent invocations, batches of <= ${EVENT_QUEUE.batchSize} messages, ingest-packed)`,
+  );
+  console.log(
+    `    ${fmt(eps(consumer), 0)} events/s; ${fmt((consumer.wcu / consumer.n) * 1000, 1)} WCU and ${fmt((consumer.rcu / consumer.n) * 1000, 1)} RCU per 1,000 events`,
+  );
   console.log('    (reads as DynamoDB Local reports them: it sizes a BatchGetItem by its total bytes; AWS rounds each item up to 4 KB,');
   console.log('     so there the consistent pre-read of each event costs 1 RCU: about 1,000 RCU per 1,000 events)');
-  console.log(`    naive (conditional PutItem + UpdateItem per event, 64 in flight): ${fmt(eps(naive), 0)} events/s; ${fmt((naive.wcu / naive.n) * 1000, 1)} WCU and ${fmt((naive.rcu / naive.n) * 1000, 1)} RCU per 1,000 events`);
+  console.log(
+    `    naive (conditional PutItem + UpdateItem per event, 64 in flight): ${fmt(eps(naive), 0)} events/s; ${fmt((naive.wcu / naive.n) * 1000, 1)} WCU and ${fmt((naive.rcu / naive.n) * 1000, 1)} RCU per 1,000 events`,
+  );
   const wcuPerEvent = consumer.wcu / consumer.n;
   const naiveWcuPerEvent = naive.wcu / naive.n;
-  console.log(`    ratio: ${fmt(naiveWcuPerEvent / wcuPerEvent, 2)}x fewer write units, ${fmt(eps(consumer) / eps(naive), 2)}x the throughput of the naive consumer`);
-  console.log(`\n(b) raw BatchWriteItem of the same ${items.length} items (25 per call, 16 in flight): ${fmt(eps(raw), 0)} items/s, ${fmt(raw.wcu / raw.n, 3)} WCU per item`);
+  console.log(
+    `    ratio: ${fmt(naiveWcuPerEvent / wcuPerEvent, 2)}x fewer write units, ${fmt(eps(consumer) / eps(naive), 2)}x the throughput of the naive consumer`,
+  );
+  console.log(
+    `\n(b) raw BatchWriteItem of the same ${items.length} items (25 per call, 16 in flight): ${fmt(eps(raw), 0)} items/s, ${fmt(raw.wcu / raw.n, 3)} WCU per item`,
+  );
   const throughputVsRaw = eps(consumer) / eps(raw);
-  console.log(`    consumer throughput = ${fmt(throughputVsRaw, 2)} of the raw rate (slices of ${SLICE} events, taking turns on one DynamoDB Local)`);
+  console.log(
+    `    consumer throughput = ${fmt(throughputVsRaw, 2)} of the raw rate (slices of ${SLICE} events, taking turns on one DynamoDB Local)`,
+  );
 
   const emitter = await benchEmitter();
-  console.log(`\n(c) emitter: apiCall median ${fmt(emitter.apiCallNs, 1)} ns vs Map increment ${fmt(emitter.mapNs, 1)} ns -> ${fmt(emitter.costRatio, 2)}x`);
+  console.log(
+    `\n(c) emitter: apiCall median ${fmt(emitter.apiCallNs, 1)} ns vs Map increment ${fmt(emitter.mapNs, 1)} ns -> ${fmt(emitter.costRatio, 2)}x`,
+  );
   for (const r of emitter.runs) {
-    console.log(`    ${r.callsPerSecond} calls/s from ${r.customers} customers for ${r.minutes} simulated minutes: ${r.calls} calls -> ${r.events} events -> ${fmt(r.wcu, 0)} WCU = ${fmt(r.wcuPerApiCall, 4)} WCU per API call${r === emitter.headline ? ' (headline)' : ''}`);
+    console.log(
+      `    ${r.callsPerSecond} calls/s from ${r.customers} customers for ${r.minutes} simulated minutes: ${r.calls} calls -> ${r.events} events -> ${fmt(r.wcu, 0)} WCU = ${fmt(r.wcuPerApiCall, 4)} WCU per API call${r === emitter.headline ? ' (headline)' : ''}`,
+    );
   }
 
   const figures = {
@@ -194,7 +248,13 @@ async function main() {
     rawBatchWriteItemsPerSecond: fmt(eps(raw), 0),
     throughputVsRaw: fmt(throughputVsRaw, 3),
     wcuPerApiCallViaEmitter: fmt(emitter.headline.wcuPerApiCall, 5),
-    emitterRuns: emitter.runs.map((r) => ({ callsPerSecond: r.callsPerSecond, customers: r.customers, calls: r.calls, events: r.events, wcuPerApiCall: fmt(r.wcuPerApiCall, 5) })),
+    emitterRuns: emitter.runs.map((r) => ({
+      callsPerSecond: r.callsPerSecond,
+      customers: r.customers,
+      calls: r.calls,
+      events: r.events,
+      wcuPerApiCall: fmt(r.wcuPerApiCall, 5),
+    })),
     emitterCostVsMapIncrement: fmt(emitter.costRatio, 3),
     emitterApiCallNs: fmt(emitter.apiCallNs, 1),
     mapIncrementNs: fmt(emitter.mapNs, 1),

@@ -5,15 +5,15 @@
  * ratio, and ends with one JSON line.
  */
 import Stripe from 'stripe';
-import { makeCloseServices } from '../functions/runtime/close-services.js';
-import { makeCloseWorker } from '../functions/handlers/close-worker.js';
-import { makePlanner } from '../functions/handlers/close-planner.js';
 import { fixedClock } from '../contract/clock.js';
-import { buildCustomer } from '../functions/core/shared/customers.js';
-import { validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { type UsageEvent, validateEvent } from '../contract/event-contract.js';
 import { inParallel } from '../functions/core/shared/concurrency.js';
-import { startLocalStack } from '../local/stack.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
+import { makePlanner } from '../functions/handlers/close-planner.js';
+import { makeCloseWorker } from '../functions/handlers/close-worker.js';
+import { makeCloseServices } from '../functions/runtime/close-services.js';
 import { startPoller } from '../local/lambda-poller.js';
+import { startLocalStack } from '../local/stack.js';
 import { rng, zipf } from './traffic-model.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -30,15 +30,24 @@ function dayOfUsage(customerId: string, size: number, random: () => number): Usa
   let n = 0;
   const push = (type: string, minute: number, data: Record<string, unknown>) => {
     const time = new Date(Date.parse(`${DAY}T00:00:00Z`) + minute * 60_000).toISOString();
-    const v = validateEvent({ specversion: '1.0', type, source: 'bench', subject: customerId, id: `${customerId}-${n++}`, time, data }, { now: Date.parse(time), newId: () => 'x' });
+    const v = validateEvent(
+      { specversion: '1.0', type, source: 'bench', subject: customerId, id: `${customerId}-${n++}`, time, data },
+      { now: Date.parse(time), newId: () => 'x' },
+    );
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
     out.push(v.event);
   };
   // size 1..: a big customer calls every working minute, a small one a few times a day.
   const activeMinutes = Math.min(600, 3 + Math.floor(size * 20 * random()));
-  for (let i = 0; i < activeMinutes; i++) push('com.serenity.api.call', 420 + Math.floor(random() * 660), { quantity: 1 + Math.floor(random() * size * 10), operation: 'files.encrypt' });
-  for (let i = 0; i < Math.min(200, 1 + Math.floor(size * 3 * random())); i++) push('com.serenity.user.active', 420 + Math.floor(random() * 660), { userId: `u${i}` });
-  for (let i = 0; i < Math.floor(size * random()); i++) push('com.serenity.file.protected', 420 + Math.floor(random() * 660), { fileId: `f${i}` });
+  for (let i = 0; i < activeMinutes; i++)
+    push('com.serenity.api.call', 420 + Math.floor(random() * 660), {
+      quantity: 1 + Math.floor(random() * size * 10),
+      operation: 'files.encrypt',
+    });
+  for (let i = 0; i < Math.min(200, 1 + Math.floor(size * 3 * random())); i++)
+    push('com.serenity.user.active', 420 + Math.floor(random() * 660), { userId: `u${i}` });
+  for (let i = 0; i < Math.floor(size * random()); i++)
+    push('com.serenity.file.protected', 420 + Math.floor(random() * 660), { fileId: `f${i}` });
   return out;
 }
 
@@ -67,7 +76,14 @@ async function run(customers: number) {
     });
 
     const worker = makeCloseWorker(close);
-    const poller = startPoller({ sqs: s.clients.sqs, queueUrl: close.close.queueUrl, handler: worker, concurrency: WORKERS, batchSize: 1, visibilityTimeoutSeconds: 600 });
+    const poller = startPoller({
+      sqs: s.clients.sqs,
+      queueUrl: close.close.queueUrl,
+      handler: worker,
+      concurrency: WORKERS,
+      batchSize: 1,
+      visibilityTimeoutSeconds: 600,
+    });
     const callsBefore = stripeCalls(stripeServer.stats());
     const before = stack.capacity.snapshot();
     const t0 = performance.now();
@@ -122,7 +138,8 @@ async function main() {
   const small = runs.find((r) => r.customers === 1000);
   const big = runs.find((r) => r.customers === 10000);
   const scaling10kVs1k = small && big ? fmt(big.wallSeconds / small.wallSeconds, 2) : null;
-  if (scaling10kVs1k !== null) console.log(`10,000 vs 1,000 customers: ${scaling10kVs1k}x the wall time (linear would be 10x; target at most 11x)`);
+  if (scaling10kVs1k !== null)
+    console.log(`10,000 vs 1,000 customers: ${scaling10kVs1k}x the wall time (linear would be 10x; target at most 11x)`);
   console.log(
     JSON.stringify({
       runs,

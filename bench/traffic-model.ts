@@ -1,6 +1,6 @@
-import { mulberry32 } from '../eval/random.js';
 import type { UsageEvent } from '../contract/event-contract.js';
 import { validateEvent } from '../contract/event-contract.js';
+import { mulberry32 } from '../eval/random.js';
 
 /** A small deterministic PRNG (mulberry32), so every benchmark run sees the same traffic. */
 export function rng(seed: number): () => number {
@@ -70,7 +70,11 @@ export function rawEvents(n: number, now: number, mix: TrafficMix = REALISTIC_MI
           }
         : r < mix.apiShare + mix.userShare
           ? { ...common, type: 'com.serenity.user.active', data: { userId: `user-${c}-${Math.floor(random() * 50)}` } }
-          : { ...common, type: random() < 0.8 ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', data: { fileId: `file-${c}-${Math.floor(random() * 5000)}` } };
+          : {
+              ...common,
+              type: random() < 0.8 ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected',
+              data: { fileId: `file-${c}-${Math.floor(random() * 5000)}` },
+            };
     const v = validateEvent(ce, { now, newId: () => 'unused' });
     if (!v.ok) throw new Error(`traffic model made an invalid event: ${JSON.stringify(v.errors)}`);
     out.push(v.event);

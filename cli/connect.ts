@@ -27,7 +27,13 @@ export function connect(dataDir = process.env.METER_DATA_DIR ?? '.meter'): Conne
       endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS },
       credentials: LOCAL_CREDENTIALS,
     });
-    return { services: makeServices({ env: stack.env, clients }), url: stack.url, adminKey: stack.adminKey, local: true, env: { ...process.env, ...stack.env } };
+    return {
+      services: makeServices({ env: stack.env, clients }),
+      url: stack.url,
+      adminKey: stack.adminKey,
+      local: true,
+      env: { ...process.env, ...stack.env },
+    };
   }
   return { services: makeServices(), local: false, env: process.env };
 }

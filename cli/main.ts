@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
 import { MeteringError, ValidationError } from '../contract/errors.js';
-import { connect, disconnect, stackInfo } from './connect.js';
+import { backtest } from './commands/backtest.js';
 import { addCustomer, listCustomers } from './commands/customers.js';
+import { runReconcile, showStatement } from './commands/finance.js';
+import { flags } from './commands/flags.js';
+import { nightly, stripeSetup } from './commands/nightly.js';
 import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/ops.js';
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
-import { nightly, stripeSetup } from './commands/nightly.js';
-import { backtest } from './commands/backtest.js';
-import { flags } from './commands/flags.js';
-import { runReconcile, showStatement } from './commands/finance.js';
+import { connect, disconnect, stackInfo } from './connect.js';
 
 const HELP = `meter: Serenity usage metering
 
@@ -101,7 +101,10 @@ const FLAGS_OF = new Map(
     .map((line) => {
       const words = line.slice('  meter '.length).split(' ');
       const end = words.findIndex((w) => !/^[a-z]+$/.test(w));
-      return [words.slice(0, end < 0 ? words.length : end).join(' '), new Set([...line.matchAll(/--([a-z-]+)/g)].map((m) => m[1]!))] as const;
+      return [
+        words.slice(0, end < 0 ? words.length : end).join(' '),
+        new Set([...line.matchAll(/--([a-z-]+)/g)].map((m) => m[1]!)),
+      ] as const;
     }),
 );
 
@@ -116,7 +119,7 @@ function commandOf(cmd: string, sub: string | undefined): { name: string; foreig
 async function main(): Promise<number> {
   const [cmd, sub, ...rest] = args;
   // Help asked for is a success; no command at all is a usage error.
-  if (!cmd || o.help) return console.log(HELP), o.help ? 0 : 2;
+  if (!cmd || o.help) return (console.log(HELP), o.help ? 0 : 2);
   // Checked before connecting, so a typo is named as such even where no stack or AWS settings exist.
   const command = commandOf(cmd, sub);
   if (!command) {
@@ -124,7 +127,9 @@ async function main(): Promise<number> {
     return 2;
   }
   if (command.foreign.length > 0) {
-    console.error(`error: 'meter ${command.name}' does not take ${command.foreign.map((f) => `--${f}`).join(', ')}; it takes ${[...FLAGS_OF.get(command.name)!].map((f) => `--${f}`).join(', ') || 'no flags'}`);
+    console.error(
+      `error: 'meter ${command.name}' does not take ${command.foreign.map((f) => `--${f}`).join(', ')}; it takes ${[...FLAGS_OF.get(command.name)!].map((f) => `--${f}`).join(', ') || 'no flags'}`,
+    );
     return 2;
   }
   if (cmd === 'serve') {

@@ -7,7 +7,11 @@ export interface FieldError {
 /** Base of every error the pipeline raises on purpose: says whether trying again can help. */
 export abstract class MeteringError extends Error {
   abstract readonly retryable: boolean;
-  constructor(message: string, readonly context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly context: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -16,7 +20,10 @@ export abstract class MeteringError extends Error {
 /** The input is wrong and will stay wrong: quarantine it, never retry it. */
 export class ValidationError extends MeteringError {
   readonly retryable = false;
-  constructor(readonly errors: FieldError[], context: Record<string, unknown> = {}) {
+  constructor(
+    readonly errors: FieldError[],
+    context: Record<string, unknown> = {},
+  ) {
     super(errors.map((e) => `${e.field}: ${e.message}`).join('; '), context);
   }
 }
@@ -54,7 +61,10 @@ export class StateConflictError extends MeteringError {
 /** Authentication failed: missing or unknown key, or a key without the needed role. */
 export class AuthError extends MeteringError {
   readonly retryable = false;
-  constructor(message: string, readonly status: 401 | 403 = 401) {
+  constructor(
+    message: string,
+    readonly status: 401 | 403 = 401,
+  ) {
     super(message);
   }
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { DAY_MS, MINUTE_MS } from './clock.js';
 import type { FieldError } from './errors.js';
 import { EVENT_TYPES, type EventType } from './meters.js';
 import { isCountryCode, isRegionCode, looksLikeCardNumber, truncateIp } from './privacy.js';
-import { DAY_MS, MINUTE_MS } from './clock.js';
 
 /** Limits of contract v1, shared by ingest, emitter and consumer. */
 export const LIMITS = {
@@ -29,8 +29,14 @@ export const usageEventSchema = z.strictObject({
   operation: z.string().max(LIMITS.maxStringLength).optional(),
   apiKeyId: z.string().max(LIMITS.maxStringLength).optional(),
   ipPrefix: z.string().max(64).optional(),
-  country: z.string().regex(/^[A-Z]{2}$/).optional(),
-  region: z.string().regex(/^[A-Z]{2}-[A-Z0-9]{1,3}$/).optional(),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/)
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[A-Z]{2}-[A-Z0-9]{1,3}$/)
+    .optional(),
   userId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
   fileId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
   metadata: z.record(z.string(), z.union([z.string().max(LIMITS.maxStringLength), z.number(), z.boolean()])).optional(),
@@ -80,7 +86,11 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
       fail(field, `must be at most ${LIMITS.maxStringLength} characters`);
     }
     // SQS refuses a message holding any of these, so the event could never be queued.
-    if (typeof value === 'string' && UNQUEUEABLE.test(value)) fail(field, 'holds a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)');
+    if (typeof value === 'string' && UNQUEUEABLE.test(value))
+      fail(
+        field,
+        'holds a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)',
+      );
     if ((typeof value === 'string' || typeof value === 'number') && field !== 'time' && looksLikeCardNumber(value)) {
       containsCardNumber = true;
       fail(field, 'looks like a payment card number; the event is rejected and the value is not stored');
@@ -206,13 +216,16 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
 
   // Anything else in data, and CloudEvents extension attributes, is metadata: flat and bounded.
   const extras: [string, unknown][] = [
-    ...Object.entries(d).filter(([k]) => !known.has(k)).map(([k, v]) => [`data.${k}`, v] as [string, unknown]),
+    ...Object.entries(d)
+      .filter(([k]) => !known.has(k))
+      .map(([k, v]) => [`data.${k}`, v] as [string, unknown]),
     ...Object.entries(ce).filter(([k]) => !CORE_ATTRIBUTES.has(k)),
   ];
   if (extras.length > LIMITS.maxMetadataKeys) fail('data', `has more than ${LIMITS.maxMetadataKeys} metadata fields`);
   for (const [field, v] of extras) {
     const name = field.startsWith('data.') ? field.slice(5) : field;
-    if (FINE_GEOGRAPHY.test(name)) fail(field, 'is finer than state-level geography, which is not stored; send data.country and data.region');
+    if (FINE_GEOGRAPHY.test(name))
+      fail(field, 'is finer than state-level geography, which is not stored; send data.country and data.region');
     // An address sent as metadata keeps only its network prefix, as data.clientIp does.
     else if (typeof v === 'string') metadata[name] = truncateIp(v) ?? v;
     else if (typeof v === 'number' || typeof v === 'boolean') metadata[name] = v;
@@ -245,7 +258,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
 
 /** Code points SQS does not accept in a message body: it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. */
 // eslint-disable-next-line no-control-regex
-const UNQUEUEABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNQUEUEABLE =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */
 const MAX_SCAN_DEPTH = 8;
@@ -313,5 +327,14 @@ export function toCloudEvent(e: UsageEvent): Record<string, unknown> {
       data.fileId = e.fileId;
       break;
   }
-  return { specversion: '1.0', id: e.id, source: e.source, type: e.type, subject: e.customerId, time: e.time, datacontenttype: 'application/json', data };
+  return {
+    specversion: '1.0',
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    subject: e.customerId,
+    time: e.time,
+    datacontenttype: 'application/json',
+    data,
+  };
 }

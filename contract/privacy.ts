@@ -20,7 +20,10 @@ export function truncateIp(ip: string): string | undefined {
       const [hi, lo] = [parseInt(groups[6]!, 16), parseInt(groups[7]!, 16)];
       return `${hi >> 8}.${hi & 255}.${lo >> 8}.0/24`;
     }
-    return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/48`;
+    return `${groups
+      .slice(0, 3)
+      .map((g) => g.replace(/^0+(?=.)/, ''))
+      .join(':')}::/48`;
   }
   return undefined;
 }
@@ -31,7 +34,7 @@ function expandIpv6(ip: string): string[] {
   let body = ip;
   if (tail) {
     const [a, b, c, d] = tail[1]!.split('.').map(Number);
-    body = ip.slice(0, -tail[1]!.length) + `${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`;
+    body = `${ip.slice(0, -tail[1]!.length)}${((a! << 8) | b!).toString(16)}:${((c! << 8) | d!).toString(16)}`;
   }
   const [head, rest] = body.split('::');
   const left = head ? head.split(':') : [];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { eventKey, usageEventSchema, type UsageEvent } from './event-contract.js';
 import type { FieldError } from './errors.js';
+import { eventKey, type UsageEvent, usageEventSchema } from './event-contract.js';
 
 /** SQS's message size limit; a packed message stays below it with room for attributes. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -24,7 +24,7 @@ export interface PackedMessage {
  * so that a message usually touches one customer's partitions; order within a customer is kept.
  */
 export function packMessages(events: readonly UsageEvent[], budgetBytes = PACK_BUDGET_BYTES): PackedMessage[] {
-  const order = events.map((e, i) => i).sort((a, b) => cmp(events[a]!.customerId, events[b]!.customerId) || a - b);
+  const order = events.map((_e, i) => i).sort((a, b) => cmp(events[a]!.customerId, events[b]!.customerId) || a - b);
   const out: PackedMessage[] = [];
   const header = '{"v":1,"events":[]}'.length;
   let cur: { parts: string[]; indexes: number[]; bytes: number; customers: Set<string> } | undefined;
@@ -75,7 +75,10 @@ export function parseMessage(body: string): ParsedMessage {
   }
   const msg = parsed as Partial<QueueMessage>;
   if (typeof msg !== 'object' || msg === null || msg.v !== 1 || !Array.isArray(msg.events)) {
-    return { events: [], invalid: [{ index: -1, raw: body.slice(0, 2048), errors: [{ field: 'body', message: 'is not a v1 queue message' }] }] };
+    return {
+      events: [],
+      invalid: [{ index: -1, raw: body.slice(0, 2048), errors: [{ field: 'body', message: 'is not a v1 queue message' }] }],
+    };
   }
   const out: ParsedMessage = { events: [], invalid: [] };
   msg.events.forEach((raw, index) => {

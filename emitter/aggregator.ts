@@ -1,8 +1,8 @@
 import { MINUTE_MS } from '../contract/clock.js';
-import { LIMITS, toCloudEvent, validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { LIMITS, toCloudEvent, type UsageEvent, validateEvent } from '../contract/event-contract.js';
 import { truncateIp } from '../contract/privacy.js';
 import { IP_CACHE_SIZE } from './constants.js';
-import { BACKPRESSURE, INVALID_CLOCK, INVALID_IP, INVALID_QUANTITY, invalidInput, type Drop } from './drops.js';
+import { BACKPRESSURE, type Drop, INVALID_CLOCK, INVALID_IP, INVALID_QUANTITY, invalidInput } from './drops.js';
 import { apiCallId } from './ids.js';
 import type { PendingBudget } from './pending-budget.js';
 import type { ApiCallOptions, CloudEvent } from './types.js';

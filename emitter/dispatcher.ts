@@ -108,7 +108,13 @@ export class Dispatcher {
       if (remaining.length === 0 || attempt >= this.o.retry.maxAttempts) break;
       // The delay grows with the events' own tries across rounds, not with this round's: an outage backs
       // off; and never shorter than the server's Retry-After.
-      await sleep(Math.max(pace.retryAfterMs ?? 0, backoffDelay(Math.max(attempt, ...remaining.map((out) => out.attempts)), this.o.retry, this.o.random)), signal);
+      await sleep(
+        Math.max(
+          pace.retryAfterMs ?? 0,
+          backoffDelay(Math.max(attempt, ...remaining.map((out) => out.attempts)), this.o.retry, this.o.random),
+        ),
+        signal,
+      );
       remaining = remaining.filter((out) => !out.settled);
     }
     for (const out of remaining) if (!out.settled) this.ready.push(out);
@@ -135,7 +141,19 @@ export class Dispatcher {
       if (isRetryable(err)) {
         if (!signal.aborted) {
           const message = `sending ${live.length} events failed; retrying with the same ids`;
-          this.o.report(new EmitterError('send_failed', message, true, { count: live.length, detail: reasonOf(err), ...(pace.retryAfterMs !== undefined ? { retryAfterMs: pace.retryAfterMs } : {}) }, { cause: err }));
+          this.o.report(
+            new EmitterError(
+              'send_failed',
+              message,
+              true,
+              {
+                count: live.length,
+                detail: reasonOf(err),
+                ...(pace.retryAfterMs !== undefined ? { retryAfterMs: pace.retryAfterMs } : {}),
+              },
+              { cause: err },
+            ),
+          );
         }
         return live;
       }
@@ -177,7 +195,9 @@ export class Dispatcher {
     }
     for (const [reason, { events, errors }] of byReason) {
       const message = `${events.length} events rejected (${reason}); not retried`;
-      this.o.report(new EmitterError('rejected', message, false, { events, errors, detail: reason }, cause === undefined ? undefined : { cause }));
+      this.o.report(
+        new EmitterError('rejected', message, false, { events, errors, detail: reason }, cause === undefined ? undefined : { cause }),
+      );
     }
   }
 

@@ -1,5 +1,5 @@
-import { LIMITS } from '../contract/event-contract.js';
 import type { FieldError } from '../contract/errors.js';
+import { LIMITS } from '../contract/event-contract.js';
 import type { DropReason } from './types.js';
 
 /** Why a recording call was dropped, with the field problems when the input was at fault. */
@@ -15,7 +15,10 @@ export const INVALID_QUANTITY: Drop = {
   reason: 'invalid_input',
   errors: [{ field: 'quantity', message: `must be an integer in [1, ${LIMITS.maxQuantity}]` }],
 };
-export const INVALID_CLOCK: Drop = { reason: 'internal_error', errors: [{ field: 'clock', message: 'returned a time that is not a finite number' }] };
+export const INVALID_CLOCK: Drop = {
+  reason: 'internal_error',
+  errors: [{ field: 'clock', message: 'returned a time that is not a finite number' }],
+};
 
 /**
  * Turns validateEvent's verdict into a drop. Field names are those the caller passed

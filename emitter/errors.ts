@@ -1,4 +1,4 @@
-import { MeteringError, type FieldError } from '../contract/errors.js';
+import { type FieldError, MeteringError } from '../contract/errors.js';
 import type { CloudEvent, DropReason } from './types.js';
 
 /** What the emitter reports: a dropped call, a refused event, or a failed send. A closed set. */

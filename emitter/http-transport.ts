@@ -50,7 +50,10 @@ export function createHttpTransport(o: HttpTransportOptions): Transport {
       const header = res.headers.get('retry-after');
       const seconds = header === null ? NaN : /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
       const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
-      throw new TransportError(`http_${res.status}`, `POST ${url} answered ${res.status}`, true, { status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+      throw new TransportError(`http_${res.status}`, `POST ${url} answered ${res.status}`, true, {
+        status: res.status,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
     }
     if (res.status !== 202 && res.status !== 200) {
       // 400/401/403/413: the same request would fail the same way. The server's message names no secrets.
@@ -68,7 +71,12 @@ export function createHttpTransport(o: HttpTransportOptions): Transport {
         requests.map((r) =>
           post(r.events, r.body, options.signal).catch((err: TransportError) => ({
             accepted: [],
-            rejected: r.events.map((e) => ({ id: e.id, retryable: err.retryable, reason: err.reason, errors: [{ field: '', message: err.message }] })),
+            rejected: r.events.map((e) => ({
+              id: e.id,
+              retryable: err.retryable,
+              reason: err.reason,
+              errors: [{ field: '', message: err.message }],
+            })),
           })),
         ),
       );
@@ -88,7 +96,10 @@ function split(events: readonly CloudEvent[]): { events: CloudEvent[]; body: str
   for (const e of events) {
     const json = JSON.stringify(e);
     const size = Buffer.byteLength(json) + 1;
-    if (cur.events.length > 0 && (cur.events.length === INGEST_REQUEST_LIMITS.maxEvents || cur.bytes + size > INGEST_REQUEST_LIMITS.maxBytes)) {
+    if (
+      cur.events.length > 0 &&
+      (cur.events.length === INGEST_REQUEST_LIMITS.maxEvents || cur.bytes + size > INGEST_REQUEST_LIMITS.maxBytes)
+    ) {
       finish();
       cur = { events: [], parts: [], bytes: 2 };
     }

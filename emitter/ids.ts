@@ -25,7 +25,10 @@ export function apiCallId(instanceId: string, minute: number, seq: number): stri
 export function userActiveId(customerId: string, userId: string, hour: number): string {
   // A deterministic salt replaces the (astronomically rare) hash that would read as a card number.
   for (let salt = 0; ; salt++) {
-    const hash = createHash('sha256').update(JSON.stringify([customerId, userId, hour, salt])).digest('base64url').slice(0, 22);
+    const hash = createHash('sha256')
+      .update(JSON.stringify([customerId, userId, hour, salt]))
+      .digest('base64url')
+      .slice(0, 22);
     const id = `ua_${hour.toString(36)}_${hash}`;
     if (!looksLikeCardNumber(id)) return id;
   }

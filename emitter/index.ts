@@ -4,7 +4,7 @@ import { createHttpTransport } from './http-transport.js';
 import { createSqsTransport } from './sqs-transport.js';
 import type { Transport, UsageEmitter, UsageEmitterOptions } from './types.js';
 import { UsageEmitterImpl } from './usage-emitter.js';
-import { resolveOptions, type ResolvedOptions } from './validate-options.js';
+import { type ResolvedOptions, resolveOptions } from './validate-options.js';
 
 /**
  * Creates the usage emitter that Serenity's API infrastructure embeds. Throws ConfigError on bad
@@ -33,10 +33,10 @@ function transportFor(o: ResolvedOptions): Transport {
   }
 }
 
+export { DEFAULTS, INGEST_REQUEST_LIMITS } from './constants.js';
+export { EmitterError, type EmitterErrorContext, type EmitterErrorReason, TransportError } from './errors.js';
 export { createHttpTransport, type HttpTransportOptions } from './http-transport.js';
 export { createSqsTransport, type SqsTransportOptions } from './sqs-transport.js';
-export { EmitterError, TransportError, type EmitterErrorContext, type EmitterErrorReason } from './errors.js';
-export { INGEST_REQUEST_LIMITS, DEFAULTS } from './constants.js';
 export type {
   ApiCallOptions,
   CloudEvent,

@@ -1,9 +1,9 @@
-import { ulid } from 'ulid';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsEventQueue } from '../functions/adapters/aws/sqs-event-queue.js';
+import { ulid } from 'ulid';
 import type { Clock } from '../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../contract/event-contract.js';
+import { type UsageEvent, validateEvent } from '../contract/event-contract.js';
 import { packMessages } from '../contract/queue-message.js';
+import { SqsEventQueue } from '../functions/adapters/aws/sqs-event-queue.js';
 import type { Transport, TransportRejection } from './types.js';
 
 /** Where and how to reach the events queue. */
@@ -36,7 +36,8 @@ export function createSqsTransport(o: SqsTransportOptions): Transport {
       const notEnqueued = new Set(failed.flatMap((m) => packed[m]!.indexes));
       const accepted: string[] = [];
       valid.forEach((e, i) => {
-        if (notEnqueued.has(i)) rejected.push({ id: e.id, retryable: true, reason: 'not_enqueued', errors: [{ field: '', message: 'could not be enqueued' }] });
+        if (notEnqueued.has(i))
+          rejected.push({ id: e.id, retryable: true, reason: 'not_enqueued', errors: [{ field: '', message: 'could not be enqueued' }] });
         else accepted.push(e.id);
       });
       return { accepted, rejected };

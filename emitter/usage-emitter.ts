@@ -1,12 +1,12 @@
-import { HOUR_MS, type Clock } from '../contract/clock.js';
+import { type Clock, HOUR_MS } from '../contract/clock.js';
 import { toCloudEvent, validateEvent } from '../contract/event-contract.js';
 import type { EventType } from '../contract/meters.js';
 import { ActiveUsers } from './active-users.js';
 import { ApiCallAggregator } from './aggregator.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { MAX_OPEN_AGGREGATES } from './constants.js';
-import { Dispatcher, type DeliveryCounters } from './dispatcher.js';
-import { BACKPRESSURE, INVALID_CLOCK, invalidInput, type Drop } from './drops.js';
+import { type DeliveryCounters, Dispatcher } from './dispatcher.js';
+import { BACKPRESSURE, type Drop, INVALID_CLOCK, invalidInput } from './drops.js';
 import { EmitterError, type EmitterErrorContext } from './errors.js';
 import { fileEventId, newInstanceId, userActiveId } from './ids.js';
 import { PendingBudget } from './pending-budget.js';
@@ -154,7 +154,14 @@ export class UsageEmitterImpl implements UsageEmitter {
   }
 
   /** Validates one non-aggregated event exactly as ingest will, and queues it if the bound allows. */
-  private admit(type: EventType, subject: string, time: string, data: Record<string, unknown>, now: number, newId: () => string): Drop | undefined {
+  private admit(
+    type: EventType,
+    subject: string,
+    time: string,
+    data: Record<string, unknown>,
+    now: number,
+    newId: () => string,
+  ): Drop | undefined {
     if (!this.budget.tryTake()) return BACKPRESSURE;
     const v = validateEvent({ specversion: '1.0', source: this.source, type, subject, time, data }, { now, newId });
     if (!v.ok) {

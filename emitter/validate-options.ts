@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { systemClock, type Clock } from '../contract/clock.js';
+import { type Clock, systemClock } from '../contract/clock.js';
 import { ConfigError, type FieldError } from '../contract/errors.js';
 import { LIMITS } from '../contract/event-contract.js';
 import { looksLikeCardNumber } from '../contract/privacy.js';
@@ -118,7 +118,10 @@ export function resolveOptions(options: UsageEmitterOptions): ResolvedOptions {
     onError: o.onError as ResolvedOptions['onError'],
   };
   if (errors.length > 0 || target === undefined) {
-    throw new ConfigError(`invalid usage emitter options: ${errors.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ')}`, { errors });
+    throw new ConfigError(
+      `invalid usage emitter options: ${errors.map((e) => (e.field ? `${e.field} ${e.message}` : e.message)).join('; ')}`,
+      { errors },
+    );
   }
   return { ...resolved, target };
 }

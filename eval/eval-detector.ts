@@ -8,14 +8,14 @@
  * close runs it, a fresh detector per day over at most 56 days), a null detector and the README's EWMA z-score baseline, a
  * leave-one-series-out check of the global parameters, and ends with one line of JSON.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scoreEvents, summarize, type EventMetrics, type EventScore, type LabelWindow } from './event-scoring.js';
 import { productionTuning } from '../functions/core/anomaly/constants.js';
 import { scoreSeries } from '../functions/core/anomaly/spike-detector.js';
 import type { DetectorTuning, Severity, SpikeResult, UsagePoint } from '../functions/core/anomaly/types.js';
 import { MAX_HISTORY_DAYS } from '../functions/core/fraud/constants.js';
+import { type EventMetrics, type EventScore, type LabelWindow, scoreEvents, summarize } from './event-scoring.js';
 
 interface Series {
   name: string;
@@ -97,8 +97,7 @@ const LOSO_GRID: Partial<DetectorTuning>[] = (() => {
   const grid: Partial<DetectorTuning>[] = [];
   for (const zFlag of [4.5, 5, 5.5])
     for (const dispersion of [0, 0.02, 0.05])
-      for (const huberK of [1.5, 2, 2.5])
-        for (const tailRatio of [0, 1.2]) grid.push({ zFlag, dispersion, huberK, tailRatio });
+      for (const huberK of [1.5, 2, 2.5]) for (const tailRatio of [0, 1.2]) grid.push({ zFlag, dispersion, huberK, tailRatio });
   return grid;
 })();
 
@@ -158,7 +157,13 @@ function severityCalibration(series: readonly Series[]): Record<Exclude<Severity
 }
 
 function run(detector: Detector, series: readonly Series[]): EventScore[] {
-  return series.map((s) => scoreEvents(s.points.map((p) => p.t), detector(s.points), s.windows));
+  return series.map((s) =>
+    scoreEvents(
+      s.points.map((p) => p.t),
+      detector(s.points),
+      s.windows,
+    ),
+  );
 }
 
 const pct = (x: number) => x.toFixed(2);
@@ -169,7 +174,9 @@ function printTable(title: string, series: readonly Series[], scores: readonly E
   console.log(`${'series'.padEnd(32)} ${'caught'.padStart(7)} ${'false'.padStart(6)} ${'FA/30d'.padStart(7)}`);
   scores.forEach((s, i) => {
     const perMonth = s.falseAlerts / (s.hours / 720);
-    console.log(`${series[i]!.name.padEnd(32)} ${`${s.caught}/${s.windows}`.padStart(7)} ${String(s.falseAlerts).padStart(6)} ${perMonth.toFixed(2).padStart(7)}`);
+    console.log(
+      `${series[i]!.name.padEnd(32)} ${`${s.caught}/${s.windows}`.padStart(7)} ${String(s.falseAlerts).padStart(6)} ${perMonth.toFixed(2).padStart(7)}`,
+    );
   });
   console.log(
     `${'TOTAL'.padEnd(32)} ${`${total.caught}/${total.windows}`.padStart(7)} ${String(total.falseAlerts).padStart(6)} ${total.falseAlertsPerSeriesMonth.toFixed(2).padStart(7)}` +
@@ -185,14 +192,20 @@ const main = () => {
   const ms = performance.now() - t0;
   const oursTotal = printTable('spike detector (production parameters)', series, oursScores);
   console.log(`(${series.reduce((n, s) => n + s.points.length, 0)} points scored in ${ms.toFixed(0)} ms)`);
-  const nightlyTotal = printTable('the same detector as the nightly close runs it (a fresh detector each day over at most 56 days of history)', series, run(asNightly(MAX_HISTORY_DAYS), series));
+  const nightlyTotal = printTable(
+    'the same detector as the nightly close runs it (a fresh detector each day over at most 56 days of history)',
+    series,
+    run(asNightly(MAX_HISTORY_DAYS), series),
+  );
   const nullTotal = printTable('null detector (never flags)', series, run(nullDetector, series));
   const ewmaTotal = printTable('EWMA z-score (alpha 0.05, |z| >= 4, 48 h warm-up)', series, run(ewmaZScore, series));
 
   console.log('\n== severity calibration (runs of flags by their loudest severity; share touching a labelled window)');
   const calibration = severityCalibration(series);
   for (const [severity, c] of Object.entries(calibration)) {
-    console.log(`${severity.padEnd(8)} ${String(c.runs).padStart(4)} runs, ${c.inWindow} in a window (${c.runs ? pct(c.inWindow / c.runs) : '-'})`);
+    console.log(
+      `${severity.padEnd(8)} ${String(c.runs).padStart(4)} runs, ${c.inWindow} in a window (${c.runs ? pct(c.inWindow / c.runs) : '-'})`,
+    );
   }
 
   console.log('\n== sensitivity: F1 with one production parameter moved (the rest unchanged)');
@@ -206,7 +219,11 @@ const main = () => {
   }
 
   const loso = leaveOneSeriesOut(series);
-  const losoTotal = printTable(`leave-one-series-out over a ${LOSO_GRID.length}-point grid (each series scored with parameters picked on the other ${series.length - 1})`, series, loso.scores);
+  const losoTotal = printTable(
+    `leave-one-series-out over a ${LOSO_GRID.length}-point grid (each series scored with parameters picked on the other ${series.length - 1})`,
+    series,
+    loso.scores,
+  );
   const pickCounts = new Map<string, number>();
   for (const p of loso.picks) pickCounts.set(p, (pickCounts.get(p) ?? 0) + 1);
   console.log('picks:', [...pickCounts].map(([p, n]) => `${n}x ${p}`).join('; '));
@@ -223,7 +240,12 @@ const main = () => {
   console.log(
     JSON.stringify({
       ...brief(oursTotal),
-      perSeries: Object.fromEntries(series.map((s, i) => [s.name, { caught: oursScores[i]!.caught, windows: oursScores[i]!.windows, falseAlerts: oursScores[i]!.falseAlerts }])),
+      perSeries: Object.fromEntries(
+        series.map((s, i) => [
+          s.name,
+          { caught: oursScores[i]!.caught, windows: oursScores[i]!.windows, falseAlerts: oursScores[i]!.falseAlerts },
+        ]),
+      ),
       baselines: { null: brief(nullTotal), ewma: brief(ewmaTotal) },
       asNightlyClose56Days: brief(nightlyTotal),
       leaveOneSeriesOut: brief(losoTotal),

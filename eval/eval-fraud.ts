@@ -28,19 +28,19 @@
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { periodContaining } from '../functions/core/close/billing-period.js';
-import { mapLimit } from '../functions/core/shared/concurrency.js';
 import { DAY_MS, MINUTE_MS, utcDay } from '../contract/clock.js';
+import type { Meter } from '../contract/meters.js';
+import { periodContaining } from '../functions/core/close/billing-period.js';
 import { MAX_HISTORY_DAYS, NEW_ACCOUNT_DAYS } from '../functions/core/fraud/constants.js';
 import { detectFraud } from '../functions/core/fraud/detect-fraud.js';
 import { DEFAULT_EXPECTED_RULES } from '../functions/core/fraud/expected-activity.js';
 import { holdsFromFlags, suspectMeters } from '../functions/core/fraud/holds.js';
-import type { Meter } from '../contract/meters.js';
 import { mergeFlags } from '../functions/core/fraud/merge-flags.js';
-import { peerStatsFrom, type PeerAccount } from '../functions/core/fraud/peer-stats.js';
+import { type PeerAccount, peerStatsFrom } from '../functions/core/fraud/peer-stats.js';
 import { accountAgeDays } from '../functions/core/fraud/rules/new-account-surge.js';
+import { type Detection, FLAG_SEVERITIES, type Flag, FRAUD_RULES } from '../functions/core/fraud/types.js';
+import { mapLimit } from '../functions/core/shared/concurrency.js';
 import { generateScenario, planInjections, type Scenario, type ScenarioOptions } from './synthetic.js';
-import { FRAUD_RULES, FLAG_SEVERITIES, type Detection, type Flag } from '../functions/core/fraud/types.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -95,7 +95,13 @@ interface SeedFigures {
 
 function runSeed(seed: number): SeedFigures {
   const t0 = performance.now();
-  const options: ScenarioOptions = { seed, customers: CUSTOMERS, start: START, days: HISTORY_DAYS + EVAL_DAYS, newAccountDays: [HISTORY_DAYS - 10, HISTORY_DAYS + EVAL_DAYS - 12] };
+  const options: ScenarioOptions = {
+    seed,
+    customers: CUSTOMERS,
+    start: START,
+    days: HISTORY_DAYS + EVAL_DAYS,
+    newAccountDays: [HISTORY_DAYS - 10, HISTORY_DAYS + EVAL_DAYS - 12],
+  };
   const injections = planInjections(options, { share: SHARE, firstDay: HISTORY_DAYS + 1, lastDay: HISTORY_DAYS + EVAL_DAYS - 4 });
   const scenario = generateScenario({ ...options, injections });
   const startMs = Date.parse(`${START}T00:00:00Z`);
@@ -141,23 +147,36 @@ function runSeed(seed: number): SeedFigures {
  * an account in its own first two weeks is never its own peer there either.
  */
 function peerAccounts(s: Scenario): PeerAccount[] {
-  return s.customers.filter((c) => c.onboarding.length > 0).map((c) => ({ customerId: c.customerId, createdAt: c.createdAt, days: c.onboarding }));
+  return s.customers
+    .filter((c) => c.onboarding.length > 0)
+    .map((c) => ({ customerId: c.customerId, createdAt: c.createdAt, days: c.onboarding }));
 }
 
 /** A detection covers its meter and every other meter folded into it (a new account surging on several). */
 const covers = (d: Detection, meter: Meter) => suspectMeters(d).includes(meter);
 const dayMs = (day: string) => Date.parse(`${day}T00:00:00Z`);
-const overlaps = (w: { from: string; to: string }, fromDay: string, toDay: string) => Date.parse(w.from) < dayMs(toDay) && dayMs(fromDay) < Date.parse(w.to);
+const overlaps = (w: { from: string; to: string }, fromDay: string, toDay: string) =>
+  Date.parse(w.from) < dayMs(toDay) && dayMs(fromDay) < Date.parse(w.to);
 
-function summarize(seed: number, s: Scenario, detections: { night: number; d: Detection }[], flags: Flag[], customerMonths: number, seconds: number): SeedFigures {
+function summarize(
+  seed: number,
+  s: Scenario,
+  detections: { night: number; d: Detection }[],
+  flags: Flag[],
+  customerMonths: number,
+  seconds: number,
+): SeedFigures {
   const startMs = dayMs(START);
   const patterns: Record<string, PatternFigures> = {};
   const holds = holdsFromFlags(flags);
-  const held = (l: Scenario['labels'][number]) => holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= l.from && l.from < h.to);
+  const held = (l: Scenario['labels'][number]) =>
+    holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= l.from && l.from < h.to);
   for (const rule of FRAUD_RULES) {
     const labels = s.labels.filter((l) => l.pattern === rule);
     const delays = labels.map((l) => {
-      const hits = detections.filter(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to));
+      const hits = detections.filter(
+        ({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to),
+      );
       if (hits.length === 0) return undefined;
       const night = Math.min(...hits.map((h) => h.night));
       return Math.round((startMs + (HISTORY_DAYS + night) * DAY_MS - dayMs(l.from)) / DAY_MS);
@@ -182,22 +201,52 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
   for (const f of falseFlags) {
     byRule[f.rule]!++;
     // The benign event that explains it: the latest one of the customer's in the two weeks up to the flag's end.
-    const cause = s.benign.filter((b) => b.customerId === f.customerId && dayMs(b.day) < Date.parse(f.window.to) && dayMs(b.day) >= Date.parse(f.window.from) - 14 * DAY_MS).pop();
+    const cause = s.benign
+      .filter(
+        (b) =>
+          b.customerId === f.customerId &&
+          dayMs(b.day) < Date.parse(f.window.to) &&
+          dayMs(b.day) >= Date.parse(f.window.from) - 14 * DAY_MS,
+      )
+      .pop();
     const key = cause ? cause.kind : 'noise';
     byCause[key] = (byCause[key] ?? 0) + 1;
   }
-  const precisionBySeverity = Object.fromEntries(FLAG_SEVERITIES.map((sev) => {
-    const of = flags.filter((f) => f.severity === sev);
-    return [sev, of.length ? round(of.filter(isTrue).length / of.length) : null];
-  }));
+  const precisionBySeverity = Object.fromEntries(
+    FLAG_SEVERITIES.map((sev) => {
+      const of = flags.filter((f) => f.severity === sev);
+      return [sev, of.length ? round(of.filter(isTrue).length / of.length) : null];
+    }),
+  );
   const falseHolds = holdsFromFlags(falseFlags).length;
   const insideAnnouncedBackfill = (f: Flag) =>
     DEFAULT_EXPECTED_RULES.includes(f.rule) &&
-    s.benign.some((b) => b.kind === 'backfill' && b.customerId === f.customerId && dayMs(b.day) <= Date.parse(f.window.from) && Date.parse(f.window.to) <= dayMs(b.day) + DAY_MS);
+    s.benign.some(
+      (b) =>
+        b.kind === 'backfill' &&
+        b.customerId === f.customerId &&
+        dayMs(b.day) <= Date.parse(f.window.from) &&
+        Date.parse(f.window.to) <= dayMs(b.day) + DAY_MS,
+    );
   const surged = new Set(s.labels.filter((l) => l.pattern === 'new_account_surge').map((l) => l.customerId));
-  const cleanNew = s.customers.filter((c) => c.onboarding.length === 0 && Date.parse(c.createdAt) < startMs + (HISTORY_DAYS + EVAL_DAYS) * DAY_MS && Date.parse(c.createdAt) >= startMs + (HISTORY_DAYS - NEW_ACCOUNT_DAYS) * DAY_MS && !surged.has(c.customerId));
-  if (process.argv.includes('--verbose')) for (const f of falseFlags) console.log(`  false ${f.customerId} ${f.rule} ${f.meter} ${f.window.from}..${f.window.to} ${f.severity} ${f.evidence.summary}`);
-  if (process.argv.includes('--verbose')) for (const l of s.labels) if (!detections.some(({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to))) console.log(`  missed ${l.customerId} ${l.pattern} ${l.meter} ${l.from}..${l.to} ${JSON.stringify(l.detail)}`);
+  const cleanNew = s.customers.filter(
+    (c) =>
+      c.onboarding.length === 0 &&
+      Date.parse(c.createdAt) < startMs + (HISTORY_DAYS + EVAL_DAYS) * DAY_MS &&
+      Date.parse(c.createdAt) >= startMs + (HISTORY_DAYS - NEW_ACCOUNT_DAYS) * DAY_MS &&
+      !surged.has(c.customerId),
+  );
+  if (process.argv.includes('--verbose'))
+    for (const f of falseFlags)
+      console.log(`  false ${f.customerId} ${f.rule} ${f.meter} ${f.window.from}..${f.window.to} ${f.severity} ${f.evidence.summary}`);
+  if (process.argv.includes('--verbose'))
+    for (const l of s.labels)
+      if (
+        !detections.some(
+          ({ d }) => d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to),
+        )
+      )
+        console.log(`  missed ${l.customerId} ${l.pattern} ${l.meter} ${l.from}..${l.to} ${JSON.stringify(l.detail)}`);
   return {
     seed,
     customers: s.customers.length,
@@ -210,7 +259,9 @@ function summarize(seed: number, s: Scenario, detections: { night: number; d: De
     falseHoldsPer100CustomerMonths: round((100 * falseHolds) / customerMonths),
     falseFlagsIfBackfillsAnnounced: round((100 * falseFlags.filter((f) => !insideAnnouncedBackfill(f)).length) / customerMonths),
     cleanNewAccounts: cleanNew.length,
-    falseSurgeFlagsPer100CleanNewAccounts: cleanNew.length ? round((100 * falseFlags.filter((f) => f.rule === 'new_account_surge').length) / cleanNew.length) : 0,
+    falseSurgeFlagsPer100CleanNewAccounts: cleanNew.length
+      ? round((100 * falseFlags.filter((f) => f.rule === 'new_account_surge').length) / cleanNew.length)
+      : 0,
     precisionBySeverity,
     patterns,
     seconds: round(seconds),
@@ -221,16 +272,28 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 const pct = (x: number) => `${(100 * x).toFixed(0)} %`;
 
 function print(f: SeedFigures): void {
-  console.log(`\nseed ${f.seed}${TUNING_SEEDS.has(f.seed) ? ' (looked at while choosing the parameters)' : ' (held out)'}: ${f.customers} customers, ${f.customerMonths.toFixed(1)} customer-months scored, ${f.flags} flags, ${f.seconds.toFixed(1)} s`);
+  console.log(
+    `\nseed ${f.seed}${TUNING_SEEDS.has(f.seed) ? ' (looked at while choosing the parameters)' : ' (held out)'}: ${f.customers} customers, ${f.customerMonths.toFixed(1)} customer-months scored, ${f.flags} flags, ${f.seconds.toFixed(1)} s`,
+  );
   console.log('pattern                 injected  caught in 1 run  caught at all  mean days to detection  held (default policy)');
   for (const rule of FRAUD_RULES) {
     const p = f.patterns[rule]!;
-    console.log(`${rule.padEnd(24)}${String(p.injected).padStart(8)}  ${`${p.caughtWithinOneRun} (${pct(p.shareWithinOneRun)})`.padStart(15)}  ${`${p.caughtEver} (${pct(p.shareEver)})`.padStart(13)}  ${(p.meanDaysToDetection === null ? '-' : p.meanDaysToDetection.toFixed(2)).padStart(22)}  ${String(p.heldByDefault).padStart(21)}`);
+    console.log(
+      `${rule.padEnd(24)}${String(p.injected).padStart(8)}  ${`${p.caughtWithinOneRun} (${pct(p.shareWithinOneRun)})`.padStart(15)}  ${`${p.caughtEver} (${pct(p.shareEver)})`.padStart(13)}  ${(p.meanDaysToDetection === null ? '-' : p.meanDaysToDetection.toFixed(2)).padStart(22)}  ${String(p.heldByDefault).padStart(21)}`,
+    );
   }
-  console.log(`false flags: ${f.falseFlags} = ${f.falseFlagsPer100CustomerMonths.toFixed(2)} per 100 customer-months (target <= 2); by rule ${JSON.stringify(f.falseFlagsByRule)}; by cause ${JSON.stringify(f.falseFlagsByCause)}`);
-  console.log(`false holds (default policy: open high flags): ${f.falseHoldsPer100CustomerMonths.toFixed(2)} per 100 customer-months; precision by severity ${JSON.stringify(f.precisionBySeverity)}`);
-  console.log(`what-if: false flags if every backfill had been announced as expected activity: ${f.falseFlagsIfBackfillsAnnounced.toFixed(2)} per 100 customer-months (approximate)`);
-  console.log(`false new_account_surge flags: ${f.falseSurgeFlagsPer100CleanNewAccounts.toFixed(1)} per 100 clean new accounts (${f.cleanNewAccounts} scored in their first two weeks)`);
+  console.log(
+    `false flags: ${f.falseFlags} = ${f.falseFlagsPer100CustomerMonths.toFixed(2)} per 100 customer-months (target <= 2); by rule ${JSON.stringify(f.falseFlagsByRule)}; by cause ${JSON.stringify(f.falseFlagsByCause)}`,
+  );
+  console.log(
+    `false holds (default policy: open high flags): ${f.falseHoldsPer100CustomerMonths.toFixed(2)} per 100 customer-months; precision by severity ${JSON.stringify(f.precisionBySeverity)}`,
+  );
+  console.log(
+    `what-if: false flags if every backfill had been announced as expected activity: ${f.falseFlagsIfBackfillsAnnounced.toFixed(2)} per 100 customer-months (approximate)`,
+  );
+  console.log(
+    `false new_account_surge flags: ${f.falseSurgeFlagsPer100CleanNewAccounts.toFixed(1)} per 100 clean new accounts (${f.cleanNewAccounts} scored in their first two weeks)`,
+  );
 }
 
 /**
@@ -242,7 +305,9 @@ async function runSeeds(): Promise<SeedFigures[]> {
   const passthrough = process.argv.slice(2).filter((a, i, all) => a !== '--seeds' && all[i - 1] !== '--seeds');
   const one = (seed: number) =>
     new Promise<SeedFigures>((resolve, reject) => {
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...passthrough, '--seeds', String(seed), '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...passthrough, '--seeds', String(seed), '--child'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
       child.on('error', reject);
@@ -250,7 +315,12 @@ async function runSeeds(): Promise<SeedFigures[]> {
         const line = out.split('\n').find((l) => l.startsWith(CHILD_PREFIX));
         if (code !== 0 || line === undefined) reject(new Error(`seed ${seed}: child exited with ${code}`));
         else {
-          process.stdout.write(out.split('\n').filter((l) => !l.startsWith(CHILD_PREFIX)).join('\n'));
+          process.stdout.write(
+            out
+              .split('\n')
+              .filter((l) => !l.startsWith(CHILD_PREFIX))
+              .join('\n'),
+          );
           resolve(JSON.parse(line.slice(CHILD_PREFIX.length)) as SeedFigures);
         }
       });
@@ -268,4 +338,12 @@ const target = (r: SeedFigures) => ({
   everyPatternCaughtWithinOneRunAtLeast90: FRAUD_RULES.every((rule) => r.patterns[rule]!.shareWithinOneRun >= 0.9),
   falseFlagsAtMost2Per100CustomerMonths: r.falseFlagsPer100CustomerMonths <= 2,
 });
-console.log(JSON.stringify({ customers: CUSTOMERS, historyDays: HISTORY_DAYS, scoredNights: EVAL_DAYS, sharePerPattern: SHARE, seeds: results.map((r) => ({ ...r, targetsMet: target(r) })) }));
+console.log(
+  JSON.stringify({
+    customers: CUSTOMERS,
+    historyDays: HISTORY_DAYS,
+    scoredNights: EVAL_DAYS,
+    sharePerPattern: SHARE,
+    seeds: results.map((r) => ({ ...r, targetsMet: target(r) })),
+  }),
+);

@@ -33,13 +33,23 @@ export const MIN_CATCH_SPAN_MS = 3 * HOUR_MS;
  *
  * @example scoreEvents([0, 3_600_000], [false, true], [{ start: 3_600_000, end: 3_600_000 }]) // caught 1
  */
-export function scoreEvents(times: readonly number[], flagged: readonly boolean[], windows: readonly LabelWindow[], stepMs = HOUR_MS): EventScore {
+export function scoreEvents(
+  times: readonly number[],
+  flagged: readonly boolean[],
+  windows: readonly LabelWindow[],
+  stepMs = HOUR_MS,
+): EventScore {
   let caught = 0;
   for (const w of windows) {
     const until = Math.max(w.end, w.start + MIN_CATCH_SPAN_MS);
     if (times.some((t, i) => flagged[i] === true && t >= w.start && t <= until)) caught++;
   }
-  return { windows: windows.length, caught, falseAlerts: countFalseRuns(times, flagged, windows, stepMs), hours: (times.length * stepMs) / HOUR_MS };
+  return {
+    windows: windows.length,
+    caught,
+    falseAlerts: countFalseRuns(times, flagged, windows, stepMs),
+    hours: (times.length * stepMs) / HOUR_MS,
+  };
 }
 
 // "Outside every window" is read literally as outside [start, end]; the 3 h minimum only widens what
@@ -63,7 +73,12 @@ function countFalseRuns(times: readonly number[], flagged: readonly boolean[], w
 /** Sums per-series scores and derives precision, recall, F1 and the false-alert rate. */
 export function summarize(scores: readonly EventScore[]): EventMetrics {
   const total = scores.reduce(
-    (a, s) => ({ windows: a.windows + s.windows, caught: a.caught + s.caught, falseAlerts: a.falseAlerts + s.falseAlerts, hours: a.hours + s.hours }),
+    (a, s) => ({
+      windows: a.windows + s.windows,
+      caught: a.caught + s.caught,
+      falseAlerts: a.falseAlerts + s.falseAlerts,
+      hours: a.hours + s.hours,
+    }),
     { windows: 0, caught: 0, falseAlerts: 0, hours: 0 },
   );
   const precision = total.caught + total.falseAlerts === 0 ? 0 : total.caught / (total.caught + total.falseAlerts);

@@ -32,7 +32,7 @@ export function createRandom(seed: number): Random {
   const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const gamma = (k: number): number => {
     // Marsaglia-Tsang; shape < 1 through the boost U^(1/k).
-    if (k < 1) return gamma(k + 1) * Math.pow(1 - next(), 1 / k);
+    if (k < 1) return gamma(k + 1) * (1 - next()) ** (1 / k);
     const d = k - 1 / 3;
     const c = 1 / Math.sqrt(9 * d);
     for (;;) {

@@ -6,8 +6,8 @@
  * rotations, server migrations and scale-outs, mobile clients with churning prefixes and travellers.
  */
 import { DAY_MS, HOUR_MS, utcDay } from '../contract/clock.js';
-import type { Random } from './prng.js';
 import type { CustomerActivityDay, KeyDayActivity } from '../functions/core/fraud/types.js';
+import type { Random } from './prng.js';
 
 /** How often each benign irregularity happens (per customer-day unless said otherwise). */
 export interface BenignRates {
@@ -76,7 +76,36 @@ export interface CustomerProfile {
   countries: readonly (readonly [string, number])[];
 }
 
-const WORLD = ['US', 'CA', 'MX', 'BR', 'AR', 'GB', 'IE', 'FR', 'DE', 'NL', 'ES', 'IT', 'PL', 'SE', 'CH', 'TR', 'IN', 'SG', 'JP', 'KR', 'AU', 'ZA', 'AE', 'ID', 'VN', 'PH', 'NG', 'EG'];
+const WORLD = [
+  'US',
+  'CA',
+  'MX',
+  'BR',
+  'AR',
+  'GB',
+  'IE',
+  'FR',
+  'DE',
+  'NL',
+  'ES',
+  'IT',
+  'PL',
+  'SE',
+  'CH',
+  'TR',
+  'IN',
+  'SG',
+  'JP',
+  'KR',
+  'AU',
+  'ZA',
+  'AE',
+  'ID',
+  'VN',
+  'PH',
+  'NG',
+  'EG',
+];
 
 /** Relative activity in each local hour: office hours, or busy around the clock. */
 export function hourShape(shape: CustomerProfile['shape'], localHour: number): number {
@@ -98,7 +127,13 @@ export function travelCountry(r: Random): string {
  * Simulates a customer's clean days from `fromMs` (a UTC midnight) for `days` days: days before the
  * account existed are skipped. Deterministic for a given `Random`.
  */
-export function simulateCustomer(p: CustomerProfile, fromMs: number, days: number, r: Random, rates: BenignRates = DEFAULT_BENIGN_RATES): { days: CustomerActivityDay[]; benign: BenignEvent[] } {
+export function simulateCustomer(
+  p: CustomerProfile,
+  fromMs: number,
+  days: number,
+  r: Random,
+  rates: BenignRates = DEFAULT_BENIGN_RATES,
+): { days: CustomerActivityDay[]; benign: BenignEvent[] } {
   const shapes = Array.from({ length: 24 }, (_, lh) => hourShape(p.shape, lh));
   const shapeSum = shapes.reduce((a, b) => a + b, 0);
   const shapeMax = Math.max(...shapes);
@@ -136,7 +171,11 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
     for (let h = 0; h < 24; h++) {
       const t = dayStart + h * HOUR_MS;
       const s = shapes[(h + p.tzOffset + 24) % 24]!;
-      apiCalls.push(r.poisson(((p.dailyCalls * dayMult * s * (weekendAt(t) ? p.weekendFactor : 1)) / shapeSum) * ramp(t + HOUR_MS / 2) * r.gammaMean1(25)));
+      apiCalls.push(
+        r.poisson(
+          ((p.dailyCalls * dayMult * s * (weekendAt(t) ? p.weekendFactor : 1)) / shapeSum) * ramp(t + HOUR_MS / 2) * r.gammaMean1(25),
+        ),
+      );
     }
     if (r.chance(rates.burst)) {
       const start = (r.int(9, 15) - p.tzOffset + 24) % 24;
@@ -147,14 +186,17 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
     if (r.chance(rates.backfill)) {
       const start = r.int(0, 23);
       const k = r.uniform(3, 8);
-      for (let h = start; h < Math.min(24, start + r.int(2, 8)); h++) apiCalls[h]! += r.poisson(k * busyHour * ramp(dayStart + h * HOUR_MS));
+      for (let h = start; h < Math.min(24, start + r.int(2, 8)); h++)
+        apiCalls[h]! += r.poisson(k * busyHour * ramp(dayStart + h * HOUR_MS));
       note('backfill');
     }
     const pActive = (weekend ? 0.7 * p.weekendFactor : 0.7) * Math.min(1.5, dayMult);
     const usersDay = Math.min(Math.round(p.users * level * 1.5), r.poisson(p.users * pActive * ramp(dayStart + DAY_MS / 2)));
     for (let h = 0; h < 24; h++) {
       const s = shapes[(h + p.tzOffset + 24) % 24]!;
-      activeUsers.push(Math.min(usersDay, r.poisson(usersDay * 0.45 * (s / shapeMax) * (dayStart + (h + 1) * HOUR_MS > p.createdAt ? 1 : 0))));
+      activeUsers.push(
+        Math.min(usersDay, r.poisson(usersDay * 0.45 * (s / shapeMax) * (dayStart + (h + 1) * HOUR_MS > p.createdAt ? 1 : 0))),
+      );
     }
     const cleanupHour = r.chance(rates.fileCleanup) ? r.int(8, 18) : -1;
     if (cleanupHour >= 0) note('fileCleanup');
@@ -166,7 +208,8 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
       if (t + HOUR_MS > p.createdAt) {
         files += r.poisson(files * 0.01 * w * (1 + p.growthPerDay * 5)) - r.poisson(files * 0.008 * w);
         if (!established) files += r.poisson(p.files * (Math.exp(-Math.max(0, ageAt(t)) / 3) - Math.exp(-ageAt(t + HOUR_MS) / 3)));
-        if (cleanupHour >= 0 && h >= cleanupHour && h < cleanupHour + cleanupHours) files -= Math.round((files * cleanupShare) / cleanupHours);
+        if (cleanupHour >= 0 && h >= cleanupHour && h < cleanupHour + cleanupHours)
+          files -= Math.round((files * cleanupShare) / cleanupHours);
       }
       files = Math.max(0, files);
       protectedFiles.push(files);
@@ -186,7 +229,14 @@ export function simulateCustomer(p: CustomerProfile, fromMs: number, days: numbe
         note('scaleOut');
       }
     }
-    out.push({ day, apiCalls, activeUsers, activeUsersDay: Math.max(usersDay, ...activeUsers), protectedFiles, keys: keyTraffic(keys, apiCalls, p, r, weekend) });
+    out.push({
+      day,
+      apiCalls,
+      activeUsers,
+      activeUsersDay: Math.max(usersDay, ...activeUsers),
+      protectedFiles,
+      keys: keyTraffic(keys, apiCalls, p, r, weekend),
+    });
   }
   return { days: out, benign };
 }
@@ -198,10 +248,20 @@ function initialKeys(p: CustomerProfile, r: Random): KeyState[] {
     const share = r.gammaMean1(2);
     if (kind === 'server') {
       const country = r.weighted(p.countries);
-      return { id: `${p.customerId}-key${i}`, kind, share, prefixes: Array.from({ length: r.int(1, 5) }, () => ({ prefix: randomPrefix(r), country, weight: r.gammaMean1(2) })) };
+      return {
+        id: `${p.customerId}-key${i}`,
+        kind,
+        share,
+        prefixes: Array.from({ length: r.int(1, 5) }, () => ({ prefix: randomPrefix(r), country, weight: r.gammaMean1(2) })),
+      };
     }
     const pool = Math.max(5, Math.min(250, Math.round(p.users * 1.2)));
-    return { id: `${p.customerId}-key${i}`, kind, share, prefixes: Array.from({ length: pool }, () => ({ prefix: randomPrefix(r), country: r.weighted(p.countries), weight: 1 })) };
+    return {
+      id: `${p.customerId}-key${i}`,
+      kind,
+      share,
+      prefixes: Array.from({ length: pool }, () => ({ prefix: randomPrefix(r), country: r.weighted(p.countries), weight: 1 })),
+    };
   });
 }
 
@@ -220,14 +280,24 @@ function keyTraffic(keys: KeyState[], apiCalls: readonly number[], p: CustomerPr
       for (const x of k.prefixes) if (r.chance(0.01)) x.prefix = randomPrefix(r);
       const active = Math.min(k.prefixes.length, r.poisson(k.prefixes.length * 0.5 * (weekend ? p.weekendFactor : 1)));
       for (let j = 0; j < active; j++) used.push({ ...k.prefixes[r.int(0, k.prefixes.length - 1)]!, weight: r.gammaMean1(1) });
-      for (let j = r.poisson(active * 0.08); j > 0; j--) used.push({ prefix: randomPrefix(r), country: r.chance(0.95) ? r.weighted(p.countries) : travelCountry(r), weight: r.gammaMean1(1) * 0.3 });
+      for (let j = r.poisson(active * 0.08); j > 0; j--)
+        used.push({
+          prefix: randomPrefix(r),
+          country: r.chance(0.95) ? r.weighted(p.countries) : travelCountry(r),
+          weight: r.gammaMean1(1) * 0.3,
+        });
     }
     return spread(k.id, calls, used, apiCalls);
   });
 }
 
 /** Splits a key's calls over prefixes by weight, and derives countries per day and per hour. */
-export function spread(apiKeyId: string, calls: number, used: readonly { prefix: string; country: string; weight: number }[], apiCalls: readonly number[]): KeyDayActivity {
+export function spread(
+  apiKeyId: string,
+  calls: number,
+  used: readonly { prefix: string; country: string; weight: number }[],
+  apiCalls: readonly number[],
+): KeyDayActivity {
   const ipPrefixes: Record<string, number> = {};
   const countries: Record<string, number> = {};
   const wSum = used.reduce((a, u) => a + u.weight, 0);

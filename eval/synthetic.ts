@@ -31,17 +31,17 @@
  *   period starts.
  */
 import { DAY_MS, HOUR_MS } from '../contract/clock.js';
-import { utcDayStart } from '../functions/core/close/file-timeline.js';
 import { METERS, type Meter } from '../contract/meters.js';
 import { periodContaining } from '../functions/core/close/billing-period.js';
+import { utcDayStart } from '../functions/core/close/file-timeline.js';
 import { NEW_ACCOUNT_DAYS } from '../functions/core/fraud/constants.js';
 import type { PeerDay } from '../functions/core/fraud/peer-stats.js';
-import { createRandom, derive, type Random } from './prng.js';
 import { dailyValue } from '../functions/core/fraud/rule-context.js';
 import { quantile } from '../functions/core/fraud/stats.js';
-import { inject, type GroundTruth } from './synthetic-inject.js';
-import { DEFAULT_BENIGN_RATES, simulateCustomer, type BenignEvent, type BenignRates, type CustomerProfile } from './synthetic-traffic.js';
 import type { CustomerActivityDay, FraudRule } from '../functions/core/fraud/types.js';
+import { createRandom, derive, type Random } from './prng.js';
+import { type GroundTruth, inject } from './synthetic-inject.js';
+import { type BenignEvent, type BenignRates, type CustomerProfile, DEFAULT_BENIGN_RATES, simulateCustomer } from './synthetic-traffic.js';
 
 export type { GroundTruth } from './synthetic-inject.js';
 export type { BenignEvent, BenignRates, CustomerProfile } from './synthetic-traffic.js';
@@ -103,7 +103,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const sim = simulateCustomer(p, startMs, options.days, createRandom(derive(options.seed, 'traffic', i)), rates);
     benign.push(...sim.benign);
     const onboarding = p.createdAt < startMs ? onboardingOf(p, options.seed, i, rates) : [];
-    return { customerId: p.customerId, createdAt: new Date(p.createdAt).toISOString(), anchorDay: p.anchorDay, profile: p, days: sim.days, onboarding };
+    return {
+      customerId: p.customerId,
+      createdAt: new Date(p.createdAt).toISOString(),
+      anchorDay: p.anchorDay,
+      profile: p,
+      days: sim.days,
+      onboarding,
+    };
   });
   const refs = surgeReferences(customers);
   const labels = (options.injections ?? []).map((inj) => {
@@ -112,7 +119,14 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const at = inj.day - (options.days - c.days.length);
     if (at < 0 || at >= c.days.length) throw new RangeError(`customer ${inj.customer} has no day ${inj.day}`);
     const age = Math.round((startMs + inj.day * DAY_MS - Math.floor(c.profile.createdAt / DAY_MS) * DAY_MS) / DAY_MS);
-    return inject(inj.pattern, c.profile, c.days, at, createRandom(derive(options.seed, 'inject', inj.customer, inj.day)), refs[Math.min(age, NEW_ACCOUNT_DAYS - 1)]!);
+    return inject(
+      inj.pattern,
+      c.profile,
+      c.days,
+      at,
+      createRandom(derive(options.seed, 'inject', inj.customer, inj.day)),
+      refs[Math.min(age, NEW_ACCOUNT_DAYS - 1)]!,
+    );
   });
   return { customers, labels, benign };
 }
@@ -138,9 +152,19 @@ export function planInjections(options: ScenarioOptions, plan: InjectionPlan): I
   const want = Math.round(plan.share * options.customers);
   const taken = new Set<number>();
   const out: InjectionRequest[] = [];
-  const order: FraudRule[] = ['new_account_surge', 'end_of_period_gaming', 'off_hours_burst', 'account_sharing', 'leaked_key', 'volume_spike'];
+  const order: FraudRule[] = [
+    'new_account_surge',
+    'end_of_period_gaming',
+    'off_hours_burst',
+    'account_sharing',
+    'leaked_key',
+    'volume_spike',
+  ];
   for (const pattern of order) {
-    const candidates = shuffled(profiles.map((p, i) => ({ p, i })), r).filter(({ p, i }) => !taken.has(i));
+    const candidates = shuffled(
+      profiles.map((p, i) => ({ p, i })),
+      r,
+    ).filter(({ p, i }) => !taken.has(i));
     let placed = 0;
     for (const { p, i } of candidates) {
       if (placed >= want) break;
@@ -167,7 +191,9 @@ function eligibleDays(pattern: FraudRule, p: CustomerProfile, startMs: number, p
     case 'off_hours_burst':
       return p.shape === 'office' ? range : [];
     case 'end_of_period_gaming':
-      return p.files >= 200 ? range.filter((d) => Date.parse(periodContaining(startMs + d * DAY_MS, p.anchorDay).end) - (startMs + d * DAY_MS) <= 3 * DAY_MS) : [];
+      return p.files >= 200
+        ? range.filter((d) => Date.parse(periodContaining(startMs + d * DAY_MS, p.anchorDay).end) - (startMs + d * DAY_MS) <= 3 * DAY_MS)
+        : [];
     default:
       return range;
   }
@@ -176,23 +202,75 @@ function eligibleDays(pattern: FraudRule, p: CustomerProfile, startMs: number, p
 function makeProfiles(options: ScenarioOptions, startMs: number): CustomerProfile[] {
   const r = createRandom(derive(options.seed, 'profiles'));
   const n = options.customers;
-  const ranks = shuffled(Array.from({ length: n }, (_, i) => i + 1), r);
+  const ranks = shuffled(
+    Array.from({ length: n }, (_, i) => i + 1),
+    r,
+  );
   const newShare = options.newAccountShare ?? 0.3;
   const [newFrom, newTo] = options.newAccountDays ?? [0, options.days - 1];
   return ranks.map((rank, i) => {
     const dailyCalls = (250_000 / rank ** 1.1) * Math.exp(0.3 * r.normal());
     const users = Math.max(3, Math.round(dailyCalls / r.logUniform(30, 300)));
     const region = r.weighted<readonly [number, readonly (readonly [string, number])[]]>([
-      [[-8, [['US', 80], ['CA', 10], ['MX', 5], ['GB', 5]]], 2],
-      [[-5, [['US', 75], ['CA', 15], ['BR', 5], ['GB', 5]]], 3],
-      [[1, [['DE', 30], ['FR', 20], ['GB', 20], ['NL', 10], ['ES', 10], ['IT', 10]]], 4],
-      [[9, [['JP', 40], ['SG', 20], ['AU', 20], ['KR', 10], ['IN', 10]]], 1],
+      [
+        [
+          -8,
+          [
+            ['US', 80],
+            ['CA', 10],
+            ['MX', 5],
+            ['GB', 5],
+          ],
+        ],
+        2,
+      ],
+      [
+        [
+          -5,
+          [
+            ['US', 75],
+            ['CA', 15],
+            ['BR', 5],
+            ['GB', 5],
+          ],
+        ],
+        3,
+      ],
+      [
+        [
+          1,
+          [
+            ['DE', 30],
+            ['FR', 20],
+            ['GB', 20],
+            ['NL', 10],
+            ['ES', 10],
+            ['IT', 10],
+          ],
+        ],
+        4,
+      ],
+      [
+        [
+          9,
+          [
+            ['JP', 40],
+            ['SG', 20],
+            ['AU', 20],
+            ['KR', 10],
+            ['IN', 10],
+          ],
+        ],
+        1,
+      ],
     ]);
     const main = r.weighted(region[1]);
     const others = region[1].filter(([c]) => c !== main).slice(0, r.int(0, 3));
     const office = r.chance(0.75);
     const isNew = r.chance(newShare);
-    const createdAt = isNew ? startMs + r.int(newFrom, newTo) * DAY_MS + r.int(0, 23) * HOUR_MS + r.int(0, 59) * 60_000 : startMs - r.int(60, 700) * DAY_MS - r.int(0, 23) * HOUR_MS;
+    const createdAt = isNew
+      ? startMs + r.int(newFrom, newTo) * DAY_MS + r.int(0, 23) * HOUR_MS + r.int(0, 59) * 60_000
+      : startMs - r.int(60, 700) * DAY_MS - r.int(0, 23) * HOUR_MS;
     return {
       customerId: `cus-${String(i).padStart(4, '0')}`,
       dailyCalls,
@@ -212,13 +290,29 @@ function makeProfiles(options: ScenarioOptions, startMs: number): CustomerProfil
 function onboardingOf(p: CustomerProfile, seed: number, i: number, rates: BenignRates): PeerDay[] {
   const createdDay = Math.floor(p.createdAt / DAY_MS) * DAY_MS;
   const sim = simulateCustomer(p, createdDay, NEW_ACCOUNT_DAYS, createRandom(derive(seed, 'onboarding', i)), rates);
-  return sim.days.map((d) => ({ day: d.day, values: Object.fromEntries(METERS.map((m) => [m, dailyValue(d, m)])) as Record<Meter, number> }));
+  return sim.days.map((d) => ({
+    day: d.day,
+    values: Object.fromEntries(METERS.map((m) => [m, dailyValue(d, m)])) as Record<Meter, number>,
+  }));
 }
 
 /** Per day of age, per meter: the 99th percentile of established customers' first two weeks. */
 function surgeReferences(customers: readonly SyntheticCustomer[]): Record<Meter, number>[] {
-  return Array.from({ length: NEW_ACCOUNT_DAYS }, (_, age) =>
-    Object.fromEntries(METERS.map((m) => [m, Math.max(1, quantile(customers.flatMap((c) => (c.onboarding[age] ? [c.onboarding[age]!.values[m]] : [])), 0.99))])) as Record<Meter, number>,
+  return Array.from(
+    { length: NEW_ACCOUNT_DAYS },
+    (_, age) =>
+      Object.fromEntries(
+        METERS.map((m) => [
+          m,
+          Math.max(
+            1,
+            quantile(
+              customers.flatMap((c) => (c.onboarding[age] ? [c.onboarding[age]!.values[m]] : [])),
+              0.99,
+            ),
+          ),
+        ]),
+      ) as Record<Meter, number>,
   );
 }
 

@@ -30,7 +30,8 @@ export const TABLES = {
     env: 'USAGE_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    purpose: 'usage fragments: what one message added to each customer on one UTC day (hourly API calls, active users, file operations), one item per (day, message). pk F#<day>#<shard>, sk <messageKey>',
+    purpose:
+      'usage fragments: what one message added to each customer on one UTC day (hourly API calls, active users, file operations), one item per (day, message). pk F#<day>#<shard>, sk <messageKey>',
   },
   registry: {
     id: 'Registry',
@@ -68,7 +69,8 @@ export const TABLES = {
     env: 'LEDGER_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    purpose: 'every meter event reported to Stripe: pk L#<customer>, sk <meter>#<day>#r<revision>; identifier, value, timestamp, state, attempts, last error',
+    purpose:
+      'every meter event reported to Stripe: pk L#<customer>, sk <meter>#<day>#r<revision>; identifier, value, timestamp, state, attempts, last error',
   },
   flags: {
     id: 'Flags',

@@ -1,10 +1,10 @@
 import { Annotations, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/runtime/config.js';
 import { EventPipeline } from './constructs/event-pipeline.js';
 import { MeteringHttpApi } from './constructs/http-api.js';
 import { NightlyClose } from './constructs/nightly-close.js';
 import { UsageTables } from './constructs/usage-tables.js';
-import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/runtime/config.js';
 
 /**
  * The metering pipeline: HTTP ingest -> queue -> consumer -> tables, the read API, and the nightly
@@ -26,11 +26,20 @@ export class MeteringStack extends Stack {
     const holdSeverities: unknown = this.node.tryGetContext('holdSeverities');
     // Validated here as the functions will at cold start, so a bad value fails the synth, not the night.
     const invoiceGraceHours: unknown = this.node.tryGetContext('invoiceGraceHours');
-    const parsedGrace = invoiceGraceHoursSchema.safeParse(invoiceGraceHours === undefined || invoiceGraceHours === '' ? 1 : invoiceGraceHours);
-    if (!parsedGrace.success) throw new Error(`context invoiceGraceHours must be the Stripe account's invoice grace period, 1-72 hours, got ${String(invoiceGraceHours)}`);
+    const parsedGrace = invoiceGraceHoursSchema.safeParse(
+      invoiceGraceHours === undefined || invoiceGraceHours === '' ? 1 : invoiceGraceHours,
+    );
+    if (!parsedGrace.success)
+      throw new Error(
+        `context invoiceGraceHours must be the Stripe account's invoice grace period, 1-72 hours, got ${String(invoiceGraceHours)}`,
+      );
     const grace = parsedGrace.data;
     // The close runs at 00:30 UTC and SQS retries a failed chunk 90 minutes later: a period's last day needs the longer grace.
-    if (grace < 3) Annotations.of(this).addWarningV2('serenity:invoice-grace', `the Stripe account's invoice grace is ${grace} h: a period's last day is reported at 00:30 UTC, and a retried close may miss it; set the account's grace to 72 h and deploy with -c invoiceGraceHours=72`);
+    if (grace < 3)
+      Annotations.of(this).addWarningV2(
+        'serenity:invoice-grace',
+        `the Stripe account's invoice grace is ${grace} h: a period's last day is reported at 00:30 UTC, and a retried close may miss it; set the account's grace to 72 h and deploy with -c invoiceGraceHours=72`,
+      );
     const settings = {
       HOLD_SEVERITIES: loadHoldSeverities({ HOLD_SEVERITIES: typeof holdSeverities === 'string' ? holdSeverities : 'high' }).join(','),
       STRIPE_INVOICE_GRACE_HOURS: String(grace),

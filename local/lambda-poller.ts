@@ -1,8 +1,14 @@
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { EVENT_QUEUE } from '../functions/resources.js';
 
-export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
 export interface PollerOptions {
   sqs: SQSClient;
@@ -74,7 +80,12 @@ export function startPoller(o: PollerOptions): Poller {
       const done = messages.filter((m) => !failedIds.has(m.MessageId!));
       if (done.length > 0) {
         await o.sqs
-          .send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }))
+          .send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: o.queueUrl,
+              Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+            }),
+          )
           .catch((err) => o.onError?.(err));
       }
     }
@@ -90,7 +101,10 @@ export function startPoller(o: PollerOptions): Poller {
       for (;;) {
         const a = (
           await o.sqs.send(
-            new GetQueueAttributesCommand({ QueueUrl: o.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+            new GetQueueAttributesCommand({
+              QueueUrl: o.queueUrl,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
           )
         ).Attributes!;
         if (Number(a.ApproximateNumberOfMessages) === 0 && Number(a.ApproximateNumberOfMessagesNotVisible) === 0) return;

@@ -1,8 +1,8 @@
-import { createSqsServer } from 'local-aws-sqs';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createSqsServer } from 'local-aws-sqs';
 import { CLOSE_QUEUE, EVENT_QUEUE } from '../functions/resources.js';
-import { freePort } from './free-port.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
+import { freePort } from './free-port.js';
 
 export interface QueuePair {
   queueUrl: string;
@@ -27,8 +27,11 @@ interface QueueDefinition {
 }
 
 async function createPair(sqs: SQSClient, def: QueueDefinition, visibilityTimeoutSeconds: number): Promise<QueuePair> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: def.dlqId, Attributes: { MessageRetentionPeriod: String(def.dlqRetentionDays * 86400) } }));
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const dlq = await sqs.send(
+    new CreateQueueCommand({ QueueName: def.dlqId, Attributes: { MessageRetentionPeriod: String(def.dlqRetentionDays * 86400) } }),
+  );
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+    .QueueArn!;
   const q = await sqs.send(
     new CreateQueueCommand({
       QueueName: def.id,

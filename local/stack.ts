@@ -1,24 +1,24 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { Clock } from '../contract/clock.js';
 import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
 import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
 import { generateKey, hashKey } from '../functions/core/shared/api-keys.js';
-import type { Clock } from '../contract/clock.js';
 import type { KeyRole } from '../functions/core/shared/ports.js';
-import { makeConsumeHandler } from '../functions/handlers/consume.js';
 import { makeApiHandler } from '../functions/handlers/api.js';
+import { makeCloseWorker } from '../functions/handlers/close-worker.js';
+import { makeConsumeHandler } from '../functions/handlers/consume.js';
 import { makeIngestHandler } from '../functions/handlers/ingest.js';
 import { CLOSE_QUEUE, EVENT_QUEUE, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
-import { makeCloseServices, type CloseServices } from '../functions/runtime/close-services.js';
-import { makeCloseWorker } from '../functions/handlers/close-worker.js';
-import { startStripeTestServer, type StripeTestServer } from './stripe-test-server/index.js';
+import { type CloseServices, makeCloseServices } from '../functions/runtime/close-services.js';
 import { makeServices, type Services } from '../functions/runtime/services.js';
-import { startDynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
-import { startHttpBridge, type HttpHandler } from './http-bridge.js';
-import { startPoller, type Poller, type SqsHandler } from './lambda-poller.js';
+import { type HttpHandler, startHttpBridge } from './http-bridge.js';
+import { type Poller, type SqsHandler, startPoller } from './lambda-poller.js';
 import { startSqsLocal } from './sqs-local.js';
+import { type StripeTestServer, startStripeTestServer } from './stripe-test-server/index.js';
 
 export interface LocalStackOptions {
   /** Persist DynamoDB here; in memory when absent. */
@@ -87,14 +87,25 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   // The hold policy is the stack's, so the close, the read API and the CLI (through stack.json) share it.
   for (const k of ['HOLD_SEVERITIES', 'STRIPE_INVOICE_GRACE_HOURS']) if (process.env[k]) env[k] = process.env[k]!;
 
-  const clients = makeAwsClients({ region: LOCAL_REGION, endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint }, credentials: LOCAL_CREDENTIALS });
+  const clients = makeAwsClients({
+    region: LOCAL_REGION,
+    endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint },
+    credentials: LOCAL_CREDENTIALS,
+  });
   const capacity = new CapacityMeter();
   const services = makeServices({ env, clients, capacity, clock: o.clock });
 
   const ingestKey = o.ingestKey ?? generateKey('ingest');
   const adminKey = o.adminKey ?? generateKey('admin');
   const addKey = (key: string, role: KeyRole, principal: string, source?: string) =>
-    services.registry.putKey({ hash: hashKey(key), prefix: key.slice(0, 12), role, principal, ...(source ? { source } : {}), createdAt: new Date().toISOString() });
+    services.registry.putKey({
+      hash: hashKey(key),
+      prefix: key.slice(0, 12),
+      role,
+      principal,
+      ...(source ? { source } : {}),
+      createdAt: new Date().toISOString(),
+    });
   await addKey(ingestKey, 'ingest', 'local-ingest', 'local');
   await addKey(adminKey, 'admin', 'local-admin');
 
@@ -104,11 +115,24 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const consume: SqsHandler = o.wrapConsumer ? o.wrapConsumer(consumer) : consumer;
   const poller = o.noPoller
     ? undefined
-    : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.queueUrl, handler: consume, concurrency: o.pollerConcurrency ?? 2, visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5 });
+    : startPoller({
+        sqs: clients.sqs,
+        queueUrl: sqsLocal.queueUrl,
+        handler: consume,
+        concurrency: o.pollerConcurrency ?? 2,
+        visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5,
+      });
 
   const closePoller = o.noPoller
     ? undefined
-    : startPoller({ sqs: clients.sqs, queueUrl: sqsLocal.close.queueUrl, handler: makeCloseWorker(closeSvc), concurrency: 2, batchSize: 1, visibilityTimeoutSeconds: 120 });
+    : startPoller({
+        sqs: clients.sqs,
+        queueUrl: sqsLocal.close.queueUrl,
+        handler: makeCloseWorker(closeSvc),
+        concurrency: 2,
+        batchSize: 1,
+        visibilityTimeoutSeconds: 120,
+      });
 
   const ingest = makeIngestHandler(services);
   const api = makeApiHandler(services);

@@ -2,12 +2,13 @@
  * `npm start`: the whole pipeline on the embedded stack, with simulated customers sending usage
  * through the emitter, and a live view of what the pipeline has counted.
  */
+
+import { printTable } from '../cli/render/output.js';
+import { parseUsageQuery, usageReport } from '../functions/core/count/usage-query.js';
+import { buildCustomer } from '../functions/core/shared/customers.js';
 import { checkJava } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 import { SIM_CUSTOMERS, startTraffic } from './traffic.js';
-import { buildCustomer } from '../functions/core/shared/customers.js';
-import { parseUsageQuery, usageReport } from '../functions/core/count/usage-query.js';
-import { printTable } from '../cli/render/output.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 // Node 20 is what these machines run; the SDK's notice about 2027 is for whoever upgrades them.
@@ -20,7 +21,12 @@ async function main() {
     console.error((err as Error).message);
     process.exit(1);
   }
-  const stack = await startLocalStack({ port: Number(process.env.PORT ?? 4000), dataDir: process.env.METER_DATA_DIR ?? '.meter', ingestKey: process.env.METER_INGEST_KEY, adminKey: process.env.METER_ADMIN_KEY });
+  const stack = await startLocalStack({
+    port: Number(process.env.PORT ?? 4000),
+    dataDir: process.env.METER_DATA_DIR ?? '.meter',
+    ingestKey: process.env.METER_INGEST_KEY,
+    adminKey: process.env.METER_ADMIN_KEY,
+  });
   const s = stack.services;
   for (const c of SIM_CUSTOMERS) {
     const existing = (await s.registry.customers([c.id])).get(c.id);
@@ -28,19 +34,39 @@ async function main() {
   }
   const traffic = startTraffic({ endpoint: stack.url, apiKey: stack.ingestKey, speed: Number(process.env.TRAFFIC_SPEED ?? 0.1) });
   console.log(`meter serve ready at ${stack.url}; simulated traffic for ${SIM_CUSTOMERS.length} customers is flowing (Ctrl-C to stop)`);
-  console.log(`try: curl -H 'authorization: Bearer ${stack.adminKey}' '${stack.url}/v1/usage?customer=acme-corp&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}&granularity=hour'`);
+  console.log(
+    `try: curl -H 'authorization: Bearer ${stack.adminKey}' '${stack.url}/v1/usage?customer=acme-corp&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}&granularity=hour'`,
+  );
 
   const show = async () => {
     const now = s.clock.now();
     const rows = [];
     for (const c of SIM_CUSTOMERS) {
       const customer = (await s.registry.customers([c.id])).get(c.id)!;
-      const r = await usageReport(parseUsageQuery({ customer: c.id, from: new Date(now - 86_400_000).toISOString(), to: new Date(now).toISOString(), granularity: 'hour' }), customer, s.usage, now);
-      rows.push({ customer: c.id, 'api calls (24h)': r.totals.api_calls, 'api calls (this hour)': r.buckets.at(-1)?.api_calls ?? 0, 'active users (24h)': r.totals.active_users, 'protected files': r.totals.protected_files });
+      const r = await usageReport(
+        parseUsageQuery({
+          customer: c.id,
+          from: new Date(now - 86_400_000).toISOString(),
+          to: new Date(now).toISOString(),
+          granularity: 'hour',
+        }),
+        customer,
+        s.usage,
+        now,
+      );
+      rows.push({
+        customer: c.id,
+        'api calls (24h)': r.totals.api_calls,
+        'api calls (this hour)': r.buckets.at(-1)?.api_calls ?? 0,
+        'active users (24h)': r.totals.active_users,
+        'protected files': r.totals.protected_files,
+      });
     }
     const st = traffic.emitter.stats();
     const health = await s.queue.depth();
-    console.log(`\n${new Date(now).toISOString()}  emitter: ${JSON.stringify({ recorded: st.recorded, sent: st.sent, accepted: st.accepted, pending: st.pending, dropped: st.dropped.total })}  queue: ${JSON.stringify(health)}`);
+    console.log(
+      `\n${new Date(now).toISOString()}  emitter: ${JSON.stringify({ recorded: st.recorded, sent: st.sent, accepted: st.accepted, pending: st.pending, dropped: st.dropped.total })}  queue: ${JSON.stringify(health)}`,
+    );
     printTable(rows);
   };
   const view = setInterval(() => void show().catch((err) => console.error(`live view: ${(err as Error).message}`)), 10_000);

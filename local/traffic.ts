@@ -1,6 +1,6 @@
-import { createUsageEmitter } from '../emitter/index.js';
-import type { UsageEmitter } from '../emitter/index.js';
 import { rng } from '../bench/traffic-model.js';
+import type { UsageEmitter } from '../emitter/index.js';
+import { createUsageEmitter } from '../emitter/index.js';
 
 /** One simulated Serenity customer: its size, home time zone and habits. */
 export interface SimCustomer {
@@ -19,11 +19,61 @@ export interface SimCustomer {
 }
 
 export const SIM_CUSTOMERS: SimCustomer[] = [
-  { id: 'acme-corp', name: 'Acme Corp', peakCallsPerMinute: 1200, users: 400, files: 20_000, utcOffset: -5, country: 'US', region: 'US-NY', weekendFactor: 0.2 },
-  { id: 'globex', name: 'Globex', peakCallsPerMinute: 600, users: 150, files: 8_000, utcOffset: 1, country: 'DE', region: 'DE-BE', weekendFactor: 0.3 },
-  { id: 'initech', name: 'Initech', peakCallsPerMinute: 240, users: 60, files: 3_000, utcOffset: -8, country: 'US', region: 'US-CA', weekendFactor: 0.1 },
-  { id: 'umbrella', name: 'Umbrella Health', peakCallsPerMinute: 900, users: 300, files: 50_000, utcOffset: 9, country: 'JP', region: 'JP-13', weekendFactor: 0.6 },
-  { id: 'hooli', name: 'Hooli', peakCallsPerMinute: 90, users: 25, files: 900, utcOffset: 0, country: 'GB', region: 'GB-ENG', weekendFactor: 0.4 },
+  {
+    id: 'acme-corp',
+    name: 'Acme Corp',
+    peakCallsPerMinute: 1200,
+    users: 400,
+    files: 20_000,
+    utcOffset: -5,
+    country: 'US',
+    region: 'US-NY',
+    weekendFactor: 0.2,
+  },
+  {
+    id: 'globex',
+    name: 'Globex',
+    peakCallsPerMinute: 600,
+    users: 150,
+    files: 8_000,
+    utcOffset: 1,
+    country: 'DE',
+    region: 'DE-BE',
+    weekendFactor: 0.3,
+  },
+  {
+    id: 'initech',
+    name: 'Initech',
+    peakCallsPerMinute: 240,
+    users: 60,
+    files: 3_000,
+    utcOffset: -8,
+    country: 'US',
+    region: 'US-CA',
+    weekendFactor: 0.1,
+  },
+  {
+    id: 'umbrella',
+    name: 'Umbrella Health',
+    peakCallsPerMinute: 900,
+    users: 300,
+    files: 50_000,
+    utcOffset: 9,
+    country: 'JP',
+    region: 'JP-13',
+    weekendFactor: 0.6,
+  },
+  {
+    id: 'hooli',
+    name: 'Hooli',
+    peakCallsPerMinute: 90,
+    users: 25,
+    files: 900,
+    utcOffset: 0,
+    country: 'GB',
+    region: 'GB-ENG',
+    weekendFactor: 0.4,
+  },
 ];
 
 const OPERATIONS = ['files.encrypt', 'files.decrypt', 'keys.rotate', 'shares.create', 'policies.read'];
@@ -49,7 +99,13 @@ export interface TrafficGenerator {
  * Sends simulated usage through the real emitter to the ingest endpoint, once a second.
  * `speed` scales the volume so that a laptop shows lively numbers without melting.
  */
-export function startTraffic(o: { endpoint: string; apiKey: string; speed?: number; seed?: number; customers?: SimCustomer[] }): TrafficGenerator {
+export function startTraffic(o: {
+  endpoint: string;
+  apiKey: string;
+  speed?: number;
+  seed?: number;
+  customers?: SimCustomer[];
+}): TrafficGenerator {
   const customers = o.customers ?? SIM_CUSTOMERS;
   const random = rng(o.seed ?? Date.now());
   const speed = o.speed ?? 0.1;

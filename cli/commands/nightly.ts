@@ -1,5 +1,5 @@
-import { makeCloseServices } from '../../functions/runtime/close-services.js';
 import { makePlanner } from '../../functions/handlers/close-planner.js';
+import { makeCloseServices } from '../../functions/runtime/close-services.js';
 import type { Connection } from '../connect.js';
 
 /**
@@ -16,7 +16,8 @@ export async function nightly(c: Connection, o: { date?: string; json?: boolean 
   const deadline = Date.now() + 30 * 60_000;
   while ((run?.chunksDone ?? 0) < plan.chunks) {
     if (Date.now() > deadline) throw new Error(`run ${plan.runId} did not finish in 30 minutes; see 'meter health' and the close DLQ`);
-    if (tty) process.stdout.write(`\r${bar((run?.chunksDone ?? 0) / Math.max(plan.chunks, 1))} ${run?.chunksDone ?? 0}/${plan.chunks} chunks`);
+    if (tty)
+      process.stdout.write(`\r${bar((run?.chunksDone ?? 0) / Math.max(plan.chunks, 1))} ${run?.chunksDone ?? 0}/${plan.chunks} chunks`);
     await new Promise((r) => setTimeout(r, 250));
     run = await s.rollups.getRun(plan.day, plan.runId);
   }

@@ -1,11 +1,11 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
 import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
 import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import type { KeyRole } from '../../functions/core/shared/ports.js';
-import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
 import type { Connection } from '../connect.js';
-import { cliActor } from './customers.js';
 import { printTable } from '../render/output.js';
+import { cliActor } from './customers.js';
 
 /** `meter keys create --role ingest|analyst|admin --principal NAME [--source S]`: prints the key once; only its hash is stored. */
 export async function createKey(c: Connection, o: { role?: string; principal?: string; source?: string }): Promise<void> {
@@ -15,13 +15,29 @@ export async function createKey(c: Connection, o: { role?: string; principal?: s
   if (role === 'ingest' && !o.source) throw new Error('--source is required for an ingest key (the event source it may write as)');
   const key = generateKey(role);
   const s = c.services;
-  await s.registry.putKey({ hash: hashKey(key), prefix: key.slice(0, 12), role, principal: o.principal, ...(o.source ? { source: o.source } : {}), createdAt: new Date(s.clock.now()).toISOString() });
-  await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'key.create', actor: cliActor(), details: { role, principal: o.principal, prefix: key.slice(0, 12) } }));
+  await s.registry.putKey({
+    hash: hashKey(key),
+    prefix: key.slice(0, 12),
+    role,
+    principal: o.principal,
+    ...(o.source ? { source: o.source } : {}),
+    createdAt: new Date(s.clock.now()).toISOString(),
+  });
+  await s.audit.record(
+    auditEntry(s.newId(), s.clock.now(), {
+      action: 'key.create',
+      actor: cliActor(),
+      details: { role, principal: o.principal, prefix: key.slice(0, 12) },
+    }),
+  );
   console.log(key);
 }
 
 /** `meter usage --customer C [--from ISO] [--to ISO] [--granularity hour|day]`. */
-export async function showUsage(c: Connection, o: { customer?: string; from?: string; to?: string; granularity?: string; json?: boolean }): Promise<void> {
+export async function showUsage(
+  c: Connection,
+  o: { customer?: string; from?: string; to?: string; granularity?: string; json?: boolean },
+): Promise<void> {
   const now = c.services.clock.now();
   const q = parseUsageQuery({
     customer: o.customer,
@@ -53,10 +69,18 @@ export async function redriveDlq(c: Connection): Promise<void> {
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
     const msgs = r.Messages ?? [];
     if (msgs.length === 0) break;
-    const sent = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), MessageBody: m.Body! })) }));
+    const sent = await sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), MessageBody: m.Body! })) }),
+    );
     const ok = new Set((sent.Successful ?? []).map((x) => Number(x.Id)));
     const done = msgs.filter((_, i) => ok.has(i));
-    if (done.length) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlqUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    if (done.length)
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: dlqUrl,
+          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
     moved += done.length;
     if (done.length < msgs.length) throw new Error(`${msgs.length - done.length} messages could not be moved; they stay in the DLQ`);
   }
@@ -70,5 +94,14 @@ export async function showAudit(c: Connection, o: { day?: string; json?: boolean
   const day = o.day ?? new Date(c.services.clock.now()).toISOString().slice(0, 10);
   const rows = await c.services.audit.list(day, 50);
   if (o.json) return console.log(JSON.stringify(rows, null, 2));
-  printTable(rows.map((r) => ({ at: r.at, action: r.action, actor: r.actor, customer: r.customerId ?? '', counts: r.counts ?? '', ip: r.ipPrefix ?? '' })));
+  printTable(
+    rows.map((r) => ({
+      at: r.at,
+      action: r.action,
+      actor: r.actor,
+      customer: r.customerId ?? '',
+      counts: r.counts ?? '',
+      ip: r.ipPrefix ?? '',
+    })),
+  );
 }

@@ -1,9 +1,9 @@
+import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import type { QuarantineReason } from '../../functions/core/shared/ports.js';
-import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import type { Connection } from '../connect.js';
-import { cliActor } from './customers.js';
 import { printTable } from '../render/output.js';
+import { cliActor } from './customers.js';
 
 interface Filter {
   customer?: string;
@@ -34,7 +34,14 @@ export async function listQuarantine(c: Connection, o: Filter): Promise<void> {
 export async function replay(c: Connection, o: Filter): Promise<number> {
   const s = c.services;
   const out = await replayQuarantine(filterOf(o), { ...s, customers: (ids) => s.registry.customers(ids) });
-  await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'replay', actor: cliActor(), counts: { replayed: out.replayed, kept: out.kept.length }, details: { ...o } }));
+  await s.audit.record(
+    auditEntry(s.newId(), s.clock.now(), {
+      action: 'replay',
+      actor: cliActor(),
+      counts: { replayed: out.replayed, kept: out.kept.length },
+      details: { ...o },
+    }),
+  );
   console.log(`replayed ${out.replayed}; still quarantined ${out.kept.length}`);
   if (out.kept.length) printTable(out.kept);
   return out.kept.length > 0 ? 1 : 0;

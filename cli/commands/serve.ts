@@ -1,5 +1,5 @@
 import { checkJava } from '../../local/dynamodb-local.js';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 /**
  * `meter serve [--port 4000] [--data-dir .meter]`: runs the embedded stack until SIGINT/SIGTERM,
@@ -33,6 +33,8 @@ export async function serve(o: { port?: string; dataDir?: string }): Promise<Loc
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  console.log(`meter serve ready at ${stack.url} (ingest key ${stack.ingestKey.slice(0, 12)}…, admin key ${stack.adminKey.slice(0, 12)}…, keys in ${dataDir}/stack.json)`);
+  console.log(
+    `meter serve ready at ${stack.url} (ingest key ${stack.ingestKey.slice(0, 12)}…, admin key ${stack.adminKey.slice(0, 12)}…, keys in ${dataDir}/stack.json)`,
+  );
   return stack;
 }

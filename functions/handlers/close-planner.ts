@@ -1,10 +1,10 @@
 import { DAY_MS, utcDay } from '../../contract/clock.js';
-import { auditEntry } from '../core/shared/audit-entries.js';
 import { dayToClose, peerCandidates, peerStats, planChunks } from '../core/close/close-plan.js';
+import { auditEntry } from '../core/shared/audit-entries.js';
 import { mapLimit } from '../core/shared/concurrency.js';
 import { CLOSE_QUEUE } from '../resources.js';
+import { type CloseServices, closeServices } from '../runtime/close-services.js';
 import { logger } from '../runtime/logger.js';
-import { closeServices, type CloseServices } from '../runtime/close-services.js';
 
 export interface PlanResult {
   runId: string;
@@ -23,12 +23,29 @@ export function makePlanner(s: CloseServices) {
     const runId = s.newId();
     const [customers, late] = await Promise.all([s.registry.listCustomers(), s.rollups.lateDays()]);
     const candidates = peerCandidates(customers, day);
-    const peerDays = await mapLimit(candidates, 8, async (c) => ({ customer: c, days: await s.rollups.getDays(c.id, c.createdAt.slice(0, 10), addDays(c.createdAt.slice(0, 10), 13)) }));
+    const peerDays = await mapLimit(candidates, 8, async (c) => ({
+      customer: c,
+      days: await s.rollups.getDays(c.id, c.createdAt.slice(0, 10), addDays(c.createdAt.slice(0, 10), 13)),
+    }));
     const chunks = planChunks(runId, day, customers, late, CLOSE_QUEUE.customersPerChunk, peerStats(peerDays, day));
-    await s.rollups.startRun({ runId, day, chunks: chunks.length, customers: customers.length, startedAt: new Date(s.clock.now()).toISOString() });
+    await s.rollups.startRun({
+      runId,
+      day,
+      chunks: chunks.length,
+      customers: customers.length,
+      startedAt: new Date(s.clock.now()).toISOString(),
+    });
     const { failed } = await s.closeQueue.send(chunks.map((c) => JSON.stringify(c)));
-    if (failed.length) throw new Error(`${failed.length} of ${chunks.length} close chunks could not be enqueued; rerun the close (it is idempotent)`);
-    await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'nightly.plan', actor: 'scheduler', counts: { customers: customers.length, chunks: chunks.length, lateDays: late.length }, details: { runId, day } }));
+    if (failed.length)
+      throw new Error(`${failed.length} of ${chunks.length} close chunks could not be enqueued; rerun the close (it is idempotent)`);
+    await s.audit.record(
+      auditEntry(s.newId(), s.clock.now(), {
+        action: 'nightly.plan',
+        actor: 'scheduler',
+        counts: { customers: customers.length, chunks: chunks.length, lateDays: late.length },
+        details: { runId, day },
+      }),
+    );
     logger.info('nightly close planned', { runId, day, customers: customers.length, chunks: chunks.length });
     return { runId, day, customers: customers.length, chunks: chunks.length };
   };
@@ -36,6 +53,7 @@ export function makePlanner(s: CloseServices) {
 
 let cached: ReturnType<typeof makePlanner> | undefined;
 /** Lambda entry point (EventBridge scheduled event; `{ day }` may be given to close another day). */
-export const handler = (event: { day?: string } = {}) => (cached ??= makePlanner(closeServices()))({ day: typeof event.day === 'string' ? event.day : undefined });
+export const handler = (event: { day?: string } = {}) =>
+  (cached ??= makePlanner(closeServices()))({ day: typeof event.day === 'string' ? event.day : undefined });
 
 const addDays = (day: string, n: number) => utcDay(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);

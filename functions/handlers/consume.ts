@@ -1,17 +1,21 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { batchSkips, consumeMessage, type ConsumeResult } from '../core/count/consume.js';
-import { auditEntry } from '../core/shared/audit-entries.js';
 import { parseMessage } from '../../contract/queue-message.js';
+import { batchSkips, type ConsumeResult, consumeMessage } from '../core/count/consume.js';
+import { auditEntry } from '../core/shared/audit-entries.js';
 import { logger } from '../runtime/logger.js';
-import { services, type Services } from '../runtime/services.js';
+import { type Services, services } from '../runtime/services.js';
 
 /**
  * SQS consumer: counts each record's events exactly once and reports failed records individually,
  * so SQS redelivers only those (and moves them to the DLQ after 5 receives).
  */
 export function makeConsumeHandler(s: Services) {
-  const deps = { ...s, customers: (ids: readonly string[]) => s.registry.customers(ids), markLate: (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now()) };
+  const deps = {
+    ...s,
+    customers: (ids: readonly string[]) => s.registry.customers(ids),
+    markLate: (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now()),
+  };
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const parsed = new Map(event.Records.map((r) => [r.messageId, parseMessage(r.body)]));
     const skips = batchSkips(event.Records.map((r) => ({ id: r.messageId, events: parsed.get(r.messageId)!.events })));
@@ -20,7 +24,11 @@ export function makeConsumeHandler(s: Services) {
       try {
         results.push(await consumeMessage(r.body, parsed.get(r.messageId)!, deps, skips.get(r.messageId)));
       } catch (err) {
-        logger.warn('record failed; SQS will redeliver it', { messageId: r.messageId, receiveCount: r.attributes?.ApproximateReceiveCount, error: err as Error });
+        logger.warn('record failed; SQS will redeliver it', {
+          messageId: r.messageId,
+          receiveCount: r.attributes?.ApproximateReceiveCount,
+          error: err as Error,
+        });
         throw err;
       }
     };
@@ -45,7 +53,14 @@ export function makeConsumeHandler(s: Services) {
     // Audit failure fails the whole batch: every step above is idempotent, so the redelivery is safe.
     await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'consume', actor: 'consumer', counts }));
     if (counts.quarantined > 0) {
-      await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'quarantine', actor: 'consumer', counts: { events: counts.quarantined }, details: { customers } }));
+      await s.audit.record(
+        auditEntry(s.newId(), s.clock.now(), {
+          action: 'quarantine',
+          actor: 'consumer',
+          counts: { events: counts.quarantined },
+          details: { customers },
+        }),
+      );
     }
     logger.info('consume batch', counts);
     return response;

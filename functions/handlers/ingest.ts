@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { postEvents } from '../http/routes/events.js';
 import { makeRouter } from '../http/router.js';
+import { postEvents } from '../http/routes/events.js';
 import { type Services, services } from '../runtime/services.js';
 
 /** The ingest function: POST /v1/events, behind the router that maps every error once. */

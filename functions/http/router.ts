@@ -12,7 +12,11 @@ export interface RouteRequest {
 export type Route<S> = (req: RouteRequest, s: S) => Promise<HttpResult>;
 
 /** The route for a request and its path parameters: an exact key first, then the patterns. */
-export function findRoute<R>(routes: Readonly<Record<string, R>>, method: string, path: string): { route: R; params: Record<string, string> } | undefined {
+export function findRoute<R>(
+  routes: Readonly<Record<string, R>>,
+  method: string,
+  path: string,
+): { route: R; params: Record<string, string> } | undefined {
   const exact = routes[`${method} ${path}`];
   if (exact) return { route: exact, params: {} };
   const actual = `${method} ${path}`.split('/');

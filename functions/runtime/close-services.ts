@@ -1,13 +1,13 @@
-import { loadCloseConfig, loadStripeConfig, type CloseConfig } from './config.js';
-import { createStripeClient } from '../adapters/stripe/stripe-client-config.js';
-import { StripeMeterReporter } from '../adapters/stripe/stripe-meter-reporter.js';
-import { resolveStripeKey } from '../adapters/aws/stripe-secret.js';
-import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
-import { services, type Services } from './services.js';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SnsFlagPublisher } from '../adapters/aws/sns-flag-publisher.js';
-import { FLAG_TOPIC } from '../resources.js';
+import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
+import { resolveStripeKey } from '../adapters/aws/stripe-secret.js';
+import { createStripeClient } from '../adapters/stripe/stripe-client-config.js';
+import { StripeMeterReporter } from '../adapters/stripe/stripe-meter-reporter.js';
 import type { FlagPublisher } from '../core/shared/ports.js';
+import { FLAG_TOPIC } from '../resources.js';
+import { type CloseConfig, loadCloseConfig, loadStripeConfig } from './config.js';
+import { type Services, services } from './services.js';
 
 /** What the nightly close's functions add to the pipeline's services. */
 export interface CloseServices extends Services {
@@ -27,13 +27,18 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
     ...base,
     close,
     closeQueue: new SqsEventQueue(base.clients.sqs, close.queueUrl, close.dlqUrl),
-    ...(env[FLAG_TOPIC.env] ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) } : {}),
+    ...(env[FLAG_TOPIC.env]
+      ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) }
+      : {}),
     reporter: () =>
       (reporter ??= (async () => {
         const stripe = loadStripeConfig(env);
         const key = await resolveStripeKey(stripe);
         // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
-        return new StripeMeterReporter({ stripe: createStripeClient({ STRIPE_SECRET_KEY: key, STRIPE_API_BASE: stripe.apiBase }), ratePerSecond: stripe.ratePerSecond });
+        return new StripeMeterReporter({
+          stripe: createStripeClient({ STRIPE_SECRET_KEY: key, STRIPE_API_BASE: stripe.apiBase }),
+          ratePerSecond: stripe.ratePerSecond,
+        });
       })()),
   };
 }

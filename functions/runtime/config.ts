@@ -5,7 +5,10 @@ import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableNa
 const tableName = z.string().min(3, 'must name a DynamoDB table');
 
 /** The Stripe account's invoice grace period in hours, as Stripe allows it (1-72); the CDK stack checks its context with it too. */
-export const invoiceGraceHoursSchema = z.coerce.number().min(1, 'must be 1-72 (hours; Stripe allows no less)').max(72, 'must be 1-72 (hours; Stripe allows no more)');
+export const invoiceGraceHoursSchema = z.coerce
+  .number()
+  .min(1, 'must be 1-72 (hours; Stripe allows no less)')
+  .max(72, 'must be 1-72 (hours; Stripe allows no more)');
 
 const configSchema = z.object({
   tables: z.object(Object.fromEntries(Object.keys(TABLES).map((k) => [k, tableName])) as Record<TableName, typeof tableName>),
@@ -37,7 +40,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS || 1,
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
+    const problems = parsed.error.issues
+      .map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`)
+      .join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   return parsed.data;
@@ -64,21 +69,32 @@ export type CloseConfig = z.infer<typeof closeConfigSchema>;
 
 /** Parses the nightly close's queue configuration. */
 export function loadCloseConfig(env: NodeJS.ProcessEnv = process.env): CloseConfig {
-  return parseOrThrow('nightly-close', closeConfigSchema, { queueUrl: env[CLOSE_QUEUE.env], dlqUrl: env[CLOSE_QUEUE.dlqEnv], concurrency: env.CLOSE_CONCURRENCY ?? 4 }, {
-    queueUrl: CLOSE_QUEUE.env,
-    dlqUrl: CLOSE_QUEUE.dlqEnv,
-    concurrency: 'CLOSE_CONCURRENCY',
-  });
+  return parseOrThrow(
+    'nightly-close',
+    closeConfigSchema,
+    { queueUrl: env[CLOSE_QUEUE.env], dlqUrl: env[CLOSE_QUEUE.dlqEnv], concurrency: env.CLOSE_CONCURRENCY ?? 4 },
+    {
+      queueUrl: CLOSE_QUEUE.env,
+      dlqUrl: CLOSE_QUEUE.dlqEnv,
+      concurrency: 'CLOSE_CONCURRENCY',
+    },
+  );
 }
 
 const stripeConfigSchema = z
   .object({
-    secretKey: z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…)').optional(),
+    secretKey: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…)')
+      .optional(),
     secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
     apiBase: z.url().optional(),
     ratePerSecond: z.coerce.number().positive(),
   })
-  .refine((c) => c.secretKey !== undefined || c.secretArn !== undefined, { message: 'is not set (nor STRIPE_SECRET_ARN)', path: ['secretKey'] });
+  .refine((c) => c.secretKey !== undefined || c.secretArn !== undefined, {
+    message: 'is not set (nor STRIPE_SECRET_ARN)',
+    path: ['secretKey'],
+  });
 
 /** Where the close reports: a key (local, tests) or the ARN of a secret holding it (AWS), and the pace. */
 export type StripeConfig = z.infer<typeof stripeConfigSchema>;
@@ -88,7 +104,12 @@ export function loadStripeConfig(env: NodeJS.ProcessEnv = process.env): StripeCo
   return parseOrThrow(
     'Stripe',
     stripeConfigSchema,
-    { secretKey: env.STRIPE_SECRET_KEY || undefined, secretArn: env[STRIPE_SECRET.env] || undefined, apiBase: env.STRIPE_API_BASE || undefined, ratePerSecond: env.STRIPE_RATE_PER_SECOND ?? 25 },
+    {
+      secretKey: env.STRIPE_SECRET_KEY || undefined,
+      secretArn: env[STRIPE_SECRET.env] || undefined,
+      apiBase: env.STRIPE_API_BASE || undefined,
+      ratePerSecond: env.STRIPE_RATE_PER_SECOND ?? 25,
+    },
     { secretKey: 'STRIPE_SECRET_KEY', secretArn: STRIPE_SECRET.env, apiBase: 'STRIPE_API_BASE', ratePerSecond: 'STRIPE_RATE_PER_SECOND' },
   );
 }
@@ -97,13 +118,18 @@ function parseOrThrow<T>(what: string, schema: z.ZodType<T>, input: unknown, nam
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   // Never echo the values: one of them may be a secret key.
-  const problems = parsed.error.issues.map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`).join('; ');
+  const problems = parsed.error.issues
+    .map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`)
+    .join('; ');
   throw new ConfigError(`invalid ${what} configuration: ${problems}`);
 }
 
 /** Which open-flag severities hold usage back from Stripe (`HOLD_SEVERITIES`, comma-separated; default high). */
 export function loadHoldSeverities(env: NodeJS.ProcessEnv = process.env): ('low' | 'medium' | 'high')[] {
-  const raw = (env.HOLD_SEVERITIES || 'high').split(',').map((x) => x.trim()).filter(Boolean);
+  const raw = (env.HOLD_SEVERITIES || 'high')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const bad = raw.filter((x) => !['low', 'medium', 'high'].includes(x));
   if (bad.length) throw new ConfigError(`invalid configuration: HOLD_SEVERITIES must list low, medium or high, got ${bad.join(', ')}`);
   return raw as ('low' | 'medium' | 'high')[];

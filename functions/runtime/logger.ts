@@ -6,4 +6,7 @@ import { SERVICE_NAME } from '../resources.js';
  * never a full IP address, a card number or an event payload. On AWS each line carries `function`, the
  * handler's one name (`METER_FUNCTION`, set by the CDK construct); the local stack runs them all in one process.
  */
-export const logger = new Logger({ serviceName: SERVICE_NAME, ...(process.env.METER_FUNCTION ? { persistentKeys: { function: process.env.METER_FUNCTION } } : {}) });
+export const logger = new Logger({
+  serviceName: SERVICE_NAME,
+  ...(process.env.METER_FUNCTION ? { persistentKeys: { function: process.env.METER_FUNCTION } } : {}),
+});

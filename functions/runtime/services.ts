@@ -1,19 +1,30 @@
 import { ulid } from 'ulid';
-import { loadConfig, type Config } from './config.js';
-import { makeAwsClients, type AwsClients } from '../adapters/aws/aws-clients.js';
+import { type Clock, systemClock } from '../../contract/clock.js';
+import { type AwsClients, makeAwsClients } from '../adapters/aws/aws-clients.js';
+import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
 import { CapacityMeter } from '../adapters/dynamodb/capacity-meter.js';
 import { DynamoDbAuditLog } from '../adapters/dynamodb/dynamodb-audit-log.js';
 import { DynamoDbEventStore } from '../adapters/dynamodb/dynamodb-event-store.js';
+import { DynamoDbFlagStore } from '../adapters/dynamodb/dynamodb-flag-store.js';
+import { DynamoDbLedger } from '../adapters/dynamodb/dynamodb-ledger.js';
 import { DynamoDbQuarantine } from '../adapters/dynamodb/dynamodb-quarantine.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb/dynamodb-registry.js';
-import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
-import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
-import { systemClock, type Clock } from '../../contract/clock.js';
-import { cachedLookup } from '../core/shared/api-keys.js';
-import type { ApiKey, AuditLog, EventQueue, EventStore, FlagStore, LedgerStore, QuarantineStore, Registry, RollupStore, UsageStore } from '../core/shared/ports.js';
-import { DynamoDbFlagStore } from '../adapters/dynamodb/dynamodb-flag-store.js';
 import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.js';
-import { DynamoDbLedger } from '../adapters/dynamodb/dynamodb-ledger.js';
+import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
+import { cachedLookup } from '../core/shared/api-keys.js';
+import type {
+  ApiKey,
+  AuditLog,
+  EventQueue,
+  EventStore,
+  FlagStore,
+  LedgerStore,
+  QuarantineStore,
+  Registry,
+  RollupStore,
+  UsageStore,
+} from '../core/shared/ports.js';
+import { type Config, loadConfig } from './config.js';
 
 /** Every adapter a handler may use, wired from one Config. The composition root. */
 export interface Services {
@@ -65,7 +76,10 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
     ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
     flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity),
-    keyByHash: cachedLookup((h) => registry.keyByHash(h), () => clock.now()),
+    keyByHash: cachedLookup(
+      (h) => registry.keyByHash(h),
+      () => clock.now(),
+    ),
   };
 }
 

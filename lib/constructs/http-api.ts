@@ -58,7 +58,11 @@ export class MeteringHttpApi extends Construct {
     t.audit.grantWriteData(this.ingest);
     t.registry.grantReadData(this.ingest);
 
-    this.api = new NodeFunction(this, { handler: 'api', description: 'Reads (usage, health, statements, flags) and flag reviews', environment });
+    this.api = new NodeFunction(this, {
+      handler: 'api',
+      description: 'Reads (usage, health, statements, flags) and flag reviews',
+      environment,
+    });
     for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.api);
     // Reviews change a flag and are audited; a confirmation marks the customer for finance (Registry); a
     // dismissal marks its days late (Rollups), so the next close releases them.
@@ -85,7 +89,8 @@ export class MeteringHttpApi extends Construct {
     }
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
+      reason:
+        'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
     });
 
     new CfnOutput(this, 'Url', { value: this.url, description: 'HTTP API base URL' });

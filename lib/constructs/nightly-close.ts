@@ -1,13 +1,13 @@
 import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { Alias } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CLOSE_FUNCTIONS, CLOSE_QUEUE, FLAG_TOPIC, STRIPE_SECRET } from '../../functions/resources.js';
-import { Topic } from 'aws-cdk-lib/aws-sns';
-import { Alias } from 'aws-cdk-lib/aws-kms';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
 import type { UsageTables } from './usage-tables.js';
@@ -52,7 +52,9 @@ export class NightlyClose extends Construct {
     const globalRate = props.stripeRatePerSecond ?? CLOSE_FUNCTIONS.stripeRatePerSecond;
     // A chunk still being worked on must not become visible to a second worker; AWS recommends six times the timeout.
     if (CLOSE_QUEUE.visibilityTimeoutSeconds < 6 * CLOSE_FUNCTIONS.workerTimeoutSeconds) {
-      throw new Error(`CLOSE_QUEUE.visibilityTimeoutSeconds must be at least 6 x CLOSE_FUNCTIONS.workerTimeoutSeconds (${6 * CLOSE_FUNCTIONS.workerTimeoutSeconds})`);
+      throw new Error(
+        `CLOSE_QUEUE.visibilityTimeoutSeconds must be at least 6 x CLOSE_FUNCTIONS.workerTimeoutSeconds (${6 * CLOSE_FUNCTIONS.workerTimeoutSeconds})`,
+      );
     }
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
       throw new Error(`workerMaxConcurrency must be an integer from 2 to 1000 (what SQS event sources accept), got ${maxConcurrency}`);
@@ -69,7 +71,9 @@ export class NightlyClose extends Construct {
     });
     this.environment = { [CLOSE_QUEUE.env]: this.queue.queueUrl, [CLOSE_QUEUE.dlqEnv]: this.dlq.queueUrl };
 
-    this.stripeSecret = props.stripeSecretName ? Secret.fromSecretNameV2(this, 'StripeSecret', props.stripeSecretName) : this.createStripeSecret();
+    this.stripeSecret = props.stripeSecretName
+      ? Secret.fromSecretNameV2(this, 'StripeSecret', props.stripeSecretName)
+      : this.createStripeSecret();
 
     const t = props.tables.tables;
     // Every function gets every resource name (runtime/config.ts validates them all at cold start); IAM decides what each may touch.
@@ -91,7 +95,11 @@ export class NightlyClose extends Construct {
       targets: [new LambdaFunction(this.planner)],
     });
 
-    this.flagTopic = new Topic(this, FLAG_TOPIC.id, { displayName: 'Serenity metering: new fraud flags', enforceSSL: true, masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns') });
+    this.flagTopic = new Topic(this, FLAG_TOPIC.id, {
+      displayName: 'Serenity metering: new fraud flags',
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
 
     this.worker = new NodeFunction(this, {
       handler: 'close-worker',
@@ -117,8 +125,14 @@ export class NightlyClose extends Construct {
     this.flagTopic.grantPublish(this.worker);
     // The topic is encrypted with the AWS-managed SNS key, whose ARN is unknown at synth time: the publish
     // grant can only name it as key/*, and only for the data-key actions SNS needs.
-    for (const id of ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]']) {
-      Validations.of(this.worker.role!).acknowledge({ id, reason: 'Publishing to a topic encrypted with the AWS-managed key alias/aws/sns: its key ARN is not known at synth time.' });
+    for (const id of [
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+    ]) {
+      Validations.of(this.worker.role!).acknowledge({
+        id,
+        reason: 'Publishing to a topic encrypted with the AWS-managed key alias/aws/sns: its key ARN is not known at synth time.',
+      });
     }
     this.worker.addEventSource(
       new SqsEventSource(this.queue, { batchSize: CLOSE_QUEUE.batchSize, reportBatchItemFailures: true, maxConcurrency }),
@@ -126,7 +140,10 @@ export class NightlyClose extends Construct {
 
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'nightly close work queue' });
     new CfnOutput(this, 'DlqUrl', { value: this.dlq.queueUrl, description: 'nightly close dead-letter queue' });
-    new CfnOutput(this, 'StripeSecretArn', { value: this.stripeSecret.secretArn, description: 'Stripe secret key; put the bare sk_live_… key as its SecretString' });
+    new CfnOutput(this, 'StripeSecretArn', {
+      value: this.stripeSecret.secretArn,
+      description: 'Stripe secret key; put the bare sk_live_… key as its SecretString',
+    });
   }
 
   private createStripeSecret(): Secret {
@@ -140,7 +157,8 @@ export class NightlyClose extends Construct {
     });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'A third-party Stripe API key: Secrets Manager cannot issue a new one, so it is rolled in the Stripe dashboard and put here by hand (the worker reads it at cold start).',
+      reason:
+        'A third-party Stripe API key: Secrets Manager cannot issue a new one, so it is rolled in the Stripe dashboard and put here by hand (the worker reads it at cold start).',
     });
     return secret;
   }

@@ -7,7 +7,6 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type HandlerName, handlerConstructId, SERVICE_NAME } from '../../functions/resources.js';
 
-
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Options of a {@link NodeFunction}: which handler and what it needs. */
@@ -71,7 +70,8 @@ export class NodeFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'nodejs22.x is pinned on purpose, together with the esbuild target node22; moving to nodejs24.x is a deliberate upgrade of both, not something a library bump should do at synth.',
+      reason:
+        'nodejs22.x is pinned on purpose, together with the esbuild target node22; moving to nodejs24.x is a deliberate upgrade of both, not something a library bump should do at synth.',
     });
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { faultSpecSchema, type FaultController } from './faults.js';
+import { type FaultController, faultSpecSchema } from './faults.js';
 import type { IdempotencyStore } from './idempotency.js';
 import { toIso } from './ids.js';
 import type { RequestRecorder } from './request-log.js';
@@ -117,7 +117,10 @@ export function makeControl(parts: ControlParts) {
           resetAll(parts);
           return ok({ ok: true });
         default:
-          return { status: 404, body: { error: { type: 'invalid_request_error', message: `No control endpoint ${method} ${url.pathname}` } } };
+          return {
+            status: 404,
+            body: { error: { type: 'invalid_request_error', message: `No control endpoint ${method} ${url.pathname}` } },
+          };
       }
     } catch (error) {
       const message = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);

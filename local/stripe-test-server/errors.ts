@@ -94,12 +94,7 @@ export function missingApiKey(): StripeHttpError {
 /** Credentials that are not a test secret key (live keys are refused on purpose: this is not Stripe). */
 export function invalidApiKey(key: string): StripeHttpError {
   const masked = key.length > 12 ? `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}` : '****';
-  return new StripeHttpError(
-    401,
-    { type: 'invalid_request_error', message: `Invalid API Key provided: ${masked}` },
-    {},
-    false,
-  );
+  return new StripeHttpError(401, { type: 'invalid_request_error', message: `Invalid API Key provided: ${masked}` }, {}, false);
 }
 
 /** A meter event stream token past its 15 minutes; the SDK maps this type to TemporarySessionExpiredError. */

@@ -97,9 +97,7 @@ export class FaultController implements FaultControls {
 
   /** Consumes one use of the first fault matching this request, if any. */
   take(method: string, path: string): FaultSpec | undefined {
-    const index = this.queue.findIndex(
-      (f) => (!f.path || path.startsWith(f.path)) && (!f.method || f.method.toUpperCase() === method),
-    );
+    const index = this.queue.findIndex((f) => (!f.path || path.startsWith(f.path)) && (!f.method || f.method.toUpperCase() === method));
     const fault = this.queue[index];
     if (!fault) return undefined;
     fault.remaining -= 1;

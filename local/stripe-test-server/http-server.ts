@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  StripeHttpError,
   apiError,
   idempotencyInUse,
   idempotencyMismatch,
@@ -10,11 +9,12 @@ import {
   invalidParam,
   missingApiKey,
   rateLimited,
+  StripeHttpError,
   sessionExpired,
   unrecognizedUrl,
 } from './errors.js';
 import type { FaultController } from './faults.js';
-import { parseForm, type Params } from './form-params.js';
+import { type Params, parseForm } from './form-params.js';
 import { fingerprint, type IdempotencyStore, type SavedResponse } from './idempotency.js';
 import { newId } from './ids.js';
 import type { RequestRecorder } from './request-log.js';
@@ -62,7 +62,10 @@ export function requestListener(p: Pipeline) {
       const match = p.router.match(method, url.pathname);
       const idempotencyKey = method === 'POST' ? headerOf(req, 'idempotency-key') : null;
       const requestId = newId('req_', 14);
-      const answer = raw === null ? errorAnswer(invalidParam('Request body too large.', 'body')) : await apiAnswer(p, req, method, url, raw, match, idempotencyKey, requestId);
+      const answer =
+        raw === null
+          ? errorAnswer(invalidParam('Request body too large.', 'body'))
+          : await apiAnswer(p, req, method, url, raw, match, idempotencyKey, requestId);
       p.recorder.record({
         atMs: p.clock.now(),
         method,
@@ -110,13 +113,16 @@ async function apiAnswer(
     concurrencyKey = match?.route.concurrencyKey?.(ctx) ?? null;
     if (concurrencyKey !== null && !p.faults.enter(concurrencyKey)) {
       concurrencyKey = null;
-      throw rateLimited('Too many concurrent requests for this customer and meter: only one meter event call per customer per meter may be in flight.');
+      throw rateLimited(
+        'Too many concurrent requests for this customer and meter: only one meter event call per customer per meter may be in flight.',
+      );
     }
     const delay = p.faults.baseLatency() + (fault?.delayMs ?? 0);
     if (delay > 0) await sleep(delay);
     const failing = fault && (fault.status !== undefined || fault.reset) ? fault : undefined;
     if (failing && !failing.processed) return faultAnswer(failing);
-    if (!p.faults.admit()) throw rateLimited('Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.');
+    if (!p.faults.admit())
+      throw rateLimited('Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.');
     if (!match) throw unrecognizedUrl(method, url.pathname);
     // The clock is read again after any delay, so a held request is judged at the time it runs.
     const answer = execute(p, match.route, { ...ctx, nowMs: p.clock.now() }, idempotencyKey, requestId);
@@ -182,7 +188,7 @@ function authenticate(state: StripeState, header: string | null, mode: Route['au
   if (!header) throw missingApiKey();
   const [scheme, value = ''] = header.split(' ', 2);
   // Stripe also takes the key as the Basic-auth user name (curl -u sk_test_...:), so accept both.
-  const key = scheme?.toLowerCase() === 'basic' ? Buffer.from(value, 'base64').toString('utf8').split(':')[0] ?? '' : value;
+  const key = scheme?.toLowerCase() === 'basic' ? (Buffer.from(value, 'base64').toString('utf8').split(':')[0] ?? '') : value;
   if (scheme?.toLowerCase() !== 'bearer' && scheme?.toLowerCase() !== 'basic') throw missingApiKey();
   if (mode === 'session') {
     const session = state.sessions.get(key);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { filterEvents, makeControl, resetAll, type MeterEventFilter } from './control-routes.js';
+import { filterEvents, type MeterEventFilter, makeControl, resetAll } from './control-routes.js';
 import { FaultController, type FaultControls } from './faults.js';
 import { requestListener } from './http-server.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -11,12 +11,12 @@ import { meterEventRoutes } from './routes-meter-events.js';
 import { meterRoutes } from './routes-meters.js';
 import { v2Routes } from './routes-v2.js';
 import { StripeState } from './state.js';
-import { makeClockControl, type ClockControl } from './test-clock.js';
+import { type ClockControl, makeClockControl } from './test-clock.js';
 import type { ClockSource, CustomerRecord, EndpointStats, ErrorReport, MeterRecord, RecordedMeterEvent, RequestLogEntry } from './types.js';
 
-export type { ClockControl } from './test-clock.js';
-export type { FaultControls, FaultSettings } from './faults.js';
 export type { MeterEventFilter } from './control-routes.js';
+export type { FaultControls, FaultSettings } from './faults.js';
+export type { ClockControl } from './test-clock.js';
 export type * from './types.js';
 
 /** Where and on what clock to run. */

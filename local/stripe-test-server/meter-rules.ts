@@ -66,7 +66,11 @@ export function checkMeterEvent(state: StripeState, input: MeterEventInput, nowM
   const customerParam = `payload[${meter.customerKey}]`;
   const customerId = payload[meter.customerKey];
   if (customerId === undefined || customerId === '') {
-    return fail('meter_event_no_customer_defined', `The payload must contain ${customerParam}, the meter's customer mapping key.`, customerParam);
+    return fail(
+      'meter_event_no_customer_defined',
+      `The payload must contain ${customerParam}, the meter's customer mapping key.`,
+      customerParam,
+    );
   }
   if (!state.customers.has(customerId)) {
     return fail('meter_event_customer_not_found', `No such customer: '${customerId}'`, customerParam);

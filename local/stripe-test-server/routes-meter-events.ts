@@ -1,5 +1,5 @@
 import { invalidParam, invalidRequest, missingParam } from './errors.js';
-import { checkAllowed, group, optionalInteger, optionalString, requiredString, stringMap, type Params } from './form-params.js';
+import { checkAllowed, group, optionalInteger, optionalString, type Params, requiredString, stringMap } from './form-params.js';
 import { toIso, toSeconds } from './ids.js';
 import { checkMeterEvent, type RuleViolation } from './meter-rules.js';
 import type { Route } from './router.js';
@@ -45,7 +45,10 @@ export function meterEventRoutes(state: StripeState): Route[] {
         const identifier = requiredString(group(form, 'cancel'), 'identifier', 'cancel[identifier]');
         const event = state.lastEventWithIdentifier(identifier);
         if (!event || event.eventName !== eventName) {
-          throw invalidRequest(`No meter event with identifier '${identifier}' was found for event_name '${eventName}'.`, 'cancel[identifier]');
+          throw invalidRequest(
+            `No meter event with identifier '${identifier}' was found for event_name '${eventName}'.`,
+            'cancel[identifier]',
+          );
         }
         if (event.cancelledAtMs !== null) {
           throw invalidRequest(`The meter event with identifier '${identifier}' has already been cancelled.`, 'cancel[identifier]');

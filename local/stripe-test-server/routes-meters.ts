@@ -1,5 +1,5 @@
 import { invalidParam, invalidRequest, noSuch } from './errors.js';
-import { checkAllowed, group, optionalString, requiredInteger, requiredString, type Params } from './form-params.js';
+import { checkAllowed, group, optionalString, type Params, requiredInteger, requiredString } from './form-params.js';
 import { newId, toSeconds } from './ids.js';
 import { paginate, type Route, type RouteContext } from './router.js';
 import type { StripeState } from './state.js';
@@ -171,7 +171,10 @@ function eventSummaries(state: StripeState, meter: MeterRecord, form: Params) {
   if (start >= end) throw invalidParam('start_time must be before end_time.', 'start_time');
   const unit = grouping === undefined ? 60 : WINDOW_SECONDS[grouping];
   const boundary = grouping === undefined ? 'minute' : grouping === 'hour' ? 'hour' : 'UTC day';
-  for (const [param, value] of [['start_time', start], ['end_time', end]] as const) {
+  for (const [param, value] of [
+    ['start_time', start],
+    ['end_time', end],
+  ] as const) {
     if (value % unit !== 0) throw invalidParam(`${param} must be aligned with ${boundary} boundaries.`, param);
   }
   const summaries = summarize(state.events, meter, customer, start, end, grouping ?? null).map((b) => ({
@@ -199,4 +202,3 @@ function checkDisplayName(name: string): string {
 function isOneOf<T extends string>(options: readonly T[], value: string): value is T {
   return (options as readonly string[]).includes(value);
 }
-

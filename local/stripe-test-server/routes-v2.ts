@@ -94,7 +94,14 @@ function ingestStreamEvent(state: StripeState, raw: unknown, nowMs: number): voi
   const eventName = typeof named?.event_name === 'string' ? named.event_name : null;
   const identifier = typeof named?.identifier === 'string' ? named.identifier : null;
   if (!decoded.ok) {
-    state.recordErrorReport({ code: 'invalid_event', message: decoded.error.message, eventName, identifier, receivedAtMs: nowMs, source: 'v2_stream' });
+    state.recordErrorReport({
+      code: 'invalid_event',
+      message: decoded.error.message,
+      eventName,
+      identifier,
+      receivedAtMs: nowMs,
+      source: 'v2_stream',
+    });
     return;
   }
   const outcome = checkMeterEvent(state, decoded.input, nowMs, 'v2_stream');
@@ -114,7 +121,8 @@ function decodeV2Event(raw: unknown): Decoded {
   if (!body) return fail('Each meter event must be a JSON object.', 'event');
   const extra = Object.keys(body).find((k) => !EVENT_KEYS.has(k));
   if (extra !== undefined) return { ok: false, error: unknownParam(extra) };
-  if (typeof body.event_name !== 'string' || body.event_name === '') return fail('event_name is required and must be a string.', 'event_name');
+  if (typeof body.event_name !== 'string' || body.event_name === '')
+    return fail('event_name is required and must be a string.', 'event_name');
   const payloadObject = asRecord(body.payload);
   if (!payloadObject) return fail('payload is required and must be an object of strings.', 'payload');
   const payload: Record<string, string> = {};

@@ -25,11 +25,7 @@ export function summarize(
 ): SummaryBucket[] {
   const inRange = events.filter(
     (e) =>
-      e.meterId === meter.id &&
-      e.customerId === customerId &&
-      e.cancelledAtMs === null &&
-      e.timestamp >= startSec &&
-      e.timestamp < endSec,
+      e.meterId === meter.id && e.customerId === customerId && e.cancelledAtMs === null && e.timestamp >= startSec && e.timestamp < endSec,
   );
   const counted = meter.eventTimeWindow ? newestPerWindow(inRange, WINDOW_SECONDS[meter.eventTimeWindow]) : inRange;
   if (grouping === null) return [{ start: startSec, end: endSec, value: aggregate(meter.formula, counted) }];

@@ -2,15 +2,42 @@
 let seq = 0;
 
 export function apiCall(customer: string, over: Record<string, unknown> = {}, data: Record<string, unknown> = {}) {
-  return { specversion: '1.0', type: 'com.serenity.api.call', source: 'local', subject: customer, id: `t-${++seq}-${Math.random().toString(36).slice(2)}`, time: new Date().toISOString(), data: { operation: 'encrypt', ...data }, ...over };
+  return {
+    specversion: '1.0',
+    type: 'com.serenity.api.call',
+    source: 'local',
+    subject: customer,
+    id: `t-${++seq}-${Math.random().toString(36).slice(2)}`,
+    time: new Date().toISOString(),
+    data: { operation: 'encrypt', ...data },
+    ...over,
+  };
 }
 
 export function userActive(customer: string, userId: string, over: Record<string, unknown> = {}) {
-  return { specversion: '1.0', type: 'com.serenity.user.active', source: 'local', subject: customer, id: `u-${++seq}-${Math.random().toString(36).slice(2)}`, time: new Date().toISOString(), data: { userId }, ...over };
+  return {
+    specversion: '1.0',
+    type: 'com.serenity.user.active',
+    source: 'local',
+    subject: customer,
+    id: `u-${++seq}-${Math.random().toString(36).slice(2)}`,
+    time: new Date().toISOString(),
+    data: { userId },
+    ...over,
+  };
 }
 
 export function fileEvent(customer: string, fileId: string, op: 'protected' | 'unprotected', over: Record<string, unknown> = {}) {
-  return { specversion: '1.0', type: `com.serenity.file.${op}`, source: 'local', subject: customer, id: `f-${++seq}-${Math.random().toString(36).slice(2)}`, time: new Date().toISOString(), data: { fileId }, ...over };
+  return {
+    specversion: '1.0',
+    type: `com.serenity.file.${op}`,
+    source: 'local',
+    subject: customer,
+    id: `f-${++seq}-${Math.random().toString(36).slice(2)}`,
+    time: new Date().toISOString(),
+    data: { fileId },
+    ...over,
+  };
 }
 
 /** POSTs a batch to the local stack's ingest endpoint. */

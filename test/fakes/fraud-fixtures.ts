@@ -1,18 +1,27 @@
-import { periodContaining } from '../../functions/core/close/billing-period.js';
 import { DAY_MS, HOUR_MS } from '../../contract/clock.js';
-import { validateFraudInput } from '../../functions/core/fraud/fraud-input.js';
 import { createRandom } from '../../eval/prng.js';
-import { buildRuleContext, type RuleContext } from '../../functions/core/fraud/rule-context.js';
-import { simulateCustomer, type BenignRates, type CustomerProfile } from '../../eval/synthetic-traffic.js';
-import type { CustomerActivityDay, Detection, FraudInput, FraudRule, KeyDayActivity } from '../../functions/core/fraud/types.js';
+import { type BenignRates, type CustomerProfile, simulateCustomer } from '../../eval/synthetic-traffic.js';
+import { periodContaining } from '../../functions/core/close/billing-period.js';
 import { RULES } from '../../functions/core/fraud/detect-fraud.js';
+import { validateFraudInput } from '../../functions/core/fraud/fraud-input.js';
+import { buildRuleContext, type RuleContext } from '../../functions/core/fraud/rule-context.js';
+import type { CustomerActivityDay, Detection, FraudInput, FraudRule, KeyDayActivity } from '../../functions/core/fraud/types.js';
 
 /** A Monday: fixtures start on a clean week boundary. */
 export const START = '2026-01-05';
 export const START_MS = Date.parse(`${START}T00:00:00Z`);
 
 /** No benign irregularities: a clean series is clean. */
-export const NO_BENIGN: BenignRates = { burst: 0, backfill: 0, levelShift: 0, outage: 0, fileCleanup: 0, keyRotation: 0, serverMigration: 0, scaleOut: 0 };
+export const NO_BENIGN: BenignRates = {
+  burst: 0,
+  backfill: 0,
+  levelShift: 0,
+  outage: 0,
+  fileCleanup: 0,
+  keyRotation: 0,
+  serverMigration: 0,
+  scaleOut: 0,
+};
 
 /** An established office-hours customer in Europe: 20,000 calls a weekday, 150 users, 3,000 files. */
 export const PROFILE: CustomerProfile = {
@@ -81,7 +90,12 @@ export function addCalls(day: CustomerActivityDay, hour: number, extra: number):
 }
 
 /** Adds new places to a key's day: prefixes in countries, each with `callsEach`, present in `hours`. */
-export function addPlaces(key: KeyDayActivity, places: readonly { prefix: string; country: string }[], callsEach: number, hours: readonly number[]): void {
+export function addPlaces(
+  key: KeyDayActivity,
+  places: readonly { prefix: string; country: string }[],
+  callsEach: number,
+  hours: readonly number[],
+): void {
   const k = key as { calls: number; ipPrefixes: Record<string, number>; countries: Record<string, number>; countriesByHour?: string[][] };
   for (const p of places) {
     k.ipPrefixes[p.prefix] = (k.ipPrefixes[p.prefix] ?? 0) + callsEach;

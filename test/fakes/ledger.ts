@@ -1,7 +1,7 @@
 import type { Meter } from '../../contract/meters.js';
-import type { LedgerRecord, LedgerState } from '../../functions/core/shared/ports.js';
 import { revisionTimestamp } from '../../functions/core/billing/reporting-plan.js';
-import { STRIPE_METERS, meterEventIdentifier } from '../../functions/core/billing/stripe-reporting.js';
+import { meterEventIdentifier, STRIPE_METERS } from '../../functions/core/billing/stripe-reporting.js';
+import type { LedgerRecord, LedgerState } from '../../functions/core/shared/ports.js';
 
 /**
  * A ledger record of customer `acme` as the nightly close writes it (run `run-1`, one attempt): its

@@ -1,9 +1,11 @@
 import type { UsageEvent } from '../../contract/event-contract.js';
 import { eventKey } from '../../contract/event-contract.js';
+import type { MeterEventOutcome, MeterEventReporter, MeterEventToSend } from '../../functions/core/billing/stripe-reporting.js';
+import type { FileOp } from '../../functions/core/count/usage-fragment.js';
 import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
-import type { Flag } from '../../functions/core/fraud/types.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import { FlagConflictError } from '../../functions/core/fraud/review-flag.js';
+import type { Flag } from '../../functions/core/fraud/types.js';
 import type {
   CloseRun,
   Customer,
@@ -20,8 +22,6 @@ import type {
   RollupStore,
   StoredDay,
 } from '../../functions/core/shared/ports.js';
-import type { MeterEventOutcome, MeterEventReporter, MeterEventToSend } from '../../functions/core/billing/stripe-reporting.js';
-import type { FileOp } from '../../functions/core/count/usage-fragment.js';
 
 /** An in-memory quarantine, for unit tests of the pure core. */
 export class MemoryQuarantine implements QuarantineStore {
@@ -62,7 +62,9 @@ export class MemoryQueue implements EventQueue {
 
 /** A customer lookup over a fixed set. */
 export const customersOf = (ids: string[]) => async (want: readonly string[]) =>
-  new Map<string, Customer>(want.filter((w) => ids.includes(w)).map((id) => [id, { id, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' }]));
+  new Map<string, Customer>(
+    want.filter((w) => ids.includes(w)).map((id) => [id, { id, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' }]),
+  );
 
 /** Raw events by customer and UTC day (of the event's time), one per (source, id). */
 export class MemoryEventStore implements EventStore {
@@ -99,9 +101,19 @@ export class MemoryRollupStore implements RollupStore {
   reads: { customerId: string; fromDay: string; toDay: string }[] = [];
   async getDays(customerId: string, fromDay: string, toDay: string) {
     this.reads.push({ customerId, fromDay, toDay });
-    return [...this.days.values()].filter((d) => d.customerId === customerId && d.day >= fromDay && d.day <= toDay).sort((a, b) => a.day.localeCompare(b.day)).map((d) => structuredClone(d));
+    return [...this.days.values()]
+      .filter((d) => d.customerId === customerId && d.day >= fromDay && d.day <= toDay)
+      .sort((a, b) => a.day.localeCompare(b.day))
+      .map((d) => structuredClone(d));
   }
-  async save(customerId: string, changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> }) {
+  async save(
+    customerId: string,
+    changes: {
+      days: readonly StoredDay[];
+      periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>;
+      files: ReadonlyMap<string, readonly FileOp[]>;
+    },
+  ) {
     for (const d of changes.days) this.days.set(`${d.customerId}|${d.day}`, structuredClone(d));
     for (const [periodKey, firstDays] of changes.periodUsers) {
       const k = `${customerId}|${periodKey}`;
@@ -130,7 +142,8 @@ export class MemoryRollupStore implements RollupStore {
     }
   }
   async clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number) {
-    for (const m of marks) if ((this.markedAt.get(`${m.customerId}|${m.day}`) ?? -Infinity) <= markedBy) this.late.delete(`${m.customerId}|${m.day}`);
+    for (const m of marks)
+      if ((this.markedAt.get(`${m.customerId}|${m.day}`) ?? -Infinity) <= markedBy) this.late.delete(`${m.customerId}|${m.day}`);
   }
   async startRun(run: CloseRun) {
     this.runs.set(`${run.day}|${run.runId}`, { ...run, counts: {} });
@@ -179,7 +192,13 @@ export class MemoryFlagStore implements FlagStore {
   }
   async list(f: FlagFilter = {}) {
     return [...this.flags.values()]
-      .filter((x) => (!f.status || x.status === f.status) && (!f.severity || x.severity === f.severity) && (!f.customerId || x.customerId === f.customerId) && (!f.rule || x.rule === f.rule))
+      .filter(
+        (x) =>
+          (!f.status || x.status === f.status) &&
+          (!f.severity || x.severity === f.severity) &&
+          (!f.customerId || x.customerId === f.customerId) &&
+          (!f.rule || x.rule === f.rule),
+      )
       .map((x) => structuredClone(x));
   }
   async save(writes: readonly FlagWrite[]) {

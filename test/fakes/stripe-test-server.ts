@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { startStripeTestServer, type StripeTestServer, type StripeTestServerOptions } from '../../local/stripe-test-server/index.js';
+import { type StripeTestServer, type StripeTestServerOptions, startStripeTestServer } from '../../local/stripe-test-server/index.js';
 
 /** An hour-aligned instant every suite freezes the server clock at. */
 export const T0_MS = Date.parse('2026-03-10T12:00:00.000Z');
@@ -53,7 +53,12 @@ export async function caught(promise: Promise<unknown>): Promise<Stripe.errors.S
 }
 
 /** Calls the `/_test/...` control surface the way the CLI does. */
-export async function control(server: StripeTestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function control(
+  server: StripeTestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },

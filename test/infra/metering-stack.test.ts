@@ -4,7 +4,15 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLOSE_FUNCTIONS, CLOSE_QUEUE, CONSUMER, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableDefinition } from '../../functions/resources.js';
+import {
+  CLOSE_FUNCTIONS,
+  CLOSE_QUEUE,
+  CONSUMER,
+  EVENT_QUEUE,
+  STRIPE_SECRET,
+  TABLES,
+  type TableDefinition,
+} from '../../functions/resources.js';
 import { MeteringStack } from '../../lib/metering-stack.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -87,9 +95,7 @@ describe('MeteringStack', () => {
     template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
     template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });
@@ -173,10 +179,17 @@ describe('MeteringStack', () => {
 
   it('lets the read API write only flags (reviews, expected activity), audit records, the finance mark of a confirmation (registry) and the late marks of a dismissal (rollups)', () => {
     // Act
-    const policy = byType('AWS::IAM::Policy').find((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.api.role!)));
+    const policy = byType('AWS::IAM::Policy').find((p) =>
+      p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.api.role!)),
+    );
     const statements: { Action: string | string[]; Resource: unknown }[] = policy?.Properties.PolicyDocument.Statement ?? [];
     const writes = statements.filter((st) => [st.Action].flat().some((a) => a === 'dynamodb:PutItem' || a === 'dynamodb:BatchWriteItem'));
-    const written = new Set(writes.flatMap((st) => [st.Resource].flat()).map((r) => JSON.stringify(r)).filter((r) => !r.includes('/index/')));
+    const written = new Set(
+      writes
+        .flatMap((st) => [st.Resource].flat())
+        .map((r) => JSON.stringify(r))
+        .filter((r) => !r.includes('/index/')),
+    );
 
     // Assess
     expect(statements.flatMap((st) => [st.Action].flat())).toContain('dynamodb:Query');
@@ -253,14 +266,21 @@ describe('MeteringStack', () => {
     const secret = stack.close.stripeSecret.node.defaultChild as CfnElement;
     const secretId = stack.getLogicalId(secret);
     const canRead = (fn: { role?: IConstruct }) =>
-      policyStatementsOf(fn).some((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secretId }));
+      policyStatementsOf(fn).some(
+        (s) =>
+          [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secretId }),
+      );
 
     // Act
     const workerEnv = resources[idOf(stack.close.worker)]?.Properties.Environment.Variables;
     const allEnvNames = byType('AWS::Lambda::Function').flatMap((fn) => Object.keys(fn.Properties.Environment?.Variables ?? {}));
 
     // Assess
-    expect(resources[secretId]).toMatchObject({ Type: 'AWS::SecretsManager::Secret', Properties: { Name: STRIPE_SECRET.name }, DeletionPolicy: 'Retain' });
+    expect(resources[secretId]).toMatchObject({
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: { Name: STRIPE_SECRET.name },
+      DeletionPolicy: 'Retain',
+    });
     expect(canRead(stack.close.worker)).toBe(true);
     for (const fn of [stack.close.planner, stack.pipeline.consume, stack.http.ingest, stack.http.api]) expect(canRead(fn)).toBe(false);
     expect(workerEnv).toMatchObject({
@@ -340,13 +360,17 @@ describe('MeteringStack', () => {
   it('imports the Stripe secret by name when the stripeSecretName context is set', () => {
     // Prepare
     // Only the secret wiring is under test here, so skip bundling the handlers again.
-    const other = new App({ context: { ...context, stripeSecretName: 'billing/stripe-live', 'aws:cdk:bundling-stacks': [] }, stackTraces: false });
+    const other = new App({
+      context: { ...context, stripeSecretName: 'billing/stripe-live', 'aws:cdk:bundling-stacks': [] },
+      stackTraces: false,
+    });
     const imported = new MeteringStack(other, 'Imported');
 
     // Act
     const json = Template.fromStack(imported).toJSON();
     const secrets = Object.values(json.Resources as Record<string, Resource>).filter((r) => r.Type === 'AWS::SecretsManager::Secret');
-    const workerEnv = json.Resources[imported.getLogicalId(imported.close.worker.node.defaultChild as CfnElement)].Properties.Environment.Variables;
+    const workerEnv =
+      json.Resources[imported.getLogicalId(imported.close.worker.node.defaultChild as CfnElement)].Properties.Environment.Variables;
 
     // Assess
     expect(secrets).toEqual([]);
@@ -358,12 +382,15 @@ describe('MeteringStack', () => {
     const functions = [stack.pipeline.consume, stack.http.ingest, stack.http.api, stack.close.planner, stack.close.worker];
     const policyOf = (s: MeteringStack, json: { Resources: Record<string, Resource> }, fn: IConstruct) =>
       json.Resources[s.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties.Environment.Variables.HOLD_SEVERITIES;
-    const withContext = (holdSeverities: string) => new MeteringStack(new App({ context: { ...context, holdSeverities, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }), 'Policy');
+    const withContext = (holdSeverities: string) =>
+      new MeteringStack(new App({ context: { ...context, holdSeverities, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }), 'Policy');
 
     // Act
     const defaults = functions.map((fn) => policyOf(stack, template.toJSON() as { Resources: Record<string, Resource> }, fn));
     const wider = withContext('medium, high');
-    const widerPolicies = [wider.pipeline.consume, wider.http.api, wider.close.worker].map((fn) => policyOf(wider, Template.fromStack(wider).toJSON() as { Resources: Record<string, Resource> }, fn));
+    const widerPolicies = [wider.pipeline.consume, wider.http.api, wider.close.worker].map((fn) =>
+      policyOf(wider, Template.fromStack(wider).toJSON() as { Resources: Record<string, Resource> }, fn),
+    );
 
     // Assess
     expect(defaults).toEqual(['high', 'high', 'high', 'high', 'high']);
@@ -371,19 +398,27 @@ describe('MeteringStack', () => {
     expect(() => withContext('severe')).toThrow(/HOLD_SEVERITIES must list low, medium or high, got severe/);
   });
 
-  it('tells every function the Stripe account\'s invoice grace period: 1 hour by default, the invoiceGraceHours context when set, at most 72', () => {
+  it("tells every function the Stripe account's invoice grace period: 1 hour by default, the invoiceGraceHours context when set, at most 72", () => {
     // Prepare
     const graceOf = (s: MeteringStack, json: { Resources: Record<string, Resource> }, fn: IConstruct) =>
       json.Resources[s.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties.Environment.Variables.STRIPE_INVOICE_GRACE_HOURS;
-    const withGrace = (invoiceGraceHours: number) => new MeteringStack(new App({ context: { ...context, invoiceGraceHours, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }), 'Grace');
+    const withGrace = (invoiceGraceHours: number) =>
+      new MeteringStack(
+        new App({ context: { ...context, invoiceGraceHours, 'aws:cdk:bundling-stacks': [] }, stackTraces: false }),
+        'Grace',
+      );
 
     // Act
-    const byDefault = [stack.close.worker, stack.http.api].map((fn) => graceOf(stack, template.toJSON() as { Resources: Record<string, Resource> }, fn));
+    const byDefault = [stack.close.worker, stack.http.api].map((fn) =>
+      graceOf(stack, template.toJSON() as { Resources: Record<string, Resource> }, fn),
+    );
     const longest = withGrace(72);
 
     // Assess
     expect(byDefault).toEqual(['1', '1']);
-    expect(graceOf(longest, Template.fromStack(longest).toJSON() as { Resources: Record<string, Resource> }, longest.close.worker)).toBe('72');
+    expect(graceOf(longest, Template.fromStack(longest).toJSON() as { Resources: Record<string, Resource> }, longest.close.worker)).toBe(
+      '72',
+    );
     expect(() => withGrace(96)).toThrow(/invoiceGraceHours must be .* 1-72 hours, got 96/);
     // A grace shorter than the 00:30 close plus one SQS retry is warned about at synth.
     const warnings = (s: MeteringStack) => Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('invoice grace')).length;
@@ -404,4 +439,3 @@ describe('MeteringStack', () => {
     expect(publishers.flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref))).toEqual([idOf(stack.close.worker.role!)]);
   });
 });
-

@@ -1,15 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { makeConsumeHandler } from '../../functions/handlers/consume.js';
-import { makeServices } from '../../functions/runtime/services.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateEvent } from '../../contract/event-contract.js';
+import { packMessages } from '../../contract/queue-message.js';
 import { makeAwsClients } from '../../functions/adapters/aws/aws-clients.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
-import { packMessages } from '../../contract/queue-message.js';
-import { validateEvent } from '../../contract/event-contract.js';
 import type { UsageStore } from '../../functions/core/shared/ports.js';
+import { makeConsumeHandler } from '../../functions/handlers/consume.js';
+import { makeServices } from '../../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS } from '../../local/dynamodb-local.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, fileEvent, userActive } from '../fakes/events.js';
 
 let stack: LocalStack;
@@ -39,10 +39,25 @@ async function receiveAll(max: number, visibility = 30): Promise<SQSEvent> {
   const out: SQSEvent = { Records: [] };
   while (out.Records.length < max) {
     const r = await stack.services.clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.services.config.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: visibility, AttributeNames: ['All'] } as never),
+      new ReceiveMessageCommand({
+        QueueUrl: stack.services.config.queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: visibility,
+        AttributeNames: ['All'],
+      } as never),
     );
     for (const m of r.Messages ?? []) {
-      out.Records.push({ messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body!, attributes: m.Attributes as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' });
+      out.Records.push({
+        messageId: m.MessageId!,
+        receiptHandle: m.ReceiptHandle!,
+        body: m.Body!,
+        attributes: m.Attributes as never,
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn',
+        awsRegion: 'us-east-1',
+      });
     }
   }
   return out;
@@ -52,7 +67,9 @@ async function receiveAll(max: number, visibility = 30): Promise<SQSEvent> {
 async function ack(batch: SQSEvent, res: { batchItemFailures: { itemIdentifier: string }[] }) {
   const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
   for (const r of batch.Records.filter((r) => !failed.has(r.messageId))) {
-    await stack.services.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: stack.services.config.queueUrl, ReceiptHandle: r.receiptHandle }));
+    await stack.services.clients.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: stack.services.config.queueUrl, ReceiptHandle: r.receiptHandle }),
+    );
   }
 }
 
@@ -103,7 +120,11 @@ describe('exactly once on the real local stack', () => {
     const batch = await receiveAll(10);
     const other = makeServices({
       env: stack.env,
-      clients: makeAwsClients({ region: 'us-east-1', endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS }, credentials: LOCAL_CREDENTIALS }),
+      clients: makeAwsClients({
+        region: 'us-east-1',
+        endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB, sqs: stack.env.AWS_ENDPOINT_URL_SQS },
+        credentials: LOCAL_CREDENTIALS,
+      }),
     });
     // Act
     const [a, b] = await Promise.all([makeConsumeHandler(stack.services)(batch), makeConsumeHandler(other)(batch)]);

@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
-import { buildCustomer } from '../../functions/core/shared/customers.js';
-import { HOUR_MS, fixedClock } from '../../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FinanceDeps, reconcilePeriod } from '../../cli/commands/finance.js';
+import { fixedClock, HOUR_MS } from '../../contract/clock.js';
+import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
 import { METERS, type Meter } from '../../contract/meters.js';
-import type { Customer } from '../../functions/core/shared/ports.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
 import type { Statement } from '../../functions/core/billing/statement.js';
-import { reconcilePeriod, type FinanceDeps } from '../../cli/commands/finance.js';
+import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { type StripeTestServer, startStripeTestServer } from '../../local/stripe-test-server/index.js';
 
 // The closed day is 2026-02-26; the clock stands at 00:30 the morning after, as the schedule does.
 // The Stripe test server shares the clock, so its 35-day window and 24-hour cancel window agree with ours.
@@ -26,7 +26,10 @@ let meterIds: Record<Meter, string>;
 let seq = 0;
 
 function ev(customerId: string, type: string, at: string, data: Record<string, unknown>): UsageEvent {
-  const v = validateEvent({ specversion: '1.0', type, source: 'test', subject: customerId, id: `f-${seq++}`, time: at, data }, { now: Date.parse(at) + 1000, newId: () => 'x' });
+  const v = validateEvent(
+    { specversion: '1.0', type, source: 'test', subject: customerId, id: `f-${seq++}`, time: at, data },
+    { now: Date.parse(at) + 1000, newId: () => 'x' },
+  );
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return v.event;
 }
@@ -42,7 +45,13 @@ const usage = (c: string) => [
 ];
 
 const store = (events: UsageEvent[]) => stack.services.events.put(events, 'test-message', new Date(clock.now()).toISOString());
-const closeDeps = (): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter, clock });
+const closeDeps = (): CloseDeps => ({
+  events: stack.services.events,
+  rollups: stack.services.rollups,
+  ledger: stack.services.ledger,
+  reporter,
+  clock,
+});
 const financeDeps = (): FinanceDeps => ({ services: stack.services, clock, stripe: { reporter, meterIds }, actor: 'test:finance' });
 
 async function newCustomer(id: string): Promise<Customer> {
@@ -57,7 +66,8 @@ async function stripeTotal(c: Customer, meter: Meter): Promise<number> {
   return reporter.listEventSummaries(meterIds[meter], c.stripeCustomerId!, PERIOD_START, Math.floor(clock.now() / 60_000) * 60);
 }
 
-const getStatement = (path: string, key = stack.adminKey) => fetch(`${stack.url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+const getStatement = (path: string, key = stack.adminKey) =>
+  fetch(`${stack.url}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
 beforeAll(async () => {
   stack = await startLocalStack({ noPoller: true });
@@ -75,7 +85,7 @@ afterAll(async () => {
 describe('finance on the local stack against the Stripe test server', () => {
   let fin: Customer;
 
-  it('serves a statement whose metered and reported figures agree with Stripe\'s own', async () => {
+  it("serves a statement whose metered and reported figures agree with Stripe's own", async () => {
     // Prepare
     fin = await newCustomer('fin-co');
     await store(usage(fin.id));
@@ -88,14 +98,18 @@ describe('finance on the local stack against the Stripe test server', () => {
     expect(res.status).toBe(200);
     expect(statement.period.key).toBe('2026-02');
     expect(statement.closedThrough).toBe(DAY);
-    const three = await Promise.all(statement.meters.map(async (m) => [m.meter, m.billed, m.reportedTotal, await stripeTotal(fin, m.meter)]));
+    const three = await Promise.all(
+      statement.meters.map(async (m) => [m.meter, m.billed, m.reportedTotal, await stripeTotal(fin, m.meter)]),
+    );
     expect(three).toEqual([
       ['api_calls', 42, 42, 42],
       ['active_users', 2, 2, 2],
       ['protected_files', 2, 2, 2],
     ]);
     const api = statement.meters[0]!;
-    expect(api.reports.map((r) => [r.identifier, r.value, r.state, r.sentAt])).toEqual([['srn:api:2026-02-26:r0:fin-co', 42, 'sent', new Date(clock.now()).toISOString()]]);
+    expect(api.reports.map((r) => [r.identifier, r.value, r.state, r.sentAt])).toEqual([
+      ['srn:api:2026-02-26:r0:fin-co', 42, 'sent', new Date(clock.now()).toISOString()],
+    ]);
   });
 
   it('answers 404 for an unknown customer, 400 naming period for a bad one, 401 without a key', async () => {
@@ -115,7 +129,11 @@ describe('finance on the local stack against the Stripe test server', () => {
   it('finds usage Stripe lost, and --fix restores agreement without the next close taking it back', async () => {
     // Prepare: two hours on (the sends have settled), Stripe loses the day's API calls.
     clock.advance(2 * HOUR_MS);
-    await stripe.billing.meterEventAdjustments.create({ event_name: 'serenity_api_calls', type: 'cancel', cancel: { identifier: 'srn:api:2026-02-26:r0:fin-co' } });
+    await stripe.billing.meterEventAdjustments.create({
+      event_name: 'serenity_api_calls',
+      type: 'cancel',
+      cancel: { identifier: 'srn:api:2026-02-26:r0:fin-co' },
+    });
     expect(await stripeTotal(fin, 'api_calls')).toBe(0);
     // Act
     const found = await reconcilePeriod(financeDeps(), { period: '2026-02', customer: fin.id });
@@ -126,7 +144,9 @@ describe('finance on the local stack against the Stripe test server', () => {
     expect([api.metered, api.reported, api.stripe, api.status, api.action]).toEqual([42, 42, 0, 'not_in_stripe', 'repair_lost']);
     expect(found.differences).toBe(1);
     expect(fixed.before?.find((r) => r.meter === 'api_calls')?.status).toBe('not_in_stripe');
-    expect(fixed.fixes.map((f) => [f.kind, f.identifier, f.value, f.state])).toEqual([['repair_lost', 'srn:api:2026-02-26:r2:fin-co', 42, 'sent']]);
+    expect(fixed.fixes.map((f) => [f.kind, f.identifier, f.value, f.state])).toEqual([
+      ['repair_lost', 'srn:api:2026-02-26:r2:fin-co', 42, 'sent'],
+    ]);
     expect(fixed.rows.map((r) => [r.meter, r.metered, r.reported, r.stripe, r.status])).toEqual([
       ['api_calls', 42, 42, 42, 'ok'],
       ['active_users', 2, 2, 2, 'ok'],
@@ -143,7 +163,11 @@ describe('finance on the local stack against the Stripe test server', () => {
     ]);
     const audit = await stack.services.audit.list('2026-02-27', 50);
     expect(audit.filter((a) => a.action === 'reconcile').length).toBe(2);
-    expect(audit.find((a) => a.action === 'reconcile.fix')).toMatchObject({ customerId: fin.id, actor: 'test:finance', counts: { sent: 1, failed: 0 } });
+    expect(audit.find((a) => a.action === 'reconcile.fix')).toMatchObject({
+      customerId: fin.id,
+      actor: 'test:finance',
+      counts: { sent: 1, failed: 0 },
+    });
   });
 
   it('--fix sends records stuck pending again under their own identifiers', async () => {
@@ -169,11 +193,12 @@ describe('finance on the local stack against the Stripe test server', () => {
       ['resend', 'srn:files:2026-02-26:r0:stuck-co', 'sent'],
     ]);
     expect(fixed.rows.every((r) => r.status === 'ok')).toBe(true);
-    expect(stripeServer.meterEvents({ customerId: stuck.stripeCustomerId }).map((e) => e.identifier).sort()).toEqual([
-      'srn:api:2026-02-26:r0:stuck-co',
-      'srn:files:2026-02-26:r0:stuck-co',
-      'srn:users:2026-02-26:r0:stuck-co',
-    ]);
+    expect(
+      stripeServer
+        .meterEvents({ customerId: stuck.stripeCustomerId })
+        .map((e) => e.identifier)
+        .sort(),
+    ).toEqual(['srn:api:2026-02-26:r0:stuck-co', 'srn:files:2026-02-26:r0:stuck-co', 'srn:users:2026-02-26:r0:stuck-co']);
   });
 
   it('reconciles every customer of a month and counts what still differs', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Asynchronous on purpose: the API the CLI calls is served by this very process.
 const run = (args: string[], env: Record<string, string>) =>
@@ -8,13 +8,14 @@ const run = (args: string[], env: Record<string, string>) =>
     (r) => ({ status: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code?: number; stdout?: string; stderr?: string }) => ({ status: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
   );
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { hashKey } from '../../functions/core/shared/api-keys.js';
+
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { flagRevision, mergeFlags, openFlag } from '../../functions/core/fraud/merge-flags.js';
 import type { Detection } from '../../functions/core/fraud/types.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { makeApiHandler } from '../../functions/handlers/api.js';
 import type { Services } from '../../functions/runtime/services.js';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
 let stack: LocalStack;
 const ANALYST = 'mk_analyst_review-test-key-ana';
@@ -41,7 +42,13 @@ async function call(method: string, path: string, key?: string, body?: unknown) 
 
 beforeAll(async () => {
   stack = await startLocalStack({ noPoller: true });
-  await stack.services.registry.putKey({ hash: hashKey(ANALYST), prefix: ANALYST.slice(0, 12), role: 'analyst', principal: 'ana', createdAt: new Date().toISOString() });
+  await stack.services.registry.putKey({
+    hash: hashKey(ANALYST),
+    prefix: ANALYST.slice(0, 12),
+    role: 'analyst',
+    principal: 'ana',
+    createdAt: new Date().toISOString(),
+  });
   const flag = openFlag(detection, '2026-11-21T00:30:00.000Z');
   flagId = flag.id;
   await stack.services.flags.save([{ flag, basedOn: undefined }]);
@@ -73,7 +80,11 @@ describe('flag review API', () => {
 
   it('takes the reviewer from the key, audits the review, and refuses a second one', async () => {
     // Act
-    const smuggled = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'ok', reviewer: 'someone-else' });
+    const smuggled = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, {
+      decision: 'dismiss',
+      note: 'ok',
+      reviewer: 'someone-else',
+    });
     const review = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'launch day, expected' });
     const again = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'confirm', note: 'changed my mind' });
     // Assess
@@ -85,7 +96,11 @@ describe('flag review API', () => {
     expect(await stack.services.rollups.lateDays()).toContainEqual({ customerId: 'acme', day: '2026-11-20' });
     const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'flag.review');
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ actor: 'ana', ipPrefix: '127.0.0.0/24', details: { flagId, decision: 'dismiss', note: 'launch day, expected' } });
+    expect(audit[0]).toMatchObject({
+      actor: 'ana',
+      ipPrefix: '127.0.0.0/24',
+      details: { flagId, decision: 'dismiss', note: 'launch day, expected' },
+    });
   });
 });
 
@@ -106,7 +121,10 @@ describe('confirming a flag', () => {
   it('marks the customer for finance', async () => {
     // Prepare
     await stack.services.registry.putCustomer({ id: 'acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
-    const other = openFlag({ ...detection, window: { from: '2026-11-22T10:00:00.000Z', to: '2026-11-22T11:00:00.000Z' } }, '2026-11-23T00:30:00.000Z');
+    const other = openFlag(
+      { ...detection, window: { from: '2026-11-22T10:00:00.000Z', to: '2026-11-22T11:00:00.000Z' } },
+      '2026-11-23T00:30:00.000Z',
+    );
     await stack.services.flags.save([{ flag: other, basedOn: undefined }]);
     // Act
     const res = await call('POST', `/v1/flags/${other.id}/review`, ANALYST, { decision: 'confirm', note: 'key posted publicly' });
@@ -123,12 +141,22 @@ describe('expected activity', () => {
   it('registers what a customer told us to expect, with the registrant from the key, audited; refuses bad input by field', async () => {
     // Prepare
     await stack.services.registry.putCustomer({ id: 'expo', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
-    const body = { from: `${day(1)}T00:00:00Z`, to: `${day(3)}T00:00:00Z`, meters: ['api_calls'], reason: 'archive backfill, announced by email' };
+    const body = {
+      from: `${day(1)}T00:00:00Z`,
+      to: `${day(3)}T00:00:00Z`,
+      meters: ['api_calls'],
+      reason: 'archive backfill, announced by email',
+    };
 
     // Act
     const ingest = await call('POST', '/v1/customers/expo/expected-activity', stack.ingestKey, body);
     const unknown = await call('POST', '/v1/customers/nobody/expected-activity', ANALYST, body);
-    const bad = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, { ...body, to: body.from, rules: ['spiky'], createdBy: 'mallory' });
+    const bad = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, {
+      ...body,
+      to: body.from,
+      rules: ['spiky'],
+      createdBy: 'mallory',
+    });
     const made = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, body);
     const listed = await call('GET', '/v1/customers/expo/expected-activity', ANALYST);
     const cli = await run(['flags', 'expected', '--customer', 'expo', '--json', '--key', ANALYST], { METER_API_URL: stack.url });
@@ -136,26 +164,66 @@ describe('expected activity', () => {
     // Assess
     expect([ingest.status, unknown.status, bad.status, made.status]).toEqual([403, 404, 400, 201]);
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['createdBy', 'to', 'rules']);
-    expect(made.body).toMatchObject({ customerId: 'expo', from: `${day(1)}T00:00:00.000Z`, to: `${day(3)}T00:00:00.000Z`, rules: ['volume_spike', 'off_hours_burst'], meters: ['api_calls'], createdBy: 'ana' });
+    expect(made.body).toMatchObject({
+      customerId: 'expo',
+      from: `${day(1)}T00:00:00.000Z`,
+      to: `${day(3)}T00:00:00.000Z`,
+      rules: ['volume_spike', 'off_hours_burst'],
+      meters: ['api_calls'],
+      createdBy: 'ana',
+    });
     expect(listed.body.expectedActivity).toEqual([made.body]);
     expect(cli.status).toBe(0);
     expect(JSON.parse(cli.stdout)).toEqual([made.body]);
-    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'expected_activity.create');
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter(
+      (a) => a.action === 'expected_activity.create',
+    );
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ actor: 'ana', customerId: 'expo', ipPrefix: '127.0.0.0/24', details: { expectedActivityId: made.body.id, reason: body.reason } });
+    expect(audit[0]).toMatchObject({
+      actor: 'ana',
+      customerId: 'expo',
+      ipPrefix: '127.0.0.0/24',
+      details: { expectedActivityId: made.body.id, reason: body.reason },
+    });
   });
 
   it('registers one through the CLI', async () => {
     // Act
-    const made = await run(['flags', 'expect', '--customer', 'expo', '--from', `${day(5)}T00:00:00Z`, '--to', `${day(6)}T00:00:00Z`, '--rules', 'volume_spike', '--reason', 'load test', '--key', ANALYST], { METER_API_URL: stack.url });
-    const refused = await run(['flags', 'expect', '--customer', 'expo', '--from', `${day(5)}T00:00:00Z`, '--to', `${day(6)}T00:00:00Z`, '--key', ANALYST], { METER_API_URL: stack.url });
+    const made = await run(
+      [
+        'flags',
+        'expect',
+        '--customer',
+        'expo',
+        '--from',
+        `${day(5)}T00:00:00Z`,
+        '--to',
+        `${day(6)}T00:00:00Z`,
+        '--rules',
+        'volume_spike',
+        '--reason',
+        'load test',
+        '--key',
+        ANALYST,
+      ],
+      { METER_API_URL: stack.url },
+    );
+    const refused = await run(
+      ['flags', 'expect', '--customer', 'expo', '--from', `${day(5)}T00:00:00Z`, '--to', `${day(6)}T00:00:00Z`, '--key', ANALYST],
+      { METER_API_URL: stack.url },
+    );
 
     // Assess
     expect(made.status).toBe(0);
-    expect(made.stdout).toMatch(new RegExp(`: volume_spike on api_calls, active_users, protected_files expected ${day(5)}T00:00:00.000Z .. ${day(6)}T00:00:00.000Z`));
+    expect(made.stdout).toMatch(
+      new RegExp(`: volume_spike on api_calls, active_users, protected_files expected ${day(5)}T00:00:00.000Z .. ${day(6)}T00:00:00.000Z`),
+    );
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('reason');
-    expect((await stack.services.flags.expectedActivity('expo')).map((e) => e.reason)).toEqual(['archive backfill, announced by email', 'load test']);
+    expect((await stack.services.flags.expectedActivity('expo')).map((e) => e.reason)).toEqual([
+      'archive backfill, announced by email',
+      'load test',
+    ]);
   });
 
   it('withdraws one through the API and the CLI: audited, 409 the second time, 404 for an unknown one', async () => {
@@ -175,7 +243,9 @@ describe('expected activity', () => {
     const stored = (await stack.services.flags.expectedActivity('expo')).find((e) => e.id === first!.id)!;
     expect(stored).toMatchObject({ reason: first!.reason, withdrawnBy: 'ana' });
     expect(again.body.error).toContain('already withdrawn by ana');
-    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter((a) => a.action === 'expected_activity.withdraw');
+    const audit = (await stack.services.audit.list(new Date().toISOString().slice(0, 10))).filter(
+      (a) => a.action === 'expected_activity.withdraw',
+    );
     expect(audit.map((a) => [a.actor, a.details])).toEqual([['ana', { expectedActivityId: first!.id }]]);
   });
 });
@@ -195,10 +265,19 @@ const postReview = (id: string, body: unknown, s: Services) => makeApiHandler(s)
 describe('reviews that fail halfway or race the nightly close', () => {
   it('finishes a review whose audit write failed when the analyst retries it, recording it once', async () => {
     // Prepare: a flag of its own; an audit log that fails once
-    const flag = openFlag({ ...detection, window: { from: '2026-11-24T10:00:00.000Z', to: '2026-11-24T11:00:00.000Z' } }, '2026-11-25T00:30:00.000Z');
+    const flag = openFlag(
+      { ...detection, window: { from: '2026-11-24T10:00:00.000Z', to: '2026-11-24T11:00:00.000Z' } },
+      '2026-11-25T00:30:00.000Z',
+    );
     await stack.services.flags.save([{ flag, basedOn: undefined }]);
     let failures = 1;
-    const flaky: Services = { ...stack.services, audit: { ...stack.services.audit, record: async (e) => (failures-- > 0 ? Promise.reject(new Error('audit table throttled')) : stack.services.audit.record(e)) } };
+    const flaky: Services = {
+      ...stack.services,
+      audit: {
+        ...stack.services.audit,
+        record: async (e) => (failures-- > 0 ? Promise.reject(new Error('audit table throttled')) : stack.services.audit.record(e)),
+      },
+    };
     const body = { decision: 'dismiss', note: 'planned load test' };
 
     // Act: the first try stores the dismissal and fails at the audit; the analyst retries; then tries another decision
@@ -219,7 +298,10 @@ describe('reviews that fail halfway or race the nightly close', () => {
 
   it('reads the flag again when the close extended it between the read and the write, keeping both changes', async () => {
     // Prepare: a flag the nightly close extends to the next day while the review is being made
-    const flag = openFlag({ ...detection, window: { from: '2026-11-26T10:00:00.000Z', to: '2026-11-26T11:00:00.000Z' } }, '2026-11-27T00:30:00.000Z');
+    const flag = openFlag(
+      { ...detection, window: { from: '2026-11-26T10:00:00.000Z', to: '2026-11-26T11:00:00.000Z' } },
+      '2026-11-27T00:30:00.000Z',
+    );
     await stack.services.flags.save([{ flag, basedOn: undefined }]);
     const nextDay = { ...detection, window: { from: '2026-11-27T09:00:00.000Z', to: '2026-11-27T10:00:00.000Z' } };
     let reads = 0;
@@ -246,18 +328,32 @@ describe('reviews that fail halfway or race the nightly close', () => {
     // Assess: two reads (the first write lost to the close's), and the stored flag has the extension and the dismissal
     expect([res.statusCode, reads]).toEqual([200, 2]);
     const stored = (await stack.services.flags.get(flag.id))!;
-    expect([stored.status, stored.window.to, stored.history.map((h) => h.action)]).toEqual(['dismissed', '2026-11-27T10:00:00.000Z', ['opened', 'extended', 'dismissed']]);
-    expect(await stack.services.rollups.lateDays()).toEqual(expect.arrayContaining([{ customerId: 'acme', day: '2026-11-26' }, { customerId: 'acme', day: '2026-11-27' }]));
+    expect([stored.status, stored.window.to, stored.history.map((h) => h.action)]).toEqual([
+      'dismissed',
+      '2026-11-27T10:00:00.000Z',
+      ['opened', 'extended', 'dismissed'],
+    ]);
+    expect(await stack.services.rollups.lateDays()).toEqual(
+      expect.arrayContaining([
+        { customerId: 'acme', day: '2026-11-26' },
+        { customerId: 'acme', day: '2026-11-27' },
+      ]),
+    );
   });
 
   it('refuses to store a flag over a version other than the one it was made from', async () => {
     // Prepare
-    const flag = openFlag({ ...detection, window: { from: '2026-11-29T10:00:00.000Z', to: '2026-11-29T11:00:00.000Z' } }, '2026-11-30T00:30:00.000Z');
+    const flag = openFlag(
+      { ...detection, window: { from: '2026-11-29T10:00:00.000Z', to: '2026-11-29T11:00:00.000Z' } },
+      '2026-11-30T00:30:00.000Z',
+    );
     await stack.services.flags.save([{ flag, basedOn: undefined }]);
 
     // Act
     const again = await stack.services.flags.save([{ flag, basedOn: undefined }]).catch((e: Error) => e);
-    const stale = await stack.services.flags.save([{ flag: { ...flag, status: 'dismissed' }, basedOn: flagRevision(flag) - 1 }]).catch((e: Error) => e);
+    const stale = await stack.services.flags
+      .save([{ flag: { ...flag, status: 'dismissed' }, basedOn: flagRevision(flag) - 1 }])
+      .catch((e: Error) => e);
 
     // Assess
     expect([again, stale].map((e) => (e as Error).name)).toEqual(['FlagConflictError', 'FlagConflictError']);
@@ -268,7 +364,10 @@ describe('reviews that fail halfway or race the nightly close', () => {
 describe('late marks', () => {
   it('clears only the marks made before the close began: one made while it ran stays for the next close', async () => {
     // Prepare: one day marked before a close begins at t=2000, another marked again at t=3000 while it runs
-    const marks = [{ customerId: 'marks-co', day: '2026-11-01' }, { customerId: 'marks-co', day: '2026-11-02' }];
+    const marks = [
+      { customerId: 'marks-co', day: '2026-11-01' },
+      { customerId: 'marks-co', day: '2026-11-02' },
+    ];
     await stack.services.rollups.markLate(marks, 1000);
     await stack.services.rollups.markLate([marks[1]!], 3000);
 

@@ -1,17 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
-import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, fixedClock, utcDay } from '../../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
-import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
-import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
-import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
+import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
 import { loadStatement } from '../../functions/core/billing/statement.js';
+import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
+import { holdsFromFlags } from '../../functions/core/fraud/holds.js';
+import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
+import { reviewFlag } from '../../functions/core/fraud/review-flag.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
 import type { Customer } from '../../functions/core/shared/ports.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { type StripeTestServer, startStripeTestServer } from '../../local/stripe-test-server/index.js';
 
 // Four weeks of steady weekday traffic, then one day with fifty times the usual volume.
 const FIRST = Date.parse('2026-02-01T00:00:00Z');
@@ -26,14 +26,29 @@ let customer: Customer;
 let confirmed: Customer;
 let seq = 0;
 
-const deps = (): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter, clock, fraud: { flags: stack.services.flags } });
+const deps = (): CloseDeps => ({
+  events: stack.services.events,
+  rollups: stack.services.rollups,
+  ledger: stack.services.ledger,
+  reporter,
+  clock,
+  fraud: { flags: stack.services.flags },
+});
 
 function calls(day: string, perHour: number, c: Customer = customer): UsageEvent[] {
   const out: UsageEvent[] = [];
   for (let h = 8; h < 18; h++) {
     const time = `${day}T${String(h).padStart(2, '0')}:10:00Z`;
     const v = validateEvent(
-      { specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: c.id, id: `s-${seq++}`, time, data: { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' } },
+      {
+        specversion: '1.0',
+        type: 'com.serenity.api.call',
+        source: 't',
+        subject: c.id,
+        id: `s-${seq++}`,
+        time,
+        data: { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' },
+      },
       { now: Date.parse(time) + 1000, newId: () => 'x' },
     );
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
@@ -51,7 +66,11 @@ beforeAll(async () => {
   reporter = new StripeMeterReporter({ stripe, clock, sleep: async () => {} });
   await reporter.ensureMeters();
   customer = buildCustomer({ id: 'spiky-co', stripeCustomerId: (await stripe.customers.create({ name: 'spiky' })).id }, undefined, FIRST);
-  confirmed = buildCustomer({ id: 'caught-co', stripeCustomerId: (await stripe.customers.create({ name: 'caught' })).id }, undefined, FIRST);
+  confirmed = buildCustomer(
+    { id: 'caught-co', stripeCustomerId: (await stripe.customers.create({ name: 'caught' })).id },
+    undefined,
+    FIRST,
+  );
   for (const c of [customer, confirmed]) {
     await stack.services.registry.putCustomer(c);
     // Steady history, closed night by night as production would.
@@ -81,12 +100,24 @@ describe('fraud flags hold usage from billing', () => {
     expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', SPIKE_DAY]]);
     expect(rerun.flags.created).toEqual([]);
     const all = await stack.services.flags.forCustomer(customer.id);
-    expect(all.map((f) => [f.rule, f.meter, f.severity, f.window.from])).toEqual([['volume_spike', 'api_calls', 'high', night.flags.created[0]!.window.from]]);
+    expect(all.map((f) => [f.rule, f.meter, f.severity, f.window.from])).toEqual([
+      ['volume_spike', 'api_calls', 'high', night.flags.created[0]!.window.from],
+    ]);
     expect(apiEvents().filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY))).toEqual([]);
 
     // Act: an analyst dismisses it; the next night's close runs
     const flag = night.flags.created[0]!;
-    await stack.services.flags.save([{ flag: reviewFlag(flag, { decision: 'dismiss', note: 'planned migration', reviewer: 'ana', at: new Date(clock.now()).toISOString() }), basedOn: flagRevision(flag) }]);
+    await stack.services.flags.save([
+      {
+        flag: reviewFlag(flag, {
+          decision: 'dismiss',
+          note: 'planned migration',
+          reviewer: 'ana',
+          at: new Date(clock.now()).toISOString(),
+        }),
+        basedOn: flagRevision(flag),
+      },
+    ]);
     const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
     await stack.services.events.put(calls(next, 100), 'm', `${next}T23:00:00.000Z`);
     closeAt(next);
@@ -102,7 +133,12 @@ describe('fraud flags hold usage from billing', () => {
     const night = await closeCustomer(confirmed, SPIKE_DAY, [], 'run-c1', deps());
     const flag = night.flags.created[0]!;
     // Act: confirmed, then the next night closes
-    await stack.services.flags.save([{ flag: reviewFlag(flag, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: new Date(clock.now()).toISOString() }), basedOn: flagRevision(flag) }]);
+    await stack.services.flags.save([
+      {
+        flag: reviewFlag(flag, { decision: 'confirm', note: 'key leaked', reviewer: 'ana', at: new Date(clock.now()).toISOString() }),
+        basedOn: flagRevision(flag),
+      },
+    ]);
     const next = utcDay(Date.parse(`${SPIKE_DAY}T00:00:00Z`) + DAY_MS);
     closeAt(next);
     const after = await closeCustomer(confirmed, next, [], 'run-c2', deps());
@@ -110,7 +146,12 @@ describe('fraud flags hold usage from billing', () => {
     expect(after.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', SPIKE_DAY]]);
     expect(apiEvents(confirmed).filter((e) => new Date(e.timestamp * 1000).toISOString().startsWith(SPIKE_DAY))).toEqual([]);
     expect((await stack.services.flags.get(flag.id))!.status).toBe('confirmed');
-    const statement = await loadStatement(confirmed, '2026-03', stack.services, holdsFromFlags(await stack.services.flags.forCustomer(confirmed.id)));
+    const statement = await loadStatement(
+      confirmed,
+      '2026-03',
+      stack.services,
+      holdsFromFlags(await stack.services.flags.forCustomer(confirmed.id)),
+    );
     const api = statement.meters.find((m) => m.meter === 'api_calls')!;
     expect(api.held.map((h) => [h.from, h.to])).toEqual([[SPIKE_DAY, next]]);
   });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { apiCall, post } from '../fakes/events.js';
-import { buildCustomer } from '../../functions/core/shared/customers.js';
-import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replayQuarantine } from '../../functions/core/ingest/replay.js';
 import { hashKey } from '../../functions/core/shared/api-keys.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { apiCall, post } from '../fakes/events.js';
 
 let stack: LocalStack;
 const today = () => new Date().toISOString().slice(0, 10);
@@ -18,7 +18,13 @@ describe('HTTP ingest endpoint', () => {
   it('refuses a missing or wrong key with 401 and an analyst key with 403', async () => {
     // Prepare
     const analystKey = 'mk_analyst_test-key-for-403';
-    await stack.services.registry.putKey({ hash: hashKey(analystKey), prefix: 'mk_analyst_t', role: 'analyst', principal: 'ana', createdAt: new Date().toISOString() });
+    await stack.services.registry.putKey({
+      hash: hashKey(analystKey),
+      prefix: 'mk_analyst_t',
+      role: 'analyst',
+      principal: 'ana',
+      createdAt: new Date().toISOString(),
+    });
     // Act
     const none = await post(stack.url, undefined, [apiCall('a')]);
     const wrong = await post(stack.url, 'mk_ingest_nope', [apiCall('a')]);
@@ -33,7 +39,11 @@ describe('HTTP ingest endpoint', () => {
   it('answers 400 for an unparseable body and 413 for too many events or bytes', async () => {
     // Act
     const bad = await post(stack.url, stack.ingestKey, '{not json');
-    const many = await post(stack.url, stack.ingestKey, Array.from({ length: 1001 }, () => apiCall('a')));
+    const many = await post(
+      stack.url,
+      stack.ingestKey,
+      Array.from({ length: 1001 }, () => apiCall('a')),
+    );
     const big = await post(stack.url, stack.ingestKey, [{ ...apiCall('a'), pad: 'x'.repeat(1024 * 1024) }]);
     // Assess
     expect(bad.status).toBe(400);
@@ -61,7 +71,9 @@ describe('HTTP ingest endpoint', () => {
     const res = await post(stack.url, stack.ingestKey, [apiCall('single', { source: 'someone-else' })]);
     // Assess
     expect(res.status).toBe(202);
-    expect(res.body.rejected[0].errors).toEqual([{ field: 'source', message: 'does not match the source "local" that this ingest key is bound to' }]);
+    expect(res.body.rejected[0].errors).toEqual([
+      { field: 'source', message: 'does not match the source "local" that this ingest key is bound to' },
+    ]);
   });
 
   it('stores the client IP as a /24 prefix only', async () => {
@@ -85,8 +97,14 @@ describe('HTTP ingest endpoint', () => {
     expect(quarantined.map((q) => q.reason)).toEqual(['unknown_customer', 'unknown_customer']);
     // Act
     await stack.services.registry.putCustomer(buildCustomer({ id: 'newco' }, undefined, Date.now()));
-    const outcome = await replayQuarantine({ customerId: 'newco' }, { ...stack.services, customers: (ids) => stack.services.registry.customers(ids) });
-    const again = await replayQuarantine({ customerId: 'newco' }, { ...stack.services, customers: (ids) => stack.services.registry.customers(ids) });
+    const outcome = await replayQuarantine(
+      { customerId: 'newco' },
+      { ...stack.services, customers: (ids) => stack.services.registry.customers(ids) },
+    );
+    const again = await replayQuarantine(
+      { customerId: 'newco' },
+      { ...stack.services, customers: (ids) => stack.services.registry.customers(ids) },
+    );
     await stack.drain();
     // Assess
     expect(outcome).toEqual({ replayed: 2, kept: [] });
@@ -96,7 +114,7 @@ describe('HTTP ingest endpoint', () => {
     expect(frags.reduce((s, f) => s + Object.values(f.calls).reduce((a, b) => a + b, 0), 0)).toBe(11);
   });
 
-  it('quarantines an unknown customer\'s event sent twice in one request once, and still counts the known customer\'s', async () => {
+  it("quarantines an unknown customer's event sent twice in one request once, and still counts the known customer's", async () => {
     // Prepare
     await stack.services.registry.putCustomer(buildCustomer({ id: 'twice-known' }, undefined, Date.now()));
     const twice = apiCall('twice-unknown', { id: 'same-id' });
@@ -118,7 +136,12 @@ describe('HTTP ingest endpoint', () => {
       if (ids.includes('poison')) throw new Error('registry unavailable');
       return realCustomers(ids);
     };
-    const body = JSON.stringify({ v: 1, events: [{ id: 'p1', source: 'local', customerId: 'poison', type: 'com.serenity.api.call', time: new Date().toISOString(), quantity: 1 }] });
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        { id: 'p1', source: 'local', customerId: 'poison', type: 'com.serenity.api.call', time: new Date().toISOString(), quantity: 1 },
+      ],
+    });
     // Act
     await stack.services.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.services.config.queueUrl, MessageBody: body }));
     await stack.drain(30_000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { apiCall, fileEvent, post, userActive } from '../fakes/events.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { apiCall, fileEvent, post, userActive } from '../fakes/events.js';
 
 let stack: LocalStack;
 
@@ -37,7 +37,13 @@ describe('ingest to DynamoDB on the local stack', () => {
 
   it('stores nothing of a rejected event and counts the good ones of a mixed batch exactly', async () => {
     // Prepare
-    const good = [apiCall('globex', {}, { quantity: 2 }), userActive('globex', 'u1'), userActive('globex', 'u1'), fileEvent('globex', 'f1', 'protected'), fileEvent('globex', 'f2', 'protected')];
+    const good = [
+      apiCall('globex', {}, { quantity: 2 }),
+      userActive('globex', 'u1'),
+      userActive('globex', 'u1'),
+      fileEvent('globex', 'f1', 'protected'),
+      fileEvent('globex', 'f2', 'protected'),
+    ];
     const bad = [
       apiCall('globex', {}, { quantity: 0 }),
       apiCall('globex', { time: '2020-01-01T00:00:00Z' }),

@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
-import { makePlanner } from '../../functions/handlers/close-planner.js';
-import { buildCustomer } from '../../functions/core/shared/customers.js';
-import { hashKey } from '../../functions/core/shared/api-keys.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, fixedClock, utcDay } from '../../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
-import type { Customer } from '../../functions/core/shared/ports.js';
+import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
+import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
+import { makePlanner } from '../../functions/handlers/close-planner.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { post } from '../fakes/events.js';
 
 // Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC) from
@@ -69,7 +69,12 @@ async function nightly(day: string) {
   closeAt(day);
   const sent: string[] = [];
   const s = stack.closeServices;
-  const planner = makePlanner({ ...s, closeQueue: { send: async (bodies: readonly string[]) => (sent.push(...bodies), s.closeQueue.send(bodies)) } as unknown as typeof s.closeQueue });
+  const planner = makePlanner({
+    ...s,
+    closeQueue: {
+      send: async (bodies: readonly string[]) => (sent.push(...bodies), s.closeQueue.send(bodies)),
+    } as unknown as typeof s.closeQueue,
+  });
   const plan = await planner({ day });
   const run = await waitForRun(day, plan.runId, plan.chunks);
   return { plan, run, chunks: sent };
@@ -103,7 +108,9 @@ function stripeByDay(): Record<string, number> {
   return out;
 }
 const stripeEventsOf = (day: string) =>
-  stack.stripeServer!.meterEvents({ eventName: 'serenity_api_calls', customerId: customer.stripeCustomerId }).filter((e) => utcDay(e.timestamp * 1000) === day);
+  stack
+    .stripeServer!.meterEvents({ eventName: 'serenity_api_calls', customerId: customer.stripeCustomerId })
+    .filter((e) => utcDay(e.timestamp * 1000) === day);
 
 beforeAll(async () => {
   // The close worker reads its hold policy when the stack builds it: open medium flags hold too (a
@@ -117,12 +124,29 @@ beforeAll(async () => {
     else process.env.HOLD_SEVERITIES = policy;
   }
   const stripe = new Stripe('sk_test_late_fraud', { ...stack.stripeServer!.stripeConfig, maxNetworkRetries: 0 });
-  customer = buildCustomer({ id: 'late-burst-co', stripeCustomerId: (await stripe.customers.create({ name: 'late burst' })).id }, undefined, Date.parse(`${FIRST}T00:00:00Z`));
+  customer = buildCustomer(
+    { id: 'late-burst-co', stripeCustomerId: (await stripe.customers.create({ name: 'late burst' })).id },
+    undefined,
+    Date.parse(`${FIRST}T00:00:00Z`),
+  );
   await stack.services.registry.putCustomer(customer);
-  await stack.services.registry.putKey({ hash: hashKey(ANALYST), prefix: ANALYST.slice(0, 12), role: 'analyst', principal: 'ana', createdAt: new Date(clock.now()).toISOString() });
+  await stack.services.registry.putKey({
+    hash: hashKey(ANALYST),
+    prefix: ANALYST.slice(0, 12),
+    role: 'analyst',
+    principal: 'ana',
+    createdAt: new Date(clock.now()).toISOString(),
+  });
   // The steady history through the day before D, closed night by night with the worker's own services.
   const s = stack.closeServices;
-  const deps: CloseDeps = { events: s.events, rollups: s.rollups, ledger: s.ledger, reporter: await s.reporter(), clock, fraud: { flags: s.flags, policy: { holdSeverities: HOLD_SEVERITIES } } };
+  const deps: CloseDeps = {
+    events: s.events,
+    rollups: s.rollups,
+    ledger: s.ledger,
+    reporter: await s.reporter(),
+    clock,
+    fraud: { flags: s.flags, policy: { holdSeverities: HOLD_SEVERITIES } },
+  };
   for (let day = FIRST; day < D; day = addDays(day, 1)) {
     await s.events.put(validated(calls(day, OFFICE, steady(day))), 'history', `${day}T23:00:00.000Z`);
     closeAt(day);
@@ -166,7 +190,11 @@ describe('late fraud on the local stack', () => {
     expect([held[LATE], held[D], held[NEXT]]).toEqual([1000, 1000, 1000]);
     // The statement reads the same policy as the close: the medium flag's day shows as held, not missing.
     const statement = await api('GET', `/v1/statements/${customer.id}?period=2026-03`);
-    expect(statement.body.meters.find((m: { meter: string }) => m.meter === 'api_calls').held.map((h: { from: string; to: string }) => [h.from, h.to])).toEqual([[LATE, addDays(LATE, 1)]]);
+    expect(
+      statement.body.meters
+        .find((m: { meter: string }) => m.meter === 'api_calls')
+        .held.map((h: { from: string; to: string }) => [h.from, h.to]),
+    ).toEqual([[LATE, addDays(LATE, 1)]]);
     expect(Object.values(held).reduce((a, b) => a + b, 0)).toBe(Object.values(before).reduce((a, b) => a + b, 0) + 1000);
 
     // Act: SQS delivers the same chunk again (a worker died after closing); the late day is scored again
@@ -180,7 +208,10 @@ describe('late fraud on the local stack', () => {
 
     // Act: an analyst dismisses the flag through the review API; the next night closes
     at(AFTER, '09:00:00');
-    const review = await api('POST', `/v1/flags/${flag!.id}/review`, { decision: 'dismiss', note: 'customer backfill, confirmed by phone' });
+    const review = await api('POST', `/v1/flags/${flag!.id}/review`, {
+      decision: 'dismiss',
+      note: 'customer backfill, confirmed by phone',
+    });
     at(AFTER, '23:00:00');
     await ingest(calls(AFTER, OFFICE, steady(AFTER)));
     const after = await nightly(AFTER);
@@ -195,6 +226,9 @@ describe('late fraud on the local stack', () => {
     const released = stripeByDay();
     expect([released[LATE], released[D], released[NEXT], released[AFTER]]).toEqual([7000, 1000, 1000, 200]);
     const ledger = (await stack.services.ledger.entries(customer.id)).filter((r) => r.meter === 'api_calls' && r.day === LATE);
-    expect(ledger.map((r) => [r.revision, r.value, r.state])).toEqual([[0, 1000, 'sent'], [1, 6000, 'sent']]);
+    expect(ledger.map((r) => [r.revision, r.value, r.state])).toEqual([
+      [0, 1000, 'sent'],
+      [1, 6000, 'sent'],
+    ]);
   });
 });

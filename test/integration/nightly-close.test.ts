@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Stripe from 'stripe';
-import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { startStripeTestServer, type StripeTestServer } from '../../local/stripe-test-server/index.js';
-import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
-import { closeCustomer, type CloseDeps } from '../../functions/core/close/close-customer.js';
-import { buildCustomer } from '../../functions/core/shared/customers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../../contract/event-contract.js';
-import type { Customer } from '../../functions/core/shared/ports.js';
+import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
+import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
 import type { MeterEventReporter } from '../../functions/core/billing/stripe-reporting.js';
+import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
+import { buildCustomer } from '../../functions/core/shared/customers.js';
+import type { Customer } from '../../functions/core/shared/ports.js';
+import { type LocalStack, startLocalStack } from '../../local/stack.js';
+import { type StripeTestServer, startStripeTestServer } from '../../local/stripe-test-server/index.js';
 
 // Fixed dates around a month end; the Stripe test server shares the clock, so its 35-day window agrees.
 const clock = fixedClock('2026-02-27T00:30:00Z');
@@ -21,7 +21,10 @@ let reporter: StripeMeterReporter;
 let seq = 0;
 
 function ev(customerId: string, type: string, at: string, data: Record<string, unknown>): UsageEvent {
-  const v = validateEvent({ specversion: '1.0', type, source: 'test', subject: customerId, id: `n-${seq++}`, time: at, data }, { now: Date.parse(at) + 1000, newId: () => 'x' });
+  const v = validateEvent(
+    { specversion: '1.0', type, source: 'test', subject: customerId, id: `n-${seq++}`, time: at, data },
+    { now: Date.parse(at) + 1000, newId: () => 'x' },
+  );
   if (!v.ok) throw new Error(JSON.stringify(v.errors));
   return v.event;
 }
@@ -30,7 +33,13 @@ const user = (c: string, at: string, userId: string) => ev(c, 'com.serenity.user
 const file = (c: string, at: string, fileId: string, op: 'protected' | 'unprotected') => ev(c, `com.serenity.file.${op}`, at, { fileId });
 
 const store = (events: UsageEvent[]) => stack.services.events.put(events, 'test-message', new Date(clock.now()).toISOString());
-const deps = (r: MeterEventReporter = reporter): CloseDeps => ({ events: stack.services.events, rollups: stack.services.rollups, ledger: stack.services.ledger, reporter: r, clock });
+const deps = (r: MeterEventReporter = reporter): CloseDeps => ({
+  events: stack.services.events,
+  rollups: stack.services.rollups,
+  ledger: stack.services.ledger,
+  reporter: r,
+  clock,
+});
 
 async function newCustomer(id: string, mapped = true): Promise<Customer> {
   const cus = mapped ? await stripe.customers.create({ name: id }) : undefined;
@@ -60,7 +69,9 @@ function newest(c: Customer, eventName: string, from: string, to: string): numbe
  * closed day's period-to-date value.
  */
 async function expectStripeMatchesMetered(c: Customer, from: string, to: string) {
-  const days = (await stack.services.rollups.getDays(c.id, from, new Date(Date.parse(to) - 86_400_000).toISOString().slice(0, 10))).sort((a, b) => (a.day < b.day ? -1 : 1));
+  const days = (await stack.services.rollups.getDays(c.id, from, new Date(Date.parse(to) - 86_400_000).toISOString().slice(0, 10))).sort(
+    (a, b) => (a.day < b.day ? -1 : 1),
+  );
   expect(sum(stripeHolds(c, 'serenity_api_calls', from, to))).toBe(sum(days.map((d) => d.values.api_calls)));
   const latest = days.at(-1)!;
   expect(newest(c, 'serenity_active_users', from, to) ?? 0).toBe(latest.values.active_users);
@@ -130,7 +141,10 @@ describe('the nightly close on the local stack against the Stripe test server', 
     expect(stripeHolds(c, 'serenity_api_calls', '2026-02-01', '2026-03-01').sort((a, b) => a - b)).toEqual([1, 5, 10]);
     expect(newest(c, 'serenity_active_users', '2026-02-01', '2026-03-01')).toBe(2);
     const ledger = await stack.services.ledger.entries(c.id);
-    expect(ledger.filter((x) => x.meter === 'api_calls' && x.day === '2026-02-25').map((x) => [x.revision, x.value])).toEqual([[0, 10], [1, 5]]);
+    expect(ledger.filter((x) => x.meter === 'api_calls' && x.day === '2026-02-25').map((x) => [x.revision, x.value])).toEqual([
+      [0, 10],
+      [1, 5],
+    ]);
     expect(identifiersUnique(c)).toBe(true);
     await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
@@ -138,7 +152,11 @@ describe('the nightly close on the local stack against the Stripe test server', 
   it('starts a fresh period-to-date at the month boundary for last meters', async () => {
     // Prepare
     const c = await newCustomer('month-co');
-    await store([user(c.id, '2026-02-28T10:00:00Z', 'u1'), user(c.id, '2026-02-28T11:00:00Z', 'u2'), user(c.id, '2026-03-01T10:00:00Z', 'u2')]);
+    await store([
+      user(c.id, '2026-02-28T10:00:00Z', 'u1'),
+      user(c.id, '2026-02-28T11:00:00Z', 'u2'),
+      user(c.id, '2026-03-01T10:00:00Z', 'u2'),
+    ]);
     // Act
     closeAt('2026-02-28');
     await closeCustomer(c, '2026-02-28', [], 'run-1', deps());
@@ -178,7 +196,11 @@ describe('the nightly close on the local stack against the Stripe test server', 
   it('rides out 429 and 500 storms with the same identifiers', async () => {
     // Prepare
     const c = await newCustomer('storm-co');
-    await store([call(c.id, '2026-02-26T10:00:00Z', 11), user(c.id, '2026-02-26T10:00:00Z', 'u1'), file(c.id, '2026-02-26T10:00:00Z', 'f', 'protected')]);
+    await store([
+      call(c.id, '2026-02-26T10:00:00Z', 11),
+      user(c.id, '2026-02-26T10:00:00Z', 'u1'),
+      file(c.id, '2026-02-26T10:00:00Z', 'f', 'protected'),
+    ]);
     closeAt('2026-02-26');
     stripeServer.faults.inject([
       { status: 429, count: 4, path: '/v1/billing/meter_events' },
@@ -216,7 +238,11 @@ describe('the nightly close on the local stack against the Stripe test server', 
   it('two concurrent runs report every value exactly once', async () => {
     // Prepare
     const c = await newCustomer('twin-co');
-    await store([call(c.id, '2026-02-26T10:00:00Z', 9), user(c.id, '2026-02-26T10:00:00Z', 'u1'), user(c.id, '2026-02-26T11:00:00Z', 'u2')]);
+    await store([
+      call(c.id, '2026-02-26T10:00:00Z', 9),
+      user(c.id, '2026-02-26T10:00:00Z', 'u1'),
+      user(c.id, '2026-02-26T11:00:00Z', 'u2'),
+    ]);
     closeAt('2026-02-26');
     // Act
     await Promise.all([closeCustomer(c, '2026-02-26', [], 'run-a', deps()), closeCustomer(c, '2026-02-26', [], 'run-b', deps())]);

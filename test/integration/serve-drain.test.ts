@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeAwsClients } from '../../functions/adapters/aws/aws-clients.js';
 import { DynamoDbEventStore } from '../../functions/adapters/dynamodb/dynamodb-event-store.js';
 import { LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../local/dynamodb-local.js';
@@ -17,14 +17,20 @@ describe('meter serve', () => {
   it('drains the queue on SIGTERM: every accepted event is in DynamoDB after exit', async () => {
     // Prepare: a running `meter serve` (its data directory from METER_DATA_DIR) with one registered customer
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/meter.mjs', 'serve', '--port', String(port)], { env: { ...env, METER_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/meter.mjs', 'serve', '--port', String(port)], {
+      env: { ...env, METER_DATA_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     for (let i = 0; i < 600 && !out.includes('ready at'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain(`ready at http://127.0.0.1:${port}`);
-    const add = spawnSync(process.execPath, ['bin/meter.mjs', 'customers', 'add', 'drain-co', '--data-dir', dir], { env, encoding: 'utf8' });
+    const add = spawnSync(process.execPath, ['bin/meter.mjs', 'customers', 'add', 'drain-co', '--data-dir', dir], {
+      env,
+      encoding: 'utf8',
+    });
     expect(add.stdout).toContain('added customer drain-co');
     const day = new Date().toISOString().slice(0, 10);
     const events = Array.from({ length: 600 }, () => apiCall('drain-co', { source: 'local' }));

@@ -1,8 +1,8 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface AwsClients {
@@ -34,7 +34,13 @@ export function makeAwsClients(
     });
   const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const credentials = opts.credentials;
-  const dynamo = new DynamoDBClient({ region, credentials, endpoint: opts.endpoints?.dynamodb, requestHandler: requestHandler(), maxAttempts: 5 });
+  const dynamo = new DynamoDBClient({
+    region,
+    credentials,
+    endpoint: opts.endpoints?.dynamodb,
+    requestHandler: requestHandler(),
+    maxAttempts: 5,
+  });
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   const sqs = new SQSClient({ region, credentials, endpoint: opts.endpoints?.sqs, requestHandler: requestHandler(), maxAttempts: 5 });
   return { dynamo, doc, sqs };

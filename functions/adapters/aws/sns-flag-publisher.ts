@@ -18,12 +18,25 @@ export class SnsFlagPublisher implements FlagPublisher {
           PublishBatchRequestEntries: batch.map((f, j) => ({
             Id: String(j),
             Subject: `Fraud flag: ${f.rule} (${f.severity}) for ${f.customerId}`.slice(0, 100),
-            Message: JSON.stringify({ id: f.id, customerId: f.customerId, rule: f.rule, meter: f.meter, severity: f.severity, score: f.score, window: f.window, summary: f.evidence.summary }),
-            MessageAttributes: { severity: { DataType: 'String', StringValue: f.severity }, rule: { DataType: 'String', StringValue: f.rule } },
+            Message: JSON.stringify({
+              id: f.id,
+              customerId: f.customerId,
+              rule: f.rule,
+              meter: f.meter,
+              severity: f.severity,
+              score: f.score,
+              window: f.window,
+              summary: f.evidence.summary,
+            }),
+            MessageAttributes: {
+              severity: { DataType: 'String', StringValue: f.severity },
+              rule: { DataType: 'String', StringValue: f.rule },
+            },
           })),
         }),
       );
-      if (out.Failed?.length) throw new Error(`SNS refused ${out.Failed.length} flag notifications: ${out.Failed.map((x) => x.Code).join(', ')}`);
+      if (out.Failed?.length)
+        throw new Error(`SNS refused ${out.Failed.length} flag notifications: ${out.Failed.map((x) => x.Code).join(', ')}`);
     }
   }
 }

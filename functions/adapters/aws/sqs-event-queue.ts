@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { EventQueue } from '../../core/shared/ports.js';
 import { MAX_MESSAGE_BYTES } from '../../../contract/queue-message.js';
+import type { EventQueue } from '../../core/shared/ports.js';
 
 const MAX_ENTRIES = 10;
 
@@ -73,10 +73,16 @@ export class SqsEventQueue implements EventQueue {
     const attrs = async (url: string) =>
       (
         await this.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
         )
       ).Attributes ?? {};
-    const [q, d] = await Promise.all([attrs(this.queueUrl), this.dlqUrl ? attrs(this.dlqUrl) : Promise.resolve({} as Record<string, string>)]);
+    const [q, d] = await Promise.all([
+      attrs(this.queueUrl),
+      this.dlqUrl ? attrs(this.dlqUrl) : Promise.resolve({} as Record<string, string>),
+    ]);
     return {
       queue: Number(q.ApproximateNumberOfMessages ?? 0),
       inFlight: Number(q.ApproximateNumberOfMessagesNotVisible ?? 0),

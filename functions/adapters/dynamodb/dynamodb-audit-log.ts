@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AuditEntry, AuditLog } from '../../core/shared/ports.js';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DAY_MS } from '../../../contract/clock.js';
+import type { AuditEntry, AuditLog } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 /** DynamoDB implementation of the AuditLog port: one item per operation, partitioned by UTC day. */

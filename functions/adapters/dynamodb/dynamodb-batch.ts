@@ -1,10 +1,10 @@
 import {
+  type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  type DynamoDBClient,
   QueryCommand,
   type QueryCommandInput,
-  type AttributeValue,
-  type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../../../contract/errors.js';
@@ -14,7 +14,6 @@ import type { CapacityMeter } from './capacity-meter.js';
 type Item = Record<string, AttributeValue>;
 
 const MAX_ROUNDS = 8;
-
 
 const backoff = (round: number) => new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round) * (0.5 + Math.random())));
 
@@ -38,9 +37,7 @@ export async function batchWriteAll(
         throw new TransientError(`DynamoDB left ${pending.length} writes unprocessed`, { table });
       }
       if (round > 0) await backoff(round);
-      const out = await client.send(
-        new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }),
-      );
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
       meter?.add('write', out.ConsumedCapacity);
       pending = out.UnprocessedItems?.[table] ?? [];
     }

@@ -1,9 +1,9 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DAY_MS } from '../../../contract/clock.js';
 import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
 import type { EventStore } from '../../core/shared/ports.js';
-import { DAY_MS } from '../../../contract/clock.js';
-import { batchGetAll, batchWriteAll, queryAll } from './dynamodb-batch.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { batchGetAll, batchWriteAll, queryAll } from './dynamodb-batch.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -47,7 +47,12 @@ export class DynamoDbEventStore implements EventStore {
     const items = await queryAll(
       this.client,
       // Strongly consistent: an event written just before a close began must be in it (its late mark is cleared after).
-      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } }, ConsistentRead: true },
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: eventPk(customerId, day) } },
+        ConsistentRead: true,
+      },
       this.meter,
     );
     return items.map(fromItem);

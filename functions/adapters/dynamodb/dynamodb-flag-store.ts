@@ -1,11 +1,11 @@
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransactionCanceledException, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { ExpectedActivity } from '../../core/fraud/expected-activity.js';
+import { flagRevision } from '../../core/fraud/merge-flags.js';
+import { FlagConflictError } from '../../core/fraud/review-flag.js';
 import type { Flag } from '../../core/fraud/types.js';
 import type { FlagFilter, FlagStore, FlagWrite } from '../../core/shared/ports.js';
-import { FlagConflictError } from '../../core/fraud/review-flag.js';
-import { flagRevision } from '../../core/fraud/merge-flags.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 /**
@@ -21,7 +21,9 @@ export class DynamoDbFlagStore implements FlagStore {
   ) {}
 
   async get(id: string): Promise<Flag | undefined> {
-    const r = await this.clients.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `FLAG#${id}`, sk: 'FLAG' }, ConsistentRead: true }));
+    const r = await this.clients.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `FLAG#${id}`, sk: 'FLAG' }, ConsistentRead: true }),
+    );
     return r.Item ? (JSON.parse(r.Item.flag as string) as Flag) : undefined;
   }
 
@@ -35,7 +37,13 @@ export class DynamoDbFlagStore implements FlagStore {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.clients.doc.send(
-        new ScanCommand({ TableName: this.table, FilterExpression: 'sk = :sk', ExpressionAttributeValues: { ':sk': 'FLAG' }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'sk = :sk',
+          ExpressionAttributeValues: { ':sk': 'FLAG' },
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       this.meter?.add('read', r.ConsumedCapacity);
       for (const i of r.Items ?? []) {
@@ -71,7 +79,14 @@ export class DynamoDbFlagStore implements FlagStore {
     do {
       const r = await this.clients.doc.send(
         // Strongly consistent: the close merges against the flags as reviews left them.
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ExclusiveStartKey: start, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       this.meter?.add('read', r.ConsumedCapacity);
       out.push(...(r.Items ?? []));
@@ -87,11 +102,22 @@ export class DynamoDbFlagStore implements FlagStore {
     for (const { flag, basedOn } of writes) {
       const revision = flagRevision(flag);
       // The flag as JSON: its evidence series are nested deeply, and only whole flags are read back.
-      const common = { id: flag.id, customerId: flag.customerId, status: flag.status, severity: flag.severity, rule: flag.rule, revision, flag: JSON.stringify(flag) };
+      const common = {
+        id: flag.id,
+        customerId: flag.customerId,
+        status: flag.status,
+        severity: flag.severity,
+        rule: flag.rule,
+        revision,
+        flag: JSON.stringify(flag),
+      };
       const condition =
         basedOn === undefined
           ? { ConditionExpression: 'attribute_not_exists(pk)' }
-          : { ConditionExpression: 'attribute_not_exists(revision) OR revision = :basedOn', ExpressionAttributeValues: marshall({ ':basedOn': basedOn }) };
+          : {
+              ConditionExpression: 'attribute_not_exists(revision) OR revision = :basedOn',
+              ExpressionAttributeValues: marshall({ ':basedOn': basedOn }),
+            };
       try {
         const r = await this.clients.dynamo.send(
           new TransactWriteItemsCommand({
@@ -105,7 +131,8 @@ export class DynamoDbFlagStore implements FlagStore {
         this.meter?.add('write', r.ConsumedCapacity);
       } catch (err) {
         // Another writer's condition failed us, or its transaction ran at the same moment: read again either way.
-        const code = err instanceof TransactionCanceledException ? err.CancellationReasons?.find((r) => r.Code && r.Code !== 'None')?.Code : undefined;
+        const code =
+          err instanceof TransactionCanceledException ? err.CancellationReasons?.find((r) => r.Code && r.Code !== 'None')?.Code : undefined;
         if (code === 'ConditionalCheckFailed' || code === 'TransactionConflict') conflicts.push(flag.id);
         else throw err;
       }
@@ -115,5 +142,8 @@ export class DynamoDbFlagStore implements FlagStore {
 }
 
 const matches = (x: Flag, f: FlagFilter) =>
-  (!f.status || x.status === f.status) && (!f.severity || x.severity === f.severity) && (!f.rule || x.rule === f.rule) && (!f.customerId || x.customerId === f.customerId);
+  (!f.status || x.status === f.status) &&
+  (!f.severity || x.severity === f.severity) &&
+  (!f.rule || x.rule === f.rule) &&
+  (!f.customerId || x.customerId === f.customerId);
 const newestFirst = (a: Flag, b: Flag) => (a.window.from < b.window.from ? 1 : a.window.from > b.window.from ? -1 : 0);

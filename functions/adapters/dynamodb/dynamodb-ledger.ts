@@ -1,8 +1,8 @@
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { LedgerRecord, LedgerStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import { batchWriteAll } from './dynamodb-batch.js';
 
 const pkOf = (customerId: string) => `L#${customerId}`;
@@ -22,7 +22,13 @@ export class DynamoDbLedger implements LedgerStore {
     let start: Record<string, unknown> | undefined;
     do {
       const r = await this.doc.send(
-        new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pkOf(customerId) }, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pkOf(customerId) },
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       );
       this.meter?.add('read', r.ConsumedCapacity);
       for (const { pk: _pk, sk: _sk, ...rec } of r.Items ?? []) out.push(rec as LedgerRecord);
@@ -57,7 +63,9 @@ export class DynamoDbLedger implements LedgerStore {
     await batchWriteAll(
       this.dynamo,
       this.table,
-      records.map((rec) => ({ PutRequest: { Item: marshall({ pk: pkOf(rec.customerId), sk: skOf(rec), ...rec }, { removeUndefinedValues: true }) } })),
+      records.map((rec) => ({
+        PutRequest: { Item: marshall({ pk: pkOf(rec.customerId), sk: skOf(rec), ...rec }, { removeUndefinedValues: true }) },
+      })),
       this.meter,
     );
   }

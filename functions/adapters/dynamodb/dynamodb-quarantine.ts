@@ -1,9 +1,9 @@
-import { DeleteCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { QuarantineFilter, QuarantineItem, QuarantineStore } from '../../core/shared/ports.js';
-import { batchWriteAll } from './dynamodb-batch.js';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { QuarantineFilter, QuarantineItem, QuarantineStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { batchWriteAll } from './dynamodb-batch.js';
 
 const pkOf = (customerId: string) => `Q#${customerId}`;
 const skOf = (i: Pick<QuarantineItem, 'reason' | 'key'>) => `${i.reason}#${i.key}`;
@@ -22,7 +22,9 @@ export class DynamoDbQuarantine implements QuarantineStore {
       this.clients.dynamo,
       this.table,
       items.map((i) => ({
-        PutRequest: { Item: marshall({ pk: pkOf(i.customerId), sk: skOf(i), ...i }, { removeUndefinedValues: true, convertClassInstanceToMap: true }) },
+        PutRequest: {
+          Item: marshall({ pk: pkOf(i.customerId), sk: skOf(i), ...i }, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+        },
       })),
       this.meter,
     );

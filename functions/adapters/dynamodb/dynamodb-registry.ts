@@ -1,4 +1,12 @@
-import { BatchGetCommand, type BatchGetCommandOutput, DeleteCommand, GetCommand, PutCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ApiKey, Customer, Registry } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
@@ -19,7 +27,9 @@ export class DynamoDbRegistry implements Registry {
     for (let i = 0; i < unique.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((id) => ({ pk: customerPk(id), sk: 'PROFILE' }));
       while (keys && keys.length > 0) {
-        const r: BatchGetCommandOutput = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } }, ReturnConsumedCapacity: "TOTAL" }));
+        const r: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' }),
+        );
         this.meter?.add('read', r.ConsumedCapacity);
         for (const item of r.Responses?.[this.table] ?? []) out.set(item.id, toCustomer(item));
         keys = r.UnprocessedKeys?.[this.table]?.Keys;
@@ -30,7 +40,11 @@ export class DynamoDbRegistry implements Registry {
 
   async putCustomer(c: Customer): Promise<void> {
     const r = await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { pk: customerPk(c.id), sk: 'PROFILE', kind: 'customer', ...c }, ReturnConsumedCapacity: 'TOTAL' }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: customerPk(c.id), sk: 'PROFILE', kind: 'customer', ...c },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
     );
     this.meter?.add('write', r.ConsumedCapacity);
   }
@@ -60,7 +74,9 @@ export class DynamoDbRegistry implements Registry {
   }
 
   async keyByHash(hash: string): Promise<ApiKey | undefined> {
-    const r = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: keyPk(hash), sk: 'KEY' }, ReturnConsumedCapacity: 'TOTAL' }));
+    const r = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: keyPk(hash), sk: 'KEY' }, ReturnConsumedCapacity: 'TOTAL' }),
+    );
     this.meter?.add('read', r.ConsumedCapacity);
     if (!r.Item) return undefined;
     const { pk: _pk, sk: _sk, kind: _kind, ...key } = r.Item;

@@ -1,10 +1,10 @@
-import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { CloseRun, RollupStore, StoredDay } from '../../core/shared/ports.js';
 import type { FileOp } from '../../core/count/usage-fragment.js';
-import { batchWriteAll } from './dynamodb-batch.js';
+import type { CloseRun, RollupStore, StoredDay } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { batchWriteAll } from './dynamodb-batch.js';
 
 const LATE_PK = 'LATE';
 
@@ -26,29 +26,36 @@ export class DynamoDbRollupStore implements RollupStore {
 
   async save(
     customerId: string,
-    changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> },
+    changes: {
+      days: readonly StoredDay[];
+      periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>;
+      files: ReadonlyMap<string, readonly FileOp[]>;
+    },
   ): Promise<void> {
     // Day rows last: a close that dies halfway leaves its days unstored, so the next close computes them
     // again (and rewrites the users and file histories, idempotently) rather than trusting days whose
     // users or file operations were never written.
     await this.write([
-      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) => [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay }))),
+      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) =>
+        [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay })),
+      ),
       ...[...changes.files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })),
     ]);
     await this.write(changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
   }
 
   async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
-    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` } });
+    const items = await this.query({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `PU#${customerId}#${periodKey}` },
+    });
     return new Map(items.map((i) => [i.sk as string, i.firstDay as string]));
   }
-
 
   async fileHistory(customerId: string): Promise<Map<string, FileOp[]>> {
     const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `FH#${customerId}` } });
     return new Map(items.map((i) => [i.sk as string, JSON.parse(i.ops as string) as FileOp[]]));
   }
-
 
   async lateDays(): Promise<{ customerId: string; day: string }[]> {
     const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': LATE_PK } });
@@ -56,7 +63,9 @@ export class DynamoDbRollupStore implements RollupStore {
   }
 
   async markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void> {
-    await this.write(marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, customerId: m.customerId, day: m.day, markedAt: at })));
+    await this.write(
+      marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, customerId: m.customerId, day: m.day, markedAt: at })),
+    );
   }
 
   async clearLate(marks: readonly { customerId: string; day: string }[], markedBy: number): Promise<void> {
@@ -104,7 +113,9 @@ export class DynamoDbRollupStore implements RollupStore {
   }
 
   async getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined> {
-    const r = await this.clients.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `RUN#${day}`, sk: runId }, ConsistentRead: true }));
+    const r = await this.clients.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `RUN#${day}`, sk: runId }, ConsistentRead: true }),
+    );
     if (!r.Item) return undefined;
     const { pk: _pk, sk: _sk, ...run } = r.Item;
     return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
@@ -124,7 +135,9 @@ export class DynamoDbRollupStore implements RollupStore {
     const out: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const r = await this.clients.doc.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }));
+      const r = await this.clients.doc.send(
+        new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+      );
       this.meter?.add('read', r.ConsumedCapacity);
       out.push(...(r.Items ?? []));
       start = r.LastEvaluatedKey;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { UsageStore } from '../../core/shared/ports.js';
 import type { FileOp, UsageFragment } from '../../core/count/usage-fragment.js';
-import { batchWriteAll, queryAll } from './dynamodb-batch.js';
+import type { UsageStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { batchWriteAll, queryAll } from './dynamodb-batch.js';
 
 /** Partitions per day: spreads a busy day's writes while keeping a day's reads to a few queries. */
 export const FRAGMENT_SHARDS = 8;
@@ -61,7 +61,15 @@ export class DynamoDbUsageStore implements UsageStore {
 
   /** Every customer's fragments of one UTC day: what the nightly close reads, once. */
   async dayFragments(day: string): Promise<UsageFragment[]> {
-    const shards = await Promise.all(Array.from({ length: FRAGMENT_SHARDS }, (_, s) => queryAll(this.client, { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: fragmentPk(day, s) } } }, this.meter)));
+    const shards = await Promise.all(
+      Array.from({ length: FRAGMENT_SHARDS }, (_, s) =>
+        queryAll(
+          this.client,
+          { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: fragmentPk(day, s) } } },
+          this.meter,
+        ),
+      ),
+    );
     const out: UsageFragment[] = [];
     for (const item of shards.flat()) {
       const parts = JSON.parse(item.d!.S!) as Record<string, CustomerPart>;

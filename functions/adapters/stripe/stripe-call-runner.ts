@@ -1,8 +1,8 @@
 import {
   classifyStripeError,
-  retryDecision,
   type RetryDecision,
   type RetryPolicy,
+  retryDecision,
   type StripeCallClass,
 } from '../../core/billing/stripe-reporting.js';
 import type { Sleep, TokenBucket } from './stripe-rate-limiter.js';
@@ -39,7 +39,16 @@ export interface CallHooks {
  * The callback must send the same request (same Idempotency-Key) on every attempt.
  */
 export class StripeCallRunner {
-  private readonly counters: CallCounters = { calls: 0, retries: 0, ok: 0, duplicate: 0, rateLimited: 0, transient: 0, sessionExpired: 0, permanent: 0 };
+  private readonly counters: CallCounters = {
+    calls: 0,
+    retries: 0,
+    ok: 0,
+    duplicate: 0,
+    rateLimited: 0,
+    transient: 0,
+    sessionExpired: 0,
+    permanent: 0,
+  };
 
   constructor(
     private readonly limiter: TokenBucket,

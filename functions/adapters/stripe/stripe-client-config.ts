@@ -14,7 +14,9 @@ const envSchema = z.object({
     .regex(/^(sk|rk)_(test|live)_\S+$/, { error: 'must be a secret or restricted key (sk_test_…, sk_live_…, rk_…)' }),
   STRIPE_API_BASE: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:12111' })
-    .refine((u) => ['', '/'].includes(new URL(u).pathname) && !new URL(u).search, { error: 'must have no path or query (the SDK adds /v1, /v2)' })
+    .refine((u) => ['', '/'].includes(new URL(u).pathname) && !new URL(u).search, {
+      error: 'must have no path or query (the SDK adds /v1, /v2)',
+    })
     .optional(),
 });
 
@@ -29,7 +31,9 @@ export function stripeClientConfig(env: Readonly<Record<string, string | undefin
   if (!parsed.success) {
     // Never echo the key itself into the error.
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Stripe configuration is invalid: ${problems.join('; ')}`, { variables: parsed.error.issues.map((i) => i.path.join('.')) });
+    throw new ConfigError(`Stripe configuration is invalid: ${problems.join('; ')}`, {
+      variables: parsed.error.issues.map((i) => i.path.join('.')),
+    });
   }
   const base: Stripe.StripeConfig = { maxNetworkRetries: 0, appInfo: { name: 'serenity-metering' } };
   const apiBase = parsed.data.STRIPE_API_BASE;

@@ -1,24 +1,24 @@
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../../../contract/clock.js';
+import { type Clock, systemClock } from '../../../contract/clock.js';
 import { ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
 import {
   CUSTOMER_PAYLOAD_KEY,
   DEFAULT_RETRY_POLICY,
-  VALUE_PAYLOAD_KEY,
-  meterEventIdempotencyKey,
-  streamRequestIdempotencyKey,
-  validateMeterEvent,
   type MeterEventOutcome,
   type MeterEventReporter,
   type MeterEventToSend,
+  meterEventIdempotencyKey,
   type RetryPolicy,
+  streamRequestIdempotencyKey,
+  VALUE_PAYLOAD_KEY,
+  validateMeterEvent,
 } from '../../core/billing/stripe-reporting.js';
-import { StripeCallRunner, type CallCounters, type CallResult } from './stripe-call-runner.js';
+import { type CallCounters, type CallResult, StripeCallRunner } from './stripe-call-runner.js';
 import { ensureMeters, listEventSummaries, type MeterCheck } from './stripe-meter-setup.js';
 import { MeterEventSessions } from './stripe-meter-stream.js';
-import { TokenBucket, realSleep, type RateLimiterStats, type Sleep } from './stripe-rate-limiter.js';
+import { type RateLimiterStats, realSleep, type Sleep, TokenBucket } from './stripe-rate-limiter.js';
 
 /** How far back and ahead Stripe accepts an event's timestamp. */
 const MAX_PAST_SEC = 35 * 86_400;
@@ -32,10 +32,16 @@ const optionsSchema = z.strictObject({
   ratePerSecond: z.number().positive().default(25),
   burst: z.int().min(1).default(1),
   concurrency: z.int().min(1).max(256).default(4),
-  retry: z.strictObject({ maxAttempts: z.int().min(1).optional(), transient: backoffSchema.optional(), rateLimited: backoffSchema.optional() }).optional(),
+  retry: z
+    .strictObject({ maxAttempts: z.int().min(1).optional(), transient: backoffSchema.optional(), rateLimited: backoffSchema.optional() })
+    .optional(),
   timeoutMs: z.int().min(1).default(20_000),
   streamBatchSize: z.int().min(1).max(100).default(100),
-  sessionRefreshMarginMs: z.int().min(0).max(10 * 60_000).default(60_000),
+  sessionRefreshMarginMs: z
+    .int()
+    .min(0)
+    .max(10 * 60_000)
+    .default(60_000),
   clock: z.custom<Clock>((v) => typeof (v as Clock | undefined)?.now === 'function').optional(),
   sleep: fn<Sleep>().optional(),
   random: fn<() => number>().optional(),
@@ -107,7 +113,12 @@ export class StripeMeterReporter implements MeterEventReporter {
   private inFlight = 0;
   private maxInFlight = 0;
   private maxInFlightPerLane = 0;
-  private readonly outcomes: Record<MeterEventOutcome['outcome'], number> = { delivered: 0, accepted_async: 0, permanent: 0, failed_transient: 0 };
+  private readonly outcomes: Record<MeterEventOutcome['outcome'], number> = {
+    delivered: 0,
+    accepted_async: 0,
+    permanent: 0,
+    failed_transient: 0,
+  };
 
   constructor(options: StripeMeterReporterOptions) {
     const parsed = optionsSchema.safeParse(options);
@@ -167,7 +178,10 @@ export class StripeMeterReporter implements MeterEventReporter {
   }
 
   /** Settles invalid events and in-batch identifier clashes locally; returns what is left to send. */
-  private screen(events: readonly MeterEventToSend[], outcomes: Array<MeterEventOutcome | undefined>): Array<{ index: number; event: MeterEventToSend }> {
+  private screen(
+    events: readonly MeterEventToSend[],
+    outcomes: Array<MeterEventOutcome | undefined>,
+  ): Array<{ index: number; event: MeterEventToSend }> {
     const first = new Map<string, MeterEventToSend>();
     const toSend: Array<{ index: number; event: MeterEventToSend }> = [];
     const nowSec = Math.floor(this.clock.now() / 1000);
@@ -180,7 +194,8 @@ export class StripeMeterReporter implements MeterEventReporter {
       if (problems.length > 0) return fail('invalid_event', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
       const earlier = first.get(event.identifier);
       if (earlier) {
-        if (!sameEvent(earlier, event)) fail('identifier_conflict', 'another event in this batch has the same identifier and different content');
+        if (!sameEvent(earlier, event))
+          fail('identifier_conflict', 'another event in this batch has the same identifier and different content');
         return;
       }
       // The stream would accept it and drop it later; say so now (v1 lets Stripe judge, synchronously).
@@ -194,7 +209,10 @@ export class StripeMeterReporter implements MeterEventReporter {
   }
 
   /** One lane per customer and meter; lanes run concurrently, the events of a lane one after another. */
-  private async sendV1(items: Array<{ index: number; event: MeterEventToSend }>, outcomes: Array<MeterEventOutcome | undefined>): Promise<void> {
+  private async sendV1(
+    items: Array<{ index: number; event: MeterEventToSend }>,
+    outcomes: Array<MeterEventOutcome | undefined>,
+  ): Promise<void> {
     const lanes = new Map<string, Array<{ index: number; event: MeterEventToSend }>>();
     for (const item of items) {
       const key = `${item.event.eventName}\u0000${item.event.stripeCustomerId}`;
@@ -226,7 +244,10 @@ export class StripeMeterReporter implements MeterEventReporter {
   }
 
   /** Stream mode: chunks of up to 100 events, several chunks in flight, one session shared by all. */
-  private async sendStream(items: Array<{ index: number; event: MeterEventToSend }>, outcomes: Array<MeterEventOutcome | undefined>): Promise<void> {
+  private async sendStream(
+    items: Array<{ index: number; event: MeterEventToSend }>,
+    outcomes: Array<MeterEventOutcome | undefined>,
+  ): Promise<void> {
     const chunks: Array<typeof items> = [];
     for (let i = 0; i < items.length; i += this.opts.streamBatchSize) chunks.push(items.slice(i, i + this.opts.streamBatchSize));
     await runPool(chunks, this.opts.concurrency, async (chunk) => {
@@ -240,7 +261,12 @@ export class StripeMeterReporter implements MeterEventReporter {
       const result = await this.runner.run(
         async () => {
           const apiKey = await this.sessions.token();
-          return this.tracked('stream', () => this.stripe.v2.billing.meterEventStream.create({ events }, { apiKey, idempotencyKey, timeout: this.opts.timeoutMs, maxNetworkRetries: 0 }));
+          return this.tracked('stream', () =>
+            this.stripe.v2.billing.meterEventStream.create(
+              { events },
+              { apiKey, idempotencyKey, timeout: this.opts.timeoutMs, maxNetworkRetries: 0 },
+            ),
+          );
         },
         { onSessionExpired: () => this.sessions.invalidate() },
       );
@@ -290,7 +316,14 @@ function failedOutcome(identifier: string, result: Exclude<CallResult<unknown>, 
     case 'delivered':
       return { identifier, outcome: 'delivered', attempts, via: 'already_held' };
     case 'permanent':
-      return { identifier, outcome: 'permanent', reason: cls.reason, message: cls.message, attempts, ...(cls.status !== undefined ? { status: cls.status } : {}) };
+      return {
+        identifier,
+        outcome: 'permanent',
+        reason: cls.reason,
+        message: cls.message,
+        attempts,
+        ...(cls.status !== undefined ? { status: cls.status } : {}),
+      };
     case 'retry_rate_limited':
       return { identifier, outcome: 'failed_transient', reason: 'rate_limited', message: cls.message, attempts };
     case 'retry_transient':

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
-import { PermanentError, TransientError, ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, PermanentError, TransientError, ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
-import { CUSTOMER_PAYLOAD_KEY, STRIPE_METERS, VALUE_PAYLOAD_KEY, type StripeMeterSpec } from '../../core/billing/stripe-reporting.js';
+import { CUSTOMER_PAYLOAD_KEY, STRIPE_METERS, type StripeMeterSpec, VALUE_PAYLOAD_KEY } from '../../core/billing/stripe-reporting.js';
 import type { CallResult, StripeCallRunner } from './stripe-call-runner.js';
 
 /** What `ensureMeters` found or did for one of our meters. */
@@ -19,7 +19,9 @@ export interface MeterCheck {
 export class MeterConfigurationError extends PermanentError {
   constructor(readonly checks: MeterCheck[]) {
     const bad = checks.filter((c) => c.action === 'mismatch');
-    super(`Stripe meters do not match serenity-metering: ${bad.map((c) => `${c.eventName}: ${c.problems.join(', ')}`).join('; ')}`, { checks });
+    super(`Stripe meters do not match serenity-metering: ${bad.map((c) => `${c.eventName}: ${c.problems.join(', ')}`).join('; ')}`, {
+      checks,
+    });
   }
 }
 
@@ -42,7 +44,12 @@ export async function ensureMeters(
     const matches = existing.filter((m) => m.event_name === spec.eventName);
     const found = matches[0];
     if (!found && options.readOnly) {
-      checks.push({ meter: spec.meter, eventName: spec.eventName, action: 'mismatch', problems: ['missing on Stripe: run meter stripe setup'] });
+      checks.push({
+        meter: spec.meter,
+        eventName: spec.eventName,
+        action: 'mismatch',
+        problems: ['missing on Stripe: run meter stripe setup'],
+      });
       continue;
     }
     if (!found) {
@@ -70,7 +77,13 @@ export async function ensureMeters(
     if (problems.length > 0) {
       checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'mismatch', problems });
     } else if (found.status !== 'active' && options.readOnly) {
-      checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'mismatch', problems: ['inactive on Stripe: run meter stripe setup'] });
+      checks.push({
+        meter: spec.meter,
+        eventName: spec.eventName,
+        id: found.id,
+        action: 'mismatch',
+        problems: ['inactive on Stripe: run meter stripe setup'],
+      });
     } else if (found.status !== 'active') {
       unwrap(await runner.run(() => stripe.billing.meters.reactivate(found.id)), { op: 'reactivate meter', meterId: found.id });
       checks.push({ meter: spec.meter, eventName: spec.eventName, id: found.id, action: 'reactivated', problems: [] });
@@ -85,9 +98,12 @@ export async function ensureMeters(
 /** Everything about a Stripe meter that differs from our spec (display name aside, which is cosmetic). */
 export function meterProblems(m: Stripe.Billing.Meter, spec: StripeMeterSpec): string[] {
   const problems: string[] = [];
-  if (m.default_aggregation.formula !== spec.formula) problems.push(`formula is ${m.default_aggregation.formula}, expected ${spec.formula}`);
+  if (m.default_aggregation.formula !== spec.formula)
+    problems.push(`formula is ${m.default_aggregation.formula}, expected ${spec.formula}`);
   if (m.customer_mapping.event_payload_key !== CUSTOMER_PAYLOAD_KEY || m.customer_mapping.type !== 'by_id') {
-    problems.push(`customer_mapping is ${m.customer_mapping.type}:${m.customer_mapping.event_payload_key}, expected by_id:${CUSTOMER_PAYLOAD_KEY}`);
+    problems.push(
+      `customer_mapping is ${m.customer_mapping.type}:${m.customer_mapping.event_payload_key}, expected by_id:${CUSTOMER_PAYLOAD_KEY}`,
+    );
   }
   if (m.value_settings.event_payload_key !== VALUE_PAYLOAD_KEY) {
     problems.push(`value_settings.event_payload_key is ${m.value_settings.event_payload_key}, expected ${VALUE_PAYLOAD_KEY}`);
@@ -110,8 +126,10 @@ export async function listEventSummaries(
   endSec: number,
 ): Promise<number> {
   const errors: FieldError[] = [];
-  if (!Number.isSafeInteger(startSec) || startSec % 60 !== 0) errors.push({ field: 'startSec', message: 'must be Unix seconds on a minute boundary' });
-  if (!Number.isSafeInteger(endSec) || endSec % 60 !== 0) errors.push({ field: 'endSec', message: 'must be Unix seconds on a minute boundary' });
+  if (!Number.isSafeInteger(startSec) || startSec % 60 !== 0)
+    errors.push({ field: 'startSec', message: 'must be Unix seconds on a minute boundary' });
+  if (!Number.isSafeInteger(endSec) || endSec % 60 !== 0)
+    errors.push({ field: 'endSec', message: 'must be Unix seconds on a minute boundary' });
   if (!(startSec < endSec)) errors.push({ field: 'endSec', message: 'must be after startSec' });
   if (errors.length) throw new ValidationError(errors, { meterId });
   const page = unwrap(
@@ -128,10 +146,9 @@ async function listAllMeters(stripe: Stripe, runner: StripeCallRunner): Promise<
   const meters: Stripe.Billing.Meter[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = unwrap(
-      await runner.run(() => stripe.billing.meters.list({ limit: 100, ...(after ? { starting_after: after } : {}) })),
-      { op: 'list meters' },
-    );
+    const page = unwrap(await runner.run(() => stripe.billing.meters.list({ limit: 100, ...(after ? { starting_after: after } : {}) })), {
+      op: 'list meters',
+    });
     meters.push(...page.data);
     const last = page.data.at(-1);
     if (!page.has_more || !last) return meters;
@@ -144,7 +161,8 @@ function unwrap<T>(result: CallResult<T>, context: Record<string, unknown>): T {
   if (result.ok) return result.value;
   const { result: cls, attempts } = result;
   const detail = { ...context, attempts, because: result.because };
-  if (cls.kind === 'permanent') throw new PermanentError(`Stripe refused to ${String(context.op)}: ${cls.message}`, { ...detail, reason: cls.reason });
+  if (cls.kind === 'permanent')
+    throw new PermanentError(`Stripe refused to ${String(context.op)}: ${cls.message}`, { ...detail, reason: cls.reason });
   if (cls.kind === 'delivered') throw new PermanentError(`unexpected duplicate answer to ${String(context.op)}`, detail);
   throw new TransientError(`Stripe failed to ${String(context.op)} after ${attempts} attempts: ${cls.message}`, detail);
 }

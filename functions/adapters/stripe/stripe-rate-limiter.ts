@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { systemClock, type Clock } from '../../../contract/clock.js';
+import { type Clock, systemClock } from '../../../contract/clock.js';
 
 /** Waits `ms`; injected so tests can move a fake clock instead of sleeping. */
 export type Sleep = (ms: number) => Promise<void>;
@@ -46,7 +46,8 @@ export class TokenBucket {
   private readonly counters: RateLimiterStats = { granted: 0, delayed: 0, waitedMs: 0, peakPerSecond: 0 };
 
   constructor(opts: TokenBucketOptions) {
-    if (!(opts.ratePerSecond > 0) || !Number.isFinite(opts.ratePerSecond)) throw new RangeError(`ratePerSecond must be > 0, got ${opts.ratePerSecond}`);
+    if (!(opts.ratePerSecond > 0) || !Number.isFinite(opts.ratePerSecond))
+      throw new RangeError(`ratePerSecond must be > 0, got ${opts.ratePerSecond}`);
     const burst = opts.burst ?? 1;
     if (!Number.isInteger(burst) || burst < 1) throw new RangeError(`burst must be a whole number >= 1, got ${burst}`);
     this.rate = opts.ratePerSecond;

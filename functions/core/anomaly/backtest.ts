@@ -1,5 +1,5 @@
 import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { createSpikeDetector } from './spike-detector.js';
 import type { Granularity } from './types.js';
 

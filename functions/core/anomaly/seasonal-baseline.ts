@@ -45,9 +45,7 @@ export class SeasonalBaseline {
     private readonly tuning: DetectorTuning,
   ) {
     this.profiles =
-      granularity === 'hour'
-        ? [profile(24, tuning.gammaDaily), profile(168, tuning.gammaWeekly)]
-        : [profile(7, tuning.gammaDaily)];
+      granularity === 'hour' ? [profile(24, tuning.gammaDaily), profile(168, tuning.gammaWeekly)] : [profile(7, tuning.gammaDaily)];
     this.slotAbsDev = new Float64Array(this.profiles[0]!.period);
     this.slotScaleSamples = new Uint32Array(this.profiles[0]!.period);
   }
@@ -61,7 +59,8 @@ export class SeasonalBaseline {
   forecast(index: number): Forecast {
     let mean = this.level;
     for (const p of this.profiles) mean += p.offsets[slotOf(index, p.period)]!;
-    const floor = this.tuning.floorMultiplier * (this.tuning.dispersion > 0 ? countNoiseFloorVst(mean, this.tuning.dispersion) : countNoiseFloor(mean));
+    const floor =
+      this.tuning.floorMultiplier * (this.tuning.dispersion > 0 ? countNoiseFloorVst(mean, this.tuning.dispersion) : countNoiseFloor(mean));
     return { mean, sigma: Math.max(this.learnedSigma(index), floor, MIN_SIGMA) };
   }
 
@@ -127,7 +126,7 @@ export function countNoiseFloor(meanLog: number): number {
 export function fromModelSpace(y: number, dispersion: number): number {
   if (dispersion <= 0) return Math.expm1(y);
   const s = Math.sinh((y * Math.sqrt(dispersion)) / 2);
-  return Math.sign(y) * (s * s) / dispersion;
+  return (Math.sign(y) * (s * s)) / dispersion;
 }
 
 /**

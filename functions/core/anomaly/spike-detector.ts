@@ -13,10 +13,10 @@
  * Warm-up: nothing is flagged before 72 hourly points (3 days) or 14 daily points (2 weeks).
  */
 import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { assertNever } from '../../../contract/meters.js';
-import { SEVERITY_THRESHOLDS, SPIKE_THRESHOLD, productionTuning } from './constants.js';
-import { SeasonalBaseline, fromModelSpace, toModelSpace } from './seasonal-baseline.js';
+import { productionTuning, SEVERITY_THRESHOLDS, SPIKE_THRESHOLD } from './constants.js';
+import { fromModelSpace, SeasonalBaseline, toModelSpace } from './seasonal-baseline.js';
 import { TailMemory } from './tail-memory.js';
 import type { DetectorTuning, Direction, Granularity, Severity, SpikeDetectorOptions, SpikeResult, UsagePoint } from './types.js';
 import { validateOptions } from './validate-options.js';
@@ -139,7 +139,8 @@ function median(xs: readonly number[]): number {
 function validatePoint(point: UsagePoint, stepMs: number, lastT: number | undefined): void {
   const errors: FieldError[] = [];
   if (!Number.isSafeInteger(point.t)) errors.push({ field: 't', message: 'must be an integer epoch in milliseconds' });
-  else if (point.t % stepMs !== 0) errors.push({ field: 't', message: `must be aligned to ${stepMs === HOUR_MS ? 'a UTC hour' : 'a UTC day'}` });
+  else if (point.t % stepMs !== 0)
+    errors.push({ field: 't', message: `must be aligned to ${stepMs === HOUR_MS ? 'a UTC hour' : 'a UTC day'}` });
   else if (lastT !== undefined && point.t <= lastT) errors.push({ field: 't', message: 'must be after the previous point' });
   if (!Number.isFinite(point.value) || point.value < 0) errors.push({ field: 'value', message: 'must be a finite number >= 0' });
   if (errors.length > 0) throw new ValidationError(errors, { t: point.t });

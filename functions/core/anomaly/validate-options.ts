@@ -1,4 +1,4 @@
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { DetectorTuning, SpikeDetectorOptions } from './types.js';
 
 const OPTION_KEYS = new Set(['granularity', 'direction', 'tuning']);

@@ -1,13 +1,22 @@
+import { assertNever } from '../../../contract/meters.js';
 import type { LedgerRecord } from '../shared/ports.js';
 import type { MeterEventOutcome } from './stripe-reporting.js';
-import { assertNever } from '../../../contract/meters.js';
 
 /**
  * Ledger errors worth sending again: the cause may be fixed by then (a customer mapped, a rotated key, a
  * meter set up again, a transient failure). Any other error (a final invoice, an identifier conflict, an
  * invalid event) stays for a person to decide.
  */
-export const RESENDABLE_ERRORS: ReadonlySet<string> = new Set(['no_stripe_customer', 'unknown_customer', 'missing_customer', 'failed_transient', 'authentication', 'permission', 'no_meter', 'meter_inactive']);
+export const RESENDABLE_ERRORS: ReadonlySet<string> = new Set([
+  'no_stripe_customer',
+  'unknown_customer',
+  'missing_customer',
+  'failed_transient',
+  'authentication',
+  'permission',
+  'no_meter',
+  'meter_inactive',
+]);
 
 /** Whether a record still waits to be sent: pending, or in an error worth sending again. */
 export function awaitsSending(r: { state: LedgerRecord['state']; lastError?: string }): boolean {

@@ -1,10 +1,10 @@
-import type { BillingPeriod } from '../close/billing-period.js';
 import { HOUR_MS, MINUTE_MS } from '../../../contract/clock.js';
 import { assertNever, type Meter } from '../../../contract/meters.js';
+import type { BillingPeriod } from '../close/billing-period.js';
 import type { Customer, LedgerRecord, StoredDay } from '../shared/ports.js';
-import { MAX_REVISIONS_PER_DAY, billableUntil, oldestSendableSec, revisionTimestamp, sendability, type Hold } from './reporting-plan.js';
-import { LOST_IN_STRIPE, buildStatement, isLostMarker, type MeterStatement } from './statement.js';
-import { STRIPE_METERS, meterEventIdentifier, type MeterEventOutcome } from './stripe-reporting.js';
+import { billableUntil, type Hold, MAX_REVISIONS_PER_DAY, oldestSendableSec, revisionTimestamp, sendability } from './reporting-plan.js';
+import { buildStatement, isLostMarker, LOST_IN_STRIPE, type MeterStatement } from './statement.js';
+import { meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
 
 /**
  * Reconciliation, the pure half: holds three figures per customer, meter and period against each other
@@ -79,7 +79,13 @@ export interface CompareInput {
  * Stripe's 35 days).
  */
 export function compareCustomer(input: CompareInput): ReconcileRow[] {
-  const statement = buildStatement({ customer: input.customer, period: input.period, days: input.days, ledger: input.ledger, holds: input.holds ?? [] });
+  const statement = buildStatement({
+    customer: input.customer,
+    period: input.period,
+    days: input.days,
+    ledger: input.ledger,
+    holds: input.holds ?? [],
+  });
   const settled = input.nowMs - STRIPE_SETTLE_MS;
   return statement.meters.map((m) => {
     const stripe = input.stripe?.[m.meter];
@@ -103,38 +109,90 @@ function judge(
   settledMs: number,
 ): Pick<ReconcileRow, 'status' | 'action' | 'note' | 'resend'> {
   const open = [...m.pending, ...m.errors];
-  const verdict = (status: ReconcileStatus, action: ReconcileAction, note: string, resend: string[] = []) => ({ status, action, note, resend });
+  const verdict = (status: ReconcileStatus, action: ReconcileAction, note: string, resend: string[] = []) => ({
+    status,
+    action,
+    note,
+    resend,
+  });
   if (!input.customer.stripeCustomerId) {
     if (m.billed === 0 && m.reports.length === 0) return verdict('ok', 'none', 'no usage, no Stripe customer');
-    return verdict('no_stripe_customer', 'set_stripe_customer', `register the Stripe customer (meter customers add ${input.customer.id} --stripe-customer cus_…), then run --fix`);
+    return verdict(
+      'no_stripe_customer',
+      'set_stripe_customer',
+      `register the Stripe customer (meter customers add ${input.customer.id} --stripe-customer cus_…), then run --fix`,
+    );
   }
   const heldNote = m.held.length > 0 ? `held back: ${m.held.map((h) => `${h.from}..${h.to}`).join(', ')}` : '';
   const gap = m.billed !== m.reportedTotal;
   if (gap) {
     // What the nightly close would send now.
-    const sendOptions = { nowMs: input.nowMs, held: input.holds ?? [], anchorDay: input.customer.anchorDay, ...(input.invoiceGraceMs !== undefined ? { invoiceGraceMs: input.invoiceGraceMs } : {}) };
+    const sendOptions = {
+      nowMs: input.nowMs,
+      held: input.holds ?? [],
+      anchorDay: input.customer.anchorDay,
+      ...(input.invoiceGraceMs !== undefined ? { invoiceGraceMs: input.invoiceGraceMs } : {}),
+    };
     const sendable = open.filter((r) => sendability({ ...r, customerId: input.customer.id, meter: m.meter }, sendOptions) === 'send');
     if (sendable.length > 0) {
-      return verdict('unreported', 'resend', `${sendable.length} record(s) ${describe(sendable)}; --fix sends them again under their identifiers`, sendable.map((r) => r.identifier));
+      return verdict(
+        'unreported',
+        'resend',
+        `${sendable.length} record(s) ${describe(sendable)}; --fix sends them again under their identifiers`,
+        sendable.map((r) => r.identifier),
+      );
     }
-    if (open.length > 0) return verdict('unreported', 'manual', `${open.length} record(s) ${describe(open)} cannot go out now (outside Stripe's 35-day window, its period's invoice final, held, or refused for good: ${[...new Set(open.map((r) => r.lastError ?? r.state))].join(', ')})`);
-    if (!heldNote) return verdict('unreported', 'run_nightly', `the ledger holds no report for ${m.billed - m.reportedTotal} of it: run meter nightly (it lists corrections too old for Stripe as unreportable)`);
+    if (open.length > 0)
+      return verdict(
+        'unreported',
+        'manual',
+        `${open.length} record(s) ${describe(open)} cannot go out now (outside Stripe's 35-day window, its period's invoice final, held, or refused for good: ${[...new Set(open.map((r) => r.lastError ?? r.state))].join(', ')})`,
+      );
+    if (!heldNote)
+      return verdict(
+        'unreported',
+        'run_nightly',
+        `the ledger holds no report for ${m.billed - m.reportedTotal} of it: run meter nightly (it lists corrections too old for Stripe as unreportable)`,
+      );
   }
   const alsoHeld = heldNote ? `; also ${heldNote}` : '';
-  if (stripe === null) return verdict('mismatch', 'manual', `Stripe could not be read${input.stripeError ? `: ${input.stripeError}` : ''}${alsoHeld}`);
+  if (stripe === null)
+    return verdict('mismatch', 'manual', `Stripe could not be read${input.stripeError ? `: ${input.stripeError}` : ''}${alsoHeld}`);
   if (stripe === m.reportedTotal) return gap ? verdict('held', 'none', heldNote) : verdict('ok', 'none', '');
   const recent = m.reports.some((r) => r.state === 'sent' && r.sentAt !== undefined && Date.parse(r.sentAt) > settledMs);
   const formula = m.formula;
   switch (formula) {
     case 'sum':
       if (stripe < m.reportedTotal) {
-        if (recent) return verdict('not_in_stripe', 'wait', `Stripe holds ${stripe} of ${m.reportedTotal} sent; some was sent in the last hour and may not be aggregated yet${alsoHeld}`);
-        return verdict('not_in_stripe', 'repair_lost', `Stripe lost ${m.reportedTotal - stripe} of what it accepted; --fix sends it again as a new revision of the day that lost it${alsoHeld}`);
+        if (recent)
+          return verdict(
+            'not_in_stripe',
+            'wait',
+            `Stripe holds ${stripe} of ${m.reportedTotal} sent; some was sent in the last hour and may not be aggregated yet${alsoHeld}`,
+          );
+        return verdict(
+          'not_in_stripe',
+          'repair_lost',
+          `Stripe lost ${m.reportedTotal - stripe} of what it accepted; --fix sends it again as a new revision of the day that lost it${alsoHeld}`,
+        );
       }
-      return verdict('mismatch', 'manual', `Stripe holds ${stripe}, ${stripe - m.reportedTotal} more than the ledger sent: events sent outside serenity-metering?${alsoHeld}`);
+      return verdict(
+        'mismatch',
+        'manual',
+        `Stripe holds ${stripe}, ${stripe - m.reportedTotal} more than the ledger sent: events sent outside serenity-metering?${alsoHeld}`,
+      );
     case 'last':
-      if (recent) return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'wait', `Stripe shows ${stripe}, the ledger's latest is ${m.reportedTotal}; sent in the last hour, check again later${alsoHeld}`);
-      return verdict(stripe === 0 ? 'not_in_stripe' : 'mismatch', 'manual', `Stripe's latest value is ${stripe}, the ledger's latest sent value is ${m.reportedTotal}${alsoHeld}`);
+      if (recent)
+        return verdict(
+          stripe === 0 ? 'not_in_stripe' : 'mismatch',
+          'wait',
+          `Stripe shows ${stripe}, the ledger's latest is ${m.reportedTotal}; sent in the last hour, check again later${alsoHeld}`,
+        );
+      return verdict(
+        stripe === 0 ? 'not_in_stripe' : 'mismatch',
+        'manual',
+        `Stripe's latest value is ${stripe}, the ledger's latest sent value is ${m.reportedTotal}${alsoHeld}`,
+      );
     default:
       return assertNever(formula);
   }
@@ -151,7 +209,10 @@ function describe(records: readonly { state: string }[]): string {
  * in progress (Stripe wants minute boundaries). Undefined for a period that has not started.
  * @example stripeWindow(periodForKey('2026-03'), Date.parse('2026-03-10T12:34:56Z')) // { startSec: 1772323200, endSec: 1773146040 }
  */
-export function stripeWindow(period: Pick<BillingPeriod, 'start' | 'end'>, nowMs: number): { startSec: number; endSec: number } | undefined {
+export function stripeWindow(
+  period: Pick<BillingPeriod, 'start' | 'end'>,
+  nowMs: number,
+): { startSec: number; endSec: number } | undefined {
   const startSec = Date.parse(period.start) / 1000;
   const endSec = Math.min(Date.parse(period.end), Math.floor(nowMs / MINUTE_MS) * MINUTE_MS) / 1000;
   return endSec > startSec ? { startSec, endSec } : undefined;
@@ -161,7 +222,9 @@ export function stripeWindow(period: Pick<BillingPeriod, 'start' | 'end'>, nowMs
 export function sentDays(ledger: readonly LedgerRecord[], meter: Meter, period: Pick<BillingPeriod, 'start' | 'end'>): string[] {
   const from = period.start.slice(0, 10);
   const to = period.end.slice(0, 10);
-  return [...new Set(ledger.filter((r) => r.meter === meter && r.day >= from && r.day < to && r.state === 'sent').map((r) => r.day))].sort();
+  return [
+    ...new Set(ledger.filter((r) => r.meter === meter && r.day >= from && r.day < to && r.state === 'sent').map((r) => r.day)),
+  ].sort();
 }
 
 /** A day's loss and the two ledger records that repair it. */
@@ -177,7 +240,11 @@ export interface LostRepair {
 export interface LostRepairPlan {
   repairs: LostRepair[];
   /** Days that lost usage but cannot be repaired (or hold more than was sent). */
-  unrepairable: { day: string; lost: number; reason: 'outside_stripe_window' | 'revision_limit' | 'stripe_holds_more' | 'period_invoiced' }[];
+  unrepairable: {
+    day: string;
+    lost: number;
+    reason: 'outside_stripe_window' | 'revision_limit' | 'stripe_holds_more' | 'period_invoiced';
+  }[];
 }
 
 /**

@@ -1,11 +1,11 @@
-import { periodContaining } from '../close/billing-period.js';
 import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
+import { assertNever, METERS, type Meter } from '../../../contract/meters.js';
+import { periodContaining } from '../close/billing-period.js';
 import { utcDayStart } from '../close/file-timeline.js';
-import { METERS, assertNever, type Meter } from '../../../contract/meters.js';
-import { MAX_REVISION, STRIPE_METERS, meterEventIdentifier } from './stripe-reporting.js';
-import { awaitsSending } from './ledger-settle.js';
 import type { LedgerRecord } from '../shared/ports.js';
+import { awaitsSending } from './ledger-settle.js';
+import { MAX_REVISION, meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
 
 /**
  * Which Stripe meter events the nightly close sends: the difference between what was computed and what
@@ -147,7 +147,9 @@ export interface ReportingPlan {
 export function revisionTimestamp(day: string, revision: number): number {
   const start = utcDayStart(day);
   if (start === undefined || !Number.isInteger(revision) || revision < 0 || revision >= MAX_REVISIONS_PER_DAY) {
-    throw new ValidationError([{ field: 'revision', message: `needs a UTC day and a revision 0-${MAX_REVISIONS_PER_DAY - 1}, got '${day}', ${revision}` }]);
+    throw new ValidationError([
+      { field: 'revision', message: `needs a UTC day and a revision 0-${MAX_REVISIONS_PER_DAY - 1}, got '${day}', ${revision}` },
+    ]);
   }
   return start / 1000 + REVISION_BASE_SECONDS + revision;
 }
@@ -156,10 +158,18 @@ export function revisionTimestamp(day: string, revision: number): number {
  * The hold that keeps one customer's meter on `day` from Stripe, if any: for a `sum` meter, a hold over
  * that day; for a `last` meter (a period-to-date value), a hold over any day of its period up to it.
  */
-export function holdCovering(held: readonly Hold[], customerId: string, meter: Meter, day: string, anchorDay: number | undefined): Hold | undefined {
+export function holdCovering(
+  held: readonly Hold[],
+  customerId: string,
+  meter: Meter,
+  day: string,
+  anchorDay: number | undefined,
+): Hold | undefined {
   const dayStart = utcDayStart(day)!;
   const fromMs = STRIPE_METERS[meter].formula === 'sum' ? dayStart : Date.parse(periodContaining(dayStart, anchorDay).start);
-  return held.find((h) => h.customerId === customerId && h.meter === meter && utcDayStart(h.from)! < dayStart + DAY_MS && fromMs < utcDayStart(h.to)!);
+  return held.find(
+    (h) => h.customerId === customerId && h.meter === meter && utcDayStart(h.from)! < dayStart + DAY_MS && fromMs < utcDayStart(h.to)!,
+  );
 }
 
 /** Oldest meter event timestamp (Unix seconds) worth sending now: Stripe's window less the planner's margin. */
@@ -214,20 +224,37 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
     const revision = (byDay.get(key(customerId, meter, day))?.maxRevision ?? -1) + 1;
     const base = { customerId, meter, day, revision, value };
     if (revision >= MAX_REVISIONS_PER_DAY) {
-      plan.unreportable.push({ ...base, reason: 'revision_limit', message: `a day holds ${MAX_REVISIONS_PER_DAY} revisions (one second each from 23:00:00 UTC)` });
+      plan.unreportable.push({
+        ...base,
+        reason: 'revision_limit',
+        message: `a day holds ${MAX_REVISIONS_PER_DAY} revisions (one second each from 23:00:00 UTC)`,
+      });
       return;
     }
     const timestamp = revisionTimestamp(day, revision);
     if (input.nowMs > billableUntil(day, anchors.get(customerId), grace)) {
       // Stripe would accept it and bill it nowhere: the period's invoice is final.
-      plan.unreportable.push({ ...base, reason: 'period_invoiced', message: `the invoice of ${day}'s billing period is final (Stripe counts late events for ${grace / HOUR_MS} h after a period ends); bill it by hand` });
+      plan.unreportable.push({
+        ...base,
+        reason: 'period_invoiced',
+        message: `the invoice of ${day}'s billing period is final (Stripe counts late events for ${grace / HOUR_MS} h after a period ends); bill it by hand`,
+      });
       return;
     }
     if (timestamp < oldestAllowedS) {
-      plan.unreportable.push({ ...base, reason: 'outside_stripe_window', message: `Stripe accepts meter events from the past 35 days only (with a ${margin} ms margin)` });
+      plan.unreportable.push({
+        ...base,
+        reason: 'outside_stripe_window',
+        message: `Stripe accepts meter events from the past 35 days only (with a ${margin} ms margin)`,
+      });
       return;
     }
-    plan.events.push({ ...base, eventName: STRIPE_METERS[meter].eventName, timestamp, identifier: meterEventIdentifier({ customerId, meter, day, revision }) });
+    plan.events.push({
+      ...base,
+      eventName: STRIPE_METERS[meter].eventName,
+      timestamp,
+      identifier: meterEventIdentifier({ customerId, meter, day, revision }),
+    });
   };
 
   for (const [ci, c] of input.customers.entries()) {
@@ -256,7 +283,10 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
           for (const [periodKey, latest] of latestPerPeriod) {
             const newest = newestInPeriod.get(key(c.customerId, meter, periodKey));
             if (newest && newest.day > latest.day) {
-              errors.push({ field: `customers[${ci}].days`, message: `${meter} of period ${periodKey}: the ledger holds ${newest.day}, so the period-to-date value through ${newest.day} or later must be supplied, not only through ${latest.day}` });
+              errors.push({
+                field: `customers[${ci}].days`,
+                message: `${meter} of period ${periodKey}: the ledger holds ${newest.day}, so the period-to-date value through ${newest.day} or later must be supplied, not only through ${latest.day}`,
+              });
               continue;
             }
             const hold = holdCovering(input.held ?? [], c.customerId, meter, latest.day, c.anchorDay);
@@ -288,27 +318,34 @@ function validate(input: ReportingPlanInput): void {
   const fail = (field: string, message: string) => errors.push({ field, message });
   const nowOk = Number.isFinite(input.nowMs);
   if (!nowOk) fail('nowMs', 'must be a time in ms');
-  if (input.windowMarginMs !== undefined && !(Number.isFinite(input.windowMarginMs) && input.windowMarginMs >= 0 && input.windowMarginMs < STRIPE_WINDOW_MS)) {
+  if (
+    input.windowMarginMs !== undefined &&
+    !(Number.isFinite(input.windowMarginMs) && input.windowMarginMs >= 0 && input.windowMarginMs < STRIPE_WINDOW_MS)
+  ) {
     fail('windowMarginMs', 'must be between 0 and 35 days in ms');
   }
   const isMeter = (m: unknown) => (METERS as readonly unknown[]).includes(m);
   const customers = new Set<string>();
   input.customers.forEach((c, ci) => {
     const at = `customers[${ci}]`;
-    if (typeof c.customerId !== 'string' || c.customerId.length < 1 || c.customerId.length > 256) fail(`${at}.customerId`, 'must be 1-256 characters');
+    if (typeof c.customerId !== 'string' || c.customerId.length < 1 || c.customerId.length > 256)
+      fail(`${at}.customerId`, 'must be 1-256 characters');
     else if (customers.has(c.customerId)) fail(`${at}.customerId`, `'${c.customerId}' appears twice; give each customer one entry`);
     customers.add(c.customerId);
-    if (c.anchorDay !== undefined && !(Number.isInteger(c.anchorDay) && c.anchorDay >= 1 && c.anchorDay <= 31)) fail(`${at}.anchorDay`, 'must be a whole day of month, 1-31');
+    if (c.anchorDay !== undefined && !(Number.isInteger(c.anchorDay) && c.anchorDay >= 1 && c.anchorDay <= 31))
+      fail(`${at}.anchorDay`, 'must be a whole day of month, 1-31');
     const days = new Set<string>();
     c.days.forEach((d, di) => {
       const start = utcDayStart(d.day);
       if (start === undefined) fail(`${at}.days[${di}].day`, `must be a UTC day, YYYY-MM-DD, got '${d.day}'`);
-      else if (nowOk && start + DAY_MS > input.nowMs) fail(`${at}.days[${di}].day`, `${d.day} is not closed yet; only closed days are reported`);
+      else if (nowOk && start + DAY_MS > input.nowMs)
+        fail(`${at}.days[${di}].day`, `${d.day} is not closed yet; only closed days are reported`);
       if (days.has(d.day)) fail(`${at}.days[${di}].day`, `${d.day} appears twice`);
       days.add(d.day);
       for (const [m, v] of Object.entries(d.values)) {
         if (!isMeter(m)) fail(`${at}.days[${di}].values.${m}`, `is not a meter; expected one of ${METERS.join(', ')}`);
-        else if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) fail(`${at}.days[${di}].values.${m}`, `must be a whole number >= 0, got ${v}`);
+        else if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0))
+          fail(`${at}.days[${di}].values.${m}`, `must be a whole number >= 0, got ${v}`);
       }
     });
   });
@@ -317,11 +354,13 @@ function validate(input: ReportingPlanInput): void {
     const at = `ledger[${i}]`;
     if (!isMeter(e.meter)) fail(`${at}.meter`, `must be one of ${METERS.join(', ')}`);
     if (utcDayStart(e.day) === undefined) fail(`${at}.day`, `must be a UTC day, YYYY-MM-DD, got '${e.day}'`);
-    if (!(Number.isInteger(e.revision) && e.revision >= 0 && e.revision <= MAX_REVISION)) fail(`${at}.revision`, `must be a whole number 0-${MAX_REVISION}`);
+    if (!(Number.isInteger(e.revision) && e.revision >= 0 && e.revision <= MAX_REVISION))
+      fail(`${at}.revision`, `must be a whole number 0-${MAX_REVISION}`);
     if (!Number.isSafeInteger(e.value)) fail(`${at}.value`, 'must be a whole number');
     const k = `${key(e.customerId, e.meter, e.day)}\u0000${e.revision}`;
     const seen = revisions.get(k);
-    if (seen !== undefined && seen !== e.value) fail(`${at}`, `revision ${e.revision} of ${e.customerId} ${e.meter} ${e.day} is recorded with two values, ${seen} and ${e.value}`);
+    if (seen !== undefined && seen !== e.value)
+      fail(`${at}`, `revision ${e.revision} of ${e.customerId} ${e.meter} ${e.day} is recorded with two values, ${seen} and ${e.value}`);
     revisions.set(k, e.value);
   });
   (input.held ?? []).forEach((h, i) => {

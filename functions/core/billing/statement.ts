@@ -1,7 +1,7 @@
 import { DAY_MS, utcDay } from '../../../contract/clock.js';
-import { daysInMonth, periodForKey, type BillingPeriod } from '../close/billing-period.js';
 import { ValidationError } from '../../../contract/errors.js';
-import { METERS, assertNever, type Meter } from '../../../contract/meters.js';
+import { assertNever, METERS, type Meter } from '../../../contract/meters.js';
+import { type BillingPeriod, daysInMonth, periodForKey } from '../close/billing-period.js';
 import type { Customer, LedgerRecord, LedgerState, LedgerStore, RollupStore, StoredDay } from '../shared/ports.js';
 import type { Hold } from './reporting-plan.js';
 import { STRIPE_METERS } from './stripe-reporting.js';
@@ -100,12 +100,17 @@ export function periodForStatement(key: string | undefined, anchorDay?: number):
   const anchor = anchorDay ?? 1;
   if (!key) throw new ValidationError([{ field: 'period', message: `is required: YYYY-MM${anchor === 1 ? '' : ' or YYYY-MM-DD'}` }]);
   const month = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(key);
-  const wanted = month && anchor !== 1 ? `${key}-${String(Math.min(anchor, daysInMonth(Number(month[1]), Number(month[2]) - 1))).padStart(2, '0')}` : key;
+  const wanted =
+    month && anchor !== 1
+      ? `${key}-${String(Math.min(anchor, daysInMonth(Number(month[1]), Number(month[2]) - 1))).padStart(2, '0')}`
+      : key;
   try {
     return periodForKey(wanted, anchor);
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    throw new ValidationError(err.errors.map((e) => ({ field: 'period', message: e.message.replace(/^must be YYYY-MM-DD /, 'must be YYYY-MM or YYYY-MM-DD ') })));
+    throw new ValidationError(
+      err.errors.map((e) => ({ field: 'period', message: e.message.replace(/^must be YYYY-MM-DD /, 'must be YYYY-MM or YYYY-MM-DD ') })),
+    );
   }
 }
 
@@ -117,7 +122,9 @@ export function buildStatement(input: StatementInput): Statement {
   const { customer, period } = input;
   const anchor = customer.anchorDay ?? 1;
   if (period.anchorDay !== anchor) {
-    throw new ValidationError([{ field: 'period', message: `was computed for anchor day ${period.anchorDay}, but ${customer.id} bills from day ${anchor}` }]);
+    throw new ValidationError([
+      { field: 'period', message: `was computed for anchor day ${period.anchorDay}, but ${customer.id} bills from day ${anchor}` },
+    ]);
   }
   const inPeriod = (day: string) => day >= period.start.slice(0, 10) && day < period.end.slice(0, 10);
   const days = input.days.filter((d) => d.customerId === customer.id && inPeriod(d.day)).sort((a, b) => cmp(a.day, b.day));
@@ -125,12 +132,25 @@ export function buildStatement(input: StatementInput): Statement {
   const latest = days.at(-1);
   const first = period.start.slice(0, 10);
   const end = period.end.slice(0, 10);
-  const heldFor = (meter: Meter) => (input.holds ?? []).filter((h) => h.customerId === customer.id && h.meter === meter && h.from < end && first < h.to);
+  const heldFor = (meter: Meter) =>
+    (input.holds ?? []).filter((h) => h.customerId === customer.id && h.meter === meter && h.from < end && first < h.to);
   return {
-    customer: { id: customer.id, ...(customer.name ? { name: customer.name } : {}), ...(customer.stripeCustomerId ? { stripeCustomerId: customer.stripeCustomerId } : {}), anchorDay: anchor },
+    customer: {
+      id: customer.id,
+      ...(customer.name ? { name: customer.name } : {}),
+      ...(customer.stripeCustomerId ? { stripeCustomerId: customer.stripeCustomerId } : {}),
+      anchorDay: anchor,
+    },
     period,
     closedThrough: latest?.day ?? null,
-    meters: METERS.map((meter) => meterStatement(meter, days, ledger.filter((r) => r.meter === meter), heldFor(meter))),
+    meters: METERS.map((meter) =>
+      meterStatement(
+        meter,
+        days,
+        ledger.filter((r) => r.meter === meter),
+        heldFor(meter),
+      ),
+    ),
   };
 }
 
@@ -225,7 +245,10 @@ export async function loadStatement(
   holds: readonly Hold[] = [],
 ): Promise<Statement> {
   const period = periodForStatement(periodKey, customer.anchorDay);
-  const [days, ledger] = await Promise.all([stores.rollups.getDays(customer.id, period.start.slice(0, 10), lastDayOf(period)), stores.ledger.entries(customer.id)]);
+  const [days, ledger] = await Promise.all([
+    stores.rollups.getDays(customer.id, period.start.slice(0, 10), lastDayOf(period)),
+    stores.ledger.entries(customer.id),
+  ]);
   return buildStatement({ customer, period, days, ledger, holds });
 }
 
@@ -254,7 +277,20 @@ export function renderStatement(s: Statement, format: StatementFormat): string {
   }
 }
 
-const CSV_COLUMNS = ['customer', 'period', 'meter', 'kind', 'day', 'revision', 'identifier', 'value', 'day_figure', 'state', 'sent_at', 'last_error'] as const;
+const CSV_COLUMNS = [
+  'customer',
+  'period',
+  'meter',
+  'kind',
+  'day',
+  'revision',
+  'identifier',
+  'value',
+  'day_figure',
+  'state',
+  'sent_at',
+  'last_error',
+] as const;
 type CsvRow = Partial<Record<(typeof CSV_COLUMNS)[number], string | number>>;
 
 function renderCsv(s: Statement): string {
@@ -264,7 +300,17 @@ function renderCsv(s: Statement): string {
     rows.push({ ...base, kind: 'billed', value: m.billed }, { ...base, kind: 'reported_total', value: m.reportedTotal });
     for (const d of m.daily) rows.push({ ...base, kind: 'daily', day: d.day, value: d.value, day_figure: d.dayFigure });
     for (const r of m.reports) {
-      rows.push({ ...base, kind: 'report', day: r.day, revision: r.revision, identifier: r.identifier, value: r.value, state: r.state, sent_at: r.sentAt, last_error: r.lastError });
+      rows.push({
+        ...base,
+        kind: 'report',
+        day: r.day,
+        revision: r.revision,
+        identifier: r.identifier,
+        value: r.value,
+        state: r.state,
+        sent_at: r.sentAt,
+        last_error: r.lastError,
+      });
     }
     for (const h of m.held) rows.push({ ...base, kind: 'held', day: `${h.from}/${h.to}` });
   }
@@ -304,7 +350,16 @@ function renderText(s: Statement): string {
     'held back': m.held.length ? m.held.map((h) => `${h.from}..${h.to}`).join(' ') : 'none',
   }));
   const reports = s.meters.flatMap((m) =>
-    m.reports.map((r) => ({ meter: m.meter, identifier: r.identifier, day: r.day, rev: r.revision, value: r.value, state: r.state, 'sent at': r.sentAt ?? '', error: r.lastError ?? '' })),
+    m.reports.map((r) => ({
+      meter: m.meter,
+      identifier: r.identifier,
+      day: r.day,
+      rev: r.revision,
+      value: r.value,
+      state: r.state,
+      'sent at': r.sentAt ?? '',
+      error: r.lastError ?? '',
+    })),
   );
   return [
     `Statement for ${who}, Stripe customer ${s.customer.stripeCustomerId ?? 'none'}`,
@@ -326,7 +381,11 @@ function textTable(rows: readonly Record<string, unknown>[]): string[] {
   const cols = Object.keys(rows[0]!);
   const cell = (v: unknown) => String(v ?? '');
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(width[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))];
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { METERS, type Meter } from '../../../contract/meters.js';
 
 /**
@@ -25,8 +25,20 @@ export const VALUE_PAYLOAD_KEY = 'value';
 /** Our three meters on Stripe; one definition used by `ensureMeters`, the reporter and the nightly close. */
 export const STRIPE_METERS: Readonly<Record<Meter, StripeMeterSpec>> = {
   api_calls: { meter: 'api_calls', eventName: 'serenity_api_calls', formula: 'sum', displayName: 'Serenity API calls', code: 'api' },
-  active_users: { meter: 'active_users', eventName: 'serenity_active_users', formula: 'last', displayName: 'Serenity active users', code: 'users' },
-  protected_files: { meter: 'protected_files', eventName: 'serenity_protected_files', formula: 'last', displayName: 'Serenity protected files', code: 'files' },
+  active_users: {
+    meter: 'active_users',
+    eventName: 'serenity_active_users',
+    formula: 'last',
+    displayName: 'Serenity active users',
+    code: 'users',
+  },
+  protected_files: {
+    meter: 'protected_files',
+    eventName: 'serenity_protected_files',
+    formula: 'last',
+    displayName: 'Serenity protected files',
+    code: 'files',
+  },
 };
 
 /** Stripe's limit on `identifier` and `event_name`. */
@@ -255,7 +267,9 @@ export function backoffDelayMs(retry: number, backoff: Backoff, random: () => nu
 }
 
 /** Whether to try a call again after `attemptsMade` attempts ended in `result`, and after how long. */
-export type RetryDecision = { retry: true; delayMs: number } | { retry: false; because: 'done' | 'permanent' | 'stripe_should_retry_false' | 'attempts_exhausted' };
+export type RetryDecision =
+  | { retry: true; delayMs: number }
+  | { retry: false; because: 'done' | 'permanent' | 'stripe_should_retry_false' | 'attempts_exhausted' };
 
 /**
  * Decides the next step. `Stripe-Should-Retry: false` always stops; an expired stream session is

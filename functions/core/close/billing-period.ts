@@ -1,5 +1,5 @@
 import { DAY_MS, utcDay } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 
 /**
  * Billing periods: half-open `[start, end)` intervals in UTC.
@@ -68,7 +68,9 @@ export function periodForKey(key: string, anchorDay?: number): BillingPeriod {
     throw new ValidationError([{ field: 'key', message: `must name a period between 1970-01 and 9999-10, got '${key}'` }]);
   }
   if (period.key !== key) {
-    throw new ValidationError([{ field: 'key', message: `no period with anchor day ${anchor} starts on ${key}; that month's starts on ${period.key}` }]);
+    throw new ValidationError([
+      { field: 'key', message: `no period with anchor day ${anchor} starts on ${key}; that month's starts on ${period.key}` },
+    ]);
   }
   return period;
 }

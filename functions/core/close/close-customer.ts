@@ -1,21 +1,28 @@
-import { daysOfPeriod, periodContaining, type BillingPeriod } from './billing-period.js';
 import type { Clock } from '../../../contract/clock.js';
-import { DEFAULT_METER_SETTINGS, rollupDay, type MeterSettings } from './daily-rollup.js';
-import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
-import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart, type FileHistory } from './file-timeline.js';
-import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from '../shared/ports.js';
-import { billableUntil, planReports, sendability, type DeferredReport, type Hold, type UnreportableReport } from '../billing/reporting-plan.js';
-import type { MeterEventReporter } from '../billing/stripe-reporting.js';
-import { settleRecord } from '../billing/ledger-settle.js';
 import { DAY_MS, HOUR_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
-import { detectFraud } from '../fraud/detect-fraud.js';
-import { flagRevision, mergeFlags, type MergeResult } from '../fraud/merge-flags.js';
-import { FlagConflictError } from '../fraud/review-flag.js';
-import { setAsideExpected, type ExpectedDetection } from '../fraud/expected-activity.js';
-import { holdEscalations, holdsFromFlags, type HoldEscalation, type HoldPolicy } from '../fraud/holds.js';
-import { MAX_HISTORY_DAYS } from '../fraud/constants.js';
-import type { CustomerActivityDay, Flag, PeerStats } from '../fraud/types.js';
+import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
+import { settleRecord } from '../billing/ledger-settle.js';
+import {
+  billableUntil,
+  type DeferredReport,
+  type Hold,
+  planReports,
+  sendability,
+  type UnreportableReport,
+} from '../billing/reporting-plan.js';
+import type { MeterEventReporter } from '../billing/stripe-reporting.js';
 import type { FileOp } from '../count/usage-fragment.js';
+import { MAX_HISTORY_DAYS } from '../fraud/constants.js';
+import { detectFraud } from '../fraud/detect-fraud.js';
+import { type ExpectedDetection, setAsideExpected } from '../fraud/expected-activity.js';
+import { type HoldEscalation, type HoldPolicy, holdEscalations, holdsFromFlags } from '../fraud/holds.js';
+import { flagRevision, type MergeResult, mergeFlags } from '../fraud/merge-flags.js';
+import { FlagConflictError } from '../fraud/review-flag.js';
+import type { CustomerActivityDay, Flag, PeerStats } from '../fraud/types.js';
+import type { Customer, EventStore, FlagStore, LedgerRecord, LedgerStore, RollupStore, StoredDay } from '../shared/ports.js';
+import { type BillingPeriod, daysOfPeriod, periodContaining } from './billing-period.js';
+import { DEFAULT_METER_SETTINGS, type MeterSettings, rollupDay } from './daily-rollup.js';
+import { type FileHistory, fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart } from './file-timeline.js';
 
 export interface CloseDeps {
   events: Pick<EventStore, 'listDay'>;
@@ -55,7 +62,6 @@ export interface CustomerCloseResult {
   escalations: HoldEscalation[];
 }
 
-
 /**
  * Closes one customer's day: recomputes it, every late day, and every day of their periods that the
  * store lacks; stores the rollups; with `deps.fraud`, scores the day and its late days (`daysToScore`)
@@ -65,7 +71,13 @@ export interface CustomerCloseResult {
  * retryably failed) record. Rerunning it for the same day plans nothing new, opens no new flag, and
  * resends only what is still pending, under the same identifiers, so Stripe receives each value once.
  */
-export async function closeCustomer(customer: Customer, day: string, lateDays: readonly string[], runId: string, deps: CloseDeps): Promise<CustomerCloseResult> {
+export async function closeCustomer(
+  customer: Customer,
+  day: string,
+  lateDays: readonly string[],
+  runId: string,
+  deps: CloseDeps,
+): Promise<CustomerCloseResult> {
   const now = deps.clock.now();
   const anchor = customer.anchorDay ?? 1;
   const targets = new Set([day, ...lateDays.filter((d) => d <= day)]);
@@ -80,7 +92,10 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   for (const [key, p] of periods) {
     const all = daysOfPeriod(p);
     const stored = new Map((await deps.rollups.getDays(customer.id, all[0]!, all.at(-1)!)).map((s) => [s.day, s]));
-    const latest = [...targets, ...stored.keys()].filter((d) => all.includes(d)).sort().at(-1)!;
+    const latest = [...targets, ...stored.keys()]
+      .filter((d) => all.includes(d))
+      .sort()
+      .at(-1)!;
     const days = all.filter((d) => d <= latest);
     for (const d of days) if (!stored.has(d)) targets.add(d);
     ranges.set(key, { period: p, days, stored });
@@ -103,11 +118,21 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     const timeline = fileTimeline(history);
     const users = await deps.rollups.periodUsers(customer.id, period.key);
     const changedUsers = new Map<string, string>();
-    const computed = new Map<string, Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'>>();
+    const computed = new Map<
+      string,
+      Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'>
+    >();
     for (const d of range) {
       if (!targets.has(d)) continue;
       const r = rollupDay(events.get(d)!, d, fileStateAt(history, new Date(utcDayStart(d)!).toISOString()));
-      computed.set(d, { eventCount: r.eventCount, apiCalls: r.apiCalls, apiCallsByHour: r.apiCallsByHour, activeUsers: r.activeUsers, activeUsersByHour: r.activeUsersByHour, keys: r.keys });
+      computed.set(d, {
+        eventCount: r.eventCount,
+        apiCalls: r.apiCalls,
+        apiCallsByHour: r.apiCallsByHour,
+        activeUsers: r.activeUsers,
+        activeUsersByHour: r.activeUsersByHour,
+        keys: r.keys,
+      });
       for (const u of r.activeUserIds) {
         const first = users.get(u);
         if (first === undefined || d < first) {
@@ -138,7 +163,11 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
         files: { start: f.start, end: f.end, peak: f.peak },
         filesByHour: Array.from({ length: 24 }, (_, h) => timeline.countAt(utcDayStart(d)! + (h + 1) * HOUR_MS - 1)),
         ptd,
-        values: { api_calls: own.apiCalls, active_users: ptd.activeUsers, protected_files: settings.protected_files.basis === 'peak' ? filesPeak : f.end },
+        values: {
+          api_calls: own.apiCalls,
+          active_users: ptd.activeUsers,
+          protected_files: settings.protected_files.basis === 'peak' ? filesPeak : f.end,
+        },
         computedAt: new Date(now).toISOString(),
       });
     }
@@ -147,7 +176,9 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
 
   // Fraud first: usage a flag holds must not reach Stripe in this very run. Late days are scored again
   // with their late events, so fraud that arrives late is flagged, and held, like fraud on time.
-  const fraud = deps.fraud ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now) : { created: [], updated: [], expected: [], all: [] };
+  const fraud = deps.fraud
+    ? await detectAndMerge(customer, daysToScore(day, lateDays, customer.createdAt), anchor, deps.rollups, deps.fraud, now)
+    : { created: [], updated: [], expected: [], all: [] };
   if (fraud.created.length > 0) deps.fraud?.onOpened?.(fraud.created);
   const held = [...(deps.holds ? await deps.holds(customer.id) : []), ...holdsFromFlags(fraud.all, deps.fraud?.policy)];
 
@@ -162,35 +193,58 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   });
   const periodOf = new Map(days.map((d) => [d.day, d.periodKey]));
   const planned: LedgerRecord[] = plan.events.map((e) => ({
-      customerId: e.customerId,
-      meter: e.meter,
-      day: e.day,
-      revision: e.revision,
-      value: e.value,
-      identifier: e.identifier,
-      eventName: e.eventName,
-      timestamp: e.timestamp,
-      periodKey: periodOf.get(e.day) ?? periodContaining(utcDayStart(e.day)!, anchor).key,
-      state: 'pending',
-      attempts: 0,
-      createdAt: new Date(now).toISOString(),
-      runId,
-    }));
+    customerId: e.customerId,
+    meter: e.meter,
+    day: e.day,
+    revision: e.revision,
+    value: e.value,
+    identifier: e.identifier,
+    eventName: e.eventName,
+    timestamp: e.timestamp,
+    periodKey: periodOf.get(e.day) ?? periodContaining(utcDayStart(e.day)!, anchor).key,
+    state: 'pending',
+    attempts: 0,
+    createdAt: new Date(now).toISOString(),
+    runId,
+  }));
   const { conflicts } = await deps.ledger.create(planned);
   // Only when another run recorded some of the same revisions do we need the ledger as it now stands.
   const ledger = conflicts > 0 ? await deps.ledger.entries(customer.id) : [...before, ...planned];
   // Pending and retryably failed records go (the planner counts their values as reported, so nothing else
   // would ever send them); one left by an earlier run waits too while a hold now covers its day. One whose
   // period's invoice turned final meanwhile would be accepted and billed nowhere: settle it as such, and list it.
-  const sendOptions = { nowMs: now, held, anchorDay: anchor, ...(deps.invoiceGraceMs !== undefined ? { invoiceGraceMs: deps.invoiceGraceMs } : {}) };
+  const sendOptions = {
+    nowMs: now,
+    held,
+    anchorDay: anchor,
+    ...(deps.invoiceGraceMs !== undefined ? { invoiceGraceMs: deps.invoiceGraceMs } : {}),
+  };
   const judged = ledger.map((r) => ({ r, verdict: sendability(r, sendOptions) }));
   const toSend = judged.filter((j) => j.verdict === 'send').map((j) => j.r);
   const invoiced = judged.filter((j) => j.verdict === 'invoiced').map((j) => j.r);
   if (invoiced.length > 0) await deps.ledger.update(invoiced.map((r) => ({ ...r, state: 'error' as const, lastError: 'period_invoiced' })));
   plan.unreportable.push(
-    ...invoiced.map((r) => ({ customerId: r.customerId, meter: r.meter, day: r.day, revision: r.revision, value: r.value, reason: 'period_invoiced' as const, message: 'left unsent until the invoice of its billing period turned final; bill it by hand' })),
+    ...invoiced.map((r) => ({
+      customerId: r.customerId,
+      meter: r.meter,
+      day: r.day,
+      revision: r.revision,
+      value: r.value,
+      reason: 'period_invoiced' as const,
+      message: 'left unsent until the invoice of its billing period turned final; bill it by hand',
+    })),
   );
-  const result: CustomerCloseResult = { customerId: customer.id, days: days.map((d) => d.day), planned: plan.events.length, sent: 0, failed: [], unreportable: plan.unreportable, deferred: plan.deferred, flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected }, escalations: holdEscalations(held, now, (d) => billableUntil(d, anchor, deps.invoiceGraceMs)) };
+  const result: CustomerCloseResult = {
+    customerId: customer.id,
+    days: days.map((d) => d.day),
+    planned: plan.events.length,
+    sent: 0,
+    failed: [],
+    unreportable: plan.unreportable,
+    deferred: plan.deferred,
+    flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected },
+    escalations: holdEscalations(held, now, (d) => billableUntil(d, anchor, deps.invoiceGraceMs)),
+  };
   if (toSend.length === 0 || !deps.reporter) return result;
 
   if (!customer.stripeCustomerId) {
@@ -199,7 +253,13 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
     return result;
   }
   const outcomes = await deps.reporter.report(
-    toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId: customer.stripeCustomerId!, value: r.value, timestamp: r.timestamp })),
+    toSend.map((r) => ({
+      identifier: r.identifier,
+      eventName: r.eventName,
+      stripeCustomerId: customer.stripeCustomerId!,
+      value: r.value,
+      timestamp: r.timestamp,
+    })),
   );
   const settled = outcomes.map((o, i) => settleRecord(toSend[i]!, o, now));
   await deps.ledger.update(settled);
@@ -210,7 +270,9 @@ export async function closeCustomer(customer: Customer, day: string, lateDays: r
   return result;
 }
 
-function pickOwn(s: StoredDay): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'> {
+function pickOwn(
+  s: StoredDay,
+): Pick<StoredDay, 'eventCount' | 'apiCalls' | 'apiCallsByHour' | 'activeUsers' | 'activeUsersByHour' | 'keys'> {
   return {
     eventCount: s.eventCount,
     apiCalls: s.apiCalls,
@@ -247,7 +309,14 @@ export function daysToScore(day: string, lateDays: readonly string[], createdAt:
  * are merged into the customer's flags in one `mergeFlags` call, so a late pattern next to a flagged day
  * continues that flag, and a rerun creates and updates nothing.
  */
-async function detectAndMerge(customer: Customer, scored: readonly string[], anchor: number, rollups: RollupStore, fraud: NonNullable<CloseDeps['fraud']>, now: number) {
+async function detectAndMerge(
+  customer: Customer,
+  scored: readonly string[],
+  anchor: number,
+  rollups: RollupStore,
+  fraud: NonNullable<CloseDeps['fraud']>,
+  now: number,
+) {
   const created = Date.parse(customer.createdAt);
   // A day's history starts MAX_HISTORY_DAYS - 1 days before it, or on the creation day (on the day itself
   // when the account was created after it: the rules then see a new account).
@@ -269,7 +338,8 @@ async function detectAndMerge(customer: Customer, scored: readonly string[], anc
     });
   });
   // What the customer told us to expect is recorded as expected, not flagged (read only when something was found).
-  const { flagged, expected } = detections.length > 0 ? setAsideExpected(detections, await fraud.flags.expectedActivity(customer.id)) : { flagged: [], expected: [] };
+  const { flagged, expected } =
+    detections.length > 0 ? setAsideExpected(detections, await fraud.flags.expectedActivity(customer.id)) : { flagged: [], expected: [] };
   // An analyst may review one of these flags while the close merges: the store refuses a write over a
   // flag that moved on since it was read, and the merge is redone on the flags as they are then.
   let existing: Flag[] = [];

@@ -1,8 +1,8 @@
-import type { Customer, StoredDay } from '../shared/ports.js';
-import type { PeerStats } from '../fraud/types.js';
-import { peerStatsFrom, type PeerAccount } from '../fraud/peer-stats.js';
 import { DAY_MS, utcDay } from '../../../contract/clock.js';
 import { NEW_ACCOUNT_DAYS } from '../fraud/constants.js';
+import { type PeerAccount, peerStatsFrom } from '../fraud/peer-stats.js';
+import type { PeerStats } from '../fraud/types.js';
+import type { Customer, StoredDay } from '../shared/ports.js';
 
 /** One unit of the nightly close's fan-out: a chunk of customers for one day. */
 export interface CloseChunk {
@@ -18,7 +18,14 @@ export interface CloseChunk {
  * Splits every customer into chunks for the reporting workers; each customer carries the late days
  * (days whose events arrived after they were closed) found for it.
  */
-export function planChunks(runId: string, day: string, customers: readonly Customer[], late: readonly { customerId: string; day: string }[], perChunk: number, peers?: PeerStats): CloseChunk[] {
+export function planChunks(
+  runId: string,
+  day: string,
+  customers: readonly Customer[],
+  late: readonly { customerId: string; day: string }[],
+  perChunk: number,
+  peers?: PeerStats,
+): CloseChunk[] {
   const lateBy = new Map<string, string[]>();
   for (const l of late) if (l.day < day) lateBy.set(l.customerId, [...(lateBy.get(l.customerId) ?? []), l.day]);
   const chunks: CloseChunk[] = [];
@@ -50,11 +57,18 @@ export const MAX_PEERS = 2000;
  */
 export function peerCandidates(customers: readonly Customer[], day: string): Customer[] {
   const end = Date.parse(`${day}T00:00:00Z`) + DAY_MS;
-  return customers
-    // Confirmed fraud is not what new accounts usually do: it would lift the peers' high quantiles.
-    .filter((c) => !c.financeReview && Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS && Date.parse(c.createdAt) < end - NEW_ACCOUNT_DAYS * DAY_MS)
-    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
-    .slice(0, MAX_PEERS);
+  return (
+    customers
+      // Confirmed fraud is not what new accounts usually do: it would lift the peers' high quantiles.
+      .filter(
+        (c) =>
+          !c.financeReview &&
+          Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS &&
+          Date.parse(c.createdAt) < end - NEW_ACCOUNT_DAYS * DAY_MS,
+      )
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .slice(0, MAX_PEERS)
+  );
 }
 
 /** Peer statistics from stored rollups: each day's own values (calls summed, users distinct, files at the end). */

@@ -1,11 +1,11 @@
-import type { BillingPeriod } from './billing-period.js';
 import { DAY_MS, HOUR_MS, utcDay } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
-import { applyFileOps, utcDayStart, type FileDayCounts, type FileTimelineState } from './file-timeline.js';
-import { METERS, assertNever, type Meter } from '../../../contract/meters.js';
+import { assertNever, METERS, type Meter } from '../../../contract/meters.js';
 import type { FileOp } from '../count/usage-fragment.js';
 import type { KeyDayActivity } from '../fraud/types.js';
+import type { BillingPeriod } from './billing-period.js';
+import { applyFileOps, type FileDayCounts, type FileTimelineState, utcDayStart } from './file-timeline.js';
 
 /**
  * One customer's closed UTC day, counted from its raw events (stored once each), and the period-to-date
@@ -45,12 +45,16 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
   if (start === undefined) throw new ValidationError([{ field: 'day', message: `must be a UTC day, YYYY-MM-DD, got '${day}'` }]);
   const dayStartIso = new Date(start).toISOString();
   const errors: FieldError[] = [];
-  if (Date.parse(fileStart.asOf) !== start) errors.push({ field: 'fileStart.asOf', message: `must be the day's start ${dayStartIso}, got '${fileStart.asOf}'` });
+  if (Date.parse(fileStart.asOf) !== start)
+    errors.push({ field: 'fileStart.asOf', message: `must be the day's start ${dayStartIso}, got '${fileStart.asOf}'` });
 
   const apiCallsByHour = new Array<number>(24).fill(0);
   const users = new Set<string>();
   const usersByHour = Array.from({ length: 24 }, () => new Set<string>());
-  const keyStats = new Map<string, { calls: number; ipPrefixes: Record<string, number>; countries: Record<string, number>; countriesByHour: Set<string>[] }>();
+  const keyStats = new Map<
+    string,
+    { calls: number; ipPrefixes: Record<string, number>; countries: Record<string, number>; countriesByHour: Set<string>[] }
+  >();
   const ops: FileOp[] = [];
   const keys = new Set<string>();
   const customerId = events[0]?.customerId;
@@ -70,7 +74,11 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
         apiCallsByHour[hour]! += e.quantity;
         if (e.apiKeyId !== undefined) {
           let k = keyStats.get(e.apiKeyId);
-          if (!k) keyStats.set(e.apiKeyId, (k = { calls: 0, ipPrefixes: {}, countries: {}, countriesByHour: Array.from({ length: 24 }, () => new Set()) }));
+          if (!k)
+            keyStats.set(
+              e.apiKeyId,
+              (k = { calls: 0, ipPrefixes: {}, countries: {}, countriesByHour: Array.from({ length: 24 }, () => new Set()) }),
+            );
           k.calls += e.quantity;
           if (e.ipPrefix !== undefined) k.ipPrefixes[e.ipPrefix] = (k.ipPrefixes[e.ipPrefix] ?? 0) + e.quantity;
           if (e.country !== undefined) {
@@ -107,7 +115,13 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
     activeUsersByHour: usersByHour.map((u) => u.size),
     keys: [...keyStats]
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([apiKeyId, k]) => ({ apiKeyId, calls: k.calls, ipPrefixes: k.ipPrefixes, countries: k.countries, countriesByHour: k.countriesByHour.map((c) => [...c].sort()) })),
+      .map(([apiKeyId, k]) => ({
+        apiKeyId,
+        calls: k.calls,
+        ipPrefixes: k.ipPrefixes,
+        countries: k.countries,
+        countriesByHour: k.countriesByHour.map((c) => [...c].sort()),
+      })),
     activeUserIds,
     files: files.counts,
     fileEnd: files.state,
@@ -153,7 +167,12 @@ export interface PeriodToDate {
  * period; a day of another period (or no `previous`) starts afresh. `users` is `unionActiveUsers` of the
  * period's stored ids and the day's, and is checked against the counts it must lie between.
  */
-export function periodToDate(previous: PeriodToDate | undefined, day: DayRollup, users: ActiveUsersUnion, period: BillingPeriod): PeriodToDate {
+export function periodToDate(
+  previous: PeriodToDate | undefined,
+  day: DayRollup,
+  users: ActiveUsersUnion,
+  period: BillingPeriod,
+): PeriodToDate {
   const errors: FieldError[] = [];
   const dayStart = utcDayStart(day.day);
   if (dayStart === undefined || dayStart < Date.parse(period.start) || dayStart >= Date.parse(period.end)) {
@@ -170,7 +189,10 @@ export function periodToDate(previous: PeriodToDate | undefined, day: DayRollup,
   }
   const before = continues ? previous.activeUsers : 0;
   if (users.count < Math.max(before, day.activeUsers) || users.count > before + day.activeUsers) {
-    errors.push({ field: 'users.count', message: `must lie in [${Math.max(before, day.activeUsers)}, ${before + day.activeUsers}] (period ids through the day before plus the day's), got ${users.count}` });
+    errors.push({
+      field: 'users.count',
+      message: `must lie in [${Math.max(before, day.activeUsers)}, ${before + day.activeUsers}] (period ids through the day before plus the day's), got ${users.count}`,
+    });
   }
   if (errors.length) throw new ValidationError(errors, { day: day.day, period: period.key });
   return {
@@ -200,7 +222,8 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = { protected_files: { basis:
  * @example valuesToReport(day, ptd, { protected_files: { basis: 'end' } }).protected_files === ptd.filesEnd
  */
 export function valuesToReport(day: DayRollup, ptd: PeriodToDate, settings: MeterSettings = DEFAULT_METER_SETTINGS): Record<Meter, number> {
-  if (ptd.throughDay !== day.day) throw new ValidationError([{ field: 'ptd.throughDay', message: `must be ${day.day}, got ${ptd.throughDay}` }]);
+  if (ptd.throughDay !== day.day)
+    throw new ValidationError([{ field: 'ptd.throughDay', message: `must be ${day.day}, got ${ptd.throughDay}` }]);
   const valueOf = (meter: Meter): number => {
     switch (meter) {
       case 'api_calls':

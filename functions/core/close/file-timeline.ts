@@ -1,5 +1,5 @@
 import { DAY_MS } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { compareFileOps, type FileOp } from '../count/usage-fragment.js';
 
 /**
@@ -73,7 +73,8 @@ export function applyFileOps(
   if (!Number.isFinite(from)) errors.push({ field: 'state.asOf', message: 'must be an ISO-8601 instant' });
   if (!Number.isFinite(to) || !(to > from)) errors.push({ field: 'until', message: 'must be an ISO-8601 instant after state.asOf' });
   ops.forEach((op, i) => {
-    if (!(op[2] >= from && op[2] < to)) errors.push({ field: `ops[${i}]`, message: `time ${op[2]} lies outside [${state.asOf}, ${until})` });
+    if (!(op[2] >= from && op[2] < to))
+      errors.push({ field: `ops[${i}]`, message: `time ${op[2]} lies outside [${state.asOf}, ${until})` });
   });
   if (errors.length) throw new ValidationError(errors);
   const start = state.protectedFiles.size;
@@ -101,7 +102,8 @@ export function fileTimeline(history: FileHistory): FileTimeline {
 export function recomputeDays(history: FileHistory, days: readonly string[]): Map<string, FileDayCounts> {
   const bounds = days.map((day, i) => ({ day, i, start: utcDayStart(day) }));
   const bad = bounds.filter((b) => b.start === undefined);
-  if (bad.length) throw new ValidationError(bad.map((b) => ({ field: `days[${b.i}]`, message: `must be a UTC day, YYYY-MM-DD, got '${b.day}'` })));
+  if (bad.length)
+    throw new ValidationError(bad.map((b) => ({ field: `days[${b.i}]`, message: `must be a UTC day, YYYY-MM-DD, got '${b.day}'` })));
   const timeline = fileTimeline(history);
   const out = new Map<string, FileDayCounts>();
   for (const { day, start } of bounds) {
@@ -116,7 +118,10 @@ export function recomputeDays(history: FileHistory, days: readonly string[]): Ma
  * the same operations twice changes nothing. `earliestAddedMs` is the time of the earliest operation
  * actually added: every day from its day on needs recomputing (later days' starts may have moved).
  */
-export function mergeFileOps(history: FileHistory, ops: readonly FileOp[]): { history: FileHistory; earliestAddedMs: number | undefined; added: number } {
+export function mergeFileOps(
+  history: FileHistory,
+  ops: readonly FileOp[],
+): { history: FileHistory; earliestAddedMs: number | undefined; added: number } {
   const byFile = new Map<string, FileOp[]>();
   for (const op of ops) {
     let list = byFile.get(op[0]);
@@ -134,7 +139,11 @@ export function mergeFileOps(history: FileHistory, ops: readonly FileOp[]): { hi
     for (const op of incoming) {
       const known = byKey.get(op[3]);
       if (known) {
-        if (known[1] !== op[1] || known[2] !== op[2]) errors.push({ field: `ops.${op[3]}`, message: 'an operation with this event key is already held with a different operation or time' });
+        if (known[1] !== op[1] || known[2] !== op[2])
+          errors.push({
+            field: `ops.${op[3]}`,
+            message: 'an operation with this event key is already held with a different operation or time',
+          });
         continue;
       }
       byKey.set(op[3], op);

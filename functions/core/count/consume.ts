@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
-import { claimEvents } from './ownership.js';
-import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
-import { buildFragments } from './usage-fragment.js';
 import type { Clock } from '../../../contract/clock.js';
+import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
+import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
 import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore } from '../shared/ports.js';
+import { claimEvents } from './ownership.js';
+import { buildFragments } from './usage-fragment.js';
 
 export interface ConsumeDeps {
   events: EventStore;
@@ -31,7 +31,12 @@ export interface ConsumeResult {
  * on a redelivery, and the owner mark lets a redelivery recount what it stored before it crashed.
  * `skip` holds event keys that an earlier message of the same batch claims.
  */
-export async function consumeMessage(body: string, parsed: ParsedMessage, deps: ConsumeDeps, skip: ReadonlySet<string> = new Set()): Promise<ConsumeResult> {
+export async function consumeMessage(
+  body: string,
+  parsed: ParsedMessage,
+  deps: ConsumeDeps,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<ConsumeResult> {
   const now = new Date(deps.clock.now()).toISOString();
   const key = messageKey(parsed.events);
   const quarantined: QuarantineItem[] = parsed.invalid.map((bad) => ({

@@ -17,7 +17,12 @@ export interface Claim {
  * a redelivered message finds its own mark and counts the event again into the same idempotent fragment.
  * `skip` holds keys that an earlier message of the same batch claims.
  */
-export function claimEvents(message: string, events: readonly UsageEvent[], existing: ExistingOwners, skip: ReadonlySet<string> = new Set()): Claim {
+export function claimEvents(
+  message: string,
+  events: readonly UsageEvent[],
+  existing: ExistingOwners,
+  skip: ReadonlySet<string> = new Set(),
+): Claim {
   const claim: Claim = { owned: [], toWrite: [], duplicates: [] };
   const seen = new Set<string>();
   for (const e of events) {

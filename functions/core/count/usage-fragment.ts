@@ -1,5 +1,5 @@
+import { DAY_MS, HOUR_MS, utcDay } from '../../../contract/clock.js';
 import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
-import { HOUR_MS, DAY_MS, utcDay } from '../../../contract/clock.js';
 import { assertNever } from '../../../contract/meters.js';
 
 /** A file protection change: file id, '+' protected or '-' unprotected, event time (ms), event key (tie-break). */
@@ -88,7 +88,14 @@ export function foldUsage(
   const step = range.granularity === 'hour' ? HOUR_MS : DAY_MS;
   const buckets: (UsageBucket & { users: Set<string> })[] = [];
   for (let t = range.from; t < range.to; t += step) {
-    buckets.push({ start: iso(t), end: iso(Math.min(t + step, range.to)), api_calls: 0, active_users: 0, protected_files: 0, users: new Set() });
+    buckets.push({
+      start: iso(t),
+      end: iso(Math.min(t + step, range.to)),
+      api_calls: 0,
+      active_users: 0,
+      protected_files: 0,
+      users: new Set(),
+    });
   }
   const indexOf = (ms: number) => (ms < range.from || ms >= range.to ? -1 : Math.floor((ms - range.from) / step));
   const ops: FileOp[] = [];

@@ -2,8 +2,8 @@ import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../../contract/clock.js';
 import type { FieldError } from '../../../contract/errors.js';
 import { ValidationError } from '../../../contract/errors.js';
 import { LIMITS } from '../../../contract/event-contract.js';
-import type { Customer, UsageStore } from '../shared/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
+import type { Customer, UsageStore } from '../shared/ports.js';
 import { daysBetween, distinctUsers, foldUsage, type Granularity, type UsageBucket, type UsageFragment } from './usage-fragment.js';
 
 export interface UsageQuery {
@@ -33,7 +33,7 @@ export function parseUsageQuery(q: Record<string, string | undefined>): UsageQue
   else if (customerId.length > 256) errors.push({ field: 'customer', message: 'must be at most 256 characters' });
   const time = (field: 'from' | 'to') => {
     const v = q[field];
-    if (!v) return errors.push({ field, message: 'is required (ISO-8601)' }), NaN;
+    if (!v) return (errors.push({ field, message: 'is required (ISO-8601)' }), NaN);
     // With its offset: Date.parse reads "1" as 2001 and a time without an offset in local time.
     const ms = INSTANT.test(v) ? Date.parse(v) : NaN;
     if (Number.isNaN(ms)) errors.push({ field, message: 'must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z' });
@@ -91,10 +91,12 @@ function distinctUsersInRange(fragments: UsageFragment[], from: number, to: numb
   // Hours outside the range are dropped before the union, so a partial first or last day is exact.
   const clipped = fragments.map((f) => {
     const dayStart = Date.parse(`${f.day}T00:00:00Z`);
-    const users = Object.fromEntries(Object.entries(f.users).filter(([hh]) => {
-      const t = dayStart + Number(hh) * HOUR_MS;
-      return t >= from && t < to;
-    }));
+    const users = Object.fromEntries(
+      Object.entries(f.users).filter(([hh]) => {
+        const t = dayStart + Number(hh) * HOUR_MS;
+        return t >= from && t < to;
+      }),
+    );
     return { ...f, users };
   });
   return distinctUsers(clipped).size;

@@ -8,7 +8,7 @@ import { detectLeakedKey } from './rules/leaked-key.js';
 import { accountAgeDays, detectNewAccountSurge } from './rules/new-account-surge.js';
 import { detectOffHoursBurst } from './rules/off-hours-burst.js';
 import { detectVolumeSpike } from './rules/volume-spike.js';
-import { FRAUD_RULES, type Detection, type FraudInput, type FraudRule } from './types.js';
+import { type Detection, FRAUD_RULES, type FraudInput, type FraudRule } from './types.js';
 
 /** Every rule, by name. */
 export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]>> = {
@@ -35,7 +35,8 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  */
 export function detectFraud(input: FraudInput): Detection[] {
   const ctx = buildRuleContext(validateFraudInput(input));
-  const young = accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt)) < NEW_ACCOUNT_DAYS || ctx.input.days.length < NEW_ACCOUNT_DAYS;
+  const young =
+    accountAgeDays(ctx.dayStart, Date.parse(ctx.input.createdAt)) < NEW_ACCOUNT_DAYS || ctx.input.days.length < NEW_ACCOUNT_DAYS;
   const all = FRAUD_RULES.filter((rule) => (rule === 'new_account_surge') === young).flatMap((rule) => RULES[rule](ctx));
   const specific = all.filter((d) => d.rule !== 'volume_spike');
   const out = [...specific];

@@ -1,8 +1,8 @@
 import { DAY_MS } from '../../../contract/clock.js';
-import { StateConflictError, ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, StateConflictError, ValidationError } from '../../../contract/errors.js';
 import { METERS, type Meter } from '../../../contract/meters.js';
 import { looksLikeCardNumber } from '../../../contract/privacy.js';
-import { FRAUD_RULES, type Detection, type FraudRule } from './types.js';
+import { type Detection, FRAUD_RULES, type FraudRule } from './types.js';
 
 /**
  * Unusual usage a customer told us to expect: a backfill, a migration, a load test. While it lasts, the
@@ -54,21 +54,28 @@ const REQUEST_KEYS = new Set(['from', 'to', 'rules', 'meters', 'reason']);
  *
  * @example expectedActivityOf({ from: '2026-03-09T00:00:00Z', to: '2026-03-11T00:00:00Z', reason: 'reindexing' }, { id, customerId: 'cus-1', createdBy: 'ana', now })
  */
-export function expectedActivityOf(body: ExpectedActivityRequest, ctx: { id: string; customerId: string; createdBy: string; now: number }): ExpectedActivity {
+export function expectedActivityOf(
+  body: ExpectedActivityRequest,
+  ctx: { id: string; customerId: string; createdBy: string; now: number },
+): ExpectedActivity {
   const errors: FieldError[] = [];
   for (const key of Object.keys(body)) if (!REQUEST_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
   const from = instant(body.from, 'from', errors);
   const to = instant(body.to, 'to', errors);
   if (from !== undefined && to !== undefined) {
     if (to <= from) errors.push({ field: 'to', message: 'must be after from' });
-    else if (to - from > MAX_EXPECTED_DAYS * DAY_MS) errors.push({ field: 'to', message: `must be at most ${MAX_EXPECTED_DAYS} days after from` });
+    else if (to - from > MAX_EXPECTED_DAYS * DAY_MS)
+      errors.push({ field: 'to', message: `must be at most ${MAX_EXPECTED_DAYS} days after from` });
     if (to <= ctx.now) errors.push({ field: 'to', message: 'must be in the future: expecting the past changes nothing' });
   }
   const rules = subset(body.rules, 'rules', FRAUD_RULES, DEFAULT_EXPECTED_RULES, errors);
   const meters = subset(body.meters, 'meters', METERS, METERS, errors);
-  if (typeof body.reason !== 'string' || body.reason.trim().length === 0) errors.push({ field: 'reason', message: 'is required: say what the customer expects' });
-  else if (body.reason.length > MAX_REASON_LENGTH) errors.push({ field: 'reason', message: `must be at most ${MAX_REASON_LENGTH} characters` });
-  else if (looksLikeCardNumber(body.reason)) errors.push({ field: 'reason', message: 'looks like it holds a payment card number; it is refused and not stored' });
+  if (typeof body.reason !== 'string' || body.reason.trim().length === 0)
+    errors.push({ field: 'reason', message: 'is required: say what the customer expects' });
+  else if (body.reason.length > MAX_REASON_LENGTH)
+    errors.push({ field: 'reason', message: `must be at most ${MAX_REASON_LENGTH} characters` });
+  else if (looksLikeCardNumber(body.reason))
+    errors.push({ field: 'reason', message: 'looks like it holds a payment card number; it is refused and not stored' });
   if (errors.length > 0) throw new ValidationError(errors, { customerId: ctx.customerId });
   return {
     id: ctx.id,
@@ -96,12 +103,21 @@ export interface ExpectedDetection {
  *
  * @example const { flagged, expected } = setAsideExpected(detections, await flags.expectedActivity(customerId))
  */
-export function setAsideExpected(detections: readonly Detection[], expectations: readonly ExpectedActivity[]): { flagged: Detection[]; expected: ExpectedDetection[] } {
+export function setAsideExpected(
+  detections: readonly Detection[],
+  expectations: readonly ExpectedActivity[],
+): { flagged: Detection[]; expected: ExpectedDetection[] } {
   const flagged: Detection[] = [];
   const expected: ExpectedDetection[] = [];
   for (const d of detections) {
     const cover = expectations.find(
-      (e) => e.withdrawnAt === undefined && e.customerId === d.customerId && e.rules.includes(d.rule) && e.meters.includes(d.meter) && Date.parse(e.from) <= Date.parse(d.window.from) && Date.parse(d.window.to) <= Date.parse(e.to),
+      (e) =>
+        e.withdrawnAt === undefined &&
+        e.customerId === d.customerId &&
+        e.rules.includes(d.rule) &&
+        e.meters.includes(d.meter) &&
+        Date.parse(e.from) <= Date.parse(d.window.from) &&
+        Date.parse(d.window.to) <= Date.parse(e.to),
     );
     if (cover) expected.push({ detection: d, expectedActivityId: cover.id });
     else flagged.push(d);
@@ -129,7 +145,8 @@ export class ExpectedActivityWithdrawnError extends StateConflictError {
 
 function instant(v: unknown, field: string, errors: FieldError[]): number | undefined {
   // With its offset: without one, Date.parse reads the time as the server's local time.
-  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : Number.NaN;
+  const t =
+    typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(t)) {
     errors.push({ field, message: 'must be an ISO-8601 instant with its offset (Z or ±hh:mm), e.g. 2026-03-09T00:00:00Z' });
     return undefined;

@@ -1,10 +1,10 @@
 import { DAY_MS, utcDay } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
-import { utcDayStart } from '../close/file-timeline.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
+import { METERS } from '../../../contract/meters.js';
 import { isCountryCode } from '../../../contract/privacy.js';
+import { utcDayStart } from '../close/file-timeline.js';
 import { MAX_HISTORY_DAYS } from './constants.js';
 import type { CustomerActivityDay, FraudInput, KeyDayActivity, PeerStats } from './types.js';
-import { METERS } from '../../../contract/meters.js';
 
 const INPUT_KEYS = new Set(['customerId', 'day', 'createdAt', 'period', 'days', 'peers']);
 const DAY_KEYS = new Set(['day', 'apiCalls', 'activeUsers', 'activeUsersDay', 'protectedFiles', 'keys']);
@@ -19,7 +19,8 @@ export function validateFraudInput(input: FraudInput): FraudInput {
   const errors: FieldError[] = [];
   const fail = (field: string, message: string) => errors.push({ field, message });
   for (const key of Object.keys(input)) if (!INPUT_KEYS.has(key)) fail(key, 'unknown field');
-  if (typeof input.customerId !== 'string' || input.customerId.length < 1 || input.customerId.length > 256) fail('customerId', 'must be 1-256 characters');
+  if (typeof input.customerId !== 'string' || input.customerId.length < 1 || input.customerId.length > 256)
+    fail('customerId', 'must be 1-256 characters');
   const dayStart = utcDayStart(input.day);
   if (dayStart === undefined) fail('day', `must be a UTC day, YYYY-MM-DD, got '${input.day}'`);
   const created = Date.parse(input.createdAt);
@@ -37,7 +38,8 @@ export function validateFraudInput(input: FraudInput): FraudInput {
     if (last.day !== input.day) fail('days', `must end with the scored day ${input.day}, got ${last.day}`);
     for (let i = 1; i < input.days.length; i++) {
       const prev = utcDayStart(input.days[i - 1]!.day);
-      if (prev !== undefined && input.days[i]!.day !== utcDay(prev + DAY_MS)) fail(`days[${i}].day`, `must be the day after ${input.days[i - 1]!.day}`);
+      if (prev !== undefined && input.days[i]!.day !== utcDay(prev + DAY_MS))
+        fail(`days[${i}].day`, `must be the day after ${input.days[i - 1]!.day}`);
     }
     const scored = last.keys.find((k: KeyDayActivity) => k.countriesByHour === undefined);
     if (scored) fail(`days[${input.days.length - 1}].keys`, `key ${scored.apiKeyId} needs countriesByHour on the scored day`);
@@ -52,10 +54,12 @@ function checkDay(d: CustomerActivityDay, at: string, fail: (field: string, mess
   if (utcDayStart(d.day) === undefined) fail(`${at}.day`, `must be a UTC day, YYYY-MM-DD, got '${d.day}'`);
   for (const name of ['apiCalls', 'activeUsers', 'protectedFiles'] as const) {
     const xs = d[name];
-    if (!Array.isArray(xs) || xs.length !== 24 || !xs.every(isCount)) fail(`${at}.${name}`, 'must be 24 whole numbers >= 0, one per UTC hour');
+    if (!Array.isArray(xs) || xs.length !== 24 || !xs.every(isCount))
+      fail(`${at}.${name}`, 'must be 24 whole numbers >= 0, one per UTC hour');
   }
   if (!isCount(d.activeUsersDay)) fail(`${at}.activeUsersDay`, 'must be a whole number >= 0');
-  else if (Array.isArray(d.activeUsers) && d.activeUsers.some((u) => u > d.activeUsersDay)) fail(`${at}.activeUsersDay`, 'must be at least every hour\'s distinct users');
+  else if (Array.isArray(d.activeUsers) && d.activeUsers.some((u) => u > d.activeUsersDay))
+    fail(`${at}.activeUsersDay`, "must be at least every hour's distinct users");
   if (!Array.isArray(d.keys)) return fail(`${at}.keys`, 'must be a list');
   const ids = new Set<string>();
   d.keys.forEach((k, j) => {
@@ -65,8 +69,16 @@ function checkDay(d: CustomerActivityDay, at: string, fail: (field: string, mess
     ids.add(k.apiKeyId);
     if (!isCount(k.calls)) fail(`${kat}.calls`, 'must be a whole number >= 0');
     if (!isCountRecord(k.ipPrefixes)) fail(`${kat}.ipPrefixes`, 'must map prefixes to whole numbers >= 0');
-    if (!isCountRecord(k.countries) || !Object.keys(k.countries ?? {}).every(isCountryCode)) fail(`${kat}.countries`, 'must map ISO 3166-1 alpha-2 codes to whole numbers >= 0');
-    if (k.countriesByHour !== undefined && !(Array.isArray(k.countriesByHour) && k.countriesByHour.length === 24 && k.countriesByHour.every((h: readonly string[]) => Array.isArray(h) && h.every(isCountryCode)))) {
+    if (!isCountRecord(k.countries) || !Object.keys(k.countries ?? {}).every(isCountryCode))
+      fail(`${kat}.countries`, 'must map ISO 3166-1 alpha-2 codes to whole numbers >= 0');
+    if (
+      k.countriesByHour !== undefined &&
+      !(
+        Array.isArray(k.countriesByHour) &&
+        k.countriesByHour.length === 24 &&
+        k.countriesByHour.every((h: readonly string[]) => Array.isArray(h) && h.every(isCountryCode))
+      )
+    ) {
       fail(`${kat}.countriesByHour`, 'must be 24 lists of ISO 3166-1 alpha-2 codes');
     }
   });
@@ -81,7 +93,8 @@ function checkPeers(peers: PeerStats, fail: (field: string, message: string) => 
       continue;
     }
     ages.forEach((q, i) => {
-      if (!(isCount(q.n) && q.q50 >= 0 && q.q90 >= q.q50 && q.q99 >= q.q90)) fail(`peers.byAge.${meter}[${i}]`, 'must hold n >= 0 and 0 <= q50 <= q90 <= q99');
+      if (!(isCount(q.n) && q.q50 >= 0 && q.q90 >= q.q50 && q.q99 >= q.q90))
+        fail(`peers.byAge.${meter}[${i}]`, 'must hold n >= 0 and 0 <= q50 <= q90 <= q99');
     });
   }
 }

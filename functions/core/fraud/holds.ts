@@ -1,10 +1,10 @@
 import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
-import { utcDayStart } from '../close/file-timeline.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { METERS, type Meter } from '../../../contract/meters.js';
-import { STRIPE_WINDOW_MS, type Hold } from '../billing/reporting-plan.js';
+import { type Hold, STRIPE_WINDOW_MS } from '../billing/reporting-plan.js';
+import { utcDayStart } from '../close/file-timeline.js';
 import { HOLD_ESCALATION_AGE_MS } from './constants.js';
-import { FLAG_SEVERITIES, type Detection, type Flag, type FlagSeverity } from './types.js';
+import { type Detection, FLAG_SEVERITIES, type Flag, type FlagSeverity } from './types.js';
 
 /** Which open flags hold usage back from Stripe. */
 export interface HoldPolicy {
@@ -66,7 +66,9 @@ export function holdsFromFlags(flags: readonly Flag[], policy: HoldPolicy = DEFA
     }
     out.push(toHold(cur));
   }
-  return out.sort((a, b) => a.customerId.localeCompare(b.customerId) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter) || a.from.localeCompare(b.from));
+  return out.sort(
+    (a, b) => a.customerId.localeCompare(b.customerId) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter) || a.from.localeCompare(b.from),
+  );
 }
 
 /**
@@ -80,12 +82,16 @@ export function holdEscalations(holds: readonly Hold[], nowMs: number, billableU
   const errors: FieldError[] = [];
   if (!Number.isFinite(nowMs)) errors.push({ field: 'nowMs', message: 'must be a time in ms' });
   holds.forEach((h, i) => {
-    if (utcDayStart(h.from) === undefined) errors.push({ field: `holds[${i}].from`, message: `must be a UTC day, YYYY-MM-DD, got '${h.from}'` });
+    if (utcDayStart(h.from) === undefined)
+      errors.push({ field: `holds[${i}].from`, message: `must be a UTC day, YYYY-MM-DD, got '${h.from}'` });
   });
   if (errors.length > 0) throw new ValidationError(errors);
   const lead = STRIPE_WINDOW_MS - HOLD_ESCALATION_AGE_MS;
   return holds
-    .map((h) => ({ h, deadline: Math.min(utcDayStart(h.from)! + STRIPE_WINDOW_MS, billableUntil ? billableUntil(h.from) : Number.POSITIVE_INFINITY) }))
+    .map((h) => ({
+      h,
+      deadline: Math.min(utcDayStart(h.from)! + STRIPE_WINDOW_MS, billableUntil ? billableUntil(h.from) : Number.POSITIVE_INFINITY),
+    }))
     .filter(({ deadline }) => nowMs >= deadline - lead)
     .map(({ h, deadline }) => ({ ...h, deadline: new Date(deadline).toISOString(), daysLeft: Math.floor((deadline - nowMs) / DAY_MS) }))
     .sort((a, b) => a.from.localeCompare(b.from) || a.customerId.localeCompare(b.customerId));
@@ -102,7 +108,8 @@ export function holdEscalations(holds: readonly Hold[], nowMs: number, billableU
 export function releasedDays(flag: Flag): { customerId: string; day: string }[] {
   if (flag.status !== 'dismissed') return [];
   const out: { customerId: string; day: string }[] = [];
-  for (let t = startOfUtcDay(Date.parse(flag.window.from)); t < Date.parse(flag.window.to); t += DAY_MS) out.push({ customerId: flag.customerId, day: utcDay(t) });
+  for (let t = startOfUtcDay(Date.parse(flag.window.from)); t < Date.parse(flag.window.to); t += DAY_MS)
+    out.push({ customerId: flag.customerId, day: utcDay(t) });
   return out;
 }
 
@@ -113,10 +120,13 @@ function toHold(r: { customerId: string; meter: Hold['meter']; from: number; to:
 function validatePolicy(policy: HoldPolicy): void {
   const errors: FieldError[] = [];
   for (const key of Object.keys(policy)) if (key !== 'holdSeverities') errors.push({ field: key, message: 'unknown option' });
-  if (!Array.isArray(policy.holdSeverities)) errors.push({ field: 'holdSeverities', message: `must be a list of ${FLAG_SEVERITIES.join(', ')}` });
-  else policy.holdSeverities.forEach((s, i) => {
-    if (!FLAG_SEVERITIES.includes(s)) errors.push({ field: `holdSeverities[${i}]`, message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
-  });
+  if (!Array.isArray(policy.holdSeverities))
+    errors.push({ field: 'holdSeverities', message: `must be a list of ${FLAG_SEVERITIES.join(', ')}` });
+  else
+    policy.holdSeverities.forEach((s, i) => {
+      if (!FLAG_SEVERITIES.includes(s))
+        errors.push({ field: `holdSeverities[${i}]`, message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
+    });
   if (errors.length > 0) throw new ValidationError(errors);
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
 import { MAX_EVIDENCE_POINTS } from './constants.js';
 import { severityRank } from './scoring.js';
@@ -55,7 +55,9 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   const created = new Set<string>();
   const updated = new Set<string>();
   const suppressed: Detection[] = [];
-  const ordered = [...detections].sort((a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter));
+  const ordered = [...detections].sort(
+    (a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter),
+  );
   const touching = (d: Detection) => [...working.values()].filter((f) => sameCase(f, d));
   const continueLive = (d: Detection): boolean => {
     const live = touching(d).find((f) => f.status !== 'dismissed');
@@ -117,7 +119,8 @@ function continueFlag(f: Flag, d: Detection, at: string): Flag {
   const grew = from < Date.parse(f.window.from) || to > Date.parse(f.window.to);
   const louder = d.score > f.score;
   // Another meter of a per-account pattern widens the flag to that meter (it then holds it too).
-  const otherMeter = d.meter !== f.meter && !(f.evidence.alsoMatched ?? []).some((m) => m.rule === d.rule && m.meter === d.meter && m.score >= d.score);
+  const otherMeter =
+    d.meter !== f.meter && !(f.evidence.alsoMatched ?? []).some((m) => m.rule === d.rule && m.meter === d.meter && m.score >= d.score);
   if (!grew && !louder && !otherMeter) return f;
   const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
   const severity = severityRank(d.severity) > severityRank(f.severity) ? d.severity : f.severity;
@@ -129,8 +132,14 @@ function continueFlag(f: Flag, d: Detection, at: string): Flag {
     window,
     severity,
     score,
-    evidence: mergeEvidence(f.evidence, fresh, louder && d.meter === f.meter, { old: utcDay(Date.parse(f.window.from)), fresh: utcDay(Date.parse(d.window.from)) }),
-    history: [...f.history, { at, by: 'system', action: grew || (otherMeter && !louder) ? 'extended' : 'escalated', window, severity, score }],
+    evidence: mergeEvidence(f.evidence, fresh, louder && d.meter === f.meter, {
+      old: utcDay(Date.parse(f.window.from)),
+      fresh: utcDay(Date.parse(d.window.from)),
+    }),
+    history: [
+      ...f.history,
+      { at, by: 'system', action: grew || (otherMeter && !louder) ? 'extended' : 'escalated', window, severity, score },
+    ],
   };
 }
 
@@ -145,8 +154,14 @@ function mergeEvidence(old: FlagEvidence, fresh: FlagEvidence, freshIsLouder: bo
   const merged: FlagEvidence = { ...rest, series: mergeSeries(old.series, fresh.series) };
   const keys = [...new Set([...(old.apiKeyIds ?? []), ...(fresh.apiKeyIds ?? [])])];
   if (keys.length > 0) merged.apiKeyIds = keys;
-  const places = (e: FlagEvidence) => ({ ...(e.topIpPrefixes ? { topIpPrefixes: e.topIpPrefixes } : {}), ...(e.topCountries ? { topCountries: e.topCountries } : {}) });
-  const byDay = { ...(old.placesByDay ?? (old.topIpPrefixes || old.topCountries ? { [days.old]: places(old) } : {})), ...(fresh.topIpPrefixes || fresh.topCountries ? { [days.fresh]: places(fresh) } : {}) };
+  const places = (e: FlagEvidence) => ({
+    ...(e.topIpPrefixes ? { topIpPrefixes: e.topIpPrefixes } : {}),
+    ...(e.topCountries ? { topCountries: e.topCountries } : {}),
+  });
+  const byDay = {
+    ...(old.placesByDay ?? (old.topIpPrefixes || old.topCountries ? { [days.old]: places(old) } : {})),
+    ...(fresh.topIpPrefixes || fresh.topCountries ? { [days.fresh]: places(fresh) } : {}),
+  };
   const perDay = Object.values(byDay);
   if (perDay.length > 0) merged.placesByDay = byDay;
   const prefixes = perDay.reduce<RankedValue[] | undefined>((acc, p) => mergeRanked(acc, p.topIpPrefixes), undefined);
@@ -193,7 +208,9 @@ function mergeRanked(a: readonly RankedValue[] | undefined, b: readonly RankedVa
     const prev = totals.get(v.value);
     totals.set(v.value, { value: v.value, calls: (prev?.calls ?? 0) + v.calls, ...((prev?.new ?? false) || v.new ? { new: true } : {}) });
   }
-  return [...totals.values()].sort((x, y) => Number(y.new ?? false) - Number(x.new ?? false) || y.calls - x.calls || x.value.localeCompare(y.value)).slice(0, 15);
+  return [...totals.values()]
+    .sort((x, y) => Number(y.new ?? false) - Number(x.new ?? false) || y.calls - x.calls || x.value.localeCompare(y.value))
+    .slice(0, 15);
 }
 
 /**
@@ -226,7 +243,8 @@ function validate(detections: readonly Detection[], at: string): void {
   const errors: FieldError[] = [];
   if (!Number.isFinite(Date.parse(at))) errors.push({ field: 'at', message: `must be an ISO-8601 instant, got '${at}'` });
   detections.forEach((d, i) => {
-    if (!(Date.parse(d.window.from) < Date.parse(d.window.to))) errors.push({ field: `detections[${i}].window`, message: 'must be half-open with from < to' });
+    if (!(Date.parse(d.window.from) < Date.parse(d.window.to)))
+      errors.push({ field: `detections[${i}].window`, message: 'must be half-open with from < to' });
     if (!(d.score >= 0 && d.score <= 1)) errors.push({ field: `detections[${i}].score`, message: 'must lie in [0, 1]' });
   });
   if (errors.length > 0) throw new ValidationError(errors);

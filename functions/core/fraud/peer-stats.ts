@@ -1,6 +1,6 @@
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
-import { utcDayStart } from '../close/file-timeline.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { METERS, type Meter } from '../../../contract/meters.js';
+import { utcDayStart } from '../close/file-timeline.js';
 import { NEW_ACCOUNT_DAYS } from './constants.js';
 import { accountAgeDays, comparableValue } from './rules/new-account-surge.js';
 import { quantile } from './stats.js';
@@ -44,7 +44,8 @@ export function peerStatsFrom(accounts: readonly PeerAccount[], options: PeerSta
   for (const m of METERS) for (let a = 0; a < NEW_ACCOUNT_DAYS; a++) values[m].push([]);
   accounts.forEach((acc, i) => {
     const created = Date.parse(acc.createdAt);
-    if (!Number.isFinite(created)) errors.push({ field: `accounts[${i}].createdAt`, message: `must be an ISO-8601 instant, got '${acc.createdAt}'` });
+    if (!Number.isFinite(created))
+      errors.push({ field: `accounts[${i}].createdAt`, message: `must be an ISO-8601 instant, got '${acc.createdAt}'` });
     if (exclude.has(acc.customerId) || !Number.isFinite(created)) return;
     for (const d of acc.days) {
       const start = utcDayStart(d.day);
@@ -58,7 +59,12 @@ export function peerStatsFrom(accounts: readonly PeerAccount[], options: PeerSta
     }
   });
   if (errors.length > 0) throw new ValidationError(errors);
-  const summarize = (xs: number[]): AgeQuantiles => ({ n: xs.length, q50: quantile(xs, 0.5), q90: quantile(xs, 0.9), q99: quantile(xs, 0.99) });
+  const summarize = (xs: number[]): AgeQuantiles => ({
+    n: xs.length,
+    q50: quantile(xs, 0.5),
+    q90: quantile(xs, 0.9),
+    q99: quantile(xs, 0.99),
+  });
   const byAge = Object.fromEntries(METERS.map((m) => [m, values[m].map(summarize)])) as Record<Meter, AgeQuantiles[]>;
   return { accounts: byAge.api_calls[0]!.n, byAge };
 }

@@ -33,7 +33,11 @@ export function placesOfDay(days: readonly CustomerActivityDay[], dayIndex: numb
   const attributed = [...prefixes.values()].reduce((a, b) => a + b, 0);
   const fromNew = [...prefixes].reduce((a, [p, c]) => a + (seenPrefixes.has(p) ? 0 : c), 0);
   return {
-    apiKeyIds: [...today.keys].filter((k) => k.calls > 0).sort((a, b) => b.calls - a.calls || (a.apiKeyId < b.apiKeyId ? -1 : 1)).slice(0, 5).map((k) => k.apiKeyId),
+    apiKeyIds: [...today.keys]
+      .filter((k) => k.calls > 0)
+      .sort((a, b) => b.calls - a.calls || (a.apiKeyId < b.apiKeyId ? -1 : 1))
+      .slice(0, 5)
+      .map((k) => k.apiKeyId),
     topIpPrefixes: top(prefixes, seenPrefixes, 10),
     topCountries: top(countries, seenCountries, 5),
     newPlaceShare: attributed > 0 ? Math.round((10_000 * fromNew) / attributed) / 10_000 : 0,

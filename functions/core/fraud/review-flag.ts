@@ -1,4 +1,4 @@
-import { ConflictError, StateConflictError, ValidationError, type FieldError } from '../../../contract/errors.js';
+import { ConflictError, type FieldError, StateConflictError, ValidationError } from '../../../contract/errors.js';
 import { looksLikeCardNumber } from '../../../contract/privacy.js';
 import type { Flag } from './types.js';
 
@@ -20,7 +20,10 @@ export const MAX_NOTE_LENGTH = 2000;
 export class FlagAlreadyReviewedError extends StateConflictError {
   constructor(readonly flag: Pick<Flag, 'id' | 'status' | 'history'>) {
     const last = reviewEntry(flag);
-    super(`flag ${flag.id} is already ${flag.status}${last ? ` by ${last.by} at ${last.at}` : ''}; only open flags can be reviewed`, { flagId: flag.id, status: flag.status });
+    super(`flag ${flag.id} is already ${flag.status}${last ? ` by ${last.by} at ${last.at}` : ''}; only open flags can be reviewed`, {
+      flagId: flag.id,
+      status: flag.status,
+    });
   }
 }
 
@@ -74,11 +77,15 @@ export function reviewEntry(flag: Pick<Flag, 'history'>): Flag['history'][number
 export function validateReview(review: FlagReview, flagId?: string): void {
   const errors: FieldError[] = [];
   for (const key of Object.keys(review)) if (!REVIEW_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
-  if (review.decision !== 'confirm' && review.decision !== 'dismiss') errors.push({ field: 'decision', message: "must be 'confirm' or 'dismiss'" });
+  if (review.decision !== 'confirm' && review.decision !== 'dismiss')
+    errors.push({ field: 'decision', message: "must be 'confirm' or 'dismiss'" });
   if (typeof review.note !== 'string' || review.note.trim().length === 0) errors.push({ field: 'note', message: 'is required: say why' });
   else if (review.note.length > MAX_NOTE_LENGTH) errors.push({ field: 'note', message: `must be at most ${MAX_NOTE_LENGTH} characters` });
-  else if (looksLikeCardNumber(review.note)) errors.push({ field: 'note', message: 'looks like it holds a payment card number; it is refused and not stored' });
-  if (typeof review.reviewer !== 'string' || review.reviewer.length < 1 || review.reviewer.length > 256) errors.push({ field: 'reviewer', message: 'must be 1-256 characters' });
-  if (typeof review.at !== 'string' || !Number.isFinite(Date.parse(review.at))) errors.push({ field: 'at', message: 'must be an ISO-8601 instant' });
+  else if (looksLikeCardNumber(review.note))
+    errors.push({ field: 'note', message: 'looks like it holds a payment card number; it is refused and not stored' });
+  if (typeof review.reviewer !== 'string' || review.reviewer.length < 1 || review.reviewer.length > 256)
+    errors.push({ field: 'reviewer', message: 'must be 1-256 characters' });
+  if (typeof review.at !== 'string' || !Number.isFinite(Date.parse(review.at)))
+    errors.push({ field: 'at', message: 'must be an ISO-8601 instant' });
   if (errors.length > 0) throw new ValidationError(errors, flagId ? { flagId } : {});
 }

@@ -1,8 +1,8 @@
+import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
+import { assertNever, type Meter } from '../../../contract/meters.js';
 import { scoreSeries } from '../anomaly/spike-detector.js';
 import type { SpikeDetectorOptions, SpikeResult, UsagePoint } from '../anomaly/types.js';
-import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
 import { utcDayStart } from '../close/file-timeline.js';
-import { assertNever, type Meter } from '../../../contract/meters.js';
 import { round4 } from './scoring.js';
 import type { CustomerActivityDay, EvidencePoint, EvidenceSeries, FraudInput } from './types.js';
 
@@ -37,14 +37,20 @@ export function buildRuleContext(input: FraudInput): RuleContext {
     return r;
   };
   const dailyOf = (name: string, values: readonly number[], options: SpikeDetectorOptions = {}) =>
-    memo(`d:${name}:${options.direction ?? 'up'}`, () => scoreSeries(dailyPoints(historyStart, values), { granularity: 'day', ...options }));
+    memo(`d:${name}:${options.direction ?? 'up'}`, () =>
+      scoreSeries(dailyPoints(historyStart, values), { granularity: 'day', ...options }),
+    );
   return {
     input,
     dayStart: utcDayStart(input.day)!,
     historyStart,
     dayIndex: input.days.length - 1,
     hourly: (meter) => memo(`h:${meter}`, () => scoreSeries(hourlyPoints(historyStart, input.days, meter), { granularity: 'hour' })),
-    daily: (meter) => dailyOf(meter, input.days.map((d) => dailyValue(d, meter))),
+    daily: (meter) =>
+      dailyOf(
+        meter,
+        input.days.map((d) => dailyValue(d, meter)),
+      ),
     dailyOf,
   };
 }
@@ -91,11 +97,25 @@ function dailyPoints(start: number, values: readonly number[]): UsagePoint[] {
  * An evidence series from detector verdicts: the buckets `[from, to)` of `results` (indices), each with
  * the detector's expected value and band; `flagged(i)` marks the pattern's buckets.
  */
-export function evidenceFromResults(name: string, granularity: 'hour' | 'day', results: readonly SpikeResult[], from: number, to: number, flagged: (i: number) => boolean): EvidenceSeries {
+export function evidenceFromResults(
+  name: string,
+  granularity: 'hour' | 'day',
+  results: readonly SpikeResult[],
+  from: number,
+  to: number,
+  flagged: (i: number) => boolean,
+): EvidenceSeries {
   const points: EvidencePoint[] = [];
   for (let i = Math.max(0, from); i < Math.min(results.length, to); i++) {
     const r = results[i]!;
-    points.push({ t: new Date(r.t).toISOString(), observed: r.value, expected: round4(r.expected), lo: round4(r.band[0]), hi: round4(r.band[1]), flagged: flagged(i) });
+    points.push({
+      t: new Date(r.t).toISOString(),
+      observed: r.value,
+      expected: round4(r.expected),
+      lo: round4(r.band[0]),
+      hi: round4(r.band[1]),
+      flagged: flagged(i),
+    });
   }
   return { name, granularity, points };
 }

@@ -5,7 +5,15 @@ import { stableUlid } from '../shared/ids.js';
 import type { AuditLog, FlagStore, Registry, RollupStore } from '../shared/ports.js';
 import { releasedDays } from './holds.js';
 import { flagRevision } from './merge-flags.js';
-import { FlagAlreadyReviewedError, FlagConflictError, type FlagReview, reviewEntry, reviewFlag, sameReview, validateReview } from './review-flag.js';
+import {
+  FlagAlreadyReviewedError,
+  FlagConflictError,
+  type FlagReview,
+  reviewEntry,
+  reviewFlag,
+  sameReview,
+  validateReview,
+} from './review-flag.js';
 import type { Flag } from './types.js';
 
 /** What a review reads and writes. */

@@ -1,11 +1,24 @@
-import type { BillingPeriod } from '../close/billing-period.js';
 import type { Meter } from '../../../contract/meters.js';
+import type { BillingPeriod } from '../close/billing-period.js';
 
 /** The fraud rules: a closed union, each implemented in its own module under `rules/`. */
-export type FraudRule = 'volume_spike' | 'leaked_key' | 'account_sharing' | 'new_account_surge' | 'off_hours_burst' | 'end_of_period_gaming';
+export type FraudRule =
+  | 'volume_spike'
+  | 'leaked_key'
+  | 'account_sharing'
+  | 'new_account_surge'
+  | 'off_hours_burst'
+  | 'end_of_period_gaming';
 
 /** Every rule, in the order they run and flags are listed. */
-export const FRAUD_RULES: readonly FraudRule[] = ['volume_spike', 'leaked_key', 'account_sharing', 'new_account_surge', 'off_hours_burst', 'end_of_period_gaming'];
+export const FRAUD_RULES: readonly FraudRule[] = [
+  'volume_spike',
+  'leaked_key',
+  'account_sharing',
+  'new_account_surge',
+  'off_hours_burst',
+  'end_of_period_gaming',
+];
 
 /** How loud a flag is; severities map to score bands (see `constants.ts`). */
 export type FlagSeverity = 'low' | 'medium' | 'high';

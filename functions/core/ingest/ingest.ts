@@ -1,9 +1,9 @@
-import { redactForStorage, validateEvent } from '../../../contract/event-contract.js';
-import type { FieldError } from '../../../contract/errors.js';
-import { packMessages } from '../../../contract/queue-message.js';
-import type { UsageEvent } from '../../../contract/event-contract.js';
 import type { Clock } from '../../../contract/clock.js';
-import type { AuditEntry, EventQueue, QuarantineItem, QuarantineStore } from '../shared/ports.js';
+import type { FieldError } from '../../../contract/errors.js';
+import type { UsageEvent } from '../../../contract/event-contract.js';
+import { redactForStorage, validateEvent } from '../../../contract/event-contract.js';
+import { packMessages } from '../../../contract/queue-message.js';
+import type { EventQueue, QuarantineItem, QuarantineStore } from '../shared/ports.js';
 
 export interface IngestDeps {
   queue: EventQueue;
@@ -78,14 +78,25 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
   const accepted: { id: string }[] = [];
   valid.forEach((v, i) => {
     if (failedEvents.has(i)) {
-      rejected.push({ index: v.index, id: v.event.id, retryable: true, errors: [{ field: '', message: 'could not be enqueued; resend it with the same id' }] });
+      rejected.push({
+        index: v.index,
+        id: v.event.id,
+        retryable: true,
+        errors: [{ field: '', message: 'could not be enqueued; resend it with the same id' }],
+      });
     } else accepted.push({ id: v.event.id });
   });
   rejected.sort((a, b) => a.index - b.index);
   return {
     accepted,
     rejected,
-    counts: { received: req.events.length, accepted: accepted.length, rejected: rejected.length, quarantined: quarantined.length, messages: packed.length },
+    counts: {
+      received: req.events.length,
+      accepted: accepted.length,
+      rejected: rejected.length,
+      quarantined: quarantined.length,
+      messages: packed.length,
+    },
   };
 }
 
@@ -94,8 +105,13 @@ export const MAX_QUARANTINED_CHARS = 32_000;
 
 function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
   const top = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
-  const scalars = top.filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean').map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? v.slice(0, 256) : v]);
-  return { ...Object.fromEntries(scalars.slice(0, 16)), truncated: `the event's ${size} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept` };
+  const scalars = top
+    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? v.slice(0, 256) : v]);
+  return {
+    ...Object.fromEntries(scalars.slice(0, 16)),
+    truncated: `the event's ${size} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept`,
+  };
 }
 
 function subjectOf(raw: unknown): string {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { validateEvent, type UsageEvent } from '../../../contract/event-contract.js';
-import { packMessages } from '../../../contract/queue-message.js';
 import type { Clock } from '../../../contract/clock.js';
+import { type UsageEvent, validateEvent } from '../../../contract/event-contract.js';
+import { packMessages } from '../../../contract/queue-message.js';
 import type { Customer, EventQueue, QuarantineFilter, QuarantineItem, QuarantineStore } from '../shared/ports.js';
 
 export interface ReplayDeps {
@@ -30,7 +30,7 @@ export async function replayQuarantine(filter: QuarantineFilter, deps: ReplayDep
 
   for (const item of items) {
     if (!item.replayable) {
-      kept.push({ item, why: 'not replayable: ' + (item.errors.map((e) => `${e.field} ${e.message}`).join('; ') || item.reason) });
+      kept.push({ item, why: `not replayable: ${item.errors.map((e) => `${e.field} ${e.message}`).join('; ') || item.reason}` });
       continue;
     }
     if (item.event) {
@@ -39,7 +39,11 @@ export async function replayQuarantine(filter: QuarantineFilter, deps: ReplayDep
     }
     // As ingest judged it (the key's bound source), and an event sent without an id gets one derived from
     // its quarantine item, so replaying it again, after a failure half-way, cannot count it twice.
-    const r = validateEvent(item.raw, { now, newId: () => `q-${createHash('sha256').update(`${item.customerId}|${item.reason}|${item.key}`).digest('base64url').slice(0, 26)}`, ...(item.boundSource !== undefined ? { boundSource: item.boundSource } : {}) });
+    const r = validateEvent(item.raw, {
+      now,
+      newId: () => `q-${createHash('sha256').update(`${item.customerId}|${item.reason}|${item.key}`).digest('base64url').slice(0, 26)}`,
+      ...(item.boundSource !== undefined ? { boundSource: item.boundSource } : {}),
+    });
     if (r.ok) ready.push({ item, event: r.event });
     else kept.push({ item, why: r.errors.map((e) => `${e.field} ${e.message}`).join('; ') });
   }

@@ -1,4 +1,4 @@
-import { ValidationError, type FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { Customer } from './ports.js';
 
 export interface CustomerInput {

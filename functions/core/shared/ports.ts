@@ -1,9 +1,9 @@
 import type { FieldError } from '../../../contract/errors.js';
+import type { UsageEvent } from '../../../contract/event-contract.js';
 import type { Meter } from '../../../contract/meters.js';
+import type { FileOp, UsageFragment } from '../count/usage-fragment.js';
 import type { ExpectedActivity } from '../fraud/expected-activity.js';
 import type { Flag, KeyDayActivity } from '../fraud/types.js';
-import type { UsageEvent } from '../../../contract/event-contract.js';
-import type { FileOp, UsageFragment } from '../count/usage-fragment.js';
 
 /** Raw events, stored once each under their (source, id) within the customer's day. */
 export interface EventStore {
@@ -150,7 +150,14 @@ export interface StoredDay {
 export interface RollupStore {
   getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]>;
   /** Writes a close's results for one customer in as few requests as DynamoDB allows. */
-  save(customerId: string, changes: { days: readonly StoredDay[]; periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>; files: ReadonlyMap<string, readonly FileOp[]> }): Promise<void>;
+  save(
+    customerId: string,
+    changes: {
+      days: readonly StoredDay[];
+      periodUsers: ReadonlyMap<string, ReadonlyMap<string, string>>;
+      files: ReadonlyMap<string, readonly FileOp[]>;
+    },
+  ): Promise<void>;
   /** Users active in a period, each with the first day it was seen in that period. */
   periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>>;
 

@@ -24,7 +24,15 @@ export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
 
   const result = await ingestEvents({ requestId, events: parsed.events, boundSource: key.source }, s);
   await s.audit
-    .record(auditEntry(requestId, s.clock.now(), { action: 'ingest', actor: key.principal, ...callerOf(event), counts: result.counts, details: { source: key.source } }))
+    .record(
+      auditEntry(requestId, s.clock.now(), {
+        action: 'ingest',
+        actor: key.principal,
+        ...callerOf(event),
+        counts: result.counts,
+        details: { source: key.source },
+      }),
+    )
     // The events are enqueued already: answering 5xx now would make the client resend them.
     .catch((err) => logger.error('audit record lost', { requestId, counts: result.counts, error: err as Error }));
   logger.info('ingest', { requestId, source: key.source, ...result.counts });
@@ -44,7 +52,8 @@ function parseBody(text: string, contentType: string | undefined): { events: unk
     return { error: 'body is not valid JSON' };
   }
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type === 'application/cloudevents-batch+json' && !Array.isArray(body)) return { error: 'a batch must be a JSON array of CloudEvents' };
+  if (type === 'application/cloudevents-batch+json' && !Array.isArray(body))
+    return { error: 'a batch must be a JSON array of CloudEvents' };
   if (type === 'application/cloudevents+json' && (Array.isArray(body) || typeof body !== 'object' || body === null)) {
     return { error: 'a single CloudEvent must be a JSON object' };
   }

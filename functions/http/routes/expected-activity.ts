@@ -19,9 +19,15 @@ export const postExpectedActivity: Route<Services> = async ({ event, params }, s
   const parsed = jsonBody(event);
   if ('invalid' in parsed) return parsed.invalid;
   const body = parsed.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
   if (!(await s.registry.customers([customerId])).has(customerId)) throw new NotFoundError(`customer "${customerId}" is not registered`);
-  const expected = expectedActivityOf(body as ExpectedActivityRequest, { id: s.newId(), customerId, createdBy: key.principal, now: s.clock.now() });
+  const expected = expectedActivityOf(body as ExpectedActivityRequest, {
+    id: s.newId(),
+    customerId,
+    createdBy: key.principal,
+    now: s.clock.now(),
+  });
   await s.flags.putExpectedActivity(expected);
   const { id: expectedActivityId, from, to, rules, meters, reason } = expected;
   await s.audit.record(
@@ -56,7 +62,13 @@ export const deleteExpectedActivity: Route<Services> = async ({ event, params },
   if (!found) throw new NotFoundError(`no expected activity ${id} for customer "${customerId}"`);
   const withdrawn = withdrawExpectedActivity(found, { by: key.principal, at: new Date(s.clock.now()).toISOString() });
   await s.flags.putExpectedActivity(withdrawn, { replace: true });
-  const entry = { action: 'expected_activity.withdraw', actor: key.principal, customerId, ...callerOf(event), details: { expectedActivityId: id } };
+  const entry = {
+    action: 'expected_activity.withdraw',
+    actor: key.principal,
+    customerId,
+    ...callerOf(event),
+    details: { expectedActivityId: id },
+  };
   await s.audit.record(auditEntry(s.newId(), s.clock.now(), entry));
   return json(200, withdrawn);
 };

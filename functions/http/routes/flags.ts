@@ -16,11 +16,18 @@ export const listFlags: Route<Services> = async ({ event }, s) => {
   const q = event.queryStringParameters ?? {};
   const errors: FieldError[] = [];
   if (q.status && !STATUSES.includes(q.status)) errors.push({ field: 'status', message: `must be one of ${STATUSES.join(', ')}` });
-  if (q.severity && !(FLAG_SEVERITIES as readonly string[]).includes(q.severity)) errors.push({ field: 'severity', message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
-  if (q.rule && !(FRAUD_RULES as readonly string[]).includes(q.rule)) errors.push({ field: 'rule', message: `must be one of ${FRAUD_RULES.join(', ')}` });
+  if (q.severity && !(FLAG_SEVERITIES as readonly string[]).includes(q.severity))
+    errors.push({ field: 'severity', message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
+  if (q.rule && !(FRAUD_RULES as readonly string[]).includes(q.rule))
+    errors.push({ field: 'rule', message: `must be one of ${FRAUD_RULES.join(', ')}` });
   if (errors.length) throw new ValidationError(errors);
   const flags = await s.flags.list({ status: q.status, severity: q.severity, customerId: q.customer, rule: q.rule } as FlagFilter);
-  return json(200, { flags: flags.map(({ evidence, ...f }) => ({ ...f, evidence: { summary: evidence.summary, observed: evidence.observed, expected: evidence.expected } })) });
+  return json(200, {
+    flags: flags.map(({ evidence, ...f }) => ({
+      ...f,
+      evidence: { summary: evidence.summary, observed: evidence.observed, expected: evidence.expected },
+    })),
+  });
 };
 
 /** GET /v1/flags/{id}: one flag with all its evidence. */
@@ -43,7 +50,13 @@ export const postReview: Route<Services> = async ({ event, params }, s) => {
   const body = parsed.body;
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => k !== 'decision' && k !== 'note');
-  if (unknown.length) throw new ValidationError(unknown.map((field) => ({ field, message: 'unknown field (the reviewer comes from your key)' })));
-  const review = { decision: b.decision as 'confirm' | 'dismiss', note: b.note as string, reviewer: key.principal, at: new Date(s.clock.now()).toISOString() };
+  if (unknown.length)
+    throw new ValidationError(unknown.map((field) => ({ field, message: 'unknown field (the reviewer comes from your key)' })));
+  const review = {
+    decision: b.decision as 'confirm' | 'dismiss',
+    note: b.note as string,
+    reviewer: key.principal,
+    at: new Date(s.clock.now()).toISOString(),
+  };
   return json(200, await submitReview(params.id ?? '', review, s, callerOf(event)));
 };

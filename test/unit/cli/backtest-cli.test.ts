@@ -1,17 +1,20 @@
-import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 
 describe('meter backtest', () => {
   it('prints one scored row per input row and flags an injected spike', () => {
     // Prepare: two weeks of a daily rhythm with one spike
     const rows = ['timestamp,value'];
     const start = Date.parse('2026-01-01T00:00:00Z');
-    for (let i = 0; i < 400; i++) rows.push(`${new Date(start + i * 3_600_000).toISOString()},${Math.round(100 + 50 * Math.sin((i / 24) * 2 * Math.PI)) + (i === 300 ? 900 : 0)}`);
+    for (let i = 0; i < 400; i++)
+      rows.push(
+        `${new Date(start + i * 3_600_000).toISOString()},${Math.round(100 + 50 * Math.sin((i / 24) * 2 * Math.PI)) + (i === 300 ? 900 : 0)}`,
+      );
     const file = join(mkdtempSync(join(tmpdir(), 'bt-')), 'series.csv');
-    writeFileSync(file, rows.join('\n') + '\n');
+    writeFileSync(file, `${rows.join('\n')}\n`);
     // Act
     const run = spawnSync(process.execPath, ['bin/meter.mjs', 'backtest', '--input', file], { encoding: 'utf8' });
     // Assess

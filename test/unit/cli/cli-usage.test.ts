@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 
-const meter = (...args: string[]) => spawnSync(process.execPath, ['bin/meter.mjs', ...args], { encoding: 'utf8', env: { ...process.env, METER_DATA_DIR: '/nonexistent-meter-dir' } });
+const meter = (...args: string[]) =>
+  spawnSync(process.execPath, ['bin/meter.mjs', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, METER_DATA_DIR: '/nonexistent-meter-dir' },
+  });
 
 describe('meter command line', () => {
   it('exits 0 for --help, and 2 naming the flag for an unknown or incomplete one, without a stack trace', () => {
@@ -25,7 +29,10 @@ describe('meter command line', () => {
     const unknown = meter('frobnicate');
 
     // Assess
-    expect([otherCommands.status, otherCommands.stderr.trim()]).toEqual([2, "error: 'meter nightly' does not take --day; it takes --date, --json"]);
+    expect([otherCommands.status, otherCommands.stderr.trim()]).toEqual([
+      2,
+      "error: 'meter nightly' does not take --day; it takes --date, --json",
+    ]);
     expect([unknown.status, unknown.stderr]).toEqual([2, expect.stringContaining('unknown command: frobnicate')]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { formatFlag } from '../../../cli/render/flag-view.js';
 import { openFlag } from '../../../functions/core/fraud/merge-flags.js';
 import { reviewFlag } from '../../../functions/core/fraud/review-flag.js';
-import { formatFlag } from '../../../cli/render/flag-view.js';
 import { addCalls, addPlaces, cleanDays, copyDays, inputOf, runRule, utcHourOf } from '../../fakes/fraud-fixtures.js';
 
 describe('meter flags show (text view)', () => {
@@ -11,9 +11,22 @@ describe('meter flags show (text view)', () => {
     const h = utcHourOf(13);
     const days = copyDays(cleanDays(wednesday + 1));
     addCalls(days[wednesday]!, h, days[wednesday]!.apiCalls[h]! * 4);
-    addPlaces(days[wednesday]!.keys[0]!, [{ prefix: '198.51.100.0/24', country: 'RU' }, { prefix: '198.51.101.0/24', country: 'RU' }], 900, [h]);
+    addPlaces(
+      days[wednesday]!.keys[0]!,
+      [
+        { prefix: '198.51.100.0/24', country: 'RU' },
+        { prefix: '198.51.101.0/24', country: 'RU' },
+      ],
+      900,
+      [h],
+    );
     const [detection] = runRule('volume_spike', inputOf(days));
-    const flag = reviewFlag(openFlag(detection!, '2026-02-12T00:30:00.000Z'), { decision: 'dismiss', note: 'customer backfill, confirmed by email', reviewer: 'ana', at: '2026-02-12T09:00:00.000Z' });
+    const flag = reviewFlag(openFlag(detection!, '2026-02-12T00:30:00.000Z'), {
+      decision: 'dismiss',
+      note: 'customer backfill, confirmed by email',
+      reviewer: 'ana',
+      at: '2026-02-12T09:00:00.000Z',
+    });
 
     // Act
     const text = formatFlag(flag);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { looksLikeCardNumber, passesLuhn, truncateIp } from '../../../contract/privacy.js';
 
 describe('truncateIp', () => {
@@ -27,10 +27,12 @@ describe('truncateIp', () => {
   });
 
   it('is idempotent: a prefix re-truncates to itself', () => {
-    fc.assert(fc.property(fc.ipV6(), (ip) => {
-      const p = truncateIp(ip)!;
-      expect(truncateIp(p.split('/')[0]!)).toBe(p);
-    }));
+    fc.assert(
+      fc.property(fc.ipV6(), (ip) => {
+        const p = truncateIp(ip)!;
+        expect(truncateIp(p.split('/')[0]!)).toBe(p);
+      }),
+    );
   });
 });
 

@@ -35,7 +35,14 @@ describe('backpressure', () => {
     // Prepare: the receiver is down, so sealed events stay pending
     const clock = fixedClock('2026-03-10T12:00:05.000Z');
     const down = { send: async () => Promise.reject(new Error('ECONNREFUSED')) };
-    const emitter = createUsageEmitter({ source: 'api-gw', transport: down, clock, maxPendingEvents: 2, retry: { maxAttempts: 1 }, shutdownTimeoutMs: 0 });
+    const emitter = createUsageEmitter({
+      source: 'api-gw',
+      transport: down,
+      clock,
+      maxPendingEvents: 2,
+      retry: { maxAttempts: 1 },
+      shutdownTimeoutMs: 0,
+    });
     emitter.apiCall('cus_1');
     emitter.apiCall('cus_2');
     await emitter.flush();

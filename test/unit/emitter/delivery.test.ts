@@ -7,7 +7,14 @@ const setup = (extra: { shutdownTimeoutMs?: number; maxBatchEvents?: number } = 
   const clock = fixedClock('2026-03-10T12:00:05.000Z');
   const ingest = new FakeIngest();
   const errors: EmitterError[] = [];
-  const emitter = createUsageEmitter({ source: 'api-gw', transport: ingest, clock, retry: FAST_RETRY, onError: (e) => errors.push(e), ...extra });
+  const emitter = createUsageEmitter({
+    source: 'api-gw',
+    transport: ingest,
+    clock,
+    retry: FAST_RETRY,
+    onError: (e) => errors.push(e),
+    ...extra,
+  });
   return { clock, ingest, errors, emitter };
 };
 
@@ -30,7 +37,12 @@ describe('delivery', () => {
       'com.serenity.file.unprotected',
       'com.serenity.user.active',
     ]);
-    expect(emitter.stats()).toMatchObject({ recorded: 11, accepted: 4, pending: 0, dropped: { total: 1, byReason: { after_shutdown: 1 } } });
+    expect(emitter.stats()).toMatchObject({
+      recorded: 11,
+      accepted: 4,
+      pending: 0,
+      dropped: { total: 1, byReason: { after_shutdown: 1 } },
+    });
   });
 
   it('re-sends the same ids after failed sends, so the deduping receiver counts every call exactly once', async () => {
@@ -82,7 +94,12 @@ describe('delivery', () => {
     await emitter.flush();
     // Assess
     expect(ingest.received.filter((e) => e.subject === 'cus_bad')).toHaveLength(1);
-    expect(emitter.stats()).toMatchObject({ accepted: 1, retries: 0, rejected: { total: 1, byReason: { 'invalid:subject': 1 } }, pending: 0 });
+    expect(emitter.stats()).toMatchObject({
+      accepted: 1,
+      retries: 0,
+      rejected: { total: 1, byReason: { 'invalid:subject': 1 } },
+      pending: 0,
+    });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ reason: 'rejected', retryable: false, context: { detail: 'invalid:subject' } });
     expect(errors[0]!.context.events?.map((e) => e.subject)).toEqual(['cus_bad']);
@@ -123,7 +140,13 @@ describe('delivery', () => {
     const clock = fixedClock('2026-03-10T12:00:05.000Z');
     const errors: EmitterError[] = [];
     const hanging = { send: () => new Promise<never>(() => {}) };
-    const emitter = createUsageEmitter({ source: 'api-gw', transport: hanging, clock, shutdownTimeoutMs: 50, onError: (e) => errors.push(e) });
+    const emitter = createUsageEmitter({
+      source: 'api-gw',
+      transport: hanging,
+      clock,
+      shutdownTimeoutMs: 50,
+      onError: (e) => errors.push(e),
+    });
     emitter.apiCall('cus_1');
     emitter.fileProtected('cus_1', 'file_1');
     // Act
@@ -139,7 +162,15 @@ describe('delivery during an outage', () => {
     // Prepare: every send fails; batches of 10; a 60 s flush interval; a file event every 20 ms for 1.2 s
     const ingest = new FakeIngest();
     ingest.script = new Array(10_000).fill('fail');
-    const emitter = createUsageEmitter({ source: 'api-gw', transport: ingest, clock: fixedClock('2026-03-10T12:00:05.000Z'), retry: FAST_RETRY, maxBatchEvents: 10, flushIntervalMs: 60_000, onError: () => {} });
+    const emitter = createUsageEmitter({
+      source: 'api-gw',
+      transport: ingest,
+      clock: fixedClock('2026-03-10T12:00:05.000Z'),
+      retry: FAST_RETRY,
+      maxBatchEvents: 10,
+      flushIntervalMs: 60_000,
+      onError: () => {},
+    });
 
     // Act
     for (let i = 0; i < 60; i++) {

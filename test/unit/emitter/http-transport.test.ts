@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../contract/clock.js';
-import { createHttpTransport, createUsageEmitter, type CloudEvent, type EmitterError } from '../../../emitter/index.js';
+import { type CloudEvent, createHttpTransport, createUsageEmitter, type EmitterError } from '../../../emitter/index.js';
 
 interface Seen {
   method?: string;
@@ -12,7 +12,9 @@ interface Seen {
 }
 
 /** A tiny stand-in for POST /v1/events; `answer` decides each response from the request number. */
-async function startIngest(answer: (n: number, events: CloudEvent[]) => { status: number; body: unknown; headers?: Record<string, string> }) {
+async function startIngest(
+  answer: (n: number, events: CloudEvent[]) => { status: number; body: unknown; headers?: Record<string, string> },
+) {
   const seen: Seen[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -47,7 +49,9 @@ describe('HTTP transport against POST /v1/events', () => {
             body: {
               accepted: events.filter((e) => e.subject !== 'cus_bad').map((e) => ({ id: e.id })),
               rejected: events.flatMap((e, index) =>
-                e.subject === 'cus_bad' ? [{ index, id: e.id, errors: [{ field: 'subject', message: 'is not a registered customer' }] }] : [],
+                e.subject === 'cus_bad'
+                  ? [{ index, id: e.id, errors: [{ field: 'subject', message: 'is not a registered customer' }] }]
+                  : [],
               ),
             },
           },
@@ -83,21 +87,36 @@ describe('HTTP transport against POST /v1/events', () => {
       operation: 'files.encrypt',
       clientIp: '203.0.113.0',
     });
-    expect(emitter.stats()).toMatchObject({ sent: 6, accepted: 2, retries: 3, rejected: { total: 1, byReason: { 'invalid:subject': 1 } }, pending: 0 });
+    expect(emitter.stats()).toMatchObject({
+      sent: 6,
+      accepted: 2,
+      retries: 3,
+      rejected: { total: 1, byReason: { 'invalid:subject': 1 } },
+      pending: 0,
+    });
     expect(errors.map((e) => [e.reason, e.context.detail])).toEqual([
       ['send_failed', 'http_503'],
       ['rejected', 'invalid:subject'],
     ]);
   });
 
-  it('waits as long as a 429\'s Retry-After asks before trying again', async () => {
+  it("waits as long as a 429's Retry-After asks before trying again", async () => {
     // Prepare: 429 with Retry-After: 1 (second); then accepted
     const ingest = await startIngest((n, events) =>
-      n === 1 ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } } : { status: 202, body: { accepted: events.map((e) => ({ id: e.id })), rejected: [] } },
+      n === 1
+        ? { status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '1' } }
+        : { status: 202, body: { accepted: events.map((e) => ({ id: e.id })), rejected: [] } },
     );
     server = ingest.server;
     const errors: EmitterError[] = [];
-    const emitter = createUsageEmitter({ endpoint: ingest.endpoint, apiKey: 'mk_ingest_test', source: 'api-gw', clock: fixedClock('2026-03-10T12:00:05.000Z'), retry: { baseDelayMs: 1, maxDelayMs: 5 }, onError: (e) => errors.push(e) });
+    const emitter = createUsageEmitter({
+      endpoint: ingest.endpoint,
+      apiKey: 'mk_ingest_test',
+      source: 'api-gw',
+      clock: fixedClock('2026-03-10T12:00:05.000Z'),
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      onError: (e) => errors.push(e),
+    });
     emitter.fileProtected('cus_1', 'file_1');
 
     // Act
@@ -112,7 +131,9 @@ describe('HTTP transport against POST /v1/events', () => {
   it('does not retry a 401, and splits a batch above the request limit', async () => {
     // Prepare
     const ingest = await startIngest((n, events) =>
-      n === 1 ? { status: 401, body: { error: 'unknown key' } } : { status: 202, body: { accepted: events.map((e) => ({ id: e.id })), rejected: [] } },
+      n === 1
+        ? { status: 401, body: { error: 'unknown key' } }
+        : { status: 202, body: { accepted: events.map((e) => ({ id: e.id })), rejected: [] } },
     );
     server = ingest.server;
     const transport = createHttpTransport({ endpoint: ingest.endpoint, apiKey: 'mk_ingest_wrong', requestTimeoutMs: 5_000 });

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../contract/errors.js';
-import { INGEST_LIMITS } from '../../../functions/http/routes/events.js';
 import { createUsageEmitter, DEFAULTS, INGEST_REQUEST_LIMITS, type UsageEmitterOptions } from '../../../emitter/index.js';
+import { INGEST_LIMITS } from '../../../functions/http/routes/events.js';
 import { FakeIngest } from '../../fakes/fake-ingest.js';
 
 describe('options', () => {
@@ -29,14 +29,18 @@ describe('options', () => {
         return ((e as ConfigError).context.errors as { field: string }[]).map((x) => x.field);
       }
     })();
-    expect(fields).toEqual(expect.arrayContaining(['', 'flushIntervallMs', 'source', 'retry.jitter', 'retry.maxAttempts', 'maxBatchEvents']));
+    expect(fields).toEqual(
+      expect.arrayContaining(['', 'flushIntervallMs', 'source', 'retry.jitter', 'retry.maxAttempts', 'maxBatchEvents']),
+    );
   });
 
   it('defaults to the ingest request limit, and keeps the mirrored limits equal', () => {
     // Prepare / Act / Assess
     expect(INGEST_REQUEST_LIMITS).toEqual(INGEST_LIMITS);
     expect(DEFAULTS.maxBatchEvents).toBe(INGEST_LIMITS.maxEvents);
-    expect(() => createUsageEmitter({ source: 'api-gw', transport: new FakeIngest(), maxBatchEvents: INGEST_LIMITS.maxEvents + 1 })).toThrow(/maxBatchEvents/);
+    expect(() =>
+      createUsageEmitter({ source: 'api-gw', transport: new FakeIngest(), maxBatchEvents: INGEST_LIMITS.maxEvents + 1 }),
+    ).toThrow(/maxBatchEvents/);
   });
 
   it('never keeps the process alive: a script that forgets shutdown() exits while a retry waits', () => {
@@ -50,7 +54,10 @@ describe('options', () => {
       setTimeout(() => console.log('sends', sends, 'pending', emitter.stats().pending), 200);
     `;
     // Act
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
     // Assess
     expect(run.error).toBeUndefined();
     expect(run.stderr).toBe('');

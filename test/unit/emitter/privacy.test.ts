@@ -10,7 +10,8 @@ describe('client IP privacy', () => {
     // Prepare
     const ingest = new FakeIngest();
     ingest.script = ['lose-response'];
-    ingest.verdict = (e, attempt) => (attempt === 1 && e.data.clientIp === '2001:db8:abcd::' ? { retryable: true, reason: 'not_enqueued' } : undefined);
+    ingest.verdict = (e, attempt) =>
+      attempt === 1 && e.data.clientIp === '2001:db8:abcd::' ? { retryable: true, reason: 'not_enqueued' } : undefined;
     const errors: EmitterError[] = [];
     const emitter = createUsageEmitter({
       source: 'api-gw',
@@ -26,12 +27,21 @@ describe('client IP privacy', () => {
     }
     await emitter.shutdown();
     // Assess
-    const everything = [...ingest.payloads, JSON.stringify(errors.map((e) => ({ message: e.message, context: e.context }))), JSON.stringify(emitter.stats())].join('\n');
+    const everything = [
+      ...ingest.payloads,
+      JSON.stringify(errors.map((e) => ({ message: e.message, context: e.context }))),
+      JSON.stringify(emitter.stats()),
+    ].join('\n');
     for (const ip of FULL_IPS) expect(everything).not.toContain(ip);
     expect(everything).not.toContain('113.77');
     expect(everything).not.toContain('100.99');
     expect(ingest.batches.length).toBeGreaterThan(1); // the retry path was taken too
-    expect(ingest.storedOf('com.serenity.api.call').map((e) => e.data.clientIp).sort()).toEqual(['198.51.100.0', '2001:db8:abcd::', '203.0.113.0']);
+    expect(
+      ingest
+        .storedOf('com.serenity.api.call')
+        .map((e) => e.data.clientIp)
+        .sort(),
+    ).toEqual(['198.51.100.0', '2001:db8:abcd::', '203.0.113.0']);
     expect(ingest.apiCalls('cus_1')).toBe(3);
     expect(errors.filter((e) => e.reason === 'invalid_input')).toHaveLength(3);
   });

@@ -25,7 +25,12 @@ describe('recording never throws into the caller', () => {
     // Prepare
     const ingest = new FakeIngest();
     const errors: EmitterError[] = [];
-    const emitter = createUsageEmitter({ source: 'api-gw', transport: ingest, clock: fixedClock('2026-03-10T12:00:05.000Z'), onError: (e) => errors.push(e) });
+    const emitter = createUsageEmitter({
+      source: 'api-gw',
+      transport: ingest,
+      clock: fixedClock('2026-03-10T12:00:05.000Z'),
+      onError: (e) => errors.push(e),
+    });
     const garbage: [unknown, unknown][] = [
       [undefined, undefined],
       [null, null],
@@ -72,7 +77,12 @@ describe('recording never throws into the caller', () => {
   it('names the caller-facing field and reason for the common mistakes', () => {
     // Prepare
     const errors: EmitterError[] = [];
-    const emitter = createUsageEmitter({ source: 'api-gw', transport: new FakeIngest(), clock: fixedClock('2026-03-10T12:00:05.000Z'), onError: (e) => errors.push(e) });
+    const emitter = createUsageEmitter({
+      source: 'api-gw',
+      transport: new FakeIngest(),
+      clock: fixedClock('2026-03-10T12:00:05.000Z'),
+      onError: (e) => errors.push(e),
+    });
     // Act
     emitter.apiCall('cus#1');
     emitter.apiCall('cus_1', { clientIp: '999.1.1.1' });
@@ -123,9 +133,16 @@ describe('recording never throws into the caller', () => {
     const emitter = createUsageEmitter({ source: 'api-gw', transport: new FakeIngest(), clock: fixedClock('2026-03-10T12:00:05.000Z') });
     // Act / Assess
     fc.assert(
-      fc.property(fc.anything(), fc.oneof(fc.anything(), fc.record({ operation: fc.anything(), clientIp: fc.anything(), quantity: fc.anything(), country: fc.anything() })), (a, b) => {
-        expect(callAll(emitter, a, b)).toEqual([undefined, undefined, undefined, undefined]);
-      }),
+      fc.property(
+        fc.anything(),
+        fc.oneof(
+          fc.anything(),
+          fc.record({ operation: fc.anything(), clientIp: fc.anything(), quantity: fc.anything(), country: fc.anything() }),
+        ),
+        (a, b) => {
+          expect(callAll(emitter, a, b)).toEqual([undefined, undefined, undefined, undefined]);
+        },
+      ),
       { numRuns: 500 },
     );
     void emitter.shutdown();

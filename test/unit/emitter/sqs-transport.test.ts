@@ -1,8 +1,8 @@
-import type { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../contract/clock.js';
 import { parseMessage } from '../../../contract/queue-message.js';
-import { createSqsTransport, createUsageEmitter, type CloudEvent } from '../../../emitter/index.js';
+import { type CloudEvent, createSqsTransport, createUsageEmitter } from '../../../emitter/index.js';
 
 /** An SQSClient stand-in that keeps every SendMessageBatch body and accepts all entries. */
 function fakeSqs() {
@@ -20,7 +20,12 @@ describe('SQS transport', () => {
   it('puts events on the queue normalised exactly as ingest would', async () => {
     // Prepare
     const sqs = fakeSqs();
-    const emitter = createUsageEmitter({ queueUrl: 'http://sqs.local/000/events', sqs: sqs.client, source: 'api-gw', clock: fixedClock('2026-03-10T12:00:05.000Z') });
+    const emitter = createUsageEmitter({
+      queueUrl: 'http://sqs.local/000/events',
+      sqs: sqs.client,
+      source: 'api-gw',
+      clock: fixedClock('2026-03-10T12:00:05.000Z'),
+    });
     for (let i = 0; i < 4; i++) emitter.apiCall('cus_1', { operation: 'files.encrypt', clientIp: '203.0.113.50' });
     emitter.fileProtected('cus_2', 'file_9');
     // Act
@@ -30,7 +35,13 @@ describe('SQS transport', () => {
     expect(sqs.bodies.flatMap((b) => parseMessage(b).invalid)).toEqual([]);
     expect(events).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ customerId: 'cus_1', type: 'com.serenity.api.call', quantity: 4, ipPrefix: '203.0.113.0/24', time: '2026-03-10T12:00:00.000Z' }),
+        expect.objectContaining({
+          customerId: 'cus_1',
+          type: 'com.serenity.api.call',
+          quantity: 4,
+          ipPrefix: '203.0.113.0/24',
+          time: '2026-03-10T12:00:00.000Z',
+        }),
         expect.objectContaining({ customerId: 'cus_2', type: 'com.serenity.file.protected', fileId: 'file_9', quantity: 1 }),
       ]),
     );
@@ -41,7 +52,11 @@ describe('SQS transport', () => {
   it('rejects, without retry, an event that no longer passes the contract', async () => {
     // Prepare: an event recorded 36 days before it is sent
     const sqs = fakeSqs();
-    const transport = createSqsTransport({ queueUrl: 'http://sqs.local/000/events', sqs: sqs.client, clock: fixedClock('2026-03-10T12:00:00.000Z') });
+    const transport = createSqsTransport({
+      queueUrl: 'http://sqs.local/000/events',
+      sqs: sqs.client,
+      clock: fixedClock('2026-03-10T12:00:00.000Z'),
+    });
     const stale: CloudEvent = {
       specversion: '1.0',
       id: 'old_1',
@@ -55,7 +70,10 @@ describe('SQS transport', () => {
     // Act
     const result = await transport.send([stale]);
     // Assess
-    expect(result).toEqual({ accepted: [], rejected: [expect.objectContaining({ id: 'old_1', retryable: false, reason: 'invalid:time' })] });
+    expect(result).toEqual({
+      accepted: [],
+      rejected: [expect.objectContaining({ id: 'old_1', retryable: false, reason: 'invalid:time' })],
+    });
     expect(sqs.bodies).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { periodContaining } from '../../../functions/core/close/billing-period.js';
-import { validateFraudInput } from '../../../functions/core/fraud/fraud-input.js';
 import { createRandom, derive } from '../../../eval/prng.js';
 import { generateScenario, planInjections, type ScenarioOptions } from '../../../eval/synthetic.js';
+import { periodContaining } from '../../../functions/core/close/billing-period.js';
+import { validateFraudInput } from '../../../functions/core/fraud/fraud-input.js';
 import { FRAUD_RULES } from '../../../functions/core/fraud/types.js';
 
 const OPTIONS: ScenarioOptions = { seed: 11, customers: 40, start: '2026-01-05', days: 40, newAccountDays: [10, 30] };
@@ -39,7 +39,9 @@ describe('generateScenario', () => {
       expect(c.days.some((d) => d.day === l.from)).toBe(true);
       expect(l.from < l.to).toBe(true);
     }
-    const surged = s.labels.filter((l) => l.pattern === 'new_account_surge').map((l) => s.customers.find((c) => c.customerId === l.customerId)!);
+    const surged = s.labels
+      .filter((l) => l.pattern === 'new_account_surge')
+      .map((l) => s.customers.find((c) => c.customerId === l.customerId)!);
     expect(surged.every((c) => c.onboarding.length === 0 && Date.parse(c.createdAt) >= Date.parse('2026-01-05'))).toBe(true);
   });
 
@@ -57,7 +59,15 @@ describe('generateScenario', () => {
       if (!touched.has(c.customerId)) expect(c).toEqual(clean.customers[i]);
       else expect(c.days).not.toEqual(clean.customers[i]!.days);
       const last = c.days[c.days.length - 1]!;
-      expect(() => validateFraudInput({ customerId: c.customerId, day: last.day, createdAt: c.createdAt, period: periodContaining(Date.parse(`${last.day}T00:00:00Z`), c.anchorDay), days: c.days })).not.toThrow();
+      expect(() =>
+        validateFraudInput({
+          customerId: c.customerId,
+          day: last.day,
+          createdAt: c.createdAt,
+          period: periodContaining(Date.parse(`${last.day}T00:00:00Z`), c.anchorDay),
+          days: c.days,
+        }),
+      ).not.toThrow();
     });
   });
 });

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { makeIngestHandler } from '../../../functions/handlers/ingest.js';
+import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../contract/clock.js';
 import { hashKey } from '../../../functions/core/shared/api-keys.js';
+import { makeIngestHandler } from '../../../functions/handlers/ingest.js';
 import type { Services } from '../../../functions/runtime/services.js';
 import { MemoryQuarantine, MemoryQueue } from '../../fakes/memory-ports.js';
 
@@ -27,7 +27,14 @@ const request = (events: unknown[]): APIGatewayProxyEventV2 =>
     requestContext: { http: { method: 'POST', path: '/v1/events', sourceIp: '203.0.113.5' } },
   }) as unknown as APIGatewayProxyEventV2;
 
-const call = (id: string) => ({ specversion: '1.0', type: 'com.serenity.api.call', source: 'gw', subject: 'acme', id, time: '2026-11-29T11:00:00Z' });
+const call = (id: string) => ({
+  specversion: '1.0',
+  type: 'com.serenity.api.call',
+  source: 'gw',
+  subject: 'acme',
+  id,
+  time: '2026-11-29T11:00:00Z',
+});
 
 describe('POST /v1/events status', () => {
   it('is 503 when nothing valid could be enqueued, so the whole request may be resent', async () => {
@@ -38,7 +45,10 @@ describe('POST /v1/events status', () => {
     const res = await makeIngestHandler(services(queue))(request([call('a'), call('b')]));
     // Assess
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).rejected.map((r: { id: string; retryable: boolean }) => [r.id, r.retryable])).toEqual([['a', true], ['b', true]]);
+    expect(JSON.parse(res.body!).rejected.map((r: { id: string; retryable: boolean }) => [r.id, r.retryable])).toEqual([
+      ['a', true],
+      ['b', true],
+    ]);
   });
 
   it('is 202 when everything valid was enqueued', async () => {

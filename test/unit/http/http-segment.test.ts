@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSegment } from '../../../functions/http/request.js';
 import { ValidationError } from '../../../contract/errors.js';
+import { decodeSegment } from '../../../functions/http/request.js';
 
 describe('decodeSegment', () => {
   it('decodes a path segment, and refuses a malformed or over-long one by field (a 400, not a DynamoDB 500)', () => {

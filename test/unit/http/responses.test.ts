@@ -1,12 +1,22 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { AuthError, ConfigError, ConflictError, NotFoundError, PermanentError, StateConflictError, TransientError, ValidationError } from '../../../contract/errors.js';
+import {
+  AuthError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  PermanentError,
+  StateConflictError,
+  TransientError,
+  ValidationError,
+} from '../../../contract/errors.js';
 import { ExpectedActivityWithdrawnError } from '../../../functions/core/fraud/expected-activity.js';
 import { FlagAlreadyReviewedError, FlagConflictError } from '../../../functions/core/fraud/review-flag.js';
 import { errorResponse } from '../../../functions/http/responses.js';
 import { makeRouter } from '../../../functions/http/router.js';
 
-const request = (method: string, path: string) => ({ rawPath: path, headers: {}, requestContext: { http: { method, path } } }) as unknown as APIGatewayProxyEventV2;
+const request = (method: string, path: string) =>
+  ({ rawPath: path, headers: {}, requestContext: { http: { method, path } } }) as unknown as APIGatewayProxyEventV2;
 
 describe('errorResponse: every domain error mapped to its status in one place', () => {
   it.each([
@@ -18,7 +28,11 @@ describe('errorResponse: every domain error mapped to its status in one place', 
     ['a flag conflict the route could not resolve', new FlagConflictError(['f1']), 409],
     ['a step already taken', new StateConflictError('already done'), 409],
     ['a flag already reviewed', new FlagAlreadyReviewedError({ id: 'f1', status: 'dismissed', history: [] }), 409],
-    ['an expectation already withdrawn', new ExpectedActivityWithdrawnError({ id: 'e1', withdrawnBy: 'ana', withdrawnAt: '2026-03-01T00:00:00Z' } as never), 409],
+    [
+      'an expectation already withdrawn',
+      new ExpectedActivityWithdrawnError({ id: 'e1', withdrawnBy: 'ana', withdrawnAt: '2026-03-01T00:00:00Z' } as never),
+      409,
+    ],
     ['an outside system that may recover', new TransientError('throttled'), 503],
     ['a permanent failure', new PermanentError('no'), 500],
     ['bad configuration', new ConfigError('TABLE_X is not set'), 500],
@@ -44,7 +58,11 @@ describe('makeRouter', () => {
 
   it('hands a route its path parameters and answers 404 for a request no route takes', async () => {
     // Act
-    const [found, unknown, emptySegment] = await Promise.all([router(request('GET', '/v1/things/t%201')), router(request('POST', '/v1/things/t1')), router(request('GET', '/v1/things/'))]);
+    const [found, unknown, emptySegment] = await Promise.all([
+      router(request('GET', '/v1/things/t%201')),
+      router(request('POST', '/v1/things/t1')),
+      router(request('GET', '/v1/things/')),
+    ]);
     // Assess
     expect([found.statusCode, found.body]).toEqual([200, 't%201']);
     expect([unknown.statusCode, emptySegment.statusCode]).toEqual([404, 404]);

@@ -1,8 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { ListTablesCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../../local/dynamodb-local.js';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../../functions/resources.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../../local/dynamodb-local.js';
 
 // `npm start` keeps its data under `.meter`, a path relative to where it runs.
 const RELATIVE = `.meter-test-${process.pid}`;

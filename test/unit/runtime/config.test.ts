@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../functions/runtime/config.js';
 import { ConfigError } from '../../../contract/errors.js';
-import { TABLES, EVENT_QUEUE } from '../../../functions/resources.js';
+import { EVENT_QUEUE, TABLES } from '../../../functions/resources.js';
+import { loadConfig } from '../../../functions/runtime/config.js';
 
 const BASE = {
   ...Object.fromEntries(Object.values(TABLES).map((t) => [t.env, `serenity-${t.env.toLowerCase()}`])),

@@ -23,12 +23,12 @@
  * scored day.
  */
 import { DAY_MS } from '../../../../contract/clock.js';
+import { scoreSeries } from '../../anomaly/spike-detector.js';
+import type { SpikeResult } from '../../anomaly/types.js';
 import { ACCOUNT_SHARING, EVIDENCE_CONTEXT } from '../constants.js';
 import { dailyValue, evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import { median } from '../stats.js';
-import { scoreSeries } from '../../anomaly/spike-detector.js';
-import type { SpikeResult } from '../../anomaly/types.js';
 import type { Detection, EvidencePoint } from '../types.js';
 import { strengthOfResult } from './volume-spike.js';
 
@@ -37,7 +37,8 @@ export function detectAccountSharing(ctx: RuleContext): Detection[] {
   const i = ctx.dayIndex;
   const calls = ctx.daily('api_calls');
   const [lo, hi] = ACCOUNT_SHARING.flatCallsRatio;
-  const flat = (c: SpikeResult) => !c.warm || (!c.flagged && c.z >= -ACCOUNT_SHARING.flatCallsZ && c.value >= lo * c.expected && c.value <= hi * c.expected);
+  const flat = (c: SpikeResult) =>
+    !c.warm || (!c.flagged && c.z >= -ACCOUNT_SHARING.flatCallsZ && c.value >= lo * c.expected && c.value <= hi * c.expected);
   const raw = ctx.daily('active_users')[i]!;
   const c = calls[i]!;
   if (!c.warm || !flat(c) || raw.expected < ACCOUNT_SHARING.minUsers) return [];
@@ -45,7 +46,11 @@ export function detectAccountSharing(ctx: RuleContext): Detection[] {
   const usual = median(callsPerDay.slice(0, i));
   if (!(usual > 0)) return [];
   // Only days whose calls stayed flat enter the series: a backfill or an outage would swing it for reasons that are not the users'.
-  const points = ctx.input.days.flatMap((d, k) => (flat(calls[k]!) ? [{ t: ctx.historyStart + k * DAY_MS, value: Math.round((d.activeUsersDay * usual) / Math.max(1, callsPerDay[k]!)) }] : []));
+  const points = ctx.input.days.flatMap((d, k) =>
+    flat(calls[k]!)
+      ? [{ t: ctx.historyStart + k * DAY_MS, value: Math.round((d.activeUsersDay * usual) / Math.max(1, callsPerDay[k]!)) }]
+      : [],
+  );
   const users = scoreSeries(points, { granularity: 'day', direction: 'both', tuning: { zFlag: ACCOUNT_SHARING.zFlag } });
   const u = users[users.length - 1]!;
   if (!u.flagged) return [];
@@ -84,9 +89,23 @@ export function detectAccountSharing(ctx: RuleContext): Detection[] {
         variant: fewer ? 'calls_per_user_up' : 'users_up_calls_flat',
         observed: dayUsers,
         expected: round4(raw.expected),
-        signals: { strength: round4(strength), adjustedUsers: u.value, expectedAdjustedUsers: round4(u.expected), adjustedUsersZ: round4(u.z), callsZ: round4(c.z), usualDailyCalls: round4(usual) },
+        signals: {
+          strength: round4(strength),
+          adjustedUsers: u.value,
+          expectedAdjustedUsers: round4(u.expected),
+          adjustedUsersZ: round4(u.z),
+          callsZ: round4(c.z),
+          usualDailyCalls: round4(usual),
+        },
         series: [
-          evidenceFromResults('active users per day, adjusted for the day\'s calls', 'day', users, fromPoint, users.length, (k) => k === users.length - 1),
+          evidenceFromResults(
+            "active users per day, adjusted for the day's calls",
+            'day',
+            users,
+            fromPoint,
+            users.length,
+            (k) => k === users.length - 1,
+          ),
           evidenceFromResults('active users per day', 'day', ctx.daily('active_users'), from, i + 1, () => false),
           evidenceFromResults('API calls per day', 'day', calls, from, i + 1, () => false),
           { name: 'API calls per active user per day', granularity: 'day', points: ratioPoints },

@@ -13,8 +13,9 @@
  * The meter is `protected_files`; window: the scored day. A hold on it keeps the period's
  * protected-files report back (a `last` meter reports the period's value), which is the point.
  */
-import { periodContaining } from '../../close/billing-period.js';
+
 import { DAY_MS, HOUR_MS } from '../../../../contract/clock.js';
+import { periodContaining } from '../../close/billing-period.js';
 import { END_OF_PERIOD_GAMING } from '../constants.js';
 import type { RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
@@ -64,7 +65,14 @@ export function detectEndOfPeriodGaming(ctx: RuleContext): Detection[] {
         summary: `protected files fell from ${verdict.peak} to ${verdict.end} (${Math.round(verdict.share * 100)} %) with the period ending ${periodEnd}; the customer's biggest earlier drop was ${Math.round(biggestDrop * 100)} %`,
         observed: verdict.end,
         expected: verdict.peak,
-        signals: { strength: round4(verdict.strength), dropShare: round4(verdict.share), bar: round4(verdict.bar), biggestEarlierDrop: round4(biggestDrop), peak: verdict.peak, end: verdict.end },
+        signals: {
+          strength: round4(verdict.strength),
+          dropShare: round4(verdict.share),
+          bar: round4(verdict.bar),
+          biggestEarlierDrop: round4(biggestDrop),
+          peak: verdict.peak,
+          end: verdict.end,
+        },
         series: [{ name: 'protected files at the end of each hour', granularity: 'hour', points: hourSeries(ctx, counts, verdict) }],
       },
     },

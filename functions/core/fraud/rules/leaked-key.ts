@@ -41,12 +41,12 @@
  * prefixes and countries, new ones marked.
  */
 import { DAY_MS } from '../../../../contract/clock.js';
+import type { SpikeResult } from '../../anomaly/types.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY } from '../constants.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
-import type { SpikeResult } from '../../anomaly/types.js';
-import type { Detection, EvidenceSeries, FraudInput, KeyDayActivity, RankedValue } from '../types.js';
 import { mean, quantile } from '../stats.js';
+import type { Detection, EvidenceSeries, FraudInput, KeyDayActivity, RankedValue } from '../types.js';
 import { strengthOfResult } from './volume-spike.js';
 
 /** What one key did on one day, measured against its baseline. */
@@ -81,7 +81,10 @@ export function detectLeakedKey(ctx: RuleContext): Detection[] {
   const verdicts = today.keys
     .filter((k) => k.calls > 0)
     .map((k) => ({ key: k, verdict: judgeKey(ctx, k.apiKeyId, customerLevel) }))
-    .filter((v): v is { key: KeyDayActivity; verdict: KeyDayVerdict & { series: EvidenceSeries[] } } => v.verdict !== undefined && v.verdict.strength >= 1);
+    .filter(
+      (v): v is { key: KeyDayActivity; verdict: KeyDayVerdict & { series: EvidenceSeries[] } } =>
+        v.verdict !== undefined && v.verdict.strength >= 1,
+    );
   if (verdicts.length === 0) return [];
   verdicts.sort((a, b) => b.verdict.strength - a.verdict.strength);
   const strongest = verdicts[0]!.verdict;
@@ -111,8 +114,14 @@ export function detectLeakedKey(ctx: RuleContext): Detection[] {
         signals: Object.fromEntries(Object.entries(strongest.signals).map(([k, v]) => [k, round4(v)])),
         series: verdicts.flatMap((v) => v.verdict.series),
         apiKeyIds: keyIds,
-        topIpPrefixes: ranked(verdicts.map((v) => v.key.ipPrefixes), newPrefixes),
-        topCountries: ranked(verdicts.map((v) => v.key.countries), newCountries),
+        topIpPrefixes: ranked(
+          verdicts.map((v) => v.key.ipPrefixes),
+          newPrefixes,
+        ),
+        topCountries: ranked(
+          verdicts.map((v) => v.key.countries),
+          newCountries,
+        ),
       },
     },
   ];
@@ -132,19 +141,32 @@ class PlacesBaseline {
     const max = (f: (b: BaselineDay) => number) => Math.max(0, ...recent.map(f));
     // How many of its usual prefixes the key still uses: a migration leaves few, a leak leaves them all.
     // "Usual" is a quiet day's count (the lower quartile of two weeks), so a weekend is not a move.
-    const usualActive = quantile(recent.slice(-14).map((b) => b.activePrefixes), 0.25);
+    const usualActive = quantile(
+      recent.slice(-14).map((b) => b.activePrefixes),
+      0.25,
+    );
     const retained = own && usualActive > 0 ? m.knownActive / usualActive : 1;
     const moved = retained < LEAKED_KEY.minRetainedShare;
     const prefixBar = Math.max(LEAKED_KEY.minNewPrefixes, LEAKED_KEY.newMargin * max((b) => b.newPrefixes) + LEAKED_KEY.newPrefixSlack);
     const countryBar = Math.max(LEAKED_KEY.minNewCountries, LEAKED_KEY.newMargin * max((b) => b.newCountries) + LEAKED_KEY.newCountrySlack);
     const hourBar = Math.max(LEAKED_KEY.minHourCountries, max((b) => b.maxHourCountries) + LEAKED_KEY.hourSlack);
-    const jumpStrength = own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
+    const jumpStrength =
+      own && !moved && own.jump.flagged && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixes ? strengthOfResult(own.jump) : 0;
     const callsBar = Math.max(LEAKED_KEY.minNewCalls, LEAKED_KEY.newCallsMargin * max((b) => b.newCalls));
     const newCallShare = a.calls > 0 ? m.newCalls / a.calls : 0;
     // The new calls beyond the busiest new prefix: one new place is a user's new address or an added server.
     const spreadNewCalls = m.newCalls - m.topNewCalls;
-    const newCallsStrength = own && !moved && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixesWithCalls && newCallShare >= LEAKED_KEY.minNewCallShare ? spreadNewCalls / callsBar : 0;
-    const strength = Math.max(jumpStrength, newCallsStrength, moved ? 0 : m.newPrefixes.size / prefixBar, m.newCountries.size / countryBar, m.maxHourCountries / hourBar);
+    const newCallsStrength =
+      own && !moved && m.newPrefixes.size >= LEAKED_KEY.minNewPrefixesWithCalls && newCallShare >= LEAKED_KEY.minNewCallShare
+        ? spreadNewCalls / callsBar
+        : 0;
+    const strength = Math.max(
+      jumpStrength,
+      newCallsStrength,
+      moved ? 0 : m.newPrefixes.size / prefixBar,
+      m.newCountries.size / countryBar,
+      m.maxHourCountries / hourBar,
+    );
     return {
       ...m,
       moved,
@@ -177,14 +199,25 @@ class PlacesBaseline {
     for (const [c, n] of Object.entries(a.countries)) if (n > 0) this.seenCountry.set(c, i);
     // A day without hourly countries is bounded by its distinct countries of the day.
     const hourly = a.countriesByHour ? m.maxHourCountries : significantCountries(a).size;
-    this.days.push({ dayIndex: i, activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length, newPrefixes: moved ? 0 : m.newPrefixes.size, newCountries: m.newCountries.size, newCalls: m.newCalls, maxHourCountries: hourly });
+    this.days.push({
+      dayIndex: i,
+      activePrefixes: Object.values(a.ipPrefixes).filter((c) => c > 0).length,
+      newPrefixes: moved ? 0 : m.newPrefixes.size,
+      newCountries: m.newCountries.size,
+      newCalls: m.newCalls,
+      maxHourCountries: hourly,
+    });
   }
 
   private measure(a: KeyDayActivity, i: number) {
     const isSeen = (seen: Map<string, number>, v: string) => (seen.get(v) ?? Number.NEGATIVE_INFINITY) >= i - LEAKED_KEY.lookbackDays;
     const significant = significantCountries(a);
     return {
-      newPrefixes: new Set(Object.entries(a.ipPrefixes).filter(([p, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(this.seenPrefix, p)).map(([p]) => p)),
+      newPrefixes: new Set(
+        Object.entries(a.ipPrefixes)
+          .filter(([p, c]) => c >= LEAKED_KEY.minCallsPerNewValue && !isSeen(this.seenPrefix, p))
+          .map(([p]) => p),
+      ),
       newCountries: new Set([...significant].filter((c) => !isSeen(this.seenCountry, c))),
       newCalls: Object.entries(a.ipPrefixes).reduce((s, [p, c]) => s + (isSeen(this.seenPrefix, p) ? 0 : c), 0),
       topNewCalls: Math.max(0, ...Object.entries(a.ipPrefixes).map(([p, c]) => (isSeen(this.seenPrefix, p) ? 0 : c))),
@@ -197,7 +230,11 @@ class PlacesBaseline {
 /** Countries carrying at least `minCountryShare` of the key's calls (and `minCountryCalls`): a traveller's few calls are not a place the key is used from. */
 function significantCountries(a: KeyDayActivity): Set<string> {
   const floor = Math.max(LEAKED_KEY.minCountryCalls, LEAKED_KEY.minCountryShare * a.calls);
-  return new Set(Object.entries(a.countries).filter(([, n]) => n >= floor).map(([c]) => c));
+  return new Set(
+    Object.entries(a.countries)
+      .filter(([, n]) => n >= floor)
+      .map(([c]) => c),
+  );
 }
 
 /**
@@ -229,7 +266,11 @@ function replay(
 }
 
 /** The verdict on the scored day for one key, with its evidence series; undefined when it cannot be judged. */
-function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly (KeyDayActivity | undefined)[]): (KeyDayVerdict & { series: EvidenceSeries[] }) | undefined {
+function judgeKey(
+  ctx: RuleContext,
+  keyId: string,
+  customerLevel: () => readonly (KeyDayActivity | undefined)[],
+): (KeyDayVerdict & { series: EvidenceSeries[] }) | undefined {
   const days = ctx.input.days;
   const activity = days.map((d) => d.keys.find((k) => k.apiKeyId === keyId));
   const prefixCounts = activity.map((a) => (a ? Object.values(a.ipPrefixes).filter((c) => c > 0).length : 0));
@@ -251,10 +292,25 @@ function judgeKey(ctx: RuleContext, keyId: string, customerLevel: () => readonly
     points: run.perDay.slice(from).flatMap((p, k) =>
       p === undefined
         ? []
-        : [{ t: new Date(ctx.historyStart + (from + k) * DAY_MS).toISOString(), observed: p.verdict.newPrefixes.size, expected: round4(p.verdict.usualNewPrefixes), lo: 0, hi: p.verdict.prefixBar, flagged: p.verdict.strength >= 1 }],
+        : [
+            {
+              t: new Date(ctx.historyStart + (from + k) * DAY_MS).toISOString(),
+              observed: p.verdict.newPrefixes.size,
+              expected: round4(p.verdict.usualNewPrefixes),
+              lo: 0,
+              hi: p.verdict.prefixBar,
+              flagged: p.verdict.strength >= 1,
+            },
+          ],
     ),
   };
-  return { ...verdict, series: [evidenceFromResults(`distinct IP prefixes per day (key ${keyId})`, 'day', jump, from, ctx.dayIndex + 1, (i) => i === ctx.dayIndex), newSeries] };
+  return {
+    ...verdict,
+    series: [
+      evidenceFromResults(`distinct IP prefixes per day (key ${keyId})`, 'day', jump, from, ctx.dayIndex + 1, (i) => i === ctx.dayIndex),
+      newSeries,
+    ],
+  };
 }
 
 /** All of a customer's keys as one: the fallback baseline for young keys. */
@@ -280,6 +336,8 @@ function unionOfKeys(days: FraudInput['days']): (KeyDayActivity | undefined)[] {
 function ranked(records: readonly Readonly<Record<string, number>>[], fresh: ReadonlySet<string>): RankedValue[] {
   const totals = new Map<string, number>();
   for (const r of records) for (const [v, c] of Object.entries(r)) totals.set(v, (totals.get(v) ?? 0) + c);
-  const sorted = [...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([value, calls]) => ({ value, calls, new: fresh.has(value) }));
+  const sorted = [...totals]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([value, calls]) => ({ value, calls, new: fresh.has(value) }));
   return [...sorted.filter((v) => v.new).slice(0, 10), ...sorted.filter((v) => !v.new).slice(0, 5)];
 }

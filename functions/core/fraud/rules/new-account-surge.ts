@@ -17,8 +17,8 @@
  */
 import { DAY_MS, HOUR_MS, startOfUtcDay } from '../../../../contract/clock.js';
 import { METERS, type Meter } from '../../../../contract/meters.js';
-import { foldedMeter } from '../merge-flags.js';
 import { NEW_ACCOUNT_DAYS, NEW_ACCOUNT_SURGE } from '../constants.js';
+import { foldedMeter } from '../merge-flags.js';
 import { dailyValue, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { AgeQuantiles, Detection, EvidencePoint } from '../types.js';
@@ -65,7 +65,12 @@ function surgingMeters(ctx: RuleContext): Detection[] {
   return METERS.flatMap((meter) => {
     const q = peers.byAge[meter][age];
     if (q === undefined || q.n < NEW_ACCOUNT_SURGE.minPeers) return [];
-    const observed = comparableValue(dailyValue(ctx.input.days[ctx.dayIndex]!, meter), meter, ctx.dayStart, Date.parse(ctx.input.createdAt));
+    const observed = comparableValue(
+      dailyValue(ctx.input.days[ctx.dayIndex]!, meter),
+      meter,
+      ctx.dayStart,
+      Date.parse(ctx.input.createdAt),
+    );
     const bar = barOf(q, meter);
     const strength = observed / bar;
     const score = scoreOfStrength(strength);
@@ -83,8 +88,18 @@ function surgingMeters(ctx: RuleContext): Detection[] {
           summary: `${meter} on day ${age} of the account: ${observed} against a peer median of ${round4(q.q50)} and a 99th percentile of ${round4(q.q99)} (${q.n} peers)`,
           observed: round4(observed),
           expected: round4(q.q50),
-          signals: { strength: round4(strength), ageDays: age, peers: q.n, peerQ50: round4(q.q50), peerQ90: round4(q.q90), peerQ99: round4(q.q99), bar: round4(bar) },
-          series: [{ name: `${meter} per day of account age, against peers`, granularity: 'day' as const, points: ageSeries(ctx, meter, age) }],
+          signals: {
+            strength: round4(strength),
+            ageDays: age,
+            peers: q.n,
+            peerQ50: round4(q.q50),
+            peerQ90: round4(q.q90),
+            peerQ99: round4(q.q99),
+            bar: round4(bar),
+          },
+          series: [
+            { name: `${meter} per day of account age, against peers`, granularity: 'day' as const, points: ageSeries(ctx, meter, age) },
+          ],
         },
       },
     ];
@@ -103,7 +118,14 @@ function ageSeries(ctx: RuleContext, meter: Meter, age: number): EvidencePoint[]
     const q = ctx.input.peers!.byAge[meter][a];
     if (a < 0 || a > age || q === undefined) return;
     const start = ctx.historyStart + i * DAY_MS;
-    points.push({ t: new Date(start).toISOString(), observed: round4(comparableValue(dailyValue(d, meter), meter, start, createdAt)), expected: round4(q.q50), lo: 0, hi: round4(barOf(q, meter)), flagged: i === ctx.dayIndex });
+    points.push({
+      t: new Date(start).toISOString(),
+      observed: round4(comparableValue(dailyValue(d, meter), meter, start, createdAt)),
+      expected: round4(q.q50),
+      lo: 0,
+      hi: round4(barOf(q, meter)),
+      flagged: i === ctx.dayIndex,
+    });
   });
   return points;
 }

@@ -17,11 +17,11 @@
  */
 import { HOUR_MS } from '../../../../contract/clock.js';
 import { EVIDENCE_CONTEXT, OFF_HOURS_BURST } from '../constants.js';
+import { placesOfDay } from '../places.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
-import type { Detection } from '../types.js';
 import { quantile } from '../stats.js';
-import { placesOfDay } from '../places.js';
+import type { Detection } from '../types.js';
 import { placesNote } from './volume-spike.js';
 
 /** The `off_hours_burst` detection of the scored day, if a quiet hour burst. */
@@ -31,12 +31,18 @@ export function detectOffHoursBurst(ctx: RuleContext): Detection[] {
   const first = ctx.dayIndex * 24;
   const week = hourly.slice(first - 7 * 24, first);
   if (!week.every((r) => r.warm)) return [];
-  const busy = quantile(week.map((r) => r.expected), 0.95);
+  const busy = quantile(
+    week.map((r) => r.expected),
+    0.95,
+  );
   if (!(busy > 0)) return [];
   const bursts = hourly
     .slice(first, first + 24)
     .map((r, h) => ({ r, h, strength: r.value / (OFF_HOURS_BURST.burstShare * busy) }))
-    .filter(({ r, strength }) => r.flagged && r.expected <= OFF_HOURS_BURST.quietShare * busy && r.value - r.expected >= OFF_HOURS_BURST.minCalls && strength >= 1);
+    .filter(
+      ({ r, strength }) =>
+        r.flagged && r.expected <= OFF_HOURS_BURST.quietShare * busy && r.value - r.expected >= OFF_HOURS_BURST.minCalls && strength >= 1,
+    );
   if (bursts.length === 0) return [];
   const strength = Math.max(...bursts.map((b) => b.strength));
   const score = scoreOfStrength(strength);
@@ -53,15 +59,29 @@ export function detectOffHoursBurst(ctx: RuleContext): Detection[] {
       customerId: ctx.input.customerId,
       rule: 'off_hours_burst',
       meter: 'api_calls',
-      window: { from: new Date(ctx.dayStart + fromHour * HOUR_MS).toISOString(), to: new Date(ctx.dayStart + toHour * HOUR_MS).toISOString() },
+      window: {
+        from: new Date(ctx.dayStart + fromHour * HOUR_MS).toISOString(),
+        to: new Date(ctx.dayStart + toHour * HOUR_MS).toISOString(),
+      },
       score: round4(score),
       severity,
       evidence: {
         summary: `${Math.round(observed)} API calls in ${bursts.length} usually quiet hour(s) (${bursts.map((b) => `${String(b.h).padStart(2, '0')}:00`).join(', ')} UTC) against ${Math.round(expected)} expected; the busy hour carries ${Math.round(busy)}${placesNote(places)}`,
         observed,
         expected: round4(expected),
-        signals: { ...(places ? { newPlaceShare: places.newPlaceShare } : {}), strength: round4(strength), busyHour: round4(busy), quietBar: round4(OFF_HOURS_BURST.quietShare * busy), burstBar: round4(OFF_HOURS_BURST.burstShare * busy), burstHours: bursts.length },
-        series: [evidenceFromResults('api_calls per hour', 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => burstSet.has(i))],
+        signals: {
+          ...(places ? { newPlaceShare: places.newPlaceShare } : {}),
+          strength: round4(strength),
+          busyHour: round4(busy),
+          quietBar: round4(OFF_HOURS_BURST.quietShare * busy),
+          burstBar: round4(OFF_HOURS_BURST.burstShare * busy),
+          burstHours: bursts.length,
+        },
+        series: [
+          evidenceFromResults('api_calls per hour', 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) =>
+            burstSet.has(i),
+          ),
+        ],
         ...(places ? { apiKeyIds: places.apiKeyIds, topIpPrefixes: places.topIpPrefixes, topCountries: places.topCountries } : {}),
       },
     },

@@ -23,14 +23,15 @@
  * keys, top /24 prefixes and countries, new ones marked), so an analyst can tell the customer's own
  * systems (a backfill) from someone else's.
  */
-import type { SpikeResult } from '../../anomaly/types.js';
+
+import { DAY_MS, HOUR_MS } from '../../../../contract/clock.js';
 import { METERS, type Meter } from '../../../../contract/meters.js';
+import type { SpikeResult } from '../../anomaly/types.js';
 import { EVIDENCE_CONTEXT, LEAKED_KEY, VOLUME_SPIKE } from '../constants.js';
-import { placesOfDay, type PlacesEvidence } from '../places.js';
+import { type PlacesEvidence, placesOfDay } from '../places.js';
 import { evidenceFromResults, type RuleContext } from '../rule-context.js';
 import { round4, scoreOfStrength, severityOfScore } from '../scoring.js';
 import type { Detection, EvidenceSeries } from '../types.js';
-import { HOUR_MS, DAY_MS } from '../../../../contract/clock.js';
 
 /** The spike detector's strength of a verdict: its robust z over its own bar (1 at the bar). */
 export function strengthOfResult(r: SpikeResult): number {
@@ -62,19 +63,32 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const steep = level || flaggedObserved >= VOLUME_SPIKE.minHourlyRatio * flaggedExpected;
   // A level (protected files) back where it stood within the last week is files protected again (after a
   // clean-up, or at a new period after end-of-period gaming), not new usage.
-  const recentPeak = level ? Math.max(0, ...hourly.slice(Math.max(0, first - VOLUME_SPIKE.recentPeakDays * 24), first).map((r) => r.value)) : 0;
+  const recentPeak = level
+    ? Math.max(0, ...hourly.slice(Math.max(0, first - VOLUME_SPIKE.recentPeakDays * 24), first).map((r) => r.value))
+    : 0;
   const beyondRecent = (observedLevel: number) => !level || observedLevel > recentPeak + VOLUME_SPIKE.minExcess[meter];
-  const hourlyHit = flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) && material(hourlyExcess) && steep && beyondRecent(Math.max(0, ...flaggedHours.map(({ r }) => r.value)));
+  const hourlyHit =
+    flaggedHours.some(({ r }) => strengthOfResult(r) >= VOLUME_SPIKE.minStrength) &&
+    material(hourlyExcess) &&
+    steep &&
+    beyondRecent(Math.max(0, ...flaggedHours.map(({ r }) => r.value)));
 
   const day = ctx.daily(meter)[ctx.dayIndex]!;
   // A whole day well above expected, hour after hour: the day's hours together (Stouffer's z over its warm hours).
   const warmHours = hours.filter((r) => r.warm);
   const dayZ = warmHours.length >= 12 ? warmHours.reduce((a, r) => a + r.z, 0) / Math.sqrt(warmHours.length) : 0;
   const wholeDay = !level && dayZ >= VOLUME_SPIKE.wholeDayZ && day.value >= VOLUME_SPIKE.wholeDayRatio * day.expected;
-  const dailyHit = ((day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength) || wholeDay) && day.value >= VOLUME_SPIKE.minDailyRatio * day.expected && material(day.value - day.expected) && beyondRecent(day.value);
+  const dailyHit =
+    ((day.flagged && strengthOfResult(day) >= VOLUME_SPIKE.minStrength) || wholeDay) &&
+    day.value >= VOLUME_SPIKE.minDailyRatio * day.expected &&
+    material(day.value - day.expected) &&
+    beyondRecent(day.value);
   if (!hourlyHit && !dailyHit) return undefined;
 
-  const strength = Math.max(hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0, dailyHit ? Math.max(strengthOfResult(day), wholeDay ? dayZ / VOLUME_SPIKE.wholeDayZ : 0) : 0);
+  const strength = Math.max(
+    hourlyHit ? Math.max(...flaggedHours.map(({ r }) => strengthOfResult(r))) : 0,
+    dailyHit ? Math.max(strengthOfResult(day), wholeDay ? dayZ / VOLUME_SPIKE.wholeDayZ : 0) : 0,
+  );
   const score = scoreOfStrength(strength);
   const severity = severityOfScore(score);
   if (severity === undefined) return undefined;
@@ -84,15 +98,27 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
   const observed = dailyHit ? day.value : flaggedObserved;
   const expected = dailyHit ? day.expected : flaggedExpected;
   const series: EvidenceSeries[] = [
-    evidenceFromResults(`${meter} per hour`, 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) => flaggedSet.has(i)),
-    evidenceFromResults(`${meter} per day`, 'day', ctx.daily(meter), ctx.dayIndex - EVIDENCE_CONTEXT.day, ctx.dayIndex + 1, (i) => dailyHit && i === ctx.dayIndex),
+    evidenceFromResults(`${meter} per hour`, 'hour', hourly, first + fromHour - EVIDENCE_CONTEXT.hour, first + 24, (i) =>
+      flaggedSet.has(i),
+    ),
+    evidenceFromResults(
+      `${meter} per day`,
+      'day',
+      ctx.daily(meter),
+      ctx.dayIndex - EVIDENCE_CONTEXT.day,
+      ctx.dayIndex + 1,
+      (i) => dailyHit && i === ctx.dayIndex,
+    ),
   ];
   const places = meter === 'api_calls' ? placesOfDay(ctx.input.days, ctx.dayIndex) : undefined;
   return {
     customerId: ctx.input.customerId,
     rule: 'volume_spike',
     meter,
-    window: { from: new Date(ctx.dayStart + fromHour * HOUR_MS).toISOString(), to: new Date(ctx.dayStart + (dailyHit ? DAY_MS : toHour * HOUR_MS)).toISOString() },
+    window: {
+      from: new Date(ctx.dayStart + fromHour * HOUR_MS).toISOString(),
+      to: new Date(ctx.dayStart + (dailyHit ? DAY_MS : toHour * HOUR_MS)).toISOString(),
+    },
     score: round4(score),
     severity,
     evidence: {
@@ -100,7 +126,14 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
       variant: dailyHit ? 'day' : 'hours',
       observed: round4(observed),
       expected: round4(expected),
-      signals: { strength: round4(strength), flaggedHours: flaggedHours.length, ...(places ? { newPlaceShare: places.newPlaceShare } : {}), excess: round4(dailyHit ? day.value - day.expected : hourlyExcess), dayZ: round4(dayZ), dailyZ: round4(day.z) },
+      signals: {
+        strength: round4(strength),
+        flaggedHours: flaggedHours.length,
+        ...(places ? { newPlaceShare: places.newPlaceShare } : {}),
+        excess: round4(dailyHit ? day.value - day.expected : hourlyExcess),
+        dayZ: round4(dayZ),
+        dailyZ: round4(day.z),
+      },
       series,
       ...(places ? { apiKeyIds: places.apiKeyIds, topIpPrefixes: places.topIpPrefixes, topCountries: places.topCountries } : {}),
     },
@@ -109,7 +142,9 @@ function spikeOf(ctx: RuleContext, meter: Meter): Detection | undefined {
 
 /** The summary's note on where the day's calls came from. */
 export function placesNote(places: PlacesEvidence | undefined): string {
-  return places ? `; ${Math.round(100 * places.newPlaceShare)} % of the day's calls from IP prefixes new in ${LEAKED_KEY.lookbackDays} days` : '';
+  return places
+    ? `; ${Math.round(100 * places.newPlaceShare)} % of the day's calls from IP prefixes new in ${LEAKED_KEY.lookbackDays} days`
+    : '';
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? String(Math.round(x)) : x.toFixed(2).replace(/\.?0+$/, ''));

@@ -1,12 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
 import { PublishBatchCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
 import { SnsFlagPublisher } from '../../../../functions/adapters/aws/sns-flag-publisher.js';
 import { openFlag } from '../../../../functions/core/fraud/merge-flags.js';
 
 const flag = (i: number) =>
   openFlag(
-    { customerId: `c${i}`, rule: 'leaked_key', meter: 'api_calls', window: { from: '2026-03-09T10:00:00.000Z', to: '2026-03-09T11:00:00.000Z' }, score: 0.9, severity: 'high', evidence: { summary: '9 countries in one hour', observed: 9, expected: 1, signals: {}, series: [] } },
+    {
+      customerId: `c${i}`,
+      rule: 'leaked_key',
+      meter: 'api_calls',
+      window: { from: '2026-03-09T10:00:00.000Z', to: '2026-03-09T11:00:00.000Z' },
+      score: 0.9,
+      severity: 'high',
+      evidence: { summary: '9 countries in one hour', observed: 9, expected: 1, signals: {}, series: [] },
+    },
     '2026-03-10T00:30:00.000Z',
   );
 
@@ -16,7 +24,9 @@ describe('SnsFlagPublisher', () => {
     const sns = mockClient(SNSClient);
     sns.on(PublishBatchCommand).resolves({ Successful: [], Failed: [] });
     // Act
-    await new SnsFlagPublisher(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:FraudFlags').publish(Array.from({ length: 12 }, (_, i) => flag(i)));
+    await new SnsFlagPublisher(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:FraudFlags').publish(
+      Array.from({ length: 12 }, (_, i) => flag(i)),
+    );
     // Assess
     const calls = sns.commandCalls(PublishBatchCommand);
     expect(calls.map((c) => c.args[0].input.PublishBatchRequestEntries!.length)).toEqual([10, 2]);
@@ -29,7 +39,9 @@ describe('SnsFlagPublisher', () => {
   it('fails loudly when SNS refuses a notification', async () => {
     const sns = mockClient(SNSClient);
     sns.on(PublishBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'KMSAccessDenied', SenderFault: false }] });
-    await expect(new SnsFlagPublisher(new SNSClient({ region: 'eu-west-1' }), 'arn:t').publish([flag(0)])).rejects.toThrow('KMSAccessDenied');
+    await expect(new SnsFlagPublisher(new SNSClient({ region: 'eu-west-1' }), 'arn:t').publish([flag(0)])).rejects.toThrow(
+      'KMSAccessDenied',
+    );
     sns.restore();
   });
 });

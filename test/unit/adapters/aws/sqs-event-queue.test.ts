@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { SqsEventQueue } from '../../../../functions/adapters/aws/sqs-event-queue.js';
 
 const client = () => new SQSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-const refused = (name: string, fault: 'client' | 'server') => new SQSServiceException({ name, $fault: fault, $metadata: {}, message: name });
+const refused = (name: string, fault: 'client' | 'server') =>
+  new SQSServiceException({ name, $fault: fault, $metadata: {}, message: name });
 
 describe('SqsEventQueue.send', () => {
   it('raises a refusal that retrying cannot change, and reports a passing failure as retryable entries', async () => {

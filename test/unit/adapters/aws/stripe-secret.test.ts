@@ -1,15 +1,17 @@
-import { describe, expect, it } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../../contract/errors.js';
 import { resolveStripeKey } from '../../../../functions/adapters/aws/stripe-secret.js';
 import { loadCloseConfig, loadStripeConfig } from '../../../../functions/runtime/config.js';
-import { ConfigError } from '../../../../contract/errors.js';
 
 describe('Stripe key resolution', () => {
   it('reads the key from Secrets Manager when only the ARN is configured', async () => {
     // Prepare
     const sm = mockClient(SecretsManagerClient);
-    sm.on(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:serenity-metering/stripe' }).resolves({ SecretString: 'sk_live_abc\n' });
+    sm.on(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:serenity-metering/stripe' }).resolves({
+      SecretString: 'sk_live_abc\n',
+    });
     const config = loadStripeConfig({ STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:serenity-metering/stripe' });
     // Act
     const key = await resolveStripeKey(config, new SecretsManagerClient({ region: 'eu-west-1' }));

@@ -15,7 +15,13 @@ describe('DynamoDbRollupStore.save', () => {
     const day = { customerId: 'acme', day: '2026-03-02', periodKey: '2026-03', values: { api_calls: 1 } } as unknown as StoredDay;
 
     // Act
-    const saved = await store.save('acme', { days: [day], periodUsers: new Map([['2026-03', new Map([['u1', '2026-03-02']])]]), files: new Map([['f1', [['f1', '+', 1, 'k']]]]) }).catch((e: Error) => e);
+    const saved = await store
+      .save('acme', {
+        days: [day],
+        periodUsers: new Map([['2026-03', new Map([['u1', '2026-03-02']])]]),
+        files: new Map([['f1', [['f1', '+', 1, 'k']]]]),
+      })
+      .catch((e: Error) => e);
 
     // Assess
     expect(saved).toBeInstanceOf(Error);

@@ -1,14 +1,19 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { stripeClientConfig, createStripeClient } from '../../../../functions/adapters/stripe/stripe-client-config.js';
-import { StripeMeterReporter, type StripeMeterReporterOptions } from '../../../../functions/adapters/stripe/stripe-meter-reporter.js';
-import { MeterConfigurationError } from '../../../../functions/adapters/stripe/stripe-meter-setup.js';
-import { TokenBucket } from '../../../../functions/adapters/stripe/stripe-rate-limiter.js';
 import { fixedClock } from '../../../../contract/clock.js';
 import { ConfigError, ValidationError } from '../../../../contract/errors.js';
 import type { Meter } from '../../../../contract/meters.js';
-import { STRIPE_METERS, meterEventIdempotencyKey, meterEventIdentifier, type MeterEventToSend } from '../../../../functions/core/billing/stripe-reporting.js';
-import { startStripeTestServer, type StripeTestServer } from '../../../../local/stripe-test-server/index.js';
+import { createStripeClient, stripeClientConfig } from '../../../../functions/adapters/stripe/stripe-client-config.js';
+import { StripeMeterReporter, type StripeMeterReporterOptions } from '../../../../functions/adapters/stripe/stripe-meter-reporter.js';
+import { MeterConfigurationError } from '../../../../functions/adapters/stripe/stripe-meter-setup.js';
+import { TokenBucket } from '../../../../functions/adapters/stripe/stripe-rate-limiter.js';
+import {
+  type MeterEventToSend,
+  meterEventIdempotencyKey,
+  meterEventIdentifier,
+  STRIPE_METERS,
+} from '../../../../functions/core/billing/stripe-reporting.js';
+import { type StripeTestServer, startStripeTestServer } from '../../../../local/stripe-test-server/index.js';
 
 /** The server's frozen "now": 2026-03-10 12:00 UTC. Events are dated on the days before. */
 const T0_MS = Date.parse('2026-03-10T12:00:00.000Z');
@@ -65,13 +70,18 @@ describe('stripeClientConfig', () => {
     const local = stripeClientConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111' });
     const ipv6 = stripeClientConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'https://[::1]' });
     // Assess
-    expect(local).toMatchObject({ apiKey: 'sk_test_abc', config: { host: '127.0.0.1', port: 12111, protocol: 'http', maxNetworkRetries: 0 } });
+    expect(local).toMatchObject({
+      apiKey: 'sk_test_abc',
+      config: { host: '127.0.0.1', port: 12111, protocol: 'http', maxNetworkRetries: 0 },
+    });
     expect(ipv6.config).toMatchObject({ host: '::1', port: 443, protocol: 'https' });
   });
 
   it('leaves host, port and protocol to the SDK (api.stripe.com) when STRIPE_API_BASE is absent or empty', () => {
     // Act
-    const configs = [{ STRIPE_SECRET_KEY: 'sk_live_abc' }, { STRIPE_SECRET_KEY: 'rk_test_abc', STRIPE_API_BASE: '' }].map(stripeClientConfig);
+    const configs = [{ STRIPE_SECRET_KEY: 'sk_live_abc' }, { STRIPE_SECRET_KEY: 'rk_test_abc', STRIPE_API_BASE: '' }].map(
+      stripeClientConfig,
+    );
     // Assess
     for (const { config } of configs) {
       expect(config).not.toHaveProperty('host');
@@ -132,7 +142,11 @@ describe('ensureMeters', () => {
 
   it('flags a wrongly configured meter as an error, and still sets up the others', async () => {
     // Prepare
-    await stripe.billing.meters.create({ display_name: 'users', event_name: 'serenity_active_users', default_aggregation: { formula: 'sum' } });
+    await stripe.billing.meters.create({
+      display_name: 'users',
+      event_name: 'serenity_active_users',
+      default_aggregation: { formula: 'sum' },
+    });
     await stripe.billing.meters.create({
       display_name: 'files',
       event_name: 'serenity_protected_files',
@@ -141,7 +155,9 @@ describe('ensureMeters', () => {
       event_time_window: 'day',
     });
     // Act
-    const error = await reporter().ensureMeters().catch((e: unknown) => e);
+    const error = await reporter()
+      .ensureMeters()
+      .catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(MeterConfigurationError);
     const checks = (error as MeterConfigurationError).checks;
@@ -151,7 +167,10 @@ describe('ensureMeters', () => {
       ['serenity_protected_files', 'mismatch'],
     ]);
     expect(checks[1]?.problems).toEqual(['formula is sum, expected last']);
-    expect(checks[2]?.problems).toEqual(['value_settings.event_payload_key is count, expected value', 'event_time_window is day, expected none']);
+    expect(checks[2]?.problems).toEqual([
+      'value_settings.event_payload_key is count, expected value',
+      'event_time_window is day, expected none',
+    ]);
     expect((error as MeterConfigurationError).retryable).toBe(false);
   });
 
@@ -179,7 +198,9 @@ describe('ensureMeters', () => {
     const inactive = await r.findMeters().catch((e: unknown) => e);
 
     // Assess
-    expect((none as MeterConfigurationError).checks.map((c) => c.problems)).toEqual(new Array(3).fill(['missing on Stripe: run meter stripe setup']));
+    expect((none as MeterConfigurationError).checks.map((c) => c.problems)).toEqual(
+      new Array(3).fill(['missing on Stripe: run meter stripe setup']),
+    );
     expect((inactive as MeterConfigurationError).checks.map((c) => [c.eventName, c.action])).toEqual([
       ['serenity_api_calls', 'verified'],
       ['serenity_active_users', 'mismatch'],
@@ -198,7 +219,9 @@ describe('report (v1): exactly once', () => {
     await r.ensureMeters();
     const cus = await customers(3);
     const days = ['2026-03-05', '2026-03-06', '2026-03-07', '2026-03-08', '2026-03-09'];
-    const events = cus.flatMap((c, i) => days.flatMap((d, j) => [event(`cust-${i}`, c, 'api_calls', d, 10 * i + j + 1), event(`cust-${i}`, c, 'active_users', d, j + 1)]));
+    const events = cus.flatMap((c, i) =>
+      days.flatMap((d, j) => [event(`cust-${i}`, c, 'api_calls', d, 10 * i + j + 1), event(`cust-${i}`, c, 'active_users', d, j + 1)]),
+    );
     server.faults.inject([
       { processed: true, status: 500, path: METER_PATH }, // stored, but the answer is lost
       { status: 500, count: 3, path: METER_PATH },
@@ -324,7 +347,13 @@ describe('report (v1): exactly once', () => {
 
   it('retries a timed-out call with the same key and gets the first call’s result, not a second event', async () => {
     // Prepare
-    const r = new StripeMeterReporter({ stripe, ratePerSecond: 1_000, timeoutMs: 150, random: () => 0.99, retry: { transient: { baseMs: 400, capMs: 400 } } });
+    const r = new StripeMeterReporter({
+      stripe,
+      ratePerSecond: 1_000,
+      timeoutMs: 150,
+      random: () => 0.99,
+      retry: { transient: { baseMs: 400, capMs: 400 } },
+    });
     await r.ensureMeters();
     const [cus] = await customers(1);
     const e = event('a', cus!, 'api_calls', '2026-03-09', 9);
@@ -369,7 +398,11 @@ describe('report (v1): Stripe’s limits', () => {
     // Act
     const results = await Promise.allSettled(
       [1, 2, 3, 4].map((i) =>
-        stripe.billing.meterEvents.create({ event_name: 'serenity_api_calls', identifier: `naive-${i}`, payload: { stripe_customer_id: cus!, value: '1' } }),
+        stripe.billing.meterEvents.create({
+          event_name: 'serenity_api_calls',
+          identifier: `naive-${i}`,
+          payload: { stripe_customer_id: cus!, value: '1' },
+        }),
       ),
     );
     // Assess
@@ -430,7 +463,9 @@ describe('report (v2-stream)', () => {
     const r = reporter({ mode: 'v2-stream', clock: server.clock });
     await r.ensureMeters();
     const cus = await customers(5);
-    const events = cus.flatMap((c, i) => Array.from({ length: 50 }, (_, j) => ({ ...event(`c${i}`, c, 'api_calls', '2026-03-09', j + 1, j) })));
+    const events = cus.flatMap((c, i) =>
+      Array.from({ length: 50 }, (_, j) => ({ ...event(`c${i}`, c, 'api_calls', '2026-03-09', j + 1, j) })),
+    );
     const setupCalls = r.stats().calls;
     // Act
     const outcomes = await r.report(events);
@@ -439,7 +474,7 @@ describe('report (v2-stream)', () => {
     const stored = server.meterEvents();
     expect(stored).toHaveLength(250);
     expect(new Set(stored.map((e) => e.source))).toEqual(new Set(['v2_stream']));
-    expect(stored.reduce((t, e) => t + (e.value ?? 0), 0)).toBe(5 * (50 * 51) / 2);
+    expect(stored.reduce((t, e) => t + (e.value ?? 0), 0)).toBe((5 * (50 * 51)) / 2);
     const streamCalls = server.requestLog().filter((x) => x.path === '/v2/billing/meter_event_stream');
     expect(streamCalls).toHaveLength(3);
     expect(streamCalls.every((x) => x.idempotencyKey?.startsWith('srn-mes:'))).toBe(true);
@@ -503,7 +538,12 @@ describe('listEventSummaries', () => {
     const start = Date.parse('2026-03-01T00:00:00Z') / 1000;
     // Act
     const march = await r.listEventSummaries(meters.api_calls.id, cus!, start, Date.parse('2026-04-01T00:00:00Z') / 1000);
-    const eighth = await r.listEventSummaries(meters.api_calls.id, cus!, Date.parse('2026-03-08T00:00:00Z') / 1000, Date.parse('2026-03-09T00:00:00Z') / 1000);
+    const eighth = await r.listEventSummaries(
+      meters.api_calls.id,
+      cus!,
+      Date.parse('2026-03-08T00:00:00Z') / 1000,
+      Date.parse('2026-03-09T00:00:00Z') / 1000,
+    );
     // Assess
     expect(march).toBe(110);
     expect(eighth).toBe(70);

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { HOUR_MS } from '../../../../contract/clock.js';
 import { ValidationError } from '../../../../contract/errors.js';
-import { SPIKE_THRESHOLD, productionTuning } from '../../../../functions/core/anomaly/constants.js';
+import { productionTuning, SPIKE_THRESHOLD } from '../../../../functions/core/anomaly/constants.js';
 import { createSpikeDetector, scoreSeries, severityOf } from '../../../../functions/core/anomaly/spike-detector.js';
 import type { UsagePoint } from '../../../../functions/core/anomaly/types.js';
-import { START, at, dailySeries, hourlySeries, prng } from '../../../fakes/series-fixtures.js';
+import { at, dailySeries, hourlySeries, prng, START } from '../../../fakes/series-fixtures.js';
 
 const WARMUP = productionTuning('hour').warmupPoints;
 

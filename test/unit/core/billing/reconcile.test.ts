@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { periodForKey } from '../../../../functions/core/close/billing-period.js';
 import type { Meter } from '../../../../contract/meters.js';
-import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../../../functions/core/shared/ports.js';
-import { compareCustomer, planLostRepairs, sentDays, settleRecord, stripeWindow, type CompareInput, type ReconcileRow } from '../../../../functions/core/billing/reconcile.js';
+import {
+  type CompareInput,
+  compareCustomer,
+  planLostRepairs,
+  type ReconcileRow,
+  sentDays,
+  settleRecord,
+  stripeWindow,
+} from '../../../../functions/core/billing/reconcile.js';
 import { planReports, revisionTimestamp } from '../../../../functions/core/billing/reporting-plan.js';
-import { LOST_IN_STRIPE, buildStatement } from '../../../../functions/core/billing/statement.js';
+import { buildStatement, LOST_IN_STRIPE } from '../../../../functions/core/billing/statement.js';
+import { periodForKey } from '../../../../functions/core/close/billing-period.js';
+import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../../../functions/core/shared/ports.js';
 import { ledgerRecord } from '../../../fakes/ledger.js';
 
 const acme: Customer = { id: 'acme', stripeCustomerId: 'cus_acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
@@ -29,16 +37,29 @@ function day(d: string, calls: number, usersPtd: number, filesPtd: number): Stor
   };
 }
 
-function rec(meter: Meter, d: string, revision: number, value: number, state: LedgerState = 'sent', extra: Partial<LedgerRecord> = {}): LedgerRecord {
+function rec(
+  meter: Meter,
+  d: string,
+  revision: number,
+  value: number,
+  state: LedgerState = 'sent',
+  extra: Partial<LedgerRecord> = {},
+): LedgerRecord {
   return ledgerRecord(meter, d, revision, value, state, { periodKey: '2026-03', createdAt: LONG_AGO, sentAt: LONG_AGO }, extra);
 }
 
 const DAYS = [day('2026-03-01', 40, 2, 3), day('2026-03-02', 2, 3, 5)];
 /** Everything metered, reported and sent. */
-const LEDGER = [rec('api_calls', '2026-03-01', 0, 40), rec('api_calls', '2026-03-02', 0, 2), rec('active_users', '2026-03-02', 0, 3), rec('protected_files', '2026-03-02', 0, 5)];
+const LEDGER = [
+  rec('api_calls', '2026-03-01', 0, 40),
+  rec('api_calls', '2026-03-02', 0, 2),
+  rec('active_users', '2026-03-02', 0, 3),
+  rec('protected_files', '2026-03-02', 0, 5),
+];
 const AGREEING = { api_calls: 42, active_users: 3, protected_files: 5 };
 
-const compare = (over: Partial<CompareInput>) => compareCustomer({ customer: acme, period: MARCH, days: DAYS, ledger: LEDGER, stripe: AGREEING, nowMs: NOW, ...over });
+const compare = (over: Partial<CompareInput>) =>
+  compareCustomer({ customer: acme, period: MARCH, days: DAYS, ledger: LEDGER, stripe: AGREEING, nowMs: NOW, ...over });
 const row = (rows: ReconcileRow[], m: Meter) => rows.find((r) => r.meter === m)!;
 const brief = (r: ReconcileRow) => [r.metered, r.reported, r.stripe, r.status, r.action];
 
@@ -96,7 +117,11 @@ describe('compareCustomer', () => {
 
   it('sends to the nightly close a day the ledger holds nothing for', () => {
     // Prepare: day 2 was never reported.
-    const ledger = [rec('api_calls', '2026-03-01', 0, 40), rec('active_users', '2026-03-02', 0, 3), rec('protected_files', '2026-03-02', 0, 5)];
+    const ledger = [
+      rec('api_calls', '2026-03-01', 0, 40),
+      rec('active_users', '2026-03-02', 0, 3),
+      rec('protected_files', '2026-03-02', 0, 5),
+    ];
     // Act
     const r = row(compare({ ledger, stripe: { ...AGREEING, api_calls: 40 } }), 'api_calls');
     // Assess
@@ -104,9 +129,15 @@ describe('compareCustomer', () => {
     expect(r.note).toContain('run meter nightly');
   });
 
-  it('leaves records older than Stripe\'s window to a person', () => {
+  it("leaves records older than Stripe's window to a person", () => {
     // Act
-    const r = row(compare({ nowMs: Date.parse('2026-04-30T00:00:00Z'), ledger: [...LEDGER.slice(0, 1), rec('api_calls', '2026-03-02', 0, 2, 'pending'), ...LEDGER.slice(2)] }), 'api_calls');
+    const r = row(
+      compare({
+        nowMs: Date.parse('2026-04-30T00:00:00Z'),
+        ledger: [...LEDGER.slice(0, 1), rec('api_calls', '2026-03-02', 0, 2, 'pending'), ...LEDGER.slice(2)],
+      }),
+      'api_calls',
+    );
     // Assess
     expect([r.status, r.action, r.resend]).toEqual(['unreported', 'manual', []]);
   });
@@ -134,7 +165,9 @@ describe('compareCustomer', () => {
     const unmapped = compare({ customer: { ...acme, stripeCustomerId: undefined }, ledger: [], stripe: undefined });
     const idle = compare({ customer: { ...acme, stripeCustomerId: undefined }, days: [], ledger: [], stripe: undefined });
     // Assess
-    expect(unmapped.map((r) => [r.status, r.action, r.stripe])).toEqual(new Array(3).fill(['no_stripe_customer', 'set_stripe_customer', null]));
+    expect(unmapped.map((r) => [r.status, r.action, r.stripe])).toEqual(
+      new Array(3).fill(['no_stripe_customer', 'set_stripe_customer', null]),
+    );
     expect(idle.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
   });
 
@@ -142,7 +175,14 @@ describe('compareCustomer', () => {
     // Prepare
     const holds = [{ customerId: 'acme', meter: 'api_calls' as const, from: '2026-03-02', to: '2026-03-03' }];
     // Act
-    const r = row(compare({ holds, ledger: LEDGER.filter((x) => !(x.meter === 'api_calls' && x.day === '2026-03-02')), stripe: { ...AGREEING, api_calls: 40 } }), 'api_calls');
+    const r = row(
+      compare({
+        holds,
+        ledger: LEDGER.filter((x) => !(x.meter === 'api_calls' && x.day === '2026-03-02')),
+        stripe: { ...AGREEING, api_calls: 40 },
+      }),
+      'api_calls',
+    );
     // Assess
     expect([r.status, r.action]).toEqual(['held', 'none']);
   });
@@ -175,49 +215,98 @@ describe('compareCustomer', () => {
 describe('stripeWindow and sentDays', () => {
   it('reads a past period whole, the current one up to the minute, and a future one not at all', () => {
     // Act / Assess
-    expect(stripeWindow(periodForKey('2026-02'), NOW)).toEqual({ startSec: Date.parse('2026-02-01T00:00:00Z') / 1000, endSec: Date.parse('2026-03-01T00:00:00Z') / 1000 });
-    expect(stripeWindow(MARCH, Date.parse('2026-03-10T12:34:56.789Z'))).toEqual({ startSec: Date.parse('2026-03-01T00:00:00Z') / 1000, endSec: Date.parse('2026-03-10T12:34:00Z') / 1000 });
+    expect(stripeWindow(periodForKey('2026-02'), NOW)).toEqual({
+      startSec: Date.parse('2026-02-01T00:00:00Z') / 1000,
+      endSec: Date.parse('2026-03-01T00:00:00Z') / 1000,
+    });
+    expect(stripeWindow(MARCH, Date.parse('2026-03-10T12:34:56.789Z'))).toEqual({
+      startSec: Date.parse('2026-03-01T00:00:00Z') / 1000,
+      endSec: Date.parse('2026-03-10T12:34:00Z') / 1000,
+    });
     expect(stripeWindow(periodForKey('2026-04'), NOW)).toBeUndefined();
   });
 
   it('names the days of the period a meter has sent something on', () => {
     // Act / Assess
-    expect(sentDays([...LEDGER, rec('api_calls', '2026-03-05', 0, 1, 'pending'), rec('api_calls', '2026-02-27', 0, 1)], 'api_calls', MARCH)).toEqual(['2026-03-01', '2026-03-02']);
+    expect(
+      sentDays([...LEDGER, rec('api_calls', '2026-03-05', 0, 1, 'pending'), rec('api_calls', '2026-02-27', 0, 1)], 'api_calls', MARCH),
+    ).toEqual(['2026-03-01', '2026-03-02']);
   });
 });
 
 describe('planLostRepairs', () => {
-  const input = { customerId: 'acme', meter: 'api_calls' as const, periodKey: '2026-03', ledger: [...LEDGER, rec('api_calls', '2026-03-01', 1, 5)], nowMs: NOW, runId: 'reconcile:x' };
+  const input = {
+    customerId: 'acme',
+    meter: 'api_calls' as const,
+    periodKey: '2026-03',
+    ledger: [...LEDGER, rec('api_calls', '2026-03-01', 1, 5)],
+    nowMs: NOW,
+    runId: 'reconcile:x',
+  };
 
-  it('records the loss as a never-sent marker and sends it again as the day\'s next revision', () => {
+  it("records the loss as a never-sent marker and sends it again as the day's next revision", () => {
     // Act: Stripe lost revision 0 of day 1 (40) but holds its correction (5).
-    const plan = planLostRepairs({ ...input, stripeByDay: new Map([['2026-03-01', 5], ['2026-03-02', 2]]) });
+    const plan = planLostRepairs({
+      ...input,
+      stripeByDay: new Map([
+        ['2026-03-01', 5],
+        ['2026-03-02', 2],
+      ]),
+    });
     // Assess
     expect(plan.unrepairable).toEqual([]);
     expect(plan.repairs).toHaveLength(1);
     const { marker, repair, lost } = plan.repairs[0]!;
     expect(lost).toBe(40);
-    expect(marker).toMatchObject({ day: '2026-03-01', revision: 2, value: -40, state: 'error', lastError: LOST_IN_STRIPE, identifier: 'srn:api:2026-03-01:r2:acme', runId: 'reconcile:x' });
-    expect(repair).toMatchObject({ day: '2026-03-01', revision: 3, value: 40, state: 'pending', identifier: 'srn:api:2026-03-01:r3:acme', timestamp: revisionTimestamp('2026-03-01', 3), eventName: 'serenity_api_calls' });
+    expect(marker).toMatchObject({
+      day: '2026-03-01',
+      revision: 2,
+      value: -40,
+      state: 'error',
+      lastError: LOST_IN_STRIPE,
+      identifier: 'srn:api:2026-03-01:r2:acme',
+      runId: 'reconcile:x',
+    });
+    expect(repair).toMatchObject({
+      day: '2026-03-01',
+      revision: 3,
+      value: 40,
+      state: 'pending',
+      identifier: 'srn:api:2026-03-01:r3:acme',
+      timestamp: revisionTimestamp('2026-03-01', 3),
+      eventName: 'serenity_api_calls',
+    });
   });
 
   it('leaves the ledger so that the nightly close plans nothing and the statement matches Stripe after the repair', () => {
     // Prepare
     const days = [day('2026-03-01', 45, 2, 3), DAYS[1]!];
-    const plan = planLostRepairs({ ...input, stripeByDay: new Map([['2026-03-01', 5], ['2026-03-02', 2]]) });
+    const plan = planLostRepairs({
+      ...input,
+      stripeByDay: new Map([
+        ['2026-03-01', 5],
+        ['2026-03-02', 2],
+      ]),
+    });
     const { marker, repair } = plan.repairs[0]!;
     const ledger = [...input.ledger, marker, { ...repair, state: 'sent' as const, sentAt: new Date(NOW).toISOString() }];
     // Act
-    const nightly = planReports({ nowMs: NOW, customers: [{ customerId: 'acme', days: days.map((d) => ({ day: d.day, values: d.values })) }], ledger });
+    const nightly = planReports({
+      nowMs: NOW,
+      customers: [{ customerId: 'acme', days: days.map((d) => ({ day: d.day, values: d.values })) }],
+      ledger,
+    });
     const statement = buildStatement({ customer: acme, period: MARCH, days, ledger });
     // Assess
     expect(nightly.events).toEqual([]);
     expect(statement.meters[0]!.reportedTotal).toBe(47);
     // Stripe after the repair: what it kept (5 + 2) plus the 40 re-sent.
-    expect(compareCustomer({ customer: acme, period: MARCH, days, ledger, stripe: { ...AGREEING, api_calls: 47 }, nowMs: NOW })[0]!.status).toBe('ok');
+    expect(
+      compareCustomer({ customer: acme, period: MARCH, days, ledger, stripe: { ...AGREEING, api_calls: 47 }, nowMs: NOW })[0]!.status,
+    ).toBe('ok');
   });
 
-  it('does not repair a day Stripe holds more of, or one outside Stripe\'s window', () => {
+  it("does not repair a day Stripe holds more of, or one outside Stripe's window", () => {
     // Act
     const more = planLostRepairs({ ...input, stripeByDay: new Map([['2026-03-02', 3]]) });
     const old = planLostRepairs({ ...input, nowMs: Date.parse('2026-04-20T00:00:00Z'), stripeByDay: new Map([['2026-03-01', 0]]) });
@@ -226,10 +315,15 @@ describe('planLostRepairs', () => {
     expect(old).toEqual({ repairs: [], unrepairable: [{ day: '2026-03-01', lost: 45, reason: 'outside_stripe_window' }] });
   });
 
-  it('does not repair a day whose billing period\'s invoice is final: Stripe would take the repair and bill it nowhere', () => {
+  it("does not repair a day whose billing period's invoice is final: Stripe would take the repair and bill it nowhere", () => {
     // Act: 2 April, within 35 days of 1 March but after March's invoice turned final (1 h grace), and with a 72 h grace
     const final = planLostRepairs({ ...input, nowMs: Date.parse('2026-04-02T00:00:00Z'), stripeByDay: new Map([['2026-03-01', 5]]) });
-    const open = planLostRepairs({ ...input, nowMs: Date.parse('2026-04-02T00:00:00Z'), invoiceGraceMs: 72 * 3_600_000, stripeByDay: new Map([['2026-03-01', 5]]) });
+    const open = planLostRepairs({
+      ...input,
+      nowMs: Date.parse('2026-04-02T00:00:00Z'),
+      invoiceGraceMs: 72 * 3_600_000,
+      stripeByDay: new Map([['2026-03-01', 5]]),
+    });
 
     // Assess
     expect(final).toEqual({ repairs: [], unrepairable: [{ day: '2026-03-01', lost: 40, reason: 'period_invoiced' }] });
@@ -248,8 +342,16 @@ describe('settleRecord', () => {
     const r = rec('api_calls', '2026-03-02', 0, 2, 'pending', { attempts: 2, lastError: 'failed_transient: timeout', sentAt: undefined });
     // Act
     const sent = settleRecord(r, { identifier: r.identifier, outcome: 'delivered', attempts: 1, via: 'created' }, NOW);
-    const again = settleRecord(r, { identifier: r.identifier, outcome: 'failed_transient', reason: 'server_error', message: 'boom', attempts: 3 }, NOW);
-    const refused = settleRecord(r, { identifier: r.identifier, outcome: 'permanent', reason: 'unknown_customer', message: 'no', attempts: 1 }, NOW);
+    const again = settleRecord(
+      r,
+      { identifier: r.identifier, outcome: 'failed_transient', reason: 'server_error', message: 'boom', attempts: 3 },
+      NOW,
+    );
+    const refused = settleRecord(
+      r,
+      { identifier: r.identifier, outcome: 'permanent', reason: 'unknown_customer', message: 'no', attempts: 1 },
+      NOW,
+    );
     // Assess
     expect([sent.state, sent.attempts, sent.sentAt, sent.lastError]).toEqual(['sent', 3, new Date(NOW).toISOString(), undefined]);
     expect([again.state, again.attempts, again.lastError]).toEqual(['pending', 5, 'failed_transient: server_error']);

@@ -1,42 +1,86 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../../contract/errors.js';
+import type { Meter } from '../../../../contract/meters.js';
 import {
-  DEFAULT_WINDOW_MARGIN_MS,
-  planReports,
-  revisionTimestamp,
   type CustomerUsage,
+  DEFAULT_WINDOW_MARGIN_MS,
   type Hold,
   type LedgerEntry,
   type PlannedEvent,
+  planReports,
   type ReportingPlanInput,
+  revisionTimestamp,
 } from '../../../../functions/core/billing/reporting-plan.js';
+import { meterEventIdentifier, STRIPE_METERS } from '../../../../functions/core/billing/stripe-reporting.js';
 import { periodContaining } from '../../../../functions/core/close/billing-period.js';
-import { ValidationError } from '../../../../contract/errors.js';
-import type { Meter } from '../../../../contract/meters.js';
-import { STRIPE_METERS, meterEventIdentifier } from '../../../../functions/core/billing/stripe-reporting.js';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const sec = (iso: string) => Date.parse(iso) / 1000;
 /** The night after `day`: 01:00 UTC of the next day. */
 const nightAfter = (day: string) => Date.parse(`${day}T00:00:00Z`) + DAY_MS + 3_600_000;
-const acme = (days: CustomerUsage['days'], anchorDay?: number): CustomerUsage => ({ customerId: 'acme', ...(anchorDay ? { anchorDay } : {}), days });
-const led = (meter: Meter, day: string, revision: number, value: number, customerId = 'acme'): LedgerEntry => ({ customerId, meter, day, revision, value });
+const acme = (days: CustomerUsage['days'], anchorDay?: number): CustomerUsage => ({
+  customerId: 'acme',
+  ...(anchorDay ? { anchorDay } : {}),
+  days,
+});
+const led = (meter: Meter, day: string, revision: number, value: number, customerId = 'acme'): LedgerEntry => ({
+  customerId,
+  meter,
+  day,
+  revision,
+  value,
+});
 const brief = (events: PlannedEvent[]) => events.map((e) => [e.meter, e.day, e.revision, e.value]);
 /** What the nightly close does after sending: the planned events join the ledger. */
-const record = (ledger: LedgerEntry[], events: PlannedEvent[]) => [...ledger, ...events.map((e) => led(e.meter, e.day, e.revision, e.value, e.customerId))];
+const record = (ledger: LedgerEntry[], events: PlannedEvent[]) => [
+  ...ledger,
+  ...events.map((e) => led(e.meter, e.day, e.revision, e.value, e.customerId)),
+];
 
 describe('planReports: first report of a day', () => {
   it('plans revision 0 of each meter with its Stripe name, identifier and a timestamp in the day', () => {
     // Prepare
-    const input: ReportingPlanInput = { nowMs: nightAfter('2026-03-09'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 120, active_users: 7, protected_files: 3 } }])], ledger: [] };
+    const input: ReportingPlanInput = {
+      nowMs: nightAfter('2026-03-09'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 120, active_users: 7, protected_files: 3 } }])],
+      ledger: [],
+    };
     // Act
     const plan = planReports(input);
     // Assess
     expect(plan.events).toEqual([
-      { customerId: 'acme', meter: 'api_calls', eventName: 'serenity_api_calls', day: '2026-03-09', revision: 0, value: 120, timestamp: sec('2026-03-09T23:00:00Z'), identifier: 'srn:api:2026-03-09:r0:acme' },
-      { customerId: 'acme', meter: 'active_users', eventName: 'serenity_active_users', day: '2026-03-09', revision: 0, value: 7, timestamp: sec('2026-03-09T23:00:00Z'), identifier: 'srn:users:2026-03-09:r0:acme' },
-      { customerId: 'acme', meter: 'protected_files', eventName: 'serenity_protected_files', day: '2026-03-09', revision: 0, value: 3, timestamp: sec('2026-03-09T23:00:00Z'), identifier: 'srn:files:2026-03-09:r0:acme' },
+      {
+        customerId: 'acme',
+        meter: 'api_calls',
+        eventName: 'serenity_api_calls',
+        day: '2026-03-09',
+        revision: 0,
+        value: 120,
+        timestamp: sec('2026-03-09T23:00:00Z'),
+        identifier: 'srn:api:2026-03-09:r0:acme',
+      },
+      {
+        customerId: 'acme',
+        meter: 'active_users',
+        eventName: 'serenity_active_users',
+        day: '2026-03-09',
+        revision: 0,
+        value: 7,
+        timestamp: sec('2026-03-09T23:00:00Z'),
+        identifier: 'srn:users:2026-03-09:r0:acme',
+      },
+      {
+        customerId: 'acme',
+        meter: 'protected_files',
+        eventName: 'serenity_protected_files',
+        day: '2026-03-09',
+        revision: 0,
+        value: 3,
+        timestamp: sec('2026-03-09T23:00:00Z'),
+        identifier: 'srn:files:2026-03-09:r0:acme',
+      },
     ]);
     expect(plan.unreportable).toEqual([]);
     expect(plan.deferred).toEqual([]);
@@ -44,7 +88,11 @@ describe('planReports: first report of a day', () => {
 
   it('sends nothing for zero when nothing was reported (Stripe already bills 0)', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-09'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 0, active_users: 0, protected_files: 0 } }])], ledger: [] });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-09'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 0, active_users: 0, protected_files: 0 } }])],
+      ledger: [],
+    });
     // Assess
     expect(plan.events).toEqual([]);
   });
@@ -52,14 +100,43 @@ describe('planReports: first report of a day', () => {
 
 describe('planReports: sum meter corrections', () => {
   it.each([
-    { name: 'late events raise the total', ledger: [led('api_calls', '2026-03-09', 0, 120)], total: 125, expected: [['api_calls', '2026-03-09', 1, 5]] },
-    { name: 'a lower total sends a negative delta', ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 1, 5)], total: 100, expected: [['api_calls', '2026-03-09', 2, -25]] },
-    { name: 'a total back to zero retracts all', ledger: [led('api_calls', '2026-03-09', 0, 120)], total: 0, expected: [['api_calls', '2026-03-09', 1, -120]] },
-    { name: 'the ledger already complete plans nothing', ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 1, 5)], total: 125, expected: [] },
-    { name: 'a repeated ledger record is counted once', ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 0, 120)], total: 120, expected: [] },
+    {
+      name: 'late events raise the total',
+      ledger: [led('api_calls', '2026-03-09', 0, 120)],
+      total: 125,
+      expected: [['api_calls', '2026-03-09', 1, 5]],
+    },
+    {
+      name: 'a lower total sends a negative delta',
+      ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 1, 5)],
+      total: 100,
+      expected: [['api_calls', '2026-03-09', 2, -25]],
+    },
+    {
+      name: 'a total back to zero retracts all',
+      ledger: [led('api_calls', '2026-03-09', 0, 120)],
+      total: 0,
+      expected: [['api_calls', '2026-03-09', 1, -120]],
+    },
+    {
+      name: 'the ledger already complete plans nothing',
+      ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 1, 5)],
+      total: 125,
+      expected: [],
+    },
+    {
+      name: 'a repeated ledger record is counted once',
+      ledger: [led('api_calls', '2026-03-09', 0, 120), led('api_calls', '2026-03-09', 0, 120)],
+      total: 120,
+      expected: [],
+    },
   ])('$name', ({ ledger, total, expected }) => {
     // Act: three nights later
-    const plan = planReports({ nowMs: nightAfter('2026-03-12'), customers: [acme([{ day: '2026-03-09', values: { api_calls: total } }])], ledger });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-12'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: total } }])],
+      ledger,
+    });
     // Assess
     expect(brief(plan.events)).toEqual(expected);
     for (const e of plan.events) expect(e.timestamp).toBe(sec('2026-03-09T23:00:00Z') + e.revision);
@@ -69,7 +146,11 @@ describe('planReports: sum meter corrections', () => {
     // Prepare
     const ledger = [led('api_calls', '2026-03-09', 0, 50, 'other'), led('api_calls', '2026-03-08', 0, 50)];
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-09'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 50 } }])], ledger });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-09'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 50 } }])],
+      ledger,
+    });
     // Assess
     expect(brief(plan.events)).toEqual([['api_calls', '2026-03-09', 0, 50]]);
   });
@@ -77,12 +158,48 @@ describe('planReports: sum meter corrections', () => {
 
 describe('planReports: last meters', () => {
   it.each([
-    { name: 'unchanged period-to-date value on a new day sends nothing', ledger: [led('active_users', '2026-03-10', 0, 7)], day: '2026-03-11', value: 7, expected: [] },
-    { name: 'a higher value on a new day sends revision 0 of that day', ledger: [led('active_users', '2026-03-10', 0, 7)], day: '2026-03-11', value: 9, expected: [['active_users', '2026-03-11', 0, 9]] },
-    { name: 'a late user in a reported day sends its next revision', ledger: [led('active_users', '2026-03-10', 0, 7)], day: '2026-03-10', value: 8, expected: [['active_users', '2026-03-10', 1, 8]] },
-    { name: 'the newest revision decides what Stripe holds', ledger: [led('active_users', '2026-03-10', 0, 7), led('active_users', '2026-03-10', 1, 8)], day: '2026-03-10', value: 8, expected: [] },
-    { name: 'a later day of the ledger outranks an earlier one', ledger: [led('active_users', '2026-03-10', 0, 7), led('active_users', '2026-03-09', 3, 99)], day: '2026-03-11', value: 7, expected: [] },
-    { name: 'a lower value is sent too (a late unprotect lowered a peak)', ledger: [led('active_users', '2026-03-10', 0, 7)], day: '2026-03-11', value: 0, expected: [['active_users', '2026-03-11', 0, 0]] },
+    {
+      name: 'unchanged period-to-date value on a new day sends nothing',
+      ledger: [led('active_users', '2026-03-10', 0, 7)],
+      day: '2026-03-11',
+      value: 7,
+      expected: [],
+    },
+    {
+      name: 'a higher value on a new day sends revision 0 of that day',
+      ledger: [led('active_users', '2026-03-10', 0, 7)],
+      day: '2026-03-11',
+      value: 9,
+      expected: [['active_users', '2026-03-11', 0, 9]],
+    },
+    {
+      name: 'a late user in a reported day sends its next revision',
+      ledger: [led('active_users', '2026-03-10', 0, 7)],
+      day: '2026-03-10',
+      value: 8,
+      expected: [['active_users', '2026-03-10', 1, 8]],
+    },
+    {
+      name: 'the newest revision decides what Stripe holds',
+      ledger: [led('active_users', '2026-03-10', 0, 7), led('active_users', '2026-03-10', 1, 8)],
+      day: '2026-03-10',
+      value: 8,
+      expected: [],
+    },
+    {
+      name: 'a later day of the ledger outranks an earlier one',
+      ledger: [led('active_users', '2026-03-10', 0, 7), led('active_users', '2026-03-09', 3, 99)],
+      day: '2026-03-11',
+      value: 7,
+      expected: [],
+    },
+    {
+      name: 'a lower value is sent too (a late unprotect lowered a peak)',
+      ledger: [led('active_users', '2026-03-10', 0, 7)],
+      day: '2026-03-11',
+      value: 0,
+      expected: [['active_users', '2026-03-11', 0, 0]],
+    },
   ])('$name', ({ ledger, day, value, expected }) => {
     // Act
     const plan = planReports({ nowMs: nightAfter('2026-03-11'), customers: [acme([{ day, values: { active_users: value } }])], ledger });
@@ -94,7 +211,13 @@ describe('planReports: last meters', () => {
     // Act
     const plan = planReports({
       nowMs: nightAfter('2026-03-11'),
-      customers: [acme([{ day: '2026-03-10', values: { protected_files: 4 } }, { day: '2026-03-11', values: { protected_files: 6 } }, { day: '2026-03-09', values: { protected_files: 2 } }])],
+      customers: [
+        acme([
+          { day: '2026-03-10', values: { protected_files: 4 } },
+          { day: '2026-03-11', values: { protected_files: 6 } },
+          { day: '2026-03-09', values: { protected_files: 2 } },
+        ]),
+      ],
       ledger: [],
     });
     // Assess
@@ -107,7 +230,12 @@ describe('planReports: last meters', () => {
     // Act
     const plan = planReports({
       nowMs: nightAfter('2026-02-01'),
-      customers: [acme([{ day: '2026-01-31', values: { protected_files: 49 } }, { day: '2026-02-01', values: { protected_files: 51 } }])],
+      customers: [
+        acme([
+          { day: '2026-01-31', values: { protected_files: 49 } },
+          { day: '2026-02-01', values: { protected_files: 51 } },
+        ]),
+      ],
       ledger,
       // January's invoice is still open: the account's grace period is Stripe's longest, 72 hours.
       invoiceGraceMs: 72 * HOUR_MS,
@@ -128,7 +256,11 @@ describe('planReports: last meters', () => {
     // Prepare: anchor 15; Mar 14 closes the period started Feb 15, Mar 15 opens a new one
     const ledger = [led('active_users', '2026-03-14', 0, 30)];
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-15'), customers: [acme([{ day: '2026-03-15', values: { active_users: 30 } }], 15)], ledger });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-15'),
+      customers: [acme([{ day: '2026-03-15', values: { active_users: 30 } }], 15)],
+      ledger,
+    });
     // Assess
     expect(brief(plan.events)).toEqual([['active_users', '2026-03-15', 0, 30]]);
   });
@@ -136,7 +268,11 @@ describe('planReports: last meters', () => {
   it('refuses a period whose ledger is ahead of the supplied days (the ptd would be stale)', () => {
     // Act / Assess
     expect(() =>
-      planReports({ nowMs: nightAfter('2026-03-11'), customers: [acme([{ day: '2026-03-05', values: { active_users: 3, api_calls: 1 } }])], ledger: [led('active_users', '2026-03-10', 0, 7)] }),
+      planReports({
+        nowMs: nightAfter('2026-03-11'),
+        customers: [acme([{ day: '2026-03-05', values: { active_users: 3, api_calls: 1 } }])],
+        ledger: [led('active_users', '2026-03-10', 0, 7)],
+      }),
     ).toThrow(/must be supplied/);
   });
 });
@@ -152,7 +288,12 @@ describe('planReports: Stripe’s 35-day window', () => {
     { name: 'one second too late', nowMs: edge + 1000, planned: 0, unreportable: 1 },
   ])('$name', ({ nowMs, planned, unreportable }) => {
     // Act
-    const plan = planReports({ nowMs, customers: [acme([{ day: '2026-03-09', values: { api_calls: 5, active_users: 2 } }])], ledger: [], invoiceGraceMs: LONG_GRACE });
+    const plan = planReports({
+      nowMs,
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 5, active_users: 2 } }])],
+      ledger: [],
+      invoiceGraceMs: LONG_GRACE,
+    });
     // Assess
     expect(plan.events.filter((e) => e.meter === 'api_calls')).toHaveLength(planned);
     expect(plan.unreportable.filter((u) => u.meter === 'api_calls')).toHaveLength(unreportable);
@@ -161,10 +302,17 @@ describe('planReports: Stripe’s 35-day window', () => {
 
   it('lists an old correction with its reason instead of planning it', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-04-20'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 130 } }])], ledger: [led('api_calls', '2026-03-09', 0, 120)], invoiceGraceMs: LONG_GRACE });
+    const plan = planReports({
+      nowMs: nightAfter('2026-04-20'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 130 } }])],
+      ledger: [led('api_calls', '2026-03-09', 0, 120)],
+      invoiceGraceMs: LONG_GRACE,
+    });
     // Assess
     expect(plan.events).toEqual([]);
-    expect(plan.unreportable).toMatchObject([{ customerId: 'acme', meter: 'api_calls', day: '2026-03-09', revision: 1, value: 10, reason: 'outside_stripe_window' }]);
+    expect(plan.unreportable).toMatchObject([
+      { customerId: 'acme', meter: 'api_calls', day: '2026-03-09', revision: 1, value: 10, reason: 'outside_stripe_window' },
+    ]);
   });
 
   it('lists a correction for a period whose invoice is final, instead of sending what Stripe would bill nowhere', () => {
@@ -186,7 +334,11 @@ describe('planReports: Stripe’s 35-day window', () => {
 
   it('lists a day out of revisions', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-09'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 2 } }])], ledger: [led('api_calls', '2026-03-09', 3599, 1)] });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-09'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 2 } }])],
+      ledger: [led('api_calls', '2026-03-09', 3599, 1)],
+    });
     // Assess
     expect(plan.unreportable).toMatchObject([{ revision: 3600, value: 1, reason: 'revision_limit' }]);
   });
@@ -203,7 +355,12 @@ describe('planReports: holds', () => {
 
   it('a held sum day is deferred, the others are planned', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-11'), customers: [acme(days)], ledger, held: [hold('api_calls', '2026-03-10', '2026-03-11')] });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-11'),
+      customers: [acme(days)],
+      ledger,
+      held: [hold('api_calls', '2026-03-10', '2026-03-11')],
+    });
     // Assess
     expect(brief(plan.events)).toEqual([
       ['api_calls', '2026-03-09', 0, 10],
@@ -215,7 +372,12 @@ describe('planReports: holds', () => {
 
   it('a hold on an earlier day of the period defers the last meter, so no held value leaks into the ptd', () => {
     // Act
-    const plan = planReports({ nowMs: nightAfter('2026-03-11'), customers: [acme(days)], ledger, held: [hold('active_users', '2026-03-09', '2026-03-10')] });
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-11'),
+      customers: [acme(days)],
+      ledger,
+      held: [hold('active_users', '2026-03-09', '2026-03-10')],
+    });
     // Assess
     expect(plan.events.filter((e) => e.meter === 'active_users')).toEqual([]);
     expect(plan.deferred).toMatchObject([{ meter: 'active_users', day: '2026-03-11', reason: 'held' }]);
@@ -228,7 +390,10 @@ describe('planReports: holds', () => {
       nowMs: nightAfter('2026-03-11'),
       customers: [acme(days)],
       ledger,
-      held: [hold('active_users', '2026-02-20', '2026-03-01'), { customerId: 'other', meter: 'active_users', from: '2026-03-01', to: '2026-04-01' }],
+      held: [
+        hold('active_users', '2026-02-20', '2026-03-01'),
+        { customerId: 'other', meter: 'active_users', from: '2026-03-01', to: '2026-04-01' },
+      ],
     });
     // Assess
     expect(brief(plan.events.filter((e) => e.meter === 'active_users'))).toEqual([['active_users', '2026-03-11', 0, 9]]);
@@ -255,7 +420,12 @@ describe('planReports: validation', () => {
     // Prepare
     const input = {
       nowMs: nightAfter('2026-03-09'),
-      customers: [acme([{ day: '2026-03-10', values: { api_calls: 1 } }, { day: '2026-02-30', values: { api_calls: -1, bogus: 1 } as never }])],
+      customers: [
+        acme([
+          { day: '2026-03-10', values: { api_calls: 1 } },
+          { day: '2026-02-30', values: { api_calls: -1, bogus: 1 } as never },
+        ]),
+      ],
       ledger: [led('api_calls', '2026-03-01', 0, 4), led('api_calls', '2026-03-01', 0, 5)],
       held: [{ customerId: 'acme', meter: 'api_calls' as const, from: '2026-03-05', to: '2026-03-05' }],
     };
@@ -281,7 +451,10 @@ describe('planReports: validation', () => {
 // earlier days with other values (late events, repairs). The ledger records what each night planned.
 // The account's invoice grace is 72 hours (Stripe's longest), so January's invoice stays open throughout.
 const DAYS = ['2026-01-29', '2026-01-30', '2026-01-31', '2026-02-01', '2026-02-02'];
-const nightsArb = fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 50 })), { maxLength: 6 }), { minLength: 1, maxLength: 5 });
+const nightsArb = fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 50 })), { maxLength: 6 }), {
+  minLength: 1,
+  maxLength: 5,
+});
 
 describe('properties', () => {
   it('sum meter: after any nights of totals and corrections, Stripe’s sum per day equals the final total, and a rerun plans nothing', () => {
@@ -296,7 +469,12 @@ describe('properties', () => {
           const totals = new Map<string, number>();
           for (const [d, v] of supplied) if (d < closed.length) totals.set(DAYS[d]!, v);
           for (const [day, v] of totals) finalTotal.set(day, v);
-          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...totals].map(([day, v]) => ({ day, values: { api_calls: v } })))], ledger, invoiceGraceMs: 72 * HOUR_MS };
+          input = {
+            nowMs: nightAfter(closed.at(-1)!),
+            customers: [acme([...totals].map(([day, v]) => ({ day, values: { api_calls: v } })))],
+            ledger,
+            invoiceGraceMs: 72 * HOUR_MS,
+          };
           // Act
           const plan = planReports(input);
           ledger = record(ledger, plan.events);
@@ -338,7 +516,12 @@ describe('properties', () => {
             if (!values.has(latest)) values.set(latest, supplied.at(-1)?.[1] ?? 0);
             finalPtd.set(p, values.get(latest)!);
           }
-          input = { nowMs: nightAfter(closed.at(-1)!), customers: [acme([...values].map(([day, v]) => ({ day, values: { active_users: v } })))], ledger, invoiceGraceMs: 72 * HOUR_MS };
+          input = {
+            nowMs: nightAfter(closed.at(-1)!),
+            customers: [acme([...values].map(([day, v]) => ({ day, values: { active_users: v } })))],
+            ledger,
+            invoiceGraceMs: 72 * HOUR_MS,
+          };
           // Act
           const plan = planReports(input);
           // Assess: each event is newer than everything already sent for its period
@@ -361,7 +544,11 @@ describe('properties', () => {
 
 it('event names come from the one Stripe meter definition', () => {
   // Act
-  const plan = planReports({ nowMs: nightAfter('2026-03-09'), customers: [acme([{ day: '2026-03-09', values: { api_calls: 1, active_users: 1, protected_files: 1 } }])], ledger: [] });
+  const plan = planReports({
+    nowMs: nightAfter('2026-03-09'),
+    customers: [acme([{ day: '2026-03-09', values: { api_calls: 1, active_users: 1, protected_files: 1 } }])],
+    ledger: [],
+  });
   // Assess
   expect(plan.events.map((e) => e.eventName)).toEqual(plan.events.map((e) => STRIPE_METERS[e.meter].eventName));
 });

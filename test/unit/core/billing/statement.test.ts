@@ -1,16 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { periodForKey } from '../../../../functions/core/close/billing-period.js';
 import { ValidationError } from '../../../../contract/errors.js';
 import type { Meter } from '../../../../contract/meters.js';
+import {
+  buildStatement,
+  LOST_IN_STRIPE,
+  periodForStatement,
+  renderStatement,
+  type Statement,
+} from '../../../../functions/core/billing/statement.js';
+import { periodForKey } from '../../../../functions/core/close/billing-period.js';
 import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../../../functions/core/shared/ports.js';
-import { LOST_IN_STRIPE, buildStatement, periodForStatement, renderStatement, type Statement } from '../../../../functions/core/billing/statement.js';
 import { ledgerRecord } from '../../../fakes/ledger.js';
 
-const acme: Customer = { id: 'acme', name: 'Acme', stripeCustomerId: 'cus_acme', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
+const acme: Customer = {
+  id: 'acme',
+  name: 'Acme',
+  stripeCustomerId: 'cus_acme',
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+};
 const MARCH = periodForKey('2026-03');
 
 /** A stored day: the day's own figures and the period-to-date values it reports. */
-function day(d: string, own: { calls: number; users: number; filesPeak: number }, ptd: { users: number; files: number }, customerId = 'acme'): StoredDay {
+function day(
+  d: string,
+  own: { calls: number; users: number; filesPeak: number },
+  ptd: { users: number; files: number },
+  customerId = 'acme',
+): StoredDay {
   return {
     customerId,
     day: d,
@@ -28,8 +45,23 @@ function day(d: string, own: { calls: number; users: number; filesPeak: number }
 }
 
 /** A ledger record as the nightly close writes it. */
-function rec(meter: Meter, d: string, revision: number, value: number, state: LedgerState = 'sent', extra: Partial<LedgerRecord> = {}): LedgerRecord {
-  return ledgerRecord(meter, d, revision, value, state, { periodKey: d.slice(0, 7), createdAt: `${d}T23:59:59Z`, sentAt: '2026-03-04T00:31:00.000Z' }, extra);
+function rec(
+  meter: Meter,
+  d: string,
+  revision: number,
+  value: number,
+  state: LedgerState = 'sent',
+  extra: Partial<LedgerRecord> = {},
+): LedgerRecord {
+  return ledgerRecord(
+    meter,
+    d,
+    revision,
+    value,
+    state,
+    { periodKey: d.slice(0, 7), createdAt: `${d}T23:59:59Z`, sentAt: '2026-03-04T00:31:00.000Z' },
+    extra,
+  );
 }
 
 const DAYS = [
@@ -53,7 +85,7 @@ describe('buildStatement: what we bill', () => {
     ]);
   });
 
-  it('lists each day with its reported value and, for last meters, the day\'s own figure', () => {
+  it("lists each day with its reported value and, for last meters, the day's own figure", () => {
     // Act
     const s = buildStatement({ customer: acme, period: MARCH, days: [...DAYS].reverse(), ledger: [] });
     // Assess
@@ -62,8 +94,16 @@ describe('buildStatement: what we bill', () => {
       ['2026-03-02', 2, undefined],
       ['2026-03-03', 10, undefined],
     ]);
-    expect(meterOf(s, 'active_users').daily.map((d) => [d.value, d.dayFigure])).toEqual([[2, 2], [3, 1], [4, 2]]);
-    expect(meterOf(s, 'protected_files').daily.map((d) => [d.value, d.dayFigure])).toEqual([[3, 3], [5, 5], [5, 4]]);
+    expect(meterOf(s, 'active_users').daily.map((d) => [d.value, d.dayFigure])).toEqual([
+      [2, 2],
+      [3, 1],
+      [4, 2],
+    ]);
+    expect(meterOf(s, 'protected_files').daily.map((d) => [d.value, d.dayFigure])).toEqual([
+      [3, 3],
+      [5, 5],
+      [5, 4],
+    ]);
   });
 
   it('bills nothing and reports closedThrough null before the first close', () => {
@@ -109,7 +149,12 @@ describe('buildStatement: what was reported, aggregated as Stripe does', () => {
 
   it('counts a negative correction into the sum', () => {
     // Prepare
-    const ledger = [rec('api_calls', '2026-03-01', 0, 45), rec('api_calls', '2026-03-01', 1, -5), rec('api_calls', '2026-03-02', 0, 2), rec('api_calls', '2026-03-03', 0, 10)];
+    const ledger = [
+      rec('api_calls', '2026-03-01', 0, 45),
+      rec('api_calls', '2026-03-01', 1, -5),
+      rec('api_calls', '2026-03-02', 0, 2),
+      rec('api_calls', '2026-03-03', 0, 10),
+    ];
     // Act
     const m = meterOf(buildStatement({ customer: acme, period: MARCH, days: DAYS, ledger }), 'api_calls');
     // Assess
@@ -197,7 +242,9 @@ describe('renderStatement', () => {
     customer: { ...acme, id: '=cmd|calc' },
     period: MARCH,
     days: DAYS.map((d) => ({ ...d, customerId: '=cmd|calc' })),
-    ledger: [{ ...rec('api_calls', '2026-03-01', 0, 40, 'error', { lastError: 'invalid_request: bad, "quoted"' }), customerId: '=cmd|calc' }],
+    ledger: [
+      { ...rec('api_calls', '2026-03-01', 0, 40, 'error', { lastError: 'invalid_request: bad, "quoted"' }), customerId: '=cmd|calc' },
+    ],
   });
 
   it('writes one CSV row per figure, quoted and safe to open in a spreadsheet', () => {

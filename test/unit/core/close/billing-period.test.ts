@@ -1,18 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../../contract/errors.js';
 import {
-  MAX_PERIOD_INSTANT_MS,
-  MIN_PERIOD_INSTANT_MS,
+  type BillingPeriod,
   daysInMonth,
   daysOfPeriod,
+  MAX_PERIOD_INSTANT_MS,
+  MIN_PERIOD_INSTANT_MS,
   nextPeriod,
   periodContaining,
   periodContains,
   periodForKey,
   previousPeriod,
-  type BillingPeriod,
 } from '../../../../functions/core/close/billing-period.js';
-import { ValidationError } from '../../../../contract/errors.js';
 
 const at = (iso: string) => Date.parse(iso);
 /** `[start, end)` as dates only, for compact tables. */
@@ -246,22 +246,27 @@ describe('properties', () => {
   it('tiles time: consecutive periods meet with no gap or overlap, and their days never repeat', () => {
     fc.assert(
       // Walks up to 30 periods forward, so it starts well before the supported maximum.
-      fc.property(fc.integer({ min: MIN_PERIOD_INSTANT_MS + 62 * 86_400_000, max: Date.UTC(9990, 0, 1) }), anchor, fc.integer({ min: 2, max: 30 }), (t, a, count) => {
-        // Prepare
-        let p = periodContaining(t, a);
-        const seen = new Set<string>();
-        // Act / Assess
-        for (let i = 0; i < count; i += 1) {
-          const next = nextPeriod(p);
-          expect(next.start).toBe(p.end);
-          expect(previousPeriod(next)).toEqual(p);
-          for (const day of daysOfPeriod(p)) {
-            expect(seen.has(day)).toBe(false);
-            seen.add(day);
+      fc.property(
+        fc.integer({ min: MIN_PERIOD_INSTANT_MS + 62 * 86_400_000, max: Date.UTC(9990, 0, 1) }),
+        anchor,
+        fc.integer({ min: 2, max: 30 }),
+        (t, a, count) => {
+          // Prepare
+          let p = periodContaining(t, a);
+          const seen = new Set<string>();
+          // Act / Assess
+          for (let i = 0; i < count; i += 1) {
+            const next = nextPeriod(p);
+            expect(next.start).toBe(p.end);
+            expect(previousPeriod(next)).toEqual(p);
+            for (const day of daysOfPeriod(p)) {
+              expect(seen.has(day)).toBe(false);
+              seen.add(day);
+            }
+            p = next;
           }
-          p = next;
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,25 +1,34 @@
 import { describe, expect, it } from 'vitest';
+import { fixedClock } from '../../../../contract/clock.js';
+import type { UsageEvent } from '../../../../contract/event-contract.js';
+import { packMessages, parseMessage } from '../../../../contract/queue-message.js';
 import { dayToClose, peerCandidates, peerStats, planChunks } from '../../../../functions/core/close/close-plan.js';
 import { consumeMessage } from '../../../../functions/core/count/consume.js';
-import { parseMessage, packMessages } from '../../../../contract/queue-message.js';
-import { fixedClock } from '../../../../contract/clock.js';
 import type { Customer, EventStore, UsageStore } from '../../../../functions/core/shared/ports.js';
-import type { UsageEvent } from '../../../../contract/event-contract.js';
-import { MemoryQuarantine, customersOf } from '../../../fakes/memory-ports.js';
+import { customersOf, MemoryQuarantine } from '../../../fakes/memory-ports.js';
 
 const customer = (id: string): Customer => ({ id, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
 
 describe('planChunks', () => {
   it('splits customers into chunks and hands each its own earlier late days, once each', () => {
     // Act
-    const chunks = planChunks('run', '2026-03-05', ['a', 'b', 'c'].map(customer), [
-      { customerId: 'b', day: '2026-03-01' },
-      { customerId: 'b', day: '2026-03-01' },
-      { customerId: 'c', day: '2026-03-05' }, // the day being closed is not "late"
-    ], 2);
+    const chunks = planChunks(
+      'run',
+      '2026-03-05',
+      ['a', 'b', 'c'].map(customer),
+      [
+        { customerId: 'b', day: '2026-03-01' },
+        { customerId: 'b', day: '2026-03-01' },
+        { customerId: 'c', day: '2026-03-05' }, // the day being closed is not "late"
+      ],
+      2,
+    );
     // Assess
     expect(chunks.map((c) => c.customers)).toEqual([
-      [{ id: 'a', lateDays: [] }, { id: 'b', lateDays: ['2026-03-01'] }],
+      [
+        { id: 'a', lateDays: [] },
+        { id: 'b', lateDays: ['2026-03-01'] },
+      ],
       [{ id: 'c', lateDays: [] }],
     ]);
   });
@@ -32,7 +41,14 @@ describe('planChunks', () => {
 describe('late-day markers from the consumer', () => {
   it('marks the customer-days of events that arrive after their UTC day ended', async () => {
     // Prepare: one event from two days ago, one from today
-    const ev = (id: string, time: string): UsageEvent => ({ id, source: 's', customerId: 'acme', type: 'com.serenity.api.call', time, quantity: 1 });
+    const ev = (id: string, time: string): UsageEvent => ({
+      id,
+      source: 's',
+      customerId: 'acme',
+      type: 'com.serenity.api.call',
+      time,
+      quantity: 1,
+    });
     const body = packMessages([ev('old', '2026-03-03T10:00:00.000Z'), ev('new', '2026-03-05T09:00:00.000Z')])[0]!.body;
     const marks: { customerId: string; day: string }[] = [];
     const events: EventStore = { owners: async () => new Map(), put: async () => {}, listDay: async () => [] };
@@ -55,13 +71,39 @@ describe('peer statistics for the new-account rule', () => {
   it('draws recent cohorts and summarises their daily values by account age', () => {
     // Prepare: three peers created 2026-03-01, each with a second day of 10, 20 or 30 calls
     const peer = (id: string, createdAt: string): Customer => ({ id, createdAt, updatedAt: createdAt });
-    const day = (d: string, calls: number) => ({ customerId: 'x', day: d, periodKey: '2026-03', anchorDay: 1, eventCount: 1, apiCalls: calls, apiCallsByHour: [], activeUsers: 2, files: { start: 0, end: 5, peak: 5 }, ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 }, values: { api_calls: calls, active_users: 2, protected_files: 5 }, computedAt: '' });
-    const fraudster = { ...peer('bad', '2026-03-01T00:00:00Z'), financeReview: { flagId: 'f', rule: 'new_account_surge', by: 'ana', at: '2026-03-05T00:00:00Z' } };
+    const day = (d: string, calls: number) => ({
+      customerId: 'x',
+      day: d,
+      periodKey: '2026-03',
+      anchorDay: 1,
+      eventCount: 1,
+      apiCalls: calls,
+      apiCallsByHour: [],
+      activeUsers: 2,
+      files: { start: 0, end: 5, peak: 5 },
+      ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 },
+      values: { api_calls: calls, active_users: 2, protected_files: 5 },
+      computedAt: '',
+    });
+    const fraudster = {
+      ...peer('bad', '2026-03-01T00:00:00Z'),
+      financeReview: { flagId: 'f', rule: 'new_account_surge', by: 'ana', at: '2026-03-05T00:00:00Z' },
+    };
     // 'young' is still in its first two weeks on 2026-03-20: the account the rule judges, not a peer of itself.
-    const all = [peer('p1', '2026-03-01T00:00:00Z'), peer('p2', '2026-03-01T00:00:00Z'), peer('p3', '2026-03-01T00:00:00Z'), peer('old', '2025-01-01T00:00:00Z'), peer('young', '2026-03-10T00:00:00Z'), fraudster];
+    const all = [
+      peer('p1', '2026-03-01T00:00:00Z'),
+      peer('p2', '2026-03-01T00:00:00Z'),
+      peer('p3', '2026-03-01T00:00:00Z'),
+      peer('old', '2025-01-01T00:00:00Z'),
+      peer('young', '2026-03-10T00:00:00Z'),
+      fraudster,
+    ];
     // Act
     const candidates = peerCandidates(all, '2026-03-20');
-    const stats = peerStats(candidates.map((c, i) => ({ customer: c, days: [day('2026-03-02', 10 * (i + 1))] })), '2026-03-20');
+    const stats = peerStats(
+      candidates.map((c, i) => ({ customer: c, days: [day('2026-03-02', 10 * (i + 1))] })),
+      '2026-03-20',
+    );
     // Assess
     expect(candidates.map((c) => c.id).sort()).toEqual(['p1', 'p2', 'p3']);
     expect(stats!.byAge.api_calls[1]).toMatchObject({ n: 3, q50: 20 });

@@ -1,24 +1,33 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../../contract/errors.js';
+import type { UsageEvent } from '../../../../contract/event-contract.js';
+import { periodContaining } from '../../../../functions/core/close/billing-period.js';
 import {
+  type DayRollup,
   DEFAULT_METER_SETTINGS,
+  type PeriodToDate,
   periodToDate,
   rollupDay,
   unionActiveUsers,
   valuesToReport,
-  type DayRollup,
-  type PeriodToDate,
 } from '../../../../functions/core/close/daily-rollup.js';
-import { periodContaining } from '../../../../functions/core/close/billing-period.js';
-import { ValidationError } from '../../../../contract/errors.js';
-import type { UsageEvent } from '../../../../contract/event-contract.js';
 import { emptyFileState, type FileTimelineState } from '../../../../functions/core/close/file-timeline.js';
 
 let n = 0;
-const ev = (time: string, over: Partial<UsageEvent> = {}): UsageEvent => ({ id: `e${n++}`, source: 's', customerId: 'acme', type: 'com.serenity.api.call', time, quantity: 1, ...over });
+const ev = (time: string, over: Partial<UsageEvent> = {}): UsageEvent => ({
+  id: `e${n++}`,
+  source: 's',
+  customerId: 'acme',
+  type: 'com.serenity.api.call',
+  time,
+  quantity: 1,
+  ...over,
+});
 const call = (time: string, quantity: number) => ev(time, { quantity });
 const user = (time: string, userId: string) => ev(time, { type: 'com.serenity.user.active', userId });
-const file = (time: string, fileId: string, kind: '+' | '-') => ev(time, { type: kind === '+' ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', fileId });
+const file = (time: string, fileId: string, kind: '+' | '-') =>
+  ev(time, { type: kind === '+' ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', fileId });
 const startOf = (day: string) => emptyFileState(`${day}T00:00:00.000Z`);
 
 /** Rolls up consecutive days and folds them into period-to-date values, as the nightly close will. */
@@ -62,7 +71,15 @@ describe('rollupDay', () => {
     // Act
     const r = rollupDay(events, '2026-03-09', { asOf: '2026-03-09T00:00:00.000Z', protectedFiles: new Set(['f0']) });
     // Assess
-    expect(r).toMatchObject({ day: '2026-03-09', eventCount: 10, apiCalls: 21, apiCallsByHour: byHour, activeUsers: 2, activeUserIds: ['adam', 'zoe'], files: { start: 1, end: 2, peak: 3 } });
+    expect(r).toMatchObject({
+      day: '2026-03-09',
+      eventCount: 10,
+      apiCalls: 21,
+      apiCallsByHour: byHour,
+      activeUsers: 2,
+      activeUserIds: ['adam', 'zoe'],
+      files: { start: 1, end: 2, peak: 3 },
+    });
     expect(r.fileEnd.asOf).toBe('2026-03-10T00:00:00.000Z');
     expect([...r.fileEnd.protectedFiles].sort()).toEqual(['f1', 'f2']);
   });
@@ -77,14 +94,26 @@ describe('rollupDay', () => {
   it('reports every problem at once', () => {
     // Prepare
     const dup = call('2026-03-09T10:00:00.000Z', 1);
-    const events = [dup, call('2026-03-10T00:00:00.000Z', 1), ev('2026-03-09T11:00:00.000Z', { customerId: 'other' }), dup, ev('2026-03-09T12:00:00.000Z', { type: 'com.serenity.file.protected' })];
+    const events = [
+      dup,
+      call('2026-03-10T00:00:00.000Z', 1),
+      ev('2026-03-09T11:00:00.000Z', { customerId: 'other' }),
+      dup,
+      ev('2026-03-09T12:00:00.000Z', { type: 'com.serenity.file.protected' }),
+    ];
     // Act / Assess
     try {
       rollupDay(events, '2026-03-09', startOf('2026-03-08'));
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ValidationError);
-      expect((err as ValidationError).errors.map((e) => e.field)).toEqual(['fileStart.asOf', 'events[1].time', 'events[2].customerId', 'events[3].id', 'events[4].fileId']);
+      expect((err as ValidationError).errors.map((e) => e.field)).toEqual([
+        'fileStart.asOf',
+        'events[1].time',
+        'events[2].customerId',
+        'events[3].id',
+        'events[4].fileId',
+      ]);
     }
   });
 
@@ -110,8 +139,20 @@ describe('periodToDate', () => {
   it('sums calls, unions users and keeps the peak within a period, and starts afresh in the next one', () => {
     // Prepare: Jan 30 - Feb 1, calendar months; f1 stays protected across the boundary
     const days = [
-      { day: '2026-01-30', events: [call('2026-01-30T10:00:00.000Z', 5), user('2026-01-30T10:00:00.000Z', 'u1'), file('2026-01-30T10:00:00.000Z', 'f1', '+'), file('2026-01-30T11:00:00.000Z', 'f2', '+'), file('2026-01-30T12:00:00.000Z', 'f2', '-')] },
-      { day: '2026-01-31', events: [call('2026-01-31T10:00:00.000Z', 7), user('2026-01-31T10:00:00.000Z', 'u1'), user('2026-01-31T10:00:00.000Z', 'u2')] },
+      {
+        day: '2026-01-30',
+        events: [
+          call('2026-01-30T10:00:00.000Z', 5),
+          user('2026-01-30T10:00:00.000Z', 'u1'),
+          file('2026-01-30T10:00:00.000Z', 'f1', '+'),
+          file('2026-01-30T11:00:00.000Z', 'f2', '+'),
+          file('2026-01-30T12:00:00.000Z', 'f2', '-'),
+        ],
+      },
+      {
+        day: '2026-01-31',
+        events: [call('2026-01-31T10:00:00.000Z', 7), user('2026-01-31T10:00:00.000Z', 'u1'), user('2026-01-31T10:00:00.000Z', 'u2')],
+      },
       { day: '2026-02-01', events: [call('2026-02-01T10:00:00.000Z', 1), user('2026-02-01T10:00:00.000Z', 'u2')] },
     ];
     // Act

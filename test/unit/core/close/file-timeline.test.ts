@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../../../contract/errors.js';
 import {
   applyFileOps,
   compactFileHistory,
   emptyFileState,
+  type FileHistory,
+  type FileTimelineState,
   fileStateAt,
   fileTimeline,
   mergeFileOps,
   recomputeDays,
-  type FileHistory,
-  type FileTimelineState,
 } from '../../../../functions/core/close/file-timeline.js';
-import { ValidationError } from '../../../../contract/errors.js';
 import { compareFileOps, type FileOp } from '../../../../functions/core/count/usage-fragment.js';
 
 const DAY = '2026-03-09';
@@ -20,7 +20,12 @@ const NEXT_DAY = '2026-03-10T00:00:00.000Z';
 const t = (hhmmss: string, day = DAY) => Date.parse(`${day}T${hhmmss}Z`);
 let seq = 0;
 /** A file operation with a fresh event key unless one is given. */
-const op = (fileId: string, kind: '+' | '-', time: number, key = `s#${String(seq++).padStart(6, '0')}`): FileOp => [fileId, kind, time, key];
+const op = (fileId: string, kind: '+' | '-', time: number, key = `s#${String(seq++).padStart(6, '0')}`): FileOp => [
+  fileId,
+  kind,
+  time,
+  key,
+];
 const stateWith = (ids: string[], asOf = DAY_START): FileTimelineState => ({ asOf, protectedFiles: new Set(ids) });
 const historyOf = (ops: FileOp[]): FileHistory => mergeFileOps(new Map(), ops).history;
 
@@ -168,7 +173,12 @@ describe('late operations', () => {
 describe('fileStateAt and compactFileHistory', () => {
   it('reads the files protected before an instant', () => {
     // Prepare
-    const h = historyOf([op('a', '+', t('01:00:00')), op('b', '+', t('02:00:00')), op('a', '-', t('03:00:00')), op('c', '-', t('01:00:00'))]);
+    const h = historyOf([
+      op('a', '+', t('01:00:00')),
+      op('b', '+', t('02:00:00')),
+      op('a', '-', t('03:00:00')),
+      op('c', '-', t('01:00:00')),
+    ]);
     // Act / Assess
     expect([...fileStateAt(h, `${DAY}T02:00:00.000Z`).protectedFiles]).toEqual(['a']);
     expect([...fileStateAt(h, `${DAY}T02:00:00.001Z`).protectedFiles].sort()).toEqual(['a', 'b']);
@@ -177,7 +187,13 @@ describe('fileStateAt and compactFileHistory', () => {
 
   it('compaction keeps one protect per protected file and drops unprotected ones', () => {
     // Prepare
-    const h = historyOf([op('a', '+', t('01:00:00')), op('a', '-', t('02:00:00')), op('b', '+', t('01:00:00')), op('b', '+', t('02:00:00')), op('b', '-', t('20:00:00'))]);
+    const h = historyOf([
+      op('a', '+', t('01:00:00')),
+      op('a', '-', t('02:00:00')),
+      op('b', '+', t('01:00:00')),
+      op('b', '+', t('02:00:00')),
+      op('b', '-', t('20:00:00')),
+    ]);
     // Act
     const c = compactFileHistory(h, `${DAY}T12:00:00.000Z`);
     // Assess
@@ -188,15 +204,19 @@ describe('fileStateAt and compactFileHistory', () => {
 
 // Operations over three days with times from a small set, so that ties within a millisecond are common.
 const DAYS = ['2026-03-08', '2026-03-09', '2026-03-10'];
-const opsArb = fc.array(
-  fc.record({
-    file: fc.constantFrom('a', 'b', 'c', 'd'),
-    kind: fc.constantFrom<'+' | '-'>('+', '-'),
-    day: fc.integer({ min: 0, max: 2 }),
-    slot: fc.constantFrom(0, 1, 3_600_000, 3_600_001, 43_200_000, 86_399_999),
-  }),
-  { maxLength: 40 },
-).map((rows) => rows.map((r, i): FileOp => [r.file, r.kind, Date.parse(`${DAYS[r.day]}T00:00:00Z`) + r.slot, `s#${String(i).padStart(3, '0')}`]));
+const opsArb = fc
+  .array(
+    fc.record({
+      file: fc.constantFrom('a', 'b', 'c', 'd'),
+      kind: fc.constantFrom<'+' | '-'>('+', '-'),
+      day: fc.integer({ min: 0, max: 2 }),
+      slot: fc.constantFrom(0, 1, 3_600_000, 3_600_001, 43_200_000, 86_399_999),
+    }),
+    { maxLength: 40 },
+  )
+  .map((rows) =>
+    rows.map((r, i): FileOp => [r.file, r.kind, Date.parse(`${DAYS[r.day]}T00:00:00Z`) + r.slot, `s#${String(i).padStart(3, '0')}`]),
+  );
 
 /** The definition, evaluated from scratch at one instant: files whose latest operation at or before t is a protect. */
 function countByDefinition(ops: FileOp[], at: number): number {
@@ -234,13 +254,20 @@ describe('properties', () => {
       fc.property(opsArb, fc.integer(), (ops, salt) => {
         // Prepare: a shuffled copy of the operations
         const rank = (i: number) => (Math.imul(i + 1, 2_654_435_761) ^ salt) >>> 0;
-        const shuffled = ops.map((o, i) => [rank(i), o] as const).sort((x, y) => x[0] - y[0]).map(([, o]) => o);
+        const shuffled = ops
+          .map((o, i) => [rank(i), o] as const)
+          .sort((x, y) => x[0] - y[0])
+          .map(([, o]) => o);
         const expected = recomputeDays(historyOf(ops), DAYS);
         // Act
         let state = emptyFileState('2026-03-08T00:00:00.000Z');
         for (const day of DAYS) {
           const s = Date.parse(`${day}T00:00:00Z`);
-          const step = applyFileOps(state, shuffled.filter((o) => o[2] >= s && o[2] < s + 86_400_000), new Date(s + 86_400_000).toISOString());
+          const step = applyFileOps(
+            state,
+            shuffled.filter((o) => o[2] >= s && o[2] < s + 86_400_000),
+            new Date(s + 86_400_000).toISOString(),
+          );
           // Assess
           expect(step.counts).toEqual(expected.get(day));
           expect([...step.state.protectedFiles].sort()).toEqual([...fileStateAt(historyOf(ops), step.state.asOf).protectedFiles].sort());

@@ -1,14 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { closeCustomer, daysToScore, type CloseDeps } from '../../../../functions/core/close/close-customer.js';
 import { DAY_MS, fixedClock, utcDay } from '../../../../contract/clock.js';
-import { validateEvent, type UsageEvent } from '../../../../contract/event-contract.js';
+import { type UsageEvent, validateEvent } from '../../../../contract/event-contract.js';
+import type { MeterEventOutcome, MeterEventReporter } from '../../../../functions/core/billing/stripe-reporting.js';
+import { type CloseDeps, closeCustomer, daysToScore } from '../../../../functions/core/close/close-customer.js';
 import { MAX_HISTORY_DAYS } from '../../../../functions/core/fraud/constants.js';
 import { expectedActivityOf } from '../../../../functions/core/fraud/expected-activity.js';
 import { releasedDays } from '../../../../functions/core/fraud/holds.js';
-import { reviewFlag } from '../../../../functions/core/fraud/review-flag.js';
 import { flagRevision } from '../../../../functions/core/fraud/merge-flags.js';
+import { reviewFlag } from '../../../../functions/core/fraud/review-flag.js';
 import type { Customer } from '../../../../functions/core/shared/ports.js';
-import type { MeterEventOutcome, MeterEventReporter } from '../../../../functions/core/billing/stripe-reporting.js';
 import { MemoryEventStore, MemoryFlagStore, MemoryLedger, MemoryRollupStore, RecordingReporter } from '../../../fakes/memory-ports.js';
 
 // Steady office-hours API traffic (100 calls an hour on weekdays, 20 at weekends, 08-18 UTC), each
@@ -28,14 +28,22 @@ let seq = 0;
 
 const deps = (): CloseDeps => ({ events, rollups, ledger, reporter, clock, fraud: { flags } });
 
-const customer = (id: string): Customer => ({ id, stripeCustomerId: `cus_${id}`, createdAt: `${FIRST}T00:00:00.000Z`, updatedAt: `${FIRST}T00:00:00.000Z` });
+const customer = (id: string): Customer => ({
+  id,
+  stripeCustomerId: `cus_${id}`,
+  createdAt: `${FIRST}T00:00:00.000Z`,
+  updatedAt: `${FIRST}T00:00:00.000Z`,
+});
 
 function calls(c: Customer, day: string, perHour: number): UsageEvent[] {
   const out: UsageEvent[] = [];
   for (let h = 8; h < 18; h++) {
     const time = `${day}T${String(h).padStart(2, '0')}:10:00Z`;
     const data = { quantity: perHour, apiKeyId: 'k1', clientIp: '198.51.100.7', country: 'DE' };
-    const v = validateEvent({ specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: c.id, id: `late-${seq++}`, time, data }, { now: Date.parse(time) + 1000, newId: () => 'x' });
+    const v = validateEvent(
+      { specversion: '1.0', type: 'com.serenity.api.call', source: 't', subject: c.id, id: `late-${seq++}`, time, data },
+      { now: Date.parse(time) + 1000, newId: () => 'x' },
+    );
     if (!v.ok) throw new Error(JSON.stringify(v.errors));
     out.push(v.event);
   }
@@ -75,7 +83,9 @@ async function closeThrough(c: Customer, day: string, perHour: number, reporter:
 
 /** What the reporter sent for one day of api_calls: the values of its revisions. */
 const sentFor = (c: Customer, day: string) =>
-  [...reporter.sent.values()].filter((e) => e.stripeCustomerId === c.stripeCustomerId && e.eventName === 'serenity_api_calls' && utcDay(e.timestamp * 1000) === day).map((e) => e.value);
+  [...reporter.sent.values()]
+    .filter((e) => e.stripeCustomerId === c.stripeCustomerId && e.eventName === 'serenity_api_calls' && utcDay(e.timestamp * 1000) === day)
+    .map((e) => e.value);
 
 beforeEach(() => {
   events = new MemoryEventStore();
@@ -104,9 +114,9 @@ describe('late events re-score their day', () => {
     const rerun = await closeCustomer(c, NEXT, [LATE], 'run-next-2', deps());
 
     // Assess: one high volume_spike flag on the late day; its 50,000 late calls held, the night's own sent
-    expect(night.flags.created.map((f) => [f.rule, f.meter, f.severity, f.window.from.slice(0, 10), utcDay(Date.parse(f.window.to) - 1)])).toEqual([
-      ['volume_spike', 'api_calls', 'high', LATE, LATE],
-    ]);
+    expect(
+      night.flags.created.map((f) => [f.rule, f.meter, f.severity, f.window.from.slice(0, 10), utcDay(Date.parse(f.window.to) - 1)]),
+    ).toEqual([['volume_spike', 'api_calls', 'high', LATE, LATE]]);
     expect(night.flags.updated).toEqual([]);
     // Both days' fraud histories come from one read: from the account's creation through NEXT
     expect(reads.map((r) => [r.fromDay, r.toDay]).sort()).toEqual([
@@ -118,7 +128,9 @@ describe('late events re-score their day', () => {
     expect(sentFor(c, LATE)).toEqual([1000]);
     expect(sentFor(c, NEXT)).toEqual([1000]);
     expect((await rollups.getDays(c.id, LATE, LATE))[0]!.apiCalls).toBe(51_000);
-    expect([...ledger.records.values()].filter((r) => r.day === LATE && r.meter === 'api_calls').map((r) => [r.revision, r.value])).toEqual([[0, 1000]]);
+    expect([...ledger.records.values()].filter((r) => r.day === LATE && r.meter === 'api_calls').map((r) => [r.revision, r.value])).toEqual(
+      [[0, 1000]],
+    );
     expect(rerun.flags).toEqual({ created: [], updated: [], expected: [] });
     expect(rerun.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
     expect((await flags.forCustomer(c.id)).map((f) => f.id)).toEqual([night.flags.created[0]!.id]);
@@ -181,12 +193,15 @@ describe('late events re-score their day', () => {
     expect(sentFor(c, '2026-03-03')).toEqual([1000]);
   });
 
-  it('records a burst inside the customer\'s expected activity as expected: no flag, nothing held, reported in full', async () => {
+  it("records a burst inside the customer's expected activity as expected: no flag, nothing held, reported in full", async () => {
     // Prepare: 30 steady days closed; the customer announced a backfill on 2026-03-03, which then runs at 50x
     const c = customer('backfill-co');
     const DAY = '2026-03-03';
     await closeNightly(c, addDays(DAY, -1));
-    const announced = expectedActivityOf({ from: `${DAY}T00:00:00Z`, to: `${addDays(DAY, 1)}T00:00:00Z`, reason: 'reindexing their archive' }, { id: 'exp-1', customerId: c.id, createdBy: 'ana', now: clock.now() });
+    const announced = expectedActivityOf(
+      { from: `${DAY}T00:00:00Z`, to: `${addDays(DAY, 1)}T00:00:00Z`, reason: 'reindexing their archive' },
+      { id: 'exp-1', customerId: c.id, createdBy: 'ana', now: clock.now() },
+    );
     await flags.putExpectedActivity(announced);
     await events.put(calls(c, DAY, 5000), 'm');
 
@@ -195,14 +210,16 @@ describe('late events re-score their day', () => {
     const night = await closeCustomer(c, DAY, [], 'run-1', deps());
 
     // Assess
-    expect(night.flags.expected.map((e) => [e.expectedActivityId, e.detection.rule, e.detection.meter])).toEqual([['exp-1', 'volume_spike', 'api_calls']]);
+    expect(night.flags.expected.map((e) => [e.expectedActivityId, e.detection.rule, e.detection.meter])).toEqual([
+      ['exp-1', 'volume_spike', 'api_calls'],
+    ]);
     expect(night.flags.created).toEqual([]);
     expect(await flags.forCustomer(c.id)).toEqual([]);
     expect(night.deferred).toEqual([]);
     expect(sentFor(c, DAY)).toEqual([50_000]);
   });
 
-  it('lists usage held past its period\'s final invoice as unreportable once released, and escalates the hold before that', async () => {
+  it("lists usage held past its period's final invoice as unreportable once released, and escalates the hold before that", async () => {
     // Prepare: a late burst on 2026-02-26 flagged and held on the 2026-03-03 night (default policy: high holds)
     const c = customer('cross-period-co');
     const LATE = '2026-02-26';
@@ -214,8 +231,15 @@ describe('late events re-score their day', () => {
     const night = await closeCustomer(c, NEXT, [LATE], 'run-next', deps());
     expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);
     // February's invoice turned final at 01:00 on 1 March (the default one-hour grace): the hold is past its deadline.
-    expect(night.escalations.map((e) => [e.meter, e.from, e.deadline, e.daysLeft])).toEqual([['api_calls', LATE, '2026-03-01T01:00:00.000Z', -3]]);
-    const dismissed = reviewFlag(night.flags.created[0]!, { decision: 'dismiss', note: 'customer backfill', reviewer: 'ana', at: new Date(clock.now()).toISOString() });
+    expect(night.escalations.map((e) => [e.meter, e.from, e.deadline, e.daysLeft])).toEqual([
+      ['api_calls', LATE, '2026-03-01T01:00:00.000Z', -3],
+    ]);
+    const dismissed = reviewFlag(night.flags.created[0]!, {
+      decision: 'dismiss',
+      note: 'customer backfill',
+      reviewer: 'ana',
+      at: new Date(clock.now()).toISOString(),
+    });
 
     // Act: the review, as POST /v1/flags/{id}/review does it, then the next night with the late marks the planner reads
     await flags.save([{ flag: dismissed, basedOn: flagRevision(night.flags.created[0]!) }]);
@@ -233,7 +257,6 @@ describe('late events re-score their day', () => {
     expect(sentFor(c, AFTER)).toEqual([1000]);
   });
 });
-
 
 describe('a review while the close merges', () => {
   it('merges again on the reviewed flag instead of writing an extension over the dismissal', async () => {
@@ -256,7 +279,18 @@ describe('a review while the close merges', () => {
       putExpectedActivity: (e: Parameters<MemoryFlagStore['putExpectedActivity']>[0]) => flags.putExpectedActivity(e),
       forCustomer: async (id: string) => {
         const read = await flags.forCustomer(id);
-        if (reads++ === 0) await flags.save([{ flag: reviewFlag(flag, { decision: 'dismiss', note: 'migration week', reviewer: 'ana', at: `${addDays(THU, 1)}T00:30:00.000Z` }), basedOn: flagRevision(flag) }]);
+        if (reads++ === 0)
+          await flags.save([
+            {
+              flag: reviewFlag(flag, {
+                decision: 'dismiss',
+                note: 'migration week',
+                reviewer: 'ana',
+                at: `${addDays(THU, 1)}T00:30:00.000Z`,
+              }),
+              basedOn: flagRevision(flag),
+            },
+          ]);
         return read;
       },
     };
@@ -268,7 +302,9 @@ describe('a review while the close merges', () => {
     // Assess: read twice; the dismissal stands and Thursday's continuation of it opens nothing
     expect(reads).toBe(2);
     const stored = await flags.forCustomer(c.id);
-    expect(stored.map((f) => [f.id, f.status, f.window.to, f.history.map((h) => h.action)])).toEqual([[flag.id, 'dismissed', flag.window.to, ['opened', 'dismissed']]]);
+    expect(stored.map((f) => [f.id, f.status, f.window.to, f.history.map((h) => h.action)])).toEqual([
+      [flag.id, 'dismissed', flag.window.to, ['opened', 'dismissed']],
+    ]);
     expect([thu.flags.created, thu.flags.updated]).toEqual([[], []]);
   });
 });
@@ -302,7 +338,12 @@ describe('records refused for a setup problem', () => {
     // Prepare: a night whose every call is refused with 401
     const c = customer('rotated-key-co');
     const D = '2026-03-02';
-    const night = await closeThrough(c, D, 100, answering({ outcome: 'permanent', reason: 'authentication', message: 'Invalid API Key provided', status: 401, attempts: 1 }));
+    const night = await closeThrough(
+      c,
+      D,
+      100,
+      answering({ outcome: 'permanent', reason: 'authentication', message: 'Invalid API Key provided', status: 401, attempts: 1 }),
+    );
     expect(night.failed.map((f) => [f.state, f.reason])).toEqual([['error', 'authentication']]);
 
     // Act: the key is fixed; the next night closes
@@ -315,7 +356,7 @@ describe('records refused for a setup problem', () => {
   });
 });
 
-describe('a record left pending until its period\'s invoice is final', () => {
+describe("a record left pending until its period's invoice is final", () => {
   it('is settled as period_invoiced and listed, not sent where Stripe would bill it nowhere', async () => {
     // Prepare: the period's last day, 2026-02-28, closes while Stripe fails transiently
     const c = customer('invoiced-co');
@@ -333,7 +374,9 @@ describe('a record left pending until its period\'s invoice is final', () => {
     expect(feb.length).toBe(night.failed.length);
     expect(new Set(feb.map((u) => u.reason))).toEqual(new Set(['period_invoiced']));
     expect(sentFor(c, LAST)).toEqual([]);
-    expect((await ledger.entries(c.id)).filter((r) => r.day === LAST).map((r) => [r.state, r.lastError])).toEqual(feb.map(() => ['error', 'period_invoiced']));
+    expect((await ledger.entries(c.id)).filter((r) => r.day === LAST).map((r) => [r.state, r.lastError])).toEqual(
+      feb.map(() => ['error', 'period_invoiced']),
+    );
   });
 });
 
@@ -346,10 +389,16 @@ describe('flags opened by a close that then fails', () => {
     await events.put(calls(c, SPIKE, 5000), 'm');
     closeAt(SPIKE);
     const told: string[] = [];
-    const throttled = Object.assign(Object.create(ledger) as MemoryLedger, { create: async () => Promise.reject(new Error('ledger throttled')) });
+    const throttled = Object.assign(Object.create(ledger) as MemoryLedger, {
+      create: async () => Promise.reject(new Error('ledger throttled')),
+    });
 
     // Act
-    const res = await closeCustomer(c, SPIKE, [], 'run-spike', { ...deps(), ledger: throttled, fraud: { flags, onOpened: (f) => told.push(...f.map((x) => x.id)) } }).catch((e: Error) => e);
+    const res = await closeCustomer(c, SPIKE, [], 'run-spike', {
+      ...deps(),
+      ledger: throttled,
+      fraud: { flags, onOpened: (f) => told.push(...f.map((x) => x.id)) },
+    }).catch((e: Error) => e);
 
     // Assess: the close failed, yet the stored flag was told
     const stored = await flags.forCustomer(c.id);

@@ -1,12 +1,18 @@
-import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { messageKey, packMessages, parseMessage, MAX_MESSAGE_BYTES } from '../../../../contract/queue-message.js';
-import { claimEvents } from '../../../../functions/core/count/ownership.js';
-import { batchSkips } from '../../../../functions/core/count/consume.js';
+import { describe, expect, it } from 'vitest';
 import type { UsageEvent } from '../../../../contract/event-contract.js';
+import { MAX_MESSAGE_BYTES, messageKey, packMessages, parseMessage } from '../../../../contract/queue-message.js';
+import { batchSkips } from '../../../../functions/core/count/consume.js';
+import { claimEvents } from '../../../../functions/core/count/ownership.js';
 
 const ev = (id: string, customerId = 'c1', over: Partial<UsageEvent> = {}): UsageEvent => ({
-  id, source: 'gw', customerId, type: 'com.serenity.api.call', time: '2026-11-29T10:00:00.000Z', quantity: 1, ...over,
+  id,
+  source: 'gw',
+  customerId,
+  type: 'com.serenity.api.call',
+  time: '2026-11-29T10:00:00.000Z',
+  quantity: 1,
+  ...over,
 });
 
 describe('packMessages', () => {
@@ -23,7 +29,7 @@ describe('packMessages', () => {
     expect(roundTrip).toHaveLength(2000);
   });
 
-  it('groups a customer\'s events together', () => {
+  it("groups a customer's events together", () => {
     // Prepare: a budget that fits two events per message
     const events = [ev('a', 'x'), ev('b', 'y'), ev('c', 'x')];
     const two = Buffer.byteLength(JSON.stringify(events[0])) * 2 + 30;
@@ -37,10 +43,12 @@ describe('packMessages', () => {
 
 describe('messageKey', () => {
   it('depends on the set of events, not their order', () => {
-    fc.assert(fc.property(fc.uniqueArray(fc.string({ minLength: 1 }), { minLength: 1 }), (ids) => {
-      const events = ids.map((id) => ev(id));
-      expect(messageKey([...events].reverse())).toBe(messageKey(events));
-    }));
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ minLength: 1 }), { minLength: 1 }), (ids) => {
+        const events = ids.map((id) => ev(id));
+        expect(messageKey([...events].reverse())).toBe(messageKey(events));
+      }),
+    );
     expect(messageKey([ev('a')])).not.toBe(messageKey([ev('b')]));
   });
 });
@@ -55,10 +63,13 @@ describe('parseMessage', () => {
 });
 
 describe('claimEvents', () => {
-  it('owns new events, recounts its own stored ones, and leaves others\' to them', () => {
+  it("owns new events, recounts its own stored ones, and leaves others' to them", () => {
     // Prepare
     const events = [ev('new'), ev('mine'), ev('theirs'), ev('new')];
-    const existing = new Map([['gw#mine', 'M1'], ['gw#theirs', 'M2']]);
+    const existing = new Map([
+      ['gw#mine', 'M1'],
+      ['gw#theirs', 'M2'],
+    ]);
     // Act
     const c = claimEvents('M1', events, existing);
     // Assess
@@ -68,7 +79,12 @@ describe('claimEvents', () => {
   });
 
   it('yields a new event to an earlier message of the batch but keeps one it stored itself', () => {
-    const c = claimEvents('M2', [ev('shared'), ev('stored-by-me')], new Map([['gw#stored-by-me', 'M2']]), new Set(['gw#shared', 'gw#stored-by-me']));
+    const c = claimEvents(
+      'M2',
+      [ev('shared'), ev('stored-by-me')],
+      new Map([['gw#stored-by-me', 'M2']]),
+      new Set(['gw#shared', 'gw#stored-by-me']),
+    );
     expect(c.owned.map((e) => e.id)).toEqual(['stored-by-me']);
     expect(c.duplicates.map((e) => e.id)).toEqual(['shared']);
   });
@@ -76,7 +92,11 @@ describe('claimEvents', () => {
 
 describe('batchSkips', () => {
   it('gives each later message the keys an earlier one carries', () => {
-    const skips = batchSkips([{ id: 'm1', events: [ev('a'), ev('b')] }, { id: 'm2', events: [ev('b'), ev('c')] }, { id: 'm3', events: [ev('c')] }]);
+    const skips = batchSkips([
+      { id: 'm1', events: [ev('a'), ev('b')] },
+      { id: 'm2', events: [ev('b'), ev('c')] },
+      { id: 'm3', events: [ev('c')] },
+    ]);
     expect([...skips.get('m1')!]).toEqual([]);
     expect([...skips.get('m2')!]).toEqual(['gw#b']);
     expect([...skips.get('m3')!]).toEqual(['gw#c']);

@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { buildFragments, foldUsage, distinctUsers } from '../../../../functions/core/count/usage-fragment.js';
+import type { ValidationError } from '../../../../contract/errors.js';
 import type { UsageEvent } from '../../../../contract/event-contract.js';
+import { buildFragments, distinctUsers, foldUsage } from '../../../../functions/core/count/usage-fragment.js';
 import { parseUsageQuery, usageReport } from '../../../../functions/core/count/usage-query.js';
-import { ValidationError } from '../../../../contract/errors.js';
 
 let n = 0;
-const at = (time: string, over: Partial<UsageEvent>): UsageEvent => ({ id: `e${n++}`, source: 's', customerId: 'c', type: 'com.serenity.api.call', time, quantity: 1, ...over });
-const file = (time: string, fileId: string, op: '+' | '-') => at(time, { type: op === '+' ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', fileId });
+const at = (time: string, over: Partial<UsageEvent>): UsageEvent => ({
+  id: `e${n++}`,
+  source: 's',
+  customerId: 'c',
+  type: 'com.serenity.api.call',
+  time,
+  quantity: 1,
+  ...over,
+});
+const file = (time: string, fileId: string, op: '+' | '-') =>
+  at(time, { type: op === '+' ? 'com.serenity.file.protected' : 'com.serenity.file.unprotected', fileId });
 const user = (time: string, userId: string) => at(time, { type: 'com.serenity.user.active', userId });
 
 describe('buildFragments', () => {
@@ -47,7 +56,10 @@ describe('foldUsage', () => {
     // Act
     const b = foldUsage(frags, { from: day + H, to: day + 3 * H, granularity: 'hour' });
     // Assess
-    expect(b.map((x) => [x.active_users, x.protected_files])).toEqual([[1, 2], [2, 1]]);
+    expect(b.map((x) => [x.active_users, x.protected_files])).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
     expect(distinctUsers(frags).size).toBe(2);
   });
 
@@ -64,7 +76,10 @@ describe('foldUsage', () => {
 describe('parseUsageQuery', () => {
   it('widens the range to whole buckets', () => {
     const q = parseUsageQuery({ customer: 'c', from: '2026-11-29T10:15:00Z', to: '2026-11-29T12:05:00Z', granularity: 'hour' });
-    expect([new Date(q.from).toISOString(), new Date(q.to).toISOString()]).toEqual(['2026-11-29T10:00:00.000Z', '2026-11-29T13:00:00.000Z']);
+    expect([new Date(q.from).toISOString(), new Date(q.to).toISOString()]).toEqual([
+      '2026-11-29T10:00:00.000Z',
+      '2026-11-29T13:00:00.000Z',
+    ]);
   });
 
   it('names every bad field', () => {
@@ -92,7 +107,9 @@ describe('parseUsageQuery', () => {
       'from: must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z',
       'to: must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z',
     ]);
-    expect(problems({ customer: 'c'.repeat(257), from: '2026-11-28', to: '2026-11-29' })).toEqual(['customer: must be at most 256 characters']);
+    expect(problems({ customer: 'c'.repeat(257), from: '2026-11-28', to: '2026-11-29' })).toEqual([
+      'customer: must be at most 256 characters',
+    ]);
     expect(problems({ customer: 'c', from: '2026-11-28', to: '2026-11-29T00:00:00+01:00' })).toEqual([]);
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../../../contract/clock.js';
 import { ValidationError } from '../../../../contract/errors.js';
+import type { Meter } from '../../../../contract/meters.js';
 import { holdEscalations, holdsFromFlags, releasedDays } from '../../../../functions/core/fraud/holds.js';
 import { flagId, mergeFlags } from '../../../../functions/core/fraud/merge-flags.js';
 import { FlagAlreadyReviewedError, reviewFlag, sameReview } from '../../../../functions/core/fraud/review-flag.js';
 import type { Detection, Flag, FlagSeverity, FraudRule } from '../../../../functions/core/fraud/types.js';
-import type { Meter } from '../../../../contract/meters.js';
 
 const T0 = Date.parse('2026-03-09T00:00:00Z');
 const iso = (day: number, hour = 0) => new Date(T0 + day * DAY_MS + hour * HOUR_MS).toISOString();
@@ -13,7 +13,10 @@ const NIGHT = (day: number) => iso(day + 1, 0.5);
 
 const SCORES: Record<FlagSeverity, number> = { low: 0.55, medium: 0.75, high: 0.9 };
 
-function detection(day: number, options: { severity?: FlagSeverity; rule?: FraudRule; meter?: Meter; customerId?: string; hours?: [number, number] } = {}): Detection {
+function detection(
+  day: number,
+  options: { severity?: FlagSeverity; rule?: FraudRule; meter?: Meter; customerId?: string; hours?: [number, number] } = {},
+): Detection {
   const { severity = 'high', rule = 'volume_spike', meter = 'api_calls', customerId = 'cus-1', hours = [0, 24] } = options;
   return {
     customerId,
@@ -27,7 +30,13 @@ function detection(day: number, options: { severity?: FlagSeverity; rule?: Fraud
       observed: 100 + day,
       expected: 10,
       signals: { strength: 2 },
-      series: [{ name: `${meter} per hour`, granularity: 'hour', points: [{ t: iso(day, 12), observed: 100, expected: 10, lo: 0, hi: 30, flagged: true }] }],
+      series: [
+        {
+          name: `${meter} per hour`,
+          granularity: 'hour',
+          points: [{ t: iso(day, 12), observed: 100, expected: 10, lo: 0, hi: 30, flagged: true }],
+        },
+      ],
       topCountries: [{ value: 'RU', calls: 50 + day, new: true }],
     },
   };
@@ -50,10 +59,18 @@ function runNights(nights: Detection[][], stored: Flag[] = []): { stored: Flag[]
 describe('mergeFlags', () => {
   it('opens one flag and extends it while the pattern continues on consecutive days', () => {
     // Prepare / Act: the same pattern on days 0, 1 and 2, louder on day 1.
-    const { stored, results } = runNights([[detection(0, { severity: 'medium' })], [detection(1, { severity: 'high' })], [detection(2, { severity: 'low' })]]);
+    const { stored, results } = runNights([
+      [detection(0, { severity: 'medium' })],
+      [detection(1, { severity: 'high' })],
+      [detection(2, { severity: 'low' })],
+    ]);
 
     // Assess
-    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([[1, 0], [0, 1], [0, 1]]);
+    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([
+      [1, 0],
+      [0, 1],
+      [0, 1],
+    ]);
     expect(stored).toHaveLength(1);
     const f = stored[0]!;
     expect(f.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(0)));
@@ -65,7 +82,7 @@ describe('mergeFlags', () => {
     expect(f.evidence.topCountries).toEqual([{ value: 'RU', calls: 153, new: true }]);
   });
 
-  it('replaces a day\'s top values when that day is scored again, rather than counting it twice', () => {
+  it("replaces a day's top values when that day is scored again, rather than counting it twice", () => {
     // Prepare: days 0 and 1 flagged (RU 50 and 51 calls); late events then make day 1 louder, RU 80
     const { stored } = runNights([[detection(0, { severity: 'medium' })], [detection(1, { severity: 'medium' })]]);
     const rescored = { ...detection(1), evidence: { ...detection(1).evidence, topCountries: [{ value: 'RU', calls: 80, new: true }] } };
@@ -92,7 +109,16 @@ describe('mergeFlags', () => {
 
   it('opens a new flag after a quiet day, and keeps rules, meters and customers apart', () => {
     // Prepare / Act: days 0 and 2 (a gap), plus another meter, rule and customer on day 0.
-    const { stored } = runNights([[detection(0), detection(0, { meter: 'active_users' }), detection(0, { rule: 'off_hours_burst', hours: [2, 4] }), detection(0, { customerId: 'cus-2' })], [], [detection(2)]]);
+    const { stored } = runNights([
+      [
+        detection(0),
+        detection(0, { meter: 'active_users' }),
+        detection(0, { rule: 'off_hours_burst', hours: [2, 4] }),
+        detection(0, { customerId: 'cus-2' }),
+      ],
+      [],
+      [detection(2)],
+    ]);
 
     // Assess
     expect(stored).toHaveLength(5);
@@ -115,18 +141,36 @@ describe('mergeFlags', () => {
     expect(f.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(3)));
     expect(f.window).toEqual({ from: iso(1), to: iso(4) });
     expect(f.severity).toBe('high');
-    expect(f.history.map((h) => [h.action, h.window?.from])).toEqual([['opened', iso(3)], ['extended', iso(2)], ['extended', iso(1)]]);
+    expect(f.history.map((h) => [h.action, h.window?.from])).toEqual([
+      ['opened', iso(3)],
+      ['extended', iso(2)],
+      ['extended', iso(1)],
+    ]);
     expect(again).toEqual({ created: [], updated: [], suppressed: [] });
   });
 
   it('keeps one new_account_surge flag per account: other meters and later days fold into it, and it holds every meter', () => {
     // Prepare / Act: a new account surges on calls on day 1, on users on day 4 (after quiet days), and on calls again on day 6.
     const surge = (day: number, meter: Meter, severity: FlagSeverity) => detection(day, { rule: 'new_account_surge', meter, severity });
-    const { stored, results } = runNights([[surge(1, 'api_calls', 'high')], [], [], [surge(4, 'active_users', 'medium')], [], [surge(6, 'api_calls', 'low')]]);
+    const { stored, results } = runNights([
+      [surge(1, 'api_calls', 'high')],
+      [],
+      [],
+      [surge(4, 'active_users', 'medium')],
+      [],
+      [surge(6, 'api_calls', 'low')],
+    ]);
     const again = mergeFlags(stored, [surge(6, 'api_calls', 'low')], NIGHT(5));
 
     // Assess: one flag, opened on calls, extended to day 6, holding calls and users over days 1-6.
-    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([[1, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 1]]);
+    expect(results.map((r) => [r.created.length, r.updated.length])).toEqual([
+      [1, 0],
+      [0, 0],
+      [0, 0],
+      [0, 1],
+      [0, 0],
+      [0, 1],
+    ]);
     expect(stored).toHaveLength(1);
     const f = stored[0]!;
     expect([f.meter, f.severity, f.window]).toEqual(['api_calls', 'high', { from: iso(1), to: iso(7) }]);
@@ -150,10 +194,16 @@ describe('mergeFlags', () => {
   it('keeps extending a confirmed flag, and holds back a continuation of a dismissed one unless it is louder', () => {
     // Prepare: flags on days 0 of two customers, one confirmed, one dismissed.
     const { stored } = runNights([[detection(0, { severity: 'medium' }), detection(0, { severity: 'medium', customerId: 'cus-2' })]]);
-    const reviewed = stored.map((f) => reviewFlag(f, { decision: f.customerId === 'cus-1' ? 'confirm' : 'dismiss', note: 'checked', reviewer: 'ana', at: iso(1, 9) }));
+    const reviewed = stored.map((f) =>
+      reviewFlag(f, { decision: f.customerId === 'cus-1' ? 'confirm' : 'dismiss', note: 'checked', reviewer: 'ana', at: iso(1, 9) }),
+    );
 
     // Act
-    const sameLevel = mergeFlags(reviewed, [detection(1, { severity: 'medium' }), detection(1, { severity: 'medium', customerId: 'cus-2' })], NIGHT(1));
+    const sameLevel = mergeFlags(
+      reviewed,
+      [detection(1, { severity: 'medium' }), detection(1, { severity: 'medium', customerId: 'cus-2' })],
+      NIGHT(1),
+    );
     const louder = mergeFlags(reviewed, [detection(1, { severity: 'high', customerId: 'cus-2' })], NIGHT(1));
 
     // Assess
@@ -175,7 +225,9 @@ describe('mergeFlags', () => {
 
     // Assess
     expect(night.suppressed).toEqual([]);
-    expect(night.created.map((f) => [f.status, f.severity, f.window.from, f.window.to])).toEqual([['open', 'high', iso(0, 14), iso(0, 20)]]);
+    expect(night.created.map((f) => [f.status, f.severity, f.window.from, f.window.to])).toEqual([
+      ['open', 'high', iso(0, 14), iso(0, 20)],
+    ]);
     expect(night.created[0]!.id).toBe(flagId('cus-1', 'volume_spike', 'api_calls', iso(0, 14), 1));
     expect(night.created[0]!.id).not.toBe(dismissed.id);
     expect([rerun.created, rerun.updated]).toEqual([[], []]);
@@ -199,7 +251,10 @@ describe('sameReview', () => {
 
     // Act / Assess
     expect(extended.history.map((h) => h.action)).toEqual(['opened', 'confirmed', 'extended']);
-    expect(sameReview(extended, { decision: 'confirm', note: ' key leaked ', reviewer: 'ana' })).toMatchObject({ action: 'confirmed', by: 'ana' });
+    expect(sameReview(extended, { decision: 'confirm', note: ' key leaked ', reviewer: 'ana' })).toMatchObject({
+      action: 'confirmed',
+      by: 'ana',
+    });
     expect(sameReview(extended, { decision: 'confirm', note: 'key leaked', reviewer: 'bo' })).toBeUndefined();
     expect(sameReview(extended, { decision: 'dismiss', note: 'key leaked', reviewer: 'ana' })).toBeUndefined();
     expect(sameReview(extended, { decision: 'confirm', note: 'another note', reviewer: 'ana' })).toBeUndefined();
@@ -214,13 +269,23 @@ describe('reviewFlag', () => {
     const before = structuredClone(open);
 
     // Act
-    const confirmed = reviewFlag(open, { decision: 'confirm', note: '  scraping from a leaked key ', reviewer: 'ana@serenity', at: '2026-03-10T09:15:00Z' });
+    const confirmed = reviewFlag(open, {
+      decision: 'confirm',
+      note: '  scraping from a leaked key ',
+      reviewer: 'ana@serenity',
+      at: '2026-03-10T09:15:00Z',
+    });
 
     // Assess
     expect(open).toEqual(before);
     expect(confirmed.status).toBe('confirmed');
     expect(confirmed.notes).toEqual([{ at: '2026-03-10T09:15:00.000Z', by: 'ana@serenity', text: 'scraping from a leaked key' }]);
-    expect(confirmed.history.at(-1)).toEqual({ at: '2026-03-10T09:15:00.000Z', by: 'ana@serenity', action: 'confirmed', note: 'scraping from a leaked key' });
+    expect(confirmed.history.at(-1)).toEqual({
+      at: '2026-03-10T09:15:00.000Z',
+      by: 'ana@serenity',
+      action: 'confirmed',
+      note: 'scraping from a leaked key',
+    });
   });
 
   it('refuses to review a flag twice, naming who reviewed it', () => {
@@ -257,16 +322,22 @@ describe('reviewFlag', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).errors.map((e) => e.field)).toEqual(['extra', 'decision', 'note', 'reviewer', 'at']);
     expect((error as Error).message).not.toContain('4111');
-    expect(() => reviewFlag(open, { decision: 'dismiss', note: '   ', reviewer: 'ana', at: '2026-03-10T09:00:00Z' })).toThrow(/note: is required/);
+    expect(() => reviewFlag(open, { decision: 'dismiss', note: '   ', reviewer: 'ana', at: '2026-03-10T09:00:00Z' })).toThrow(
+      /note: is required/,
+    );
   });
 });
 
 describe('holdsFromFlags', () => {
   const flagOf = (d: Detection) => mergeFlags([], [d], NIGHT(0)).created[0]!;
 
-  it('holds open flags of the policy\'s severities, over the UTC days their windows touch', () => {
+  it("holds open flags of the policy's severities, over the UTC days their windows touch", () => {
     // Prepare: a high flag 10:00-13:00 on day 0; a medium one on day 3; a low one on day 5.
-    const flags = [flagOf(detection(0, { hours: [10, 13] })), flagOf(detection(3, { severity: 'medium' })), flagOf(detection(5, { severity: 'low' }))];
+    const flags = [
+      flagOf(detection(0, { hours: [10, 13] })),
+      flagOf(detection(3, { severity: 'medium' })),
+      flagOf(detection(5, { severity: 'low' })),
+    ];
 
     // Act
     const byDefault = holdsFromFlags(flags);
@@ -330,7 +401,10 @@ describe('releasedDays', () => {
     const confirmed = reviewFlag(flag, { decision: 'confirm', note: 'leak', reviewer: 'ana', at: NIGHT(2) });
 
     // Act / Assess
-    expect(releasedDays(dismissed)).toEqual([{ customerId: 'cus-1', day: '2026-03-09' }, { customerId: 'cus-1', day: '2026-03-10' }]);
+    expect(releasedDays(dismissed)).toEqual([
+      { customerId: 'cus-1', day: '2026-03-09' },
+      { customerId: 'cus-1', day: '2026-03-10' },
+    ]);
     expect(releasedDays(flag)).toEqual([]);
     expect(releasedDays(confirmed)).toEqual([]);
   });

@@ -1,21 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS } from '../../../../contract/clock.js';
-import { detectFraud } from '../../../../functions/core/fraud/detect-fraud.js';
-import { peerStatsFrom, type PeerAccount } from '../../../../functions/core/fraud/peer-stats.js';
+import { METERS, type Meter } from '../../../../contract/meters.js';
 import { createRandom } from '../../../../eval/prng.js';
+import { simulateCustomer } from '../../../../eval/synthetic-traffic.js';
+import { detectFraud } from '../../../../functions/core/fraud/detect-fraud.js';
+import { type PeerAccount, peerStatsFrom } from '../../../../functions/core/fraud/peer-stats.js';
 import { dailyValue } from '../../../../functions/core/fraud/rule-context.js';
 import { comparableValue } from '../../../../functions/core/fraud/rules/new-account-surge.js';
-import { simulateCustomer } from '../../../../eval/synthetic-traffic.js';
-import { METERS, type Meter } from '../../../../contract/meters.js';
-import { NO_BENIGN, PROFILE, START_MS, addCalls, inputOf, runRule } from '../../../fakes/fraud-fixtures.js';
+import { addCalls, inputOf, NO_BENIGN, PROFILE, runRule, START_MS } from '../../../fakes/fraud-fixtures.js';
 
 /** Forty peers of assorted sizes, each simulated through its own first two weeks, long ago. */
 function peers(): PeerAccount[] {
   return Array.from({ length: 40 }, (_, i) => {
     const createdAt = START_MS - 300 * DAY_MS + i * DAY_MS + 9 * HOUR_MS;
-    const profile = { ...PROFILE, customerId: `peer-${i}`, dailyCalls: 2_000 + 1_000 * i, users: 10 + 5 * i, files: 200 + 100 * i, createdAt };
+    const profile = {
+      ...PROFILE,
+      customerId: `peer-${i}`,
+      dailyCalls: 2_000 + 1_000 * i,
+      users: 10 + 5 * i,
+      files: 200 + 100 * i,
+      createdAt,
+    };
     const days = simulateCustomer(profile, Math.floor(createdAt / DAY_MS) * DAY_MS, 14, createRandom(100 + i), NO_BENIGN).days;
-    return { customerId: profile.customerId, createdAt: new Date(createdAt).toISOString(), days: days.map((d) => ({ day: d.day, values: Object.fromEntries(METERS.map((m) => [m, dailyValue(d, m)])) as Record<Meter, number> })) };
+    return {
+      customerId: profile.customerId,
+      createdAt: new Date(createdAt).toISOString(),
+      days: days.map((d) => ({
+        day: d.day,
+        values: Object.fromEntries(METERS.map((m) => [m, dailyValue(d, m)])) as Record<Meter, number>,
+      })),
+    };
   });
 }
 
@@ -23,7 +37,10 @@ function peers(): PeerAccount[] {
 function youngAccount(age: number) {
   const createdAt = START_MS + 9 * HOUR_MS;
   const profile = { ...PROFILE, dailyCalls: 8_000, users: 40, files: 800, createdAt };
-  return { createdAt: new Date(createdAt).toISOString(), days: simulateCustomer(profile, START_MS, age + 1, createRandom(3), NO_BENIGN).days };
+  return {
+    createdAt: new Date(createdAt).toISOString(),
+    days: simulateCustomer(profile, START_MS, age + 1, createRandom(3), NO_BENIGN).days,
+  };
 }
 
 describe('new_account_surge', () => {
@@ -64,7 +81,10 @@ describe('new_account_surge', () => {
     const other = d.meter === 'api_calls' ? 'active_users' : 'api_calls';
     expect(d.evidence.alsoMatched?.map((m) => [m.rule, m.meter])).toEqual([['new_account_surge', other]]);
     expect(d.evidence.alsoMatched![0]!.score).toBeLessThanOrEqual(d.score);
-    expect(d.evidence.series.map((s) => s.name).sort()).toEqual(['active_users per day of account age, against peers', 'api_calls per day of account age, against peers']);
+    expect(d.evidence.series.map((s) => s.name).sort()).toEqual([
+      'active_users per day of account age, against peers',
+      'api_calls per day of account age, against peers',
+    ]);
   });
 
   it('stays silent without enough peers, and leaves accounts of 14 days or more to the other rules', () => {
@@ -117,11 +137,17 @@ describe('peerStatsFrom', () => {
     const mk = (id: string, calls: number): PeerAccount => ({
       customerId: id,
       createdAt: new Date(START_MS).toISOString(),
-      days: Array.from({ length: 20 }, (_, i) => ({ day: new Date(START_MS + i * DAY_MS).toISOString().slice(0, 10), values: { api_calls: calls + i, active_users: 1, protected_files: 10 } })),
+      days: Array.from({ length: 20 }, (_, i) => ({
+        day: new Date(START_MS + i * DAY_MS).toISOString().slice(0, 10),
+        values: { api_calls: calls + i, active_users: 1, protected_files: 10 },
+      })),
     });
 
     // Act
-    const stats = peerStatsFrom([mk('a', 100), mk('b', 300), mk('c', 1_000_000)], { throughDay: new Date(START_MS + 9 * DAY_MS).toISOString().slice(0, 10), exclude: ['c'] });
+    const stats = peerStatsFrom([mk('a', 100), mk('b', 300), mk('c', 1_000_000)], {
+      throughDay: new Date(START_MS + 9 * DAY_MS).toISOString().slice(0, 10),
+      exclude: ['c'],
+    });
 
     // Assess
     expect(stats.accounts).toBe(2);

@@ -1,8 +1,8 @@
-import { VOLUME_SPIKE } from '../../../../functions/core/fraud/constants.js';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../../../contract/clock.js';
-import { detectFraud } from '../../../../functions/core/fraud/detect-fraud.js';
 import { SEVERITY_THRESHOLDS } from '../../../../functions/core/anomaly/constants.js';
+import { VOLUME_SPIKE } from '../../../../functions/core/fraud/constants.js';
+import { detectFraud } from '../../../../functions/core/fraud/detect-fraud.js';
 import { validateFraudInput } from '../../../../functions/core/fraud/fraud-input.js';
 import { buildRuleContext } from '../../../../functions/core/fraud/rule-context.js';
 import { addCalls, addPlaces, cleanDays, copyDays, inputOf, isoAt, runRule, utcHourOf } from '../../../fakes/fraud-fixtures.js';
@@ -53,12 +53,14 @@ describe('volume_spike', () => {
     const quiet = runRule('volume_spike', inputOf(shifted));
 
     // Assess
-    expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)]]);
+    expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([
+      ['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)],
+    ]);
     expect(found[0]!.evidence.signals.dayZ).toBeGreaterThanOrEqual(VOLUME_SPIKE.wholeDayZ);
     expect(quiet).toEqual([]);
   });
 
-  it('names where the spike day\'s calls came from: the usual places, or new ones marked new', () => {
+  it("names where the spike day's calls came from: the usual places, or new ones marked new", () => {
     // Prepare: the same 5x hour twice, once from the customer's usual places, once with 3 new /24s in RU carrying most of it.
     const wednesday = DAY + 2;
     const h = utcHourOf(13);
@@ -78,8 +80,14 @@ describe('volume_spike', () => {
     // (the clean traffic's travellers bring a handful of new prefixes every day, well under 2 % of calls)
     expect(fromUsual!.evidence.signals.newPlaceShare).toBeLessThan(0.02);
     expect(fromUsual!.evidence.topIpPrefixes!.slice(0, 3).some((p) => p.new)).toBe(false);
-    expect(fromUsual!.evidence.apiKeyIds).toEqual(usual[wednesday]!.keys.filter((k) => k.calls > 0).sort((a, b) => b.calls - a.calls).map((k) => k.apiKeyId).slice(0, 5));
-    for (const a of attackers) expect(fromNew!.evidence.topIpPrefixes).toContainEqual({ value: a.prefix, calls: Math.round(extra / 3), new: true });
+    expect(fromUsual!.evidence.apiKeyIds).toEqual(
+      usual[wednesday]!.keys.filter((k) => k.calls > 0)
+        .sort((a, b) => b.calls - a.calls)
+        .map((k) => k.apiKeyId)
+        .slice(0, 5),
+    );
+    for (const a of attackers)
+      expect(fromNew!.evidence.topIpPrefixes).toContainEqual({ value: a.prefix, calls: Math.round(extra / 3), new: true });
     expect(fromNew!.evidence.topCountries!.find((c) => c.value === 'RU')).toMatchObject({ new: true });
     expect(fromNew!.evidence.signals.newPlaceShare).toBeGreaterThan(0.3);
     expect(fromNew!.evidence.summary).toMatch(/% of the day's calls from IP prefixes new in 28 days$/);
@@ -112,7 +120,9 @@ describe('volume_spike', () => {
     const found = runRule('volume_spike', inputOf(days));
 
     // Assess
-    expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)]]);
+    expect(found.map((d) => [d.meter, d.evidence.variant, d.window.from, d.window.to])).toEqual([
+      ['api_calls', 'day', isoAt(DAY), isoAt(DAY + 1)],
+    ]);
   });
 
   it('does not flag protected files coming back to where they stood last week, and does flag them beyond it', () => {
@@ -176,7 +186,12 @@ describe('leaked_key', () => {
     const newPrefixes = d.evidence.topIpPrefixes!.filter((p) => p.new);
     expect(newPrefixes).toHaveLength(10);
     for (const p of newPrefixes) expect(attackers.map((a) => a.prefix)).toContain(p.value);
-    expect(d.evidence.topCountries!.filter((c) => c.new).map((c) => c.value).sort()).toEqual(['BR', 'CN', 'RU']);
+    expect(
+      d.evidence
+        .topCountries!.filter((c) => c.new)
+        .map((c) => c.value)
+        .sort(),
+    ).toEqual(['BR', 'CN', 'RU']);
     expect(d.evidence.signals.newPrefixes).toBe(12);
     expect(d.evidence.observed).toBe(12 * 60);
   });
@@ -191,9 +206,11 @@ describe('leaked_key', () => {
       d.keys.push({
         apiKeyId: 'k-roaming',
         calls: 400,
-        ipPrefixes: Object.fromEntries(countries.map((c, j) => [`10.0.${j}.0/24`, 100])),
+        ipPrefixes: Object.fromEntries(countries.map((_c, j) => [`10.0.${j}.0/24`, 100])),
         countries: Object.fromEntries(countries.map((c) => [c, 100])),
-        countriesByHour: Array.from({ length: 24 }, (_, h) => (together && h === 9 ? countries : h >= 8 && h < 12 ? [countries[h - 8]!] : [])),
+        countriesByHour: Array.from({ length: 24 }, (_, h) =>
+          together && h === 9 ? countries : h >= 8 && h < 12 ? [countries[h - 8]!] : [],
+        ),
       });
     });
 
@@ -208,12 +225,16 @@ describe('leaked_key', () => {
     expect(found[0]!.evidence.signals).toMatchObject({ maxHourCountries: 4, hourCountryBar: 4, newPrefixes: 0, newCountries: 0 });
   });
 
-  it('does not flag a server migration: all of a key\'s prefixes replaced in its own country', () => {
+  it("does not flag a server migration: all of a key's prefixes replaced in its own country", () => {
     // Prepare: key 0 moves to three new prefixes; its old ones go quiet.
     const days = copyDays(clean);
     const key = days[DAY]!.keys[0]! as { calls: number; ipPrefixes: Record<string, number> };
     const calls = key.calls;
-    key.ipPrefixes = { '192.0.2.0/24': Math.round(calls / 3), '192.0.3.0/24': Math.round(calls / 3), '192.0.4.0/24': calls - 2 * Math.round(calls / 3) };
+    key.ipPrefixes = {
+      '192.0.2.0/24': Math.round(calls / 3),
+      '192.0.3.0/24': Math.round(calls / 3),
+      '192.0.4.0/24': calls - 2 * Math.round(calls / 3),
+    };
 
     // Act
     const found = runRule('leaked_key', inputOf(days));
@@ -248,7 +269,7 @@ describe('leaked_key', () => {
     expect(addedServer).toEqual([]);
   });
 
-  it('keeps a flagged day out of the key\'s baseline, so the same attackers are new again a week later', () => {
+  it("keeps a flagged day out of the key's baseline, so the same attackers are new again a week later", () => {
     // Prepare
     const days = copyDays(clean);
     for (const d of [28, DAY]) addPlaces(days[d]!.keys[0]!, attackers, 60, [2, 3, 4]);

@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { ingestEvents } from '../../../../functions/core/ingest/ingest.js';
-import { replayQuarantine } from '../../../../functions/core/ingest/replay.js';
 import { fixedClock } from '../../../../contract/clock.js';
 import { parseMessage } from '../../../../contract/queue-message.js';
-import { MemoryQuarantine, MemoryQueue, customersOf } from '../../../fakes/memory-ports.js';
+import { ingestEvents } from '../../../../functions/core/ingest/ingest.js';
+import { replayQuarantine } from '../../../../functions/core/ingest/replay.js';
+import { customersOf, MemoryQuarantine, MemoryQueue } from '../../../fakes/memory-ports.js';
 
 const clock = fixedClock('2026-11-29T12:00:00Z');
 let n = 0;
 const newId = () => `01J${String(n++).padStart(23, '0')}`;
-const call = (over: Record<string, unknown> = {}) => ({ specversion: '1.0', type: 'com.serenity.api.call', source: 'gw', subject: 'acme', time: '2026-11-29T11:00:00Z', data: {}, ...over });
+const call = (over: Record<string, unknown> = {}) => ({
+  specversion: '1.0',
+  type: 'com.serenity.api.call',
+  source: 'gw',
+  subject: 'acme',
+  time: '2026-11-29T11:00:00Z',
+  data: {},
+  ...over,
+});
 
 describe('ingestEvents', () => {
   it('enqueues valid events, quarantines invalid ones, and reports both by index', async () => {
@@ -16,7 +24,10 @@ describe('ingestEvents', () => {
     const queue = new MemoryQueue();
     const quarantine = new MemoryQuarantine();
     // Act
-    const r = await ingestEvents({ requestId: 'req1', events: [call({ id: 'a' }), call({ id: 'b', type: 'nope' }), call()] }, { queue, quarantine, clock, newId });
+    const r = await ingestEvents(
+      { requestId: 'req1', events: [call({ id: 'a' }), call({ id: 'b', type: 'nope' }), call()] },
+      { queue, quarantine, clock, newId },
+    );
     // Assess
     expect(r.accepted.map((a) => a.id)).toEqual(['a', expect.stringMatching(/^01J/)]);
     expect(r.rejected).toEqual([{ index: 1, id: 'b', errors: [expect.objectContaining({ field: 'type' })] }]);
@@ -29,15 +40,24 @@ describe('ingestEvents', () => {
     const queue = new MemoryQueue();
     queue.failNext = 1;
     // Act
-    const r = await ingestEvents({ requestId: 'req2', events: [call({ id: 'x' }), call()] }, { queue, quarantine: new MemoryQuarantine(), clock, newId });
+    const r = await ingestEvents(
+      { requestId: 'req2', events: [call({ id: 'x' }), call()] },
+      { queue, quarantine: new MemoryQuarantine(), clock, newId },
+    );
     // Assess
     expect(r.accepted).toEqual([]);
-    expect(r.rejected.map((x) => [x.index, x.retryable, x.id !== undefined])).toEqual([[0, true, true], [1, true, true]]);
+    expect(r.rejected.map((x) => [x.index, x.retryable, x.id !== undefined])).toEqual([
+      [0, true, true],
+      [1, true, true],
+    ]);
   });
 
   it('keeps a card-number event visible only in redacted form and never replayable', async () => {
     const quarantine = new MemoryQuarantine();
-    await ingestEvents({ requestId: 'req3', events: [call({ data: { memo: '4111 1111 1111 1111' } })] }, { queue: new MemoryQueue(), quarantine, clock, newId });
+    await ingestEvents(
+      { requestId: 'req3', events: [call({ data: { memo: '4111 1111 1111 1111' } })] },
+      { queue: new MemoryQueue(), quarantine, clock, newId },
+    );
     const [item] = [...quarantine.items.values()];
     expect(JSON.stringify(item)).not.toContain('4111');
     expect(item!.replayable).toBe(false);
@@ -60,7 +80,11 @@ describe('ingestEvents', () => {
     expect((kept.raw as { data: { clientIp: string } }).data.clientIp).toBe('203.0.113.0');
     const big = [...quarantine.items.values()].find((q) => q.key === 'req4#1')!;
     expect(JSON.stringify(big).length).toBeLessThan(2_000);
-    expect([big.replayable, (big.raw as { id: string }).id, (big.raw as { truncated: string }).truncated]).toEqual([false, 'huge', expect.stringContaining('only its top-level attributes are kept')]);
+    expect([big.replayable, (big.raw as { id: string }).id, (big.raw as { truncated: string }).truncated]).toEqual([
+      false,
+      'huge',
+      expect.stringContaining('only its top-level attributes are kept'),
+    ]);
   });
 });
 
@@ -71,8 +95,35 @@ describe('replayQuarantine', () => {
     const queue = new MemoryQueue();
     await ingestEvents({ requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] }, { queue, quarantine, clock, newId });
     await quarantine.put([
-      { customerId: 'late', key: 'gw#e1', reason: 'unknown_customer', errors: [], event: { id: 'e1', source: 'gw', customerId: 'late', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 2 }, replayable: true, origin: 'consume', quarantinedAt: '2026-11-29T11:00:00Z', attempts: 0 },
-      { customerId: 'never', key: 'gw#e2', reason: 'unknown_customer', errors: [], event: { id: 'e2', source: 'gw', customerId: 'never', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 1 }, replayable: true, origin: 'consume', quarantinedAt: '2026-11-29T11:00:00Z', attempts: 0 },
+      {
+        customerId: 'late',
+        key: 'gw#e1',
+        reason: 'unknown_customer',
+        errors: [],
+        event: { id: 'e1', source: 'gw', customerId: 'late', type: 'com.serenity.api.call', time: '2026-11-29T11:00:00.000Z', quantity: 2 },
+        replayable: true,
+        origin: 'consume',
+        quarantinedAt: '2026-11-29T11:00:00Z',
+        attempts: 0,
+      },
+      {
+        customerId: 'never',
+        key: 'gw#e2',
+        reason: 'unknown_customer',
+        errors: [],
+        event: {
+          id: 'e2',
+          source: 'gw',
+          customerId: 'never',
+          type: 'com.serenity.api.call',
+          time: '2026-11-29T11:00:00.000Z',
+          quantity: 1,
+        },
+        replayable: true,
+        origin: 'consume',
+        quarantinedAt: '2026-11-29T11:00:00Z',
+        attempts: 0,
+      },
     ]);
     // Act
     const out = await replayQuarantine({}, { quarantine, queue, customers: customersOf(['late', 'acme']), clock });
@@ -88,14 +139,18 @@ describe('replayQuarantine', () => {
 });
 
 describe('replaying events quarantined at ingest', () => {
-  it('judges them against the key\'s bound source, and gives an event sent without an id the same id on every replay', async () => {
+  it("judges them against the key's bound source, and gives an event sent without an id the same id on every replay", async () => {
     // Prepare: through a key bound to "gw": one event leaves its source to the key and has a bad quantity;
     // one claims another source; one has no id and a time too far ahead (fine by the time it is replayed)
     const quarantine = new MemoryQuarantine();
     const queue = new MemoryQueue();
     const noId = { ...call({ time: '2026-11-29T12:30:00Z' }), source: undefined };
     await ingestEvents(
-      { requestId: 'b', boundSource: 'gw', events: [{ ...call({ id: 'q0', data: { quantity: 0 } }), source: undefined }, call({ id: 'other', source: 'other-svc' }), noId] },
+      {
+        requestId: 'b',
+        boundSource: 'gw',
+        events: [{ ...call({ id: 'q0', data: { quantity: 0 } }), source: undefined }, call({ id: 'other', source: 'other-svc' }), noId],
+      },
       { queue, quarantine, clock, newId },
     );
     for (const item of quarantine.items.values()) if (item.key === 'b#0') item.raw = { ...(item.raw as object), data: { quantity: 2 } };
@@ -117,7 +172,9 @@ describe('replaying events quarantined at ingest', () => {
     expect(first).toBeInstanceOf(Error);
     const sent = queue.bodies.flatMap((b) => parseMessage(b).events);
     expect(sent.filter((e) => e.source === 'gw' && e.quantity === 2)).toHaveLength(2);
-    expect(second.kept.filter((k) => k.key === 'b#1').map((k) => k.why)).toEqual(['source does not match the source "gw" that this ingest key is bound to']);
+    expect(second.kept.filter((k) => k.key === 'b#1').map((k) => k.why)).toEqual([
+      'source does not match the source "gw" that this ingest key is bound to',
+    ]);
     const ids = sent.filter((e) => e.time === '2026-11-29T12:30:00.000Z').map((e) => e.id);
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(1);

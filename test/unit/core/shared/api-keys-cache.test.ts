@@ -7,7 +7,12 @@ describe('cachedLookup', () => {
     // Prepare: a store that knows one key and counts its reads
     let reads = 0;
     const known = { hash: 'h-known', role: 'ingest', principal: 'gw' } as unknown as ApiKey;
-    const lookup = cachedLookup(async (h) => (reads++, h === 'h-known' ? known : undefined), () => 0, 60_000, 3);
+    const lookup = cachedLookup(
+      async (h) => (reads++, h === 'h-known' ? known : undefined),
+      () => 0,
+      60_000,
+      3,
+    );
 
     // Act: the known key, then four random ones, then the known key again
     await lookup('h-known');

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { decodeTime, isValid } from 'ulid';
+import { describe, expect, it } from 'vitest';
 import { stableUlid } from '../../../../functions/core/shared/ids.js';
 
 describe('stableUlid', () => {

@@ -84,7 +84,11 @@ describe('customers', () => {
 describe('billing meters', () => {
   it('creates a meter with Stripe defaults for the payload keys', async () => {
     // Act
-    const meter = await stripe.billing.meters.create({ display_name: 'Calls', event_name: 'calls', default_aggregation: { formula: 'count' } });
+    const meter = await stripe.billing.meters.create({
+      display_name: 'Calls',
+      event_name: 'calls',
+      default_aggregation: { formula: 'count' },
+    });
     // Assess
     expect(meter.id).toMatch(/^mtr_test_/);
     expect(meter).toMatchObject({
@@ -120,8 +124,12 @@ describe('billing meters', () => {
     // Prepare
     await stripe.billing.meters.create({ display_name: 'A', event_name: 'dup', default_aggregation: { formula: 'sum' } });
     // Act
-    const duplicate = await caught(stripe.billing.meters.create({ display_name: 'B', event_name: 'dup', default_aggregation: { formula: 'sum' } }));
-    const badFormula = await caught(stripe.billing.meters.create({ display_name: 'C', event_name: 'c', default_aggregation: { formula: 'max' } }));
+    const duplicate = await caught(
+      stripe.billing.meters.create({ display_name: 'B', event_name: 'dup', default_aggregation: { formula: 'sum' } }),
+    );
+    const badFormula = await caught(
+      stripe.billing.meters.create({ display_name: 'C', event_name: 'c', default_aggregation: { formula: 'max' } }),
+    );
     // Assess
     expect(duplicate).toMatchObject({ statusCode: 400, param: 'event_name' });
     expect(badFormula).toMatchObject({ statusCode: 400, param: 'default_aggregation[formula]' });

@@ -81,7 +81,12 @@ describe('lost responses (processed: true)', () => {
     // Assess
     expect(event.identifier).toBe('d');
     expect(server.meterEvents()).toHaveLength(1);
-    expect(server.requestLog().filter((r) => r.path === '/v1/billing/meter_events').map((r) => [r.status, r.replayed])).toEqual([
+    expect(
+      server
+        .requestLog()
+        .filter((r) => r.path === '/v1/billing/meter_events')
+        .map((r) => [r.status, r.replayed]),
+    ).toEqual([
       [0, false],
       [200, true],
     ]);

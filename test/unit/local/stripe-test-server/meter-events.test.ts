@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../../contract/clock.js';
-import { startStripeTestServer, type StripeTestServer } from '../../../../local/stripe-test-server/index.js';
+import { type StripeTestServer, startStripeTestServer } from '../../../../local/stripe-test-server/index.js';
 import { caught, customerAndMeter, DAY, sdkFor, T0, T0_MS, useServer } from '../../../fakes/stripe-test-server.js';
 
 let server: StripeTestServer;
@@ -61,7 +61,9 @@ describe('accepting meter events', () => {
     });
     // Act
     await stripe.billing.meterEvents.create({ event_name: 'files', payload: { account: customerId, files: '7' } });
-    const wrongKeys = await caught(stripe.billing.meterEvents.create({ event_name: 'files', payload: { stripe_customer_id: customerId, value: '7' } }));
+    const wrongKeys = await caught(
+      stripe.billing.meterEvents.create({ event_name: 'files', payload: { stripe_customer_id: customerId, value: '7' } }),
+    );
     // Assess
     expect(server.meterEvents({ eventName: 'files' })).toMatchObject([{ customerId, value: 7 }]);
     expect(wrongKeys).toMatchObject({ statusCode: 400, param: 'payload[account]' });
@@ -102,7 +104,8 @@ describe('timestamp window (injected clock)', () => {
     const own = await startStripeTestServer({ clock });
     const client = sdkFor(own);
     const { customerId: cus } = await customerAndMeter(client);
-    const at = (timestamp: number) => client.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: cus, value: '1' }, timestamp });
+    const at = (timestamp: number) =>
+      client.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: cus, value: '1' }, timestamp });
     try {
       // Act
       await at(T0 - 35 * DAY + 1);
@@ -150,8 +153,12 @@ describe('rejected events', () => {
 
   it('rejects unknown event names, unknown or missing customers and over-long names', async () => {
     // Act
-    const noMeter = await caught(stripe.billing.meterEvents.create({ event_name: 'nope', payload: { stripe_customer_id: customerId, value: '1' } }));
-    const noCustomer = await caught(stripe.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: 'cus_ghost', value: '1' } }));
+    const noMeter = await caught(
+      stripe.billing.meterEvents.create({ event_name: 'nope', payload: { stripe_customer_id: customerId, value: '1' } }),
+    );
+    const noCustomer = await caught(
+      stripe.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: 'cus_ghost', value: '1' } }),
+    );
     const noCustomerKey = await caught(stripe.billing.meterEvents.create({ event_name: 'api_calls', payload: { value: '1' } }));
     const longId = await caught(send('1', { identifier: 'x'.repeat(101) }));
     const longName = await caught(stripe.billing.meterEvents.create({ event_name: 'e'.repeat(101), payload: { value: '1' } }));
@@ -181,16 +188,27 @@ describe('Idempotency-Key', () => {
     expect(replay.identifier).toBe(again.identifier);
     expect(replay.lastResponse.headers['idempotent-replayed']).toBe('true');
     expect(server.meterEvents().map((e) => e.identifier)).toEqual([first.identifier, again.identifier]);
-    expect(server.requestLog().filter((r) => r.idempotencyKey === 'report-1').map((r) => r.replayed)).toEqual([false, true]);
+    expect(
+      server
+        .requestLog()
+        .filter((r) => r.idempotencyKey === 'report-1')
+        .map((r) => r.replayed),
+    ).toEqual([false, true]);
   });
 
   it('answers idempotency_error when the same key comes with other parameters', async () => {
     // Prepare
     await send('2', {}, stripe);
-    await stripe.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: customerId, value: '2' } }, { idempotencyKey: 'k' });
+    await stripe.billing.meterEvents.create(
+      { event_name: 'api_calls', payload: { stripe_customer_id: customerId, value: '2' } },
+      { idempotencyKey: 'k' },
+    );
     // Act
     const error = await caught(
-      stripe.billing.meterEvents.create({ event_name: 'api_calls', payload: { stripe_customer_id: customerId, value: '9' } }, { idempotencyKey: 'k' }),
+      stripe.billing.meterEvents.create(
+        { event_name: 'api_calls', payload: { stripe_customer_id: customerId, value: '9' } },
+        { idempotencyKey: 'k' },
+      ),
     );
     // Assess
     expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
@@ -218,7 +236,11 @@ describe('meter event adjustments', () => {
     await send('5', { identifier: 'oops', timestamp: T0 - 60 });
     server.clock.advance(DAY * 1000 - 1000);
     // Act
-    const adjustment = await stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'oops' } });
+    const adjustment = await stripe.billing.meterEventAdjustments.create({
+      event_name: 'api_calls',
+      type: 'cancel',
+      cancel: { identifier: 'oops' },
+    });
     const summary = await stripe.billing.meters.listEventSummaries(meter.id, { customer: customerId, start_time: T0 - 3600, end_time: T0 });
     // Assess
     expect(adjustment).toEqual({
@@ -240,9 +262,15 @@ describe('meter event adjustments', () => {
     await stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'twice' } });
     server.clock.advance(DAY * 1000);
     // Act
-    const late = await caught(stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'late' } }));
-    const again = await caught(stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'twice' } }));
-    const unknown = await caught(stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'ghost' } }));
+    const late = await caught(
+      stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'late' } }),
+    );
+    const again = await caught(
+      stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'twice' } }),
+    );
+    const unknown = await caught(
+      stripe.billing.meterEventAdjustments.create({ event_name: 'api_calls', type: 'cancel', cancel: { identifier: 'ghost' } }),
+    );
     // Assess
     expect(late).toMatchObject({ statusCode: 400, param: 'cancel[identifier]' });
     expect(late.message).toContain('within 24 hours');

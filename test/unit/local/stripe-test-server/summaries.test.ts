@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StripeTestServer } from '../../../../local/stripe-test-server/index.js';
 import { caught, HOUR, T0, T0_MS, useServer } from '../../../fakes/stripe-test-server.js';
@@ -37,7 +37,13 @@ const total = async (meter: Stripe.Billing.Meter | undefined, start: number, end
 describe('aggregation formulas over [start_time, end_time)', () => {
   it('sums, counts and takes the last value, counting start and excluding end', async () => {
     // Prepare
-    for (const [ts, value] of [[T0 - 1, '1000'], [T0, '5'], [T0 + 1800, '7'], [T0 + HOUR + 5, '3'], [T0 + 2 * HOUR, '100']] as const) {
+    for (const [ts, value] of [
+      [T0 - 1, '1000'],
+      [T0, '5'],
+      [T0 + 1800, '7'],
+      [T0 + HOUR + 5, '3'],
+      [T0 + 2 * HOUR, '100'],
+    ] as const) {
       await send('tokens', ts, value);
       await send('logins', ts);
     }
@@ -66,11 +72,22 @@ describe('aggregation formulas over [start_time, end_time)', () => {
 
   it('returns one zero summary for an empty ungrouped range', async () => {
     // Act
-    const list = await stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', { customer: customerId, start_time: T0, end_time: T0 + 60 });
+    const list = await stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', {
+      customer: customerId,
+      start_time: T0,
+      end_time: T0 + 60,
+    });
     // Assess
     expect(list).toMatchObject({ object: 'list', has_more: false, url: `/v1/billing/meters/${meters.sum?.id}/event_summaries` });
     expect(list.data).toEqual([
-      expect.objectContaining({ object: 'billing.meter_event_summary', aggregated_value: 0, start_time: T0, end_time: T0 + 60, meter: meters.sum?.id, livemode: false }),
+      expect.objectContaining({
+        object: 'billing.meter_event_summary',
+        aggregated_value: 0,
+        start_time: T0,
+        end_time: T0 + 60,
+        meter: meters.sum?.id,
+        livemode: false,
+      }),
     ]);
   });
 });
@@ -89,7 +106,13 @@ describe('value_grouping_window', () => {
       value_grouping_window: 'hour',
     });
     const paged = await stripe.billing.meters
-      .listEventSummaries(meters.sum?.id ?? '', { customer: customerId, start_time: T0, end_time: T0 + 3 * HOUR, value_grouping_window: 'hour', limit: 1 })
+      .listEventSummaries(meters.sum?.id ?? '', {
+        customer: customerId,
+        start_time: T0,
+        end_time: T0 + 3 * HOUR,
+        value_grouping_window: 'hour',
+        limit: 1,
+      })
       .autoPagingToArray({ limit: 10 });
     // Assess
     expect(grouped.data.map((s) => [s.start_time, s.end_time, s.aggregated_value])).toEqual([
@@ -118,7 +141,14 @@ describe('value_grouping_window', () => {
   it('rejects times not aligned to the minute, the hour or the UTC day', async () => {
     // Prepare
     const query = (start_time: number, end_time: number, value_grouping_window?: 'hour' | 'day') =>
-      caught(stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', { customer: customerId, start_time, end_time, value_grouping_window }));
+      caught(
+        stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', {
+          customer: customerId,
+          start_time,
+          end_time,
+          value_grouping_window,
+        }),
+      );
     // Act
     const seconds = await query(T0 + 30, T0 + HOUR);
     const minutes = await query(T0, T0 + HOUR + 60, 'hour');
@@ -135,7 +165,9 @@ describe('value_grouping_window', () => {
 
   it('answers 404 for an unknown customer', async () => {
     // Act
-    const error = await caught(stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', { customer: 'cus_ghost', start_time: T0, end_time: T0 + HOUR }));
+    const error = await caught(
+      stripe.billing.meters.listEventSummaries(meters.sum?.id ?? '', { customer: 'cus_ghost', start_time: T0, end_time: T0 + HOUR }),
+    );
     // Assess
     expect(error).toMatchObject({ statusCode: 404, code: 'resource_missing' });
   });

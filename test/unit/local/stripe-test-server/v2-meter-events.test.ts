@@ -34,10 +34,18 @@ describe('POST /v2/billing/meter_events', () => {
 
   it('shares the identifier space with v1 and rejects the duplicate with no-retry', async () => {
     // Prepare
-    await stripe.billing.meterEvents.create({ event_name: 'api_calls', identifier: 'shared', payload: { stripe_customer_id: customerId, value: '1' } });
+    await stripe.billing.meterEvents.create({
+      event_name: 'api_calls',
+      identifier: 'shared',
+      payload: { stripe_customer_id: customerId, value: '1' },
+    });
     // Act
     const error = await caught(
-      stripe.v2.billing.meterEvents.create({ event_name: 'api_calls', identifier: 'shared', payload: { stripe_customer_id: customerId, value: '1' } }),
+      stripe.v2.billing.meterEvents.create({
+        event_name: 'api_calls',
+        identifier: 'shared',
+        payload: { stripe_customer_id: customerId, value: '1' },
+      }),
     );
     // Assess
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
@@ -49,7 +57,9 @@ describe('POST /v2/billing/meter_events', () => {
     // Prepare
     const payload: Record<string, unknown> = { stripe_customer_id: customerId, value: 4 };
     // Act
-    const error = await caught(stripe.v2.billing.meterEvents.create({ event_name: 'api_calls', payload: payload as Record<string, string> }));
+    const error = await caught(
+      stripe.v2.billing.meterEvents.create({ event_name: 'api_calls', payload: payload as Record<string, string> }),
+    );
     // Assess
     expect(error).toMatchObject({ statusCode: 400, param: 'payload.value' });
     expect(server.meterEvents()).toHaveLength(0);
@@ -98,7 +108,11 @@ describe('meter event stream', () => {
     // Prepare
     const session = await stripe.v2.billing.meterEventSession.create();
     const streamer = sdkFor(server, {}, session.authentication_token);
-    const events = Array.from({ length: 101 }, (_, i) => ({ event_name: 'api_calls', identifier: `b-${i}`, payload: { stripe_customer_id: customerId, value: '1' } }));
+    const events = Array.from({ length: 101 }, (_, i) => ({
+      event_name: 'api_calls',
+      identifier: `b-${i}`,
+      payload: { stripe_customer_id: customerId, value: '1' },
+    }));
     // Act
     const error = await caught(streamer.v2.billing.meterEventStream.create({ events }));
     // Assess
