@@ -63,10 +63,19 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
       errors.push({ field: `events[${i}].${field}`, message });
     };
     const ms = Date.parse(e.time);
-    if (!(ms >= start && ms < start + DAY_MS)) return at('time', `must lie in ${day} (UTC), got '${e.time}'`);
-    if (e.customerId !== customerId) return at('customerId', `a rollup is one customer's: expected '${customerId}', got '${e.customerId}'`);
+    if (!(ms >= start && ms < start + DAY_MS)) {
+      at('time', `must lie in ${day} (UTC), got '${e.time}'`);
+      return;
+    }
+    if (e.customerId !== customerId) {
+      at('customerId', `a rollup is one customer's: expected '${customerId}', got '${e.customerId}'`);
+      return;
+    }
     const key = eventKey(e);
-    if (keys.has(key)) return at('id', `event ${key} appears twice; raw events are stored once each, so the reader is at fault`);
+    if (keys.has(key)) {
+      at('id', `event ${key} appears twice; raw events are stored once each, so the reader is at fault`);
+      return;
+    }
     keys.add(key);
     switch (e.type) {
       case 'com.serenity.api.call': {
@@ -74,11 +83,10 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
         apiCallsByHour[hour]! += e.quantity;
         if (e.apiKeyId !== undefined) {
           let k = keyStats.get(e.apiKeyId);
-          if (!k)
-            keyStats.set(
-              e.apiKeyId,
-              (k = { calls: 0, ipPrefixes: {}, countries: {}, countriesByHour: Array.from({ length: 24 }, () => new Set()) }),
-            );
+          if (!k) {
+            k = { calls: 0, ipPrefixes: {}, countries: {}, countriesByHour: Array.from({ length: 24 }, () => new Set()) };
+            keyStats.set(e.apiKeyId, k);
+          }
           k.calls += e.quantity;
           if (e.ipPrefix !== undefined) k.ipPrefixes[e.ipPrefix] = (k.ipPrefixes[e.ipPrefix] ?? 0) + e.quantity;
           if (e.country !== undefined) {
@@ -89,13 +97,19 @@ export function rollupDay(events: readonly UsageEvent[], day: string, fileStart:
         break;
       }
       case 'com.serenity.user.active':
-        if (e.userId === undefined) return at('userId', 'is required for com.serenity.user.active');
+        if (e.userId === undefined) {
+          at('userId', 'is required for com.serenity.user.active');
+          return;
+        }
         users.add(e.userId);
         usersByHour[Math.floor((ms - start) / HOUR_MS)]!.add(e.userId);
         break;
       case 'com.serenity.file.protected':
       case 'com.serenity.file.unprotected':
-        if (e.fileId === undefined) return at('fileId', `is required for ${e.type}`);
+        if (e.fileId === undefined) {
+          at('fileId', `is required for ${e.type}`);
+          return;
+        }
         ops.push([e.fileId, e.type === 'com.serenity.file.protected' ? '+' : '-', ms, key]);
         break;
       default:
@@ -224,7 +238,7 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = { protected_files: { basis:
 export function valuesToReport(day: DayRollup, ptd: PeriodToDate, settings: MeterSettings = DEFAULT_METER_SETTINGS): Record<Meter, number> {
   if (ptd.throughDay !== day.day)
     throw new ValidationError([{ field: 'ptd.throughDay', message: `must be ${day.day}, got ${ptd.throughDay}` }]);
-  const valueOf = (meter: Meter): number => {
+  const reportedValue = (meter: Meter): number => {
     switch (meter) {
       case 'api_calls':
         return day.apiCalls;
@@ -236,7 +250,7 @@ export function valuesToReport(day: DayRollup, ptd: PeriodToDate, settings: Mete
         return assertNever(meter);
     }
   };
-  return Object.fromEntries(METERS.map((m) => [m, valueOf(m)])) as Record<Meter, number>;
+  return Object.fromEntries(METERS.map((m) => [m, reportedValue(m)])) as Record<Meter, number>;
 }
 
 function filesValue(ptd: PeriodToDate, basis: FilesBasis): number {

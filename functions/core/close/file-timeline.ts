@@ -125,7 +125,10 @@ export function mergeFileOps(
   const byFile = new Map<string, FileOp[]>();
   for (const op of ops) {
     let list = byFile.get(op[0]);
-    if (!list) byFile.set(op[0], (list = []));
+    if (!list) {
+      list = [];
+      byFile.set(op[0], list);
+    }
     list.push(op);
   }
   const errors: FieldError[] = [];

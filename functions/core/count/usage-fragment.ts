@@ -45,7 +45,10 @@ export function buildFragments(message: string, owned: readonly UsageEvent[]): U
       case 'com.serenity.user.active': {
         const sets = userSets.get(f)!;
         let s = sets.get(hh);
-        if (!s) sets.set(hh, (s = new Set()));
+        if (!s) {
+          s = new Set();
+          sets.set(hh, s);
+        }
         s.add(e.userId!);
         break;
       }

@@ -33,7 +33,10 @@ export function parseUsageQuery(q: Record<string, string | undefined>): UsageQue
   else if (customerId.length > 256) errors.push({ field: 'customer', message: 'must be at most 256 characters' });
   const time = (field: 'from' | 'to') => {
     const v = q[field];
-    if (!v) return (errors.push({ field, message: 'is required (ISO-8601)' }), NaN);
+    if (!v) {
+      errors.push({ field, message: 'is required (ISO-8601)' });
+      return NaN;
+    }
     // With its offset: Date.parse reads "1" as 2001 and a time without an offset in local time.
     const ms = INSTANT.test(v) ? Date.parse(v) : NaN;
     if (Number.isNaN(ms)) errors.push({ field, message: 'must be an ISO-8601 timestamp with its offset, e.g. 2026-03-09T00:00:00Z' });

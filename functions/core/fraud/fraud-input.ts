@@ -33,7 +33,9 @@ export function validateFraudInput(input: FraudInput): FraudInput {
   } else if (dayStart !== undefined && !(dayStart >= pFrom && dayStart < pTo)) fail('period', `must hold ${input.day}`);
   if (!Array.isArray(input.days) || input.days.length === 0) fail('days', 'must hold at least the scored day');
   else {
-    input.days.forEach((d, i) => checkDay(d, `days[${i}]`, fail));
+    input.days.forEach((d, i) => {
+      checkDay(d, `days[${i}]`, fail);
+    });
     const last = input.days[input.days.length - 1]!;
     if (last.day !== input.day) fail('days', `must end with the scored day ${input.day}, got ${last.day}`);
     for (let i = 1; i < input.days.length; i++) {
@@ -60,7 +62,10 @@ function checkDay(d: CustomerActivityDay, at: string, fail: (field: string, mess
   if (!isCount(d.activeUsersDay)) fail(`${at}.activeUsersDay`, 'must be a whole number >= 0');
   else if (Array.isArray(d.activeUsers) && d.activeUsers.some((u) => u > d.activeUsersDay))
     fail(`${at}.activeUsersDay`, "must be at least every hour's distinct users");
-  if (!Array.isArray(d.keys)) return fail(`${at}.keys`, 'must be a list');
+  if (!Array.isArray(d.keys)) {
+    fail(`${at}.keys`, 'must be a list');
+    return;
+  }
   const ids = new Set<string>();
   d.keys.forEach((k, j) => {
     const kat = `${at}.keys[${j}]`;

@@ -33,7 +33,10 @@ export function buildRuleContext(input: FraudInput): RuleContext {
   const cache = new Map<string, SpikeResult[]>();
   const memo = (key: string, compute: () => SpikeResult[]) => {
     let r = cache.get(key);
-    if (r === undefined) cache.set(key, (r = compute()));
+    if (r === undefined) {
+      r = compute();
+      cache.set(key, r);
+    }
     return r;
   };
   const dailyOf = (name: string, values: readonly number[], options: SpikeDetectorOptions = {}) =>
@@ -85,7 +88,11 @@ export function dailyValue(day: CustomerActivityDay, meter: Meter): number {
 
 function hourlyPoints(start: number, days: readonly CustomerActivityDay[], meter: Meter): UsagePoint[] {
   const out: UsagePoint[] = [];
-  days.forEach((d, i) => hourlyValues(d, meter).forEach((value, h) => out.push({ t: start + i * DAY_MS + h * HOUR_MS, value })));
+  days.forEach((d, i) => {
+    hourlyValues(d, meter).forEach((value, h) => {
+      out.push({ t: start + i * DAY_MS + h * HOUR_MS, value });
+    });
+  });
   return out;
 }
 

@@ -324,8 +324,13 @@ function unionOfKeys(days: FraudInput['days']): (KeyDayActivity | undefined)[] {
     for (const k of d.keys) {
       for (const [p, c] of Object.entries(k.ipPrefixes)) ipPrefixes[p] = (ipPrefixes[p] ?? 0) + c;
       for (const [c, n] of Object.entries(k.countries)) countries[c] = (countries[c] ?? 0) + n;
-      if (k.countriesByHour) k.countriesByHour.forEach((h, i) => h.forEach((c) => byHour[i]!.add(c)));
-      else hourly = false;
+      if (k.countriesByHour) {
+        k.countriesByHour.forEach((h, i) => {
+          h.forEach((c) => {
+            byHour[i]!.add(c);
+          });
+        });
+      } else hourly = false;
     }
     const calls = d.keys.reduce((a, k) => a + k.calls, 0);
     return { apiKeyId: '*', calls, ipPrefixes, countries, ...(hourly ? { countriesByHour: byHour.map((h) => [...h].sort()) } : {}) };
