@@ -12,7 +12,10 @@ export function zipf(n: number, s: number, random: () => number): () => number {
   const cdf: number[] = [];
   let acc = 0;
   const total = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** s).reduce((a, b) => a + b);
-  for (let i = 0; i < n; i++) cdf.push((acc += 1 / (i + 1) ** s / total));
+  for (let i = 0; i < n; i++) {
+    acc += 1 / (i + 1) ** s / total;
+    cdf.push(acc);
+  }
   return () => {
     const r = random();
     let lo = 0;

@@ -257,8 +257,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
 }
 
 /** Code points SQS does not accept in a message body: it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. */
-// eslint-disable-next-line no-control-regex
 const UNQUEUEABLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the pattern names the control characters SQS refuses, so that validation refuses them first
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */

@@ -23,7 +23,10 @@ export class ActiveUsers {
   add(customerId: unknown, userId: unknown): void {
     if (this.size >= this.max) this.clear();
     let users = this.seen.get(customerId);
-    if (users === undefined) this.seen.set(customerId, (users = new Set()));
+    if (users === undefined) {
+      users = new Set();
+      this.seen.set(customerId, users);
+    }
     users.add(userId);
     this.size++;
   }

@@ -218,11 +218,16 @@ export class ApiCallAggregator {
     }
     const agg: OpenAggregate = { operation, apiKeyId, ipPrefix, country, region, event: verdict.event, quantity };
     let l1 = this.root.get(customerId);
-    if (l1 === undefined) this.root.set(customerId, (l1 = { none: undefined, values: undefined, last: agg }));
-    else l1.last = agg;
+    if (l1 === undefined) {
+      l1 = { none: undefined, values: undefined, last: agg };
+      this.root.set(customerId, l1);
+    } else l1.last = agg;
     const l5 = child(child(child(child(l1, operation), apiKeyId), ipPrefix), country);
     if (region === undefined) l5.none = agg;
-    else (l5.values ??= new Map()).set(region, agg);
+    else {
+      l5.values ??= new Map();
+      l5.values.set(region, agg);
+    }
     this.open.push(agg);
     if (this.open.length >= this.maxOpen) this.sealAll();
     return undefined;
@@ -234,9 +239,16 @@ function newLevel<T>(): Level<T> {
 }
 
 function child<T>(level: Level<Level<T>>, key: unknown): Level<T> {
-  if (key === undefined) return (level.none ??= newLevel());
-  const values = (level.values ??= new Map());
+  if (key === undefined) {
+    level.none ??= newLevel();
+    return level.none;
+  }
+  level.values ??= new Map();
+  const values = level.values;
   let next = values.get(key);
-  if (next === undefined) values.set(key, (next = newLevel()));
+  if (next === undefined) {
+    next = newLevel();
+    values.set(key, next);
+  }
   return next;
 }

@@ -73,7 +73,10 @@ export class UsageEmitterImpl implements UsageEmitter {
   apiCall(customerId: string, call?: ApiCallOptions): void {
     this.recorded++;
     try {
-      if (this.closed) return this.drop(AFTER_SHUTDOWN, 'apiCall');
+      if (this.closed) {
+        this.drop(AFTER_SHUTDOWN, 'apiCall');
+        return;
+      }
       const drop = this.aggregator.record(customerId, call, this.clock.now());
       if (drop !== undefined) this.drop(drop, 'apiCall');
     } catch (err) {
@@ -85,17 +88,26 @@ export class UsageEmitterImpl implements UsageEmitter {
   userActive(customerId: string, userId: string): void {
     this.recorded++;
     try {
-      if (this.closed) return this.drop(AFTER_SHUTDOWN, 'userActive');
+      if (this.closed) {
+        this.drop(AFTER_SHUTDOWN, 'userActive');
+        return;
+      }
       const now = this.clock.now();
       const hour = Math.floor(now / HOUR_MS);
-      if (!Number.isFinite(hour)) return this.drop(INVALID_CLOCK, 'userActive');
+      if (!Number.isFinite(hour)) {
+        this.drop(INVALID_CLOCK, 'userActive');
+        return;
+      }
       if (this.activeUsers.has(hour, customerId, userId)) {
         this.deduplicated++;
         return;
       }
       const time = new Date(hour * HOUR_MS).toISOString();
       const drop = this.admit('com.serenity.user.active', customerId, time, { userId }, now, () => userActiveId(customerId, userId, hour));
-      if (drop !== undefined) return this.drop(drop, 'userActive');
+      if (drop !== undefined) {
+        this.drop(drop, 'userActive');
+        return;
+      }
       this.activeUsers.add(customerId, userId);
     } catch (err) {
       this.internalError(err, 'userActive');
@@ -123,7 +135,8 @@ export class UsageEmitterImpl implements UsageEmitter {
   }
 
   shutdown(): Promise<void> {
-    return (this.shutdownPromise ??= keepAlive(this.close()));
+    this.shutdownPromise ??= keepAlive(this.close());
+    return this.shutdownPromise;
   }
 
   stats(): EmitterStats {
@@ -143,9 +156,15 @@ export class UsageEmitterImpl implements UsageEmitter {
   private fileEvent(type: EventType, method: Method, customerId: string, fileId: string): void {
     this.recorded++;
     try {
-      if (this.closed) return this.drop(AFTER_SHUTDOWN, method);
+      if (this.closed) {
+        this.drop(AFTER_SHUTDOWN, method);
+        return;
+      }
       const now = this.clock.now();
-      if (!Number.isFinite(now)) return this.drop(INVALID_CLOCK, method);
+      if (!Number.isFinite(now)) {
+        this.drop(INVALID_CLOCK, method);
+        return;
+      }
       const drop = this.admit(type, customerId, new Date(now).toISOString(), { fileId }, now, () => fileEventId(now));
       if (drop !== undefined) this.drop(drop, method);
     } catch (err) {
@@ -200,11 +219,16 @@ export class UsageEmitterImpl implements UsageEmitter {
   /** At most one round runs and one waits; a request while one waits joins it. */
   private scheduleRound(): Promise<void> {
     if (this.queued) return this.queued;
-    if (!this.running) return (this.running = this.startRound());
-    return (this.queued = this.running.then(() => {
+    if (!this.running) {
+      this.running = this.startRound();
+      return this.running;
+    }
+    this.queued = this.running.then(() => {
       this.queued = undefined;
-      return (this.running = this.startRound());
-    }));
+      this.running = this.startRound();
+      return this.running;
+    });
+    return this.queued;
   }
 
   private startRound(): Promise<void> {
@@ -250,7 +274,8 @@ export class UsageEmitterImpl implements UsageEmitter {
       if (this.backpressureReported) return;
       this.backpressureReported = true;
       const message = `${this.budget.count} events pending (maxPendingEvents ${this.budget.max}): new events are dropped until deliveries catch up`;
-      return this.report(new EmitterError('backpressure', message, false, { method }));
+      this.report(new EmitterError('backpressure', message, false, { method }));
+      return;
     }
     const detail = d.errors?.map((e) => `${e.field}: ${e.message}`).join('; ') ?? d.reason;
     this.report(new EmitterError(d.reason, `${method} dropped (${d.reason}): ${detail}`, false, { method, errors: d.errors }));

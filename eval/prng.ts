@@ -51,7 +51,10 @@ export function createRandom(seed: number): Random {
     weighted: (xs) => {
       const total = xs.reduce((s, [, w]) => s + w, 0);
       let u = next() * total;
-      for (const [x, w] of xs) if ((u -= w) < 0) return x;
+      for (const [x, w] of xs) {
+        u -= w;
+        if (u < 0) return x;
+      }
       return xs[xs.length - 1]![0];
     },
     normal,

@@ -164,7 +164,7 @@ export function planInjections(options: ScenarioOptions, plan: InjectionPlan): I
     const candidates = shuffled(
       profiles.map((p, i) => ({ p, i })),
       r,
-    ).filter(({ p, i }) => !taken.has(i));
+    ).filter(({ i }) => !taken.has(i));
     let placed = 0;
     for (const { p, i } of candidates) {
       if (placed >= want) break;

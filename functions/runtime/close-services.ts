@@ -36,7 +36,7 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
         const key = await resolveStripeKey(stripe);
         // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
         return new StripeMeterReporter({
-          stripe: createStripeClient({ STRIPE_SECRET_KEY: key, STRIPE_API_BASE: stripe.apiBase }),
+          stripe: createStripeClient({ secretKey: key, apiBase: stripe.apiBase }),
           ratePerSecond: stripe.ratePerSecond,
         });
       })()),

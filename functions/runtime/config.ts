@@ -81,14 +81,20 @@ export function loadCloseConfig(env: NodeJS.ProcessEnv = process.env): CloseConf
   );
 }
 
+/** What a Stripe key looks like: a secret or restricted key, test or live (the secret Secrets Manager holds is checked with it too). */
+export const STRIPE_KEY = /^(sk|rk)_(test|live)_\S+$/;
+
 const stripeConfigSchema = z
   .object({
-    secretKey: z
-      .string()
-      .regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…)')
-      .optional(),
+    secretKey: z.string().regex(STRIPE_KEY, 'must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…)').optional(),
     secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
-    apiBase: z.url().optional(),
+    // Without a base the SDK talks to api.stripe.com (and meter-events.stripe.com for the stream).
+    apiBase: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:12111' })
+      .refine((u) => ['', '/'].includes(new URL(u).pathname) && !new URL(u).search, {
+        error: 'must have no path or query (the SDK adds /v1, /v2)',
+      })
+      .optional(),
     ratePerSecond: z.coerce.number().positive(),
   })
   .refine((c) => c.secretKey !== undefined || c.secretArn !== undefined, {
@@ -99,7 +105,7 @@ const stripeConfigSchema = z
 /** Where the close reports: a key (local, tests) or the ARN of a secret holding it (AWS), and the pace. */
 export type StripeConfig = z.infer<typeof stripeConfigSchema>;
 
-/** Parses the Stripe settings; only the reporting worker and the finance CLI need them. */
+/** Parses the Stripe settings, the only parser of them; only the reporting worker and the finance CLI need them. */
 export function loadStripeConfig(env: NodeJS.ProcessEnv = process.env): StripeConfig {
   return parseOrThrow(
     'Stripe',
@@ -121,7 +127,9 @@ function parseOrThrow<T>(what: string, schema: z.ZodType<T>, input: unknown, nam
   const problems = parsed.error.issues
     .map((i) => `${names[String(i.path[0])]} ${i.code === 'invalid_type' ? 'is not set' : i.message}`)
     .join('; ');
-  throw new ConfigError(`invalid ${what} configuration: ${problems}`);
+  throw new ConfigError(`invalid ${what} configuration: ${problems}`, {
+    variables: [...new Set(parsed.error.issues.map((i) => names[String(i.path[0])]))],
+  });
 }
 
 /** Which open-flag severities hold usage back from Stripe (`HOLD_SEVERITIES`, comma-separated; default high). */

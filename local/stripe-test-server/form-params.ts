@@ -107,8 +107,7 @@ function splitKey(key: string): string[] {
   const re = /\[([^\]]*)\]/y;
   let at = open;
   re.lastIndex = at;
-  let match: RegExpExecArray | null;
-  while ((match = re.exec(key)) !== null) {
+  for (let match = re.exec(key); match !== null; match = re.exec(key)) {
     parts.push(match[1] ?? '');
     at = re.lastIndex;
   }

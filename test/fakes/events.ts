@@ -1,3 +1,5 @@
+import type { IngestResult } from '../../functions/core/ingest/ingest.js';
+
 /** Builders of contract-v1 CloudEvents for tests. */
 let seq = 0;
 
@@ -40,6 +42,13 @@ export function fileEvent(customer: string, fileId: string, op: 'protected' | 'u
   };
 }
 
+/** What POST /v1/events answers: the accepted and rejected events (202, 503), or why it refused the request (400, 401, 403, 413). */
+export interface IngestResponse {
+  accepted?: IngestResult['accepted'];
+  rejected?: IngestResult['rejected'];
+  error?: string;
+}
+
 /** POSTs a batch to the local stack's ingest endpoint. */
 export async function post(url: string, key: string | undefined, body: unknown, contentType = 'application/cloudevents-batch+json') {
   const res = await fetch(`${url}/v1/events`, {
@@ -47,5 +56,5 @@ export async function post(url: string, key: string | undefined, body: unknown, 
     headers: { 'content-type': contentType, ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as IngestResponse };
 }

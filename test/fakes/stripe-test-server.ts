@@ -52,19 +52,19 @@ export async function caught(promise: Promise<unknown>): Promise<Stripe.errors.S
   throw new Error('expected the call to be rejected, but it succeeded');
 }
 
-/** Calls the `/_test/...` control surface the way the CLI does. */
-export async function control(
+/** Calls the `/_test/...` control surface the way the CLI does; `T` is the body the endpoint answers with. */
+export async function control<T = unknown>(
   server: StripeTestServer,
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as T };
 }
 
 /** A customer plus a meter with the default payload keys. */

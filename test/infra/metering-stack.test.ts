@@ -15,7 +15,30 @@ import {
 } from '../../functions/resources.js';
 import { MeteringStack } from '../../lib/metering-stack.js';
 
-type Resource = { Type: string; Properties: Record<string, any> };
+type Ref = { Ref: string };
+/**
+ * A resource of the synthesised template. The properties the tests reach into are typed as CloudFormation
+ * writes them, each read only from the resource types that have it; any other property is `unknown`.
+ */
+type Resource = {
+  Type: string;
+  Properties: {
+    [property: string]: unknown;
+    /** AWS::IAM::Policy */
+    Roles: Ref[];
+    PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+    /** AWS::Lambda::EventSourceMapping */
+    FunctionName: Ref;
+    /** AWS::ApiGatewayV2::Route */
+    RouteKey: string;
+    /** `integrations/` joined to the integration's Ref */
+    Target: { 'Fn::Join': [string, [string, Ref]] };
+    /** AWS::ApiGatewayV2::Integration: the function's Arn */
+    IntegrationUri: { 'Fn::GetAtt': [string, string] };
+    /** AWS::Lambda::Function */
+    Environment: { Variables: Record<string, unknown> };
+  };
+};
 
 // The same feature flags `cdk synth` uses, so the template under test is the one that deploys.
 const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context;
@@ -134,7 +157,7 @@ describe('MeteringStack', () => {
     // Prepare
     const targetOf = (routeKey: string) => {
       const route = byType('AWS::ApiGatewayV2::Route').find((r) => r.Properties.RouteKey === routeKey);
-      const integrationId: string = route?.Properties.Target['Fn::Join'][1][1].Ref;
+      const integrationId = route!.Properties.Target['Fn::Join'][1][1].Ref;
       return resources[integrationId]?.Properties.IntegrationUri['Fn::GetAtt'][0];
     };
 
@@ -289,7 +312,7 @@ describe('MeteringStack', () => {
       CLOSE_CONCURRENCY: String(CLOSE_FUNCTIONS.customersAtOnce),
     });
     expect(allEnvNames).not.toContain('STRIPE_SECRET_KEY');
-    expect(Object.keys(resources[idOf(stack.close.planner)]?.Properties.Environment.Variables)).not.toContain(STRIPE_SECRET.env);
+    expect(Object.keys(resources[idOf(stack.close.planner)]!.Properties.Environment.Variables)).not.toContain(STRIPE_SECRET.env);
   });
 
   it('hands both close functions every table, both pipeline queues and both close queues', () => {

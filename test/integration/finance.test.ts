@@ -1,10 +1,10 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FinanceDeps, reconcilePeriod } from '../../cli/commands/finance.js';
 import { fixedClock, HOUR_MS } from '../../contract/clock.js';
 import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
 import { METERS, type Meter } from '../../contract/meters.js';
 import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
+import { type FinanceDeps, reconcilePeriod } from '../../functions/core/billing/reconcile-period.js';
 import type { Statement } from '../../functions/core/billing/statement.js';
 import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';

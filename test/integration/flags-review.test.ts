@@ -10,8 +10,10 @@ const run = (args: string[], env: Record<string, string>) =>
   );
 
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { FieldError } from '../../contract/errors.js';
+import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
 import { flagRevision, mergeFlags, openFlag } from '../../functions/core/fraud/merge-flags.js';
-import type { Detection } from '../../functions/core/fraud/types.js';
+import type { Detection, Flag } from '../../functions/core/fraud/types.js';
 import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { makeApiHandler } from '../../functions/handlers/api.js';
 import type { Services } from '../../functions/runtime/services.js';
@@ -31,13 +33,17 @@ const detection: Detection = {
   evidence: { summary: '5,000 calls against about 300 expected', observed: 5000, expected: 300, signals: { z: 9 }, series: [] },
 };
 
-async function call(method: string, path: string, key?: string, body?: unknown) {
+/** What the API answers a request it refuses; a 400 names each field at fault. */
+type Refusal = { error: string; errors?: FieldError[] };
+
+/** Calls the local stack's API; `T` is the body the call is expected to answer with. */
+async function call<T = unknown>(method: string, path: string, key?: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${stack.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as T };
 }
 
 beforeAll(async () => {
@@ -67,14 +73,14 @@ describe('flag review API', () => {
   });
 
   it('lists and shows flags with evidence, filtered', async () => {
-    const list = await call('GET', '/v1/flags?status=open&severity=high', ANALYST);
-    const none = await call('GET', '/v1/flags?rule=leaked_key', ANALYST);
-    const bad = await call('GET', '/v1/flags?severity=extreme', ANALYST);
-    const one = await call('GET', `/v1/flags/${flagId}`, ANALYST);
-    expect(list.body.flags.map((f: { id: string }) => f.id)).toEqual([flagId]);
+    const list = await call<{ flags: Pick<Flag, 'id'>[] }>('GET', '/v1/flags?status=open&severity=high', ANALYST);
+    const none = await call<{ flags: Pick<Flag, 'id'>[] }>('GET', '/v1/flags?rule=leaked_key', ANALYST);
+    const bad = await call<Refusal>('GET', '/v1/flags?severity=extreme', ANALYST);
+    const one = await call<Flag>('GET', `/v1/flags/${flagId}`, ANALYST);
+    expect(list.body.flags.map((f) => f.id)).toEqual([flagId]);
     expect(none.body.flags).toEqual([]);
     expect(bad.status).toBe(400);
-    expect(bad.body.errors[0].field).toBe('severity');
+    expect(bad.body.errors?.[0]?.field).toBe('severity');
     expect(one.body.evidence).toMatchObject({ observed: 5000, expected: 300, signals: { z: 9 } });
   });
 
@@ -85,7 +91,7 @@ describe('flag review API', () => {
       note: 'ok',
       reviewer: 'someone-else',
     });
-    const review = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'launch day, expected' });
+    const review = await call<Flag>('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'dismiss', note: 'launch day, expected' });
     const again = await call('POST', `/v1/flags/${flagId}/review`, ANALYST, { decision: 'confirm', note: 'changed my mind' });
     // Assess
     expect(smuggled.status).toBe(400);
@@ -151,19 +157,19 @@ describe('expected activity', () => {
     // Act
     const ingest = await call('POST', '/v1/customers/expo/expected-activity', stack.ingestKey, body);
     const unknown = await call('POST', '/v1/customers/nobody/expected-activity', ANALYST, body);
-    const bad = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, {
+    const bad = await call<Refusal>('POST', '/v1/customers/expo/expected-activity', ANALYST, {
       ...body,
       to: body.from,
       rules: ['spiky'],
       createdBy: 'mallory',
     });
-    const made = await call('POST', '/v1/customers/expo/expected-activity', ANALYST, body);
-    const listed = await call('GET', '/v1/customers/expo/expected-activity', ANALYST);
+    const made = await call<ExpectedActivity>('POST', '/v1/customers/expo/expected-activity', ANALYST, body);
+    const listed = await call<{ expectedActivity: ExpectedActivity[] }>('GET', '/v1/customers/expo/expected-activity', ANALYST);
     const cli = await run(['flags', 'expected', '--customer', 'expo', '--json', '--key', ANALYST], { METER_API_URL: stack.url });
 
     // Assess
     expect([ingest.status, unknown.status, bad.status, made.status]).toEqual([403, 404, 400, 201]);
-    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['createdBy', 'to', 'rules']);
+    expect(bad.body.errors?.map((e) => e.field)).toEqual(['createdBy', 'to', 'rules']);
     expect(made.body).toMatchObject({
       customerId: 'expo',
       from: `${day(1)}T00:00:00.000Z`,
@@ -234,7 +240,7 @@ describe('expected activity', () => {
     const ingest = await call('DELETE', `/v1/customers/expo/expected-activity/${first!.id}`, stack.ingestKey);
     const unknown = await call('DELETE', '/v1/customers/expo/expected-activity/nope', ANALYST);
     const cli = await run(['flags', 'unexpect', first!.id, '--customer', 'expo', '--key', ANALYST], { METER_API_URL: stack.url });
-    const again = await call('DELETE', `/v1/customers/expo/expected-activity/${first!.id}`, ANALYST);
+    const again = await call<Refusal>('DELETE', `/v1/customers/expo/expected-activity/${first!.id}`, ANALYST);
 
     // Assess
     expect([ingest.status, unknown.status, again.status]).toEqual([403, 404, 409]);

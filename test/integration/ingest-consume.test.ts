@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UsageReport } from '../../functions/core/count/usage-query.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, fileEvent, post, userActive } from '../fakes/events.js';
@@ -17,7 +18,7 @@ async function usage(customer: string, granularity = 'day') {
   const res = await fetch(`${stack.url}/v1/usage?customer=${customer}&from=${from}&to=${to}&granularity=${granularity}`, {
     headers: { authorization: `Bearer ${stack.adminKey}` },
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as UsageReport };
 }
 
 describe('ingest to DynamoDB on the local stack', () => {
@@ -56,9 +57,9 @@ describe('ingest to DynamoDB on the local stack', () => {
     // Assess
     expect(res.status).toBe(202);
     expect(res.body.accepted).toHaveLength(5);
-    expect(res.body.rejected.map((r: any) => r.index)).toEqual([5, 6, 7, 8]);
-    expect(res.body.rejected[0].errors[0]).toEqual({ field: 'data.quantity', message: 'must be at least 1' });
-    expect(res.body.rejected[3].errors[0].field).toBe('data.note');
+    expect(res.body.rejected?.map((r) => r.index)).toEqual([5, 6, 7, 8]);
+    expect(res.body.rejected?.[0]?.errors[0]).toEqual({ field: 'data.quantity', message: 'must be at least 1' });
+    expect(res.body.rejected?.[3]?.errors[0]?.field).toBe('data.note');
     expect(JSON.stringify(res.body)).not.toContain('4111');
     const u = await usage('globex');
     expect(u.body.totals).toEqual({ api_calls: 2, active_users: 1, protected_files: 2 });

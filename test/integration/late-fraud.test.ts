@@ -72,7 +72,10 @@ async function nightly(day: string) {
   const planner = makePlanner({
     ...s,
     closeQueue: {
-      send: async (bodies: readonly string[]) => (sent.push(...bodies), s.closeQueue.send(bodies)),
+      send: async (bodies: readonly string[]) => {
+        sent.push(...bodies);
+        return s.closeQueue.send(bodies);
+      },
     } as unknown as typeof s.closeQueue,
   });
   const plan = await planner({ day });
@@ -89,13 +92,14 @@ async function waitForRun(day: string, runId: string, chunks: number) {
   }
 }
 
-async function api(method: string, path: string, body?: unknown) {
+/** Calls the local stack's API as the analyst; `T` is the body the call is expected to answer with. */
+async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${stack.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ANALYST}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, body: (await res.json()) as T };
 }
 
 /** What the embedded Stripe test server holds for the customer's API calls: value per day of its timestamp. */
@@ -183,18 +187,17 @@ describe('late fraud on the local stack', () => {
     expect([flag!.rule, flag!.meter, flag!.severity, flag!.status]).toEqual(['volume_spike', 'api_calls', 'medium', 'open']);
     expect(flag!.window).toEqual({ from: `${LATE}T10:00:00.000Z`, to: `${LATE}T13:00:00.000Z` });
     expect([flag!.evidence.observed, flag!.history.map((h) => [h.action, h.at])]).toEqual([6300, [['opened', `${AFTER}T00:30:00.000Z`]]]);
-    const listed = await api('GET', `/v1/flags?customer=${customer.id}&status=open`);
-    expect(listed.body.flags.map((f: Flag) => [f.id, f.rule, f.window.from.slice(0, 10)])).toEqual([[flag!.id, 'volume_spike', LATE]]);
+    const listed = await api<{ flags: Pick<Flag, 'id' | 'rule' | 'window'>[] }>('GET', `/v1/flags?customer=${customer.id}&status=open`);
+    expect(listed.body.flags.map((f) => [f.id, f.rule, f.window.from.slice(0, 10)])).toEqual([[flag!.id, 'volume_spike', LATE]]);
     expect((await stack.services.rollups.getDays(customer.id, LATE, LATE))[0]!.apiCalls).toBe(7000);
     const held = stripeByDay();
     expect([held[LATE], held[D], held[NEXT]]).toEqual([1000, 1000, 1000]);
     // The statement reads the same policy as the close: the medium flag's day shows as held, not missing.
-    const statement = await api('GET', `/v1/statements/${customer.id}?period=2026-03`);
-    expect(
-      statement.body.meters
-        .find((m: { meter: string }) => m.meter === 'api_calls')
-        .held.map((h: { from: string; to: string }) => [h.from, h.to]),
-    ).toEqual([[LATE, addDays(LATE, 1)]]);
+    const statement = await api<{ meters: { meter: string; held: { from: string; to: string }[] }[] }>(
+      'GET',
+      `/v1/statements/${customer.id}?period=2026-03`,
+    );
+    expect(statement.body.meters.find((m) => m.meter === 'api_calls')?.held.map((h) => [h.from, h.to])).toEqual([[LATE, addDays(LATE, 1)]]);
     expect(Object.values(held).reduce((a, b) => a + b, 0)).toBe(Object.values(before).reduce((a, b) => a + b, 0) + 1000);
 
     // Act: SQS delivers the same chunk again (a worker died after closing); the late day is scored again
@@ -208,7 +211,7 @@ describe('late fraud on the local stack', () => {
 
     // Act: an analyst dismisses the flag through the review API; the next night closes
     at(AFTER, '09:00:00');
-    const review = await api('POST', `/v1/flags/${flag!.id}/review`, {
+    const review = await api<Flag>('POST', `/v1/flags/${flag!.id}/review`, {
       decision: 'dismiss',
       note: 'customer backfill, confirmed by phone',
     });

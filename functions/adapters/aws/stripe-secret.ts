@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from '../../../contract/errors.js';
-import type { StripeConfig } from '../../runtime/config.js';
+import { STRIPE_KEY, type StripeConfig } from '../../runtime/config.js';
 
 /**
  * The Stripe key: given directly (local stack, tests), or read once from Secrets Manager, where the
@@ -13,7 +13,7 @@ export async function resolveStripeKey(
   if (c.secretKey) return c.secretKey;
   const out = await client.send(new GetSecretValueCommand({ SecretId: c.secretArn! }));
   const key = out.SecretString?.trim() ?? '';
-  if (!/^(sk|rk)_(test|live)_/.test(key))
+  if (!STRIPE_KEY.test(key))
     throw new ConfigError(
       `the secret ${c.secretArn} does not hold a Stripe key (sk_… or rk_…); put one in with aws secretsmanager put-secret-value`,
     );

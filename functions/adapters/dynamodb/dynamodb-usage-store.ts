@@ -36,7 +36,10 @@ export class DynamoDbUsageStore implements UsageStore {
     for (const f of fragments) {
       const id = `${f.day}#${f.messageKey}`;
       let item = items.get(id);
-      if (!item) items.set(id, (item = { day: f.day, key: f.messageKey, parts: {} }));
+      if (!item) {
+        item = { day: f.day, key: f.messageKey, parts: {} };
+        items.set(id, item);
+      }
       item.parts[f.customerId] = { c: f.calls, u: f.users, f: f.fileOps, n: f.events };
     }
     await batchWriteAll(

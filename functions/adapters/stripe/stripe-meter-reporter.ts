@@ -99,7 +99,7 @@ export interface StripeReporterStats extends CallCounters {
  *   answer replays it, and a 400 "An event already exists with identifier" counts as delivered;
  * - 429, 409, 5xx, timeouts and resets are retried with full-jitter backoff unless Stripe says
  *   `Stripe-Should-Retry: false`.
- * @example const reporter = new StripeMeterReporter({ stripe: createStripeClient(process.env) }); await reporter.report(events);
+ * @example const reporter = new StripeMeterReporter({ stripe: createStripeClient({ secretKey, apiBase }) }); await reporter.report(events);
  */
 export class StripeMeterReporter implements MeterEventReporter {
   private readonly stripe: Stripe;

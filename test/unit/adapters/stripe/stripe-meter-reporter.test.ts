@@ -3,7 +3,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../../contract/clock.js';
 import { ConfigError, ValidationError } from '../../../../contract/errors.js';
 import type { Meter } from '../../../../contract/meters.js';
-import { createStripeClient, stripeClientConfig } from '../../../../functions/adapters/stripe/stripe-client-config.js';
+import {
+  createStripeClient,
+  type StripeClientInput,
+  stripeClientConfig,
+} from '../../../../functions/adapters/stripe/stripe-client-config.js';
 import { StripeMeterReporter, type StripeMeterReporterOptions } from '../../../../functions/adapters/stripe/stripe-meter-reporter.js';
 import { MeterConfigurationError } from '../../../../functions/adapters/stripe/stripe-meter-setup.js';
 import { TokenBucket } from '../../../../functions/adapters/stripe/stripe-rate-limiter.js';
@@ -13,6 +17,7 @@ import {
   meterEventIdentifier,
   STRIPE_METERS,
 } from '../../../../functions/core/billing/stripe-reporting.js';
+import { loadStripeConfig } from '../../../../functions/runtime/config.js';
 import { type StripeTestServer, startStripeTestServer } from '../../../../local/stripe-test-server/index.js';
 
 /** The server's frozen "now": 2026-03-10 12:00 UTC. Events are dated on the days before. */
@@ -25,7 +30,7 @@ let stripe: Stripe;
 
 beforeAll(async () => {
   server = await startStripeTestServer({ clock: fixedClock(T0_MS) });
-  stripe = createStripeClient({ STRIPE_SECRET_KEY: KEY, STRIPE_API_BASE: server.url });
+  stripe = createStripeClient({ secretKey: KEY, apiBase: server.url });
 });
 afterAll(() => server.close());
 beforeEach(() => {
@@ -65,10 +70,14 @@ async function customers(n: number): Promise<string[]> {
 const meterEventCalls = () => server.requestLog().filter((r) => r.path === METER_PATH);
 
 describe('stripeClientConfig', () => {
-  it('points the SDK at STRIPE_API_BASE, with the SDK’s own retries off', () => {
+  it('points the SDK at the parsed STRIPE_API_BASE, with the SDK’s own retries off', () => {
     // Act
-    const local = stripeClientConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111' });
-    const ipv6 = stripeClientConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'https://[::1]' });
+    const local = stripeClientConfig(
+      loadStripeConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111' }) as StripeClientInput,
+    );
+    const ipv6 = stripeClientConfig(
+      loadStripeConfig({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'https://[::1]' }) as StripeClientInput,
+    );
     // Assess
     expect(local).toMatchObject({
       apiKey: 'sk_test_abc',
@@ -79,8 +88,8 @@ describe('stripeClientConfig', () => {
 
   it('leaves host, port and protocol to the SDK (api.stripe.com) when STRIPE_API_BASE is absent or empty', () => {
     // Act
-    const configs = [{ STRIPE_SECRET_KEY: 'sk_live_abc' }, { STRIPE_SECRET_KEY: 'rk_test_abc', STRIPE_API_BASE: '' }].map(
-      stripeClientConfig,
+    const configs = [{ STRIPE_SECRET_KEY: 'sk_live_abc' }, { STRIPE_SECRET_KEY: 'rk_test_abc', STRIPE_API_BASE: '' }].map((env) =>
+      stripeClientConfig(loadStripeConfig(env) as StripeClientInput),
     );
     // Assess
     for (const { config } of configs) {
@@ -90,7 +99,7 @@ describe('stripeClientConfig', () => {
     }
   });
 
-  it('fails loudly on a missing or malformed key or base, without echoing the key', () => {
+  it('fails loudly on a missing or malformed key or base, without echoing the key (loadStripeConfig, the one parser)', () => {
     // Act
     const attempts = [
       {},
@@ -99,7 +108,7 @@ describe('stripeClientConfig', () => {
       { STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111/v1' },
     ].map((env) => {
       try {
-        stripeClientConfig(env);
+        loadStripeConfig(env);
         return undefined;
       } catch (error) {
         return error;
@@ -109,6 +118,7 @@ describe('stripeClientConfig', () => {
     for (const error of attempts) expect(error).toBeInstanceOf(ConfigError);
     expect(String((attempts[1] as Error).message)).not.toContain('publishable_secret_value');
     expect((attempts[0] as ConfigError).context).toEqual({ variables: ['STRIPE_SECRET_KEY'] });
+    expect((attempts[3] as ConfigError).context).toEqual({ variables: ['STRIPE_API_BASE'] });
   });
 });
 

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { renderStatement } from '../../../../cli/render/statement.js';
 import { ValidationError } from '../../../../contract/errors.js';
 import type { Meter } from '../../../../contract/meters.js';
-import {
-  buildStatement,
-  LOST_IN_STRIPE,
-  periodForStatement,
-  renderStatement,
-  type Statement,
-} from '../../../../functions/core/billing/statement.js';
+import { buildStatement, LOST_IN_STRIPE, periodForStatement, type Statement } from '../../../../functions/core/billing/statement.js';
 import { periodForKey } from '../../../../functions/core/close/billing-period.js';
 import type { Customer, LedgerRecord, LedgerState, StoredDay } from '../../../../functions/core/shared/ports.js';
 import { ledgerRecord } from '../../../fakes/ledger.js';

@@ -118,7 +118,13 @@ describe('usageReport', () => {
   it('reads only the days the customer can have usage on, however far the asked range lies', async () => {
     // Prepare: a customer registered 2026-11-01; a store that records which days were read
     const read: string[] = [];
-    const usage = { putFragments: async () => {}, fragments: async (_c: string, day: string) => (read.push(day), []) };
+    const usage = {
+      putFragments: async () => {},
+      fragments: async (_c: string, day: string) => {
+        read.push(day);
+        return [];
+      },
+    };
     const customer = { id: 'c', createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z' };
     const now = Date.parse('2026-11-29T12:00:00Z');
 

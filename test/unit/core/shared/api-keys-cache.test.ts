@@ -8,7 +8,10 @@ describe('cachedLookup', () => {
     let reads = 0;
     const known = { hash: 'h-known', role: 'ingest', principal: 'gw' } as unknown as ApiKey;
     const lookup = cachedLookup(
-      async (h) => (reads++, h === 'h-known' ? known : undefined),
+      async (h) => {
+        reads++;
+        return h === 'h-known' ? known : undefined;
+      },
       () => 0,
       60_000,
       3,

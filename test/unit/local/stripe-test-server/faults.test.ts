@@ -1,6 +1,12 @@
 import Stripe from 'stripe';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { StripeTestServer } from '../../../../local/stripe-test-server/index.js';
+import type {
+  EndpointStats,
+  FaultSettings,
+  FaultSpec,
+  RecordedMeterEvent,
+  StripeTestServer,
+} from '../../../../local/stripe-test-server/index.js';
 import { caught, control, customerAndMeter, sdkFor, useServer } from '../../../fakes/stripe-test-server.js';
 
 let server: StripeTestServer;
@@ -136,10 +142,17 @@ describe('limits', () => {
 describe('HTTP control surface', () => {
   it('injects faults, sets the clock and reads stats for another process', async () => {
     // Act
-    const injected = await control(server, 'POST', '/_test/faults', { status: 503, count: 1, path: '/v1/customers' });
+    const injected = await control<{ pending: FaultSpec[]; settings: FaultSettings }>(server, 'POST', '/_test/faults', {
+      status: 503,
+      count: 1,
+      path: '/v1/customers',
+    });
     const error = await caught(stripe.customers.create({}));
-    const clock = await control(server, 'POST', '/_test/clock', { at: '2026-04-01T00:00:00Z', advanceMs: 1000 });
-    const stats = await control(server, 'GET', '/_test/stats');
+    const clock = await control<{ now_ms: number; now: string }>(server, 'POST', '/_test/clock', {
+      at: '2026-04-01T00:00:00Z',
+      advanceMs: 1000,
+    });
+    const stats = await control<Record<string, EndpointStats>>(server, 'GET', '/_test/stats');
     const typo = await control(server, 'POST', '/_test/faults', { status: 500, cuont: 2 });
     // Assess
     expect(injected.body.pending).toEqual([{ status: 503, count: 1, path: '/v1/customers' }]);
@@ -154,8 +167,8 @@ describe('HTTP control surface', () => {
     // Prepare
     await send(stripe, 'g');
     // Act
-    const listed = await control(server, 'GET', `/_test/meter_events?customer=${customerId}`);
-    const reset = await control(server, 'POST', '/_test/reset');
+    const listed = await control<{ data: RecordedMeterEvent[] }>(server, 'GET', `/_test/meter_events?customer=${customerId}`);
+    const reset = await control<{ ok: boolean }>(server, 'POST', '/_test/reset');
     // Assess
     expect(listed.body.data).toMatchObject([{ identifier: 'g', customerId, value: 1 }]);
     expect(reset.body).toEqual({ ok: true });

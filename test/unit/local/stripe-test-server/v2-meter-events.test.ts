@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { StripeTestServer } from '../../../../local/stripe-test-server/index.js';
+import type { ErrorReport, StripeTestServer } from '../../../../local/stripe-test-server/index.js';
 import { caught, control, customerAndMeter, sdkFor, T0, useServer } from '../../../fakes/stripe-test-server.js';
 
 let server: StripeTestServer;
@@ -93,11 +93,11 @@ describe('meter event stream', () => {
         { event_name: 'api_calls', identifier: 's-1', payload: { stripe_customer_id: customerId, value: '2' } },
       ],
     });
-    const reports = await control(server, 'GET', '/_test/error_reports');
+    const reports = await control<{ data: ErrorReport[] }>(server, 'GET', '/_test/error_reports');
     // Assess
     expect(server.meterEvents().map((e) => [e.identifier, e.source])).toEqual([['s-1', 'v2_stream']]);
     expect(reports.status).toBe(200);
-    expect(reports.body.data.map((r: { identifier: string; code: string }) => [r.identifier, r.code])).toEqual([
+    expect(reports.body.data.map((r) => [r.identifier, r.code])).toEqual([
       ['s-2', 'meter_event_invalid_value'],
       ['s-3', 'no_meter'],
       ['s-1', 'duplicate_identifier'],
