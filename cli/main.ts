@@ -119,7 +119,10 @@ function commandOf(cmd: string, sub: string | undefined): { name: string; foreig
 async function main(): Promise<number> {
   const [cmd, sub, ...rest] = args;
   // Help asked for is a success; no command at all is a usage error.
-  if (!cmd || o.help) return (console.log(HELP), o.help ? 0 : 2);
+  if (!cmd || o.help) {
+    console.log(HELP);
+    return o.help ? 0 : 2;
+  }
   // Checked before connecting, so a typo is named as such even where no stack or AWS settings exist.
   const command = commandOf(cmd, sub);
   if (!command) {

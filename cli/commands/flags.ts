@@ -64,7 +64,10 @@ export async function flags(
           evidence: { summary: string };
         }[];
       };
-      if (o.json) return (console.log(JSON.stringify(list, null, 2)), 0);
+      if (o.json) {
+        console.log(JSON.stringify(list, null, 2));
+        return 0;
+      }
       printTable(
         list.map((f) => ({
           id: f.id,
@@ -138,7 +141,10 @@ export async function flags(
           withdrawnAt?: string;
         }[];
       };
-      if (o.json) return (console.log(JSON.stringify(expectedActivity, null, 2)), 0);
+      if (o.json) {
+        console.log(JSON.stringify(expectedActivity, null, 2));
+        return 0;
+      }
       printTable(
         expectedActivity.map((e) => ({
           id: e.id,

@@ -1,6 +1,9 @@
 /** Prints rows as an aligned text table. */
 export function printTable(rows: readonly object[]): void {
-  if (rows.length === 0) return console.log('(none)');
+  if (rows.length === 0) {
+    console.log('(none)');
+    return;
+  }
   const cols = Object.keys(rows[0]!);
   const get = (r: object, c: string) => (r as Record<string, unknown>)[c];
   const cell = (v: unknown) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? ''));

@@ -6,6 +6,7 @@ import { getHealth } from '../http/routes/health.js';
 import { getStatement } from '../http/routes/statements.js';
 import { getUsage } from '../http/routes/usage.js';
 import type { ApiRouteKey } from '../resources.js';
+import { lazy } from '../runtime/lazy.js';
 import { type Services, services } from '../runtime/services.js';
 
 /** Every `api` route of `HTTP_ROUTES` (typed from it, so none is left out) and the route that serves it. */
@@ -26,6 +27,6 @@ export function makeApiHandler(s: Services) {
   return makeRouter(API_ROUTES, s);
 }
 
-let cached: ReturnType<typeof makeApiHandler> | undefined;
+const api = lazy(() => makeApiHandler(services()));
 /** Lambda entry point. */
-export const handler = (event: APIGatewayProxyEventV2) => (cached ??= makeApiHandler(services()))(event);
+export const handler = (event: APIGatewayProxyEventV2) => api()(event);

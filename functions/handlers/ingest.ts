@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeRouter } from '../http/router.js';
 import { postEvents } from '../http/routes/events.js';
+import { lazy } from '../runtime/lazy.js';
 import { type Services, services } from '../runtime/services.js';
 
 /** The ingest function: POST /v1/events, behind the router that maps every error once. */
@@ -8,6 +9,6 @@ export function makeIngestHandler(s: Services) {
   return makeRouter<Services>({ 'POST /v1/events': postEvents }, s);
 }
 
-let cached: ReturnType<typeof makeIngestHandler> | undefined;
+const ingest = lazy(() => makeIngestHandler(services()));
 /** Lambda entry point. */
-export const handler = (event: APIGatewayProxyEventV2) => (cached ??= makeIngestHandler(services()))(event);
+export const handler = (event: APIGatewayProxyEventV2) => ingest()(event);

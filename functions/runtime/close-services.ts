@@ -7,6 +7,7 @@ import { StripeMeterReporter } from '../adapters/stripe/stripe-meter-reporter.js
 import type { FlagPublisher } from '../core/shared/ports.js';
 import { FLAG_TOPIC } from '../resources.js';
 import { type CloseConfig, loadCloseConfig, loadStripeConfig } from './config.js';
+import { lazy } from './lazy.js';
 import { type Services, services } from './services.js';
 
 /** What the nightly close's functions add to the pipeline's services. */
@@ -22,7 +23,6 @@ export interface CloseServices extends Services {
 /** Builds the close's services on top of the pipeline's, from the environment. */
 export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = process.env): CloseServices {
   const close = loadCloseConfig(env);
-  let reporter: Promise<StripeMeterReporter> | undefined;
   return {
     ...base,
     close,
@@ -30,21 +30,17 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
     ...(env[FLAG_TOPIC.env]
       ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) }
       : {}),
-    reporter: () =>
-      (reporter ??= (async () => {
-        const stripe = loadStripeConfig(env);
-        const key = await resolveStripeKey(stripe);
-        // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
-        return new StripeMeterReporter({
-          stripe: createStripeClient({ secretKey: key, apiBase: stripe.apiBase }),
-          ratePerSecond: stripe.ratePerSecond,
-        });
-      })()),
+    reporter: lazy(async () => {
+      const stripe = loadStripeConfig(env);
+      const key = await resolveStripeKey(stripe);
+      // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
+      return new StripeMeterReporter({
+        stripe: createStripeClient({ secretKey: key, apiBase: stripe.apiBase }),
+        ratePerSecond: stripe.ratePerSecond,
+      });
+    }),
   };
 }
 
-let cached: CloseServices | undefined;
 /** The process-wide close services, created on first use. */
-export function closeServices(): CloseServices {
-  return (cached ??= makeCloseServices(services()));
-}
+export const closeServices: () => CloseServices = lazy(() => makeCloseServices(services()));

@@ -1,4 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
+import type { Log } from '../core/shared/ports.js';
 import { SERVICE_NAME } from '../resources.js';
 
 /**
@@ -10,3 +12,10 @@ export const logger = new Logger({
   serviceName: SERVICE_NAME,
   ...(process.env.METER_FUNCTION ? { persistentKeys: { function: process.env.METER_FUNCTION } } : {}),
 });
+
+/** The logger as the core's `Log` port. */
+export const log: Log = {
+  info: (message, fields = {}) => logger.info(message, fields as LogAttributes),
+  warn: (message, fields = {}) => logger.warn(message, fields as LogAttributes),
+  error: (message, fields = {}) => logger.error(message, fields as LogAttributes),
+};

@@ -25,6 +25,7 @@ import type {
   UsageStore,
 } from '../core/shared/ports.js';
 import { type Config, loadConfig } from './config.js';
+import { lazy } from './lazy.js';
 
 /** Every adapter a handler may use, wired from one Config. The composition root. */
 export interface Services {
@@ -83,9 +84,5 @@ export function makeServices(o: ServiceOverrides = {}): Services {
   };
 }
 
-let cached: Services | undefined;
-
 /** The process-wide services, created on first use (a Lambda cold start). */
-export function services(): Services {
-  return (cached ??= makeServices());
-}
+export const services: () => Services = lazy(() => makeServices());

@@ -191,7 +191,10 @@ export class StripeMeterReporter implements MeterEventReporter {
         outcomes[index] = { identifier, outcome: 'permanent', reason, message, attempts: 0 };
       };
       const problems = validateMeterEvent(event);
-      if (problems.length > 0) return fail('invalid_event', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+      if (problems.length > 0) {
+        fail('invalid_event', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+        return;
+      }
       const earlier = first.get(event.identifier);
       if (earlier) {
         if (!sameEvent(earlier, event))
@@ -200,7 +203,8 @@ export class StripeMeterReporter implements MeterEventReporter {
       }
       // The stream would accept it and drop it later; say so now (v1 lets Stripe judge, synchronously).
       if (this.opts.mode === 'v2-stream' && (event.timestamp < nowSec - MAX_PAST_SEC || event.timestamp > nowSec + MAX_FUTURE_SEC)) {
-        return fail('timestamp_out_of_window', 'timestamp is outside the past 35 days / next 5 minutes (checked locally)');
+        fail('timestamp_out_of_window', 'timestamp is outside the past 35 days / next 5 minutes (checked locally)');
+        return;
       }
       first.set(event.identifier, event);
       toSend.push({ index, event });

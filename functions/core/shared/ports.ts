@@ -254,3 +254,10 @@ export interface FlagStore {
 export interface FlagPublisher {
   publish(flags: readonly Flag[]): Promise<void>;
 }
+
+/** Structured logging with fields, as a use case reports what it did (Powertools' Logger on AWS). Never a full IP, a card number or a payload. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
