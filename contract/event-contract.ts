@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: event contract v1, its schema, the one validation that names
+// every refusal by field, and the two forms an event takes (stored redacted, sent as a CloudEvent).
 import { z } from 'zod';
 import { DAY_MS, MINUTE_MS } from './clock.js';
 import type { FieldError } from './errors.js';

@@ -1,3 +1,6 @@
+// One idea in one file, though over 300 lines: the emitter's lifecycle (record, seal, flush on size or timer,
+// retry with backoff, shut down) is one state machine over shared buffers; its parts with no state of their
+// own (aggregator, dispatcher, drops, transports, options) are files of their own.
 import { type Clock, HOUR_MS } from '../contract/clock.js';
 import { toCloudEvent, validateEvent } from '../contract/event-contract.js';
 import type { EventType } from '../contract/meters.js';

@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: the fraud evaluation, run and scored in one place so that the
+// figures printed are exactly those computed.
 /**
  * Evaluates the fraud rules on synthetic scenarios, online, night by night, by calling the nightly
  * close's own fraud step (`closeFraudStep`): each night closes one UTC day, and each customer's rules see

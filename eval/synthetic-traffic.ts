@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: the day-by-day simulation of one customer's clean traffic;
+// each benign irregularity is a step of that one loop over its state and its random stream.
 /**
  * Clean synthetic traffic for one customer: what the rules must stay quiet on. Realistic in the ways
  * that make fraud detection hard, each at a stated rate (`BenignRates`): daily and weekly rhythm in the

@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: a seeded scenario (customers, injections, labels) is built
+// in one pass whose order of random draws fixes every seed's scenario; splitting it would scatter that order.
 /**
  * Synthetic fraud scenarios: realistic traffic for many customers, with chosen fraud patterns injected
  * into chosen customers on chosen days, and the ground truth. Deterministic for a seed. For the

@@ -4,7 +4,7 @@ import {
   type RetryPolicy,
   retryDecision,
   type StripeCallClass,
-} from '../../core/billing/stripe-reporting.js';
+} from '../../core/billing/stripe-failures.js';
 import type { Sleep, TokenBucket } from './stripe-rate-limiter.js';
 
 /** Answers the runner has seen, by class. */

@@ -1,16 +1,17 @@
+// One idea in one file, though over 300 lines: the one adapter that sends meter events to Stripe, its two
+// modes (v1 per event, v2 stream) sharing validation, pacing, retries and the outcome of every event.
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../../contract/clock.js';
 import { ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../core/billing/stripe-failures.js';
 import {
   CUSTOMER_PAYLOAD_KEY,
-  DEFAULT_RETRY_POLICY,
   type MeterEventOutcome,
   type MeterEventReporter,
   type MeterEventToSend,
   meterEventIdempotencyKey,
-  type RetryPolicy,
   streamRequestIdempotencyKey,
   VALUE_PAYLOAD_KEY,
   validateMeterEvent,

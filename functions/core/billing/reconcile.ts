@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: reconciliation's pure half, the three-way comparison and the
+// repairs it allows, which read the same ledger aggregation; the I/O half is reconcile-period.ts.
 import { HOUR_MS, MINUTE_MS } from '../../../contract/clock.js';
 import { assertNever, type Meter } from '../../../contract/meters.js';
 import type { BillingPeriod } from '../close/billing-period.js';

@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: the reporting plan, what the close sends to Stripe, with the
+// rules (window, holds, invoice grace, revisions) that both the planner and the resends judge by.
 import { DAY_MS, HOUR_MS } from '../../../contract/clock.js';
 import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import { assertNever, METERS, type Meter } from '../../../contract/meters.js';

@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: the leaked_key rule, one replay of each key's days whose five
+// measurements share the replay's state (seen prefixes and countries, flagged days).
 /**
  * `leaked_key`: an API key used from places it is not used from, against that key's own baseline.
  *

@@ -8,16 +8,18 @@ import {
   classifyStripeError,
   classifyStripeFailure,
   DEFAULT_RETRY_POLICY,
+  retryDecision,
+  type StripeCallClass,
+  type StripeFailure,
+  stripeFailureOf,
+} from '../../../../functions/core/billing/stripe-failures.js';
+import {
   MAX_REVISION,
   type MeterEventIdentity,
   meterEventIdempotencyKey,
   meterEventIdentifier,
-  retryDecision,
   STRIPE_METERS,
-  type StripeCallClass,
-  type StripeFailure,
   streamRequestIdempotencyKey,
-  stripeFailureOf,
   validateMeterEvent,
 } from '../../../../functions/core/billing/stripe-reporting.js';
 
