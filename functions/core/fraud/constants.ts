@@ -4,7 +4,7 @@ import type { Meter } from '../../../contract/meters.js';
 /**
  * The one global parameter set of the fraud rules. Never per customer.
  *
- * Chosen by hand on the synthetic scenarios of `bench/eval-fraud.ts`, looking at the misses and false
+ * Chosen by hand on the generated scenarios of `eval/eval-fraud.ts`, looking at the misses and false
  * flags of seeds 1, 2 and (from the second session on) 3, and at why each happened (never at labels
  * inside a rule), and once at seeds 4 and 5's false flags; seeds 6 and 7 were never looked at and are
  * reported as held out. Where a value has a physical reading (14 days of account
