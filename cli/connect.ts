@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../contract/errors.js';
 import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { EVENT_QUEUE, TABLES } from '../functions/resources.js';
 import { makeServices, type Services } from '../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS } from '../local/dynamodb-local.js';
 
@@ -35,7 +37,18 @@ export function connect(dataDir = process.env.METER_DATA_DIR ?? '.meter'): Conne
       env: { ...process.env, ...stack.env },
     };
   }
+  if (!awsSettingsGiven(process.env)) throw new ConfigError(noStackMessage(dataDir));
   return { services: makeServices(), local: false, env: process.env };
+}
+
+/** Whether this process names any of the deployed stack's resources: then a missing one is worth naming. */
+function awsSettingsGiven(env: NodeJS.ProcessEnv): boolean {
+  return [...Object.values(TABLES).map((t) => t.env), EVENT_QUEUE.env, EVENT_QUEUE.dlqEnv].some((name) => env[name]);
+}
+
+/** One line for a CLI that finds neither a local stack nor AWS settings, with both ways out. */
+export function noStackMessage(dataDir: string): string {
+  return `no stack found: start one with 'npx meter serve' (it writes ${join(dataDir, 'stack.json')}), or set the AWS variables of the deployed stack (the table names, ${EVENT_QUEUE.env}, ${EVENT_QUEUE.dlqEnv} and AWS_REGION; see docs/cli.md)`;
 }
 
 /** Closes the connection's sockets so the CLI exits promptly. */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../../contract/errors.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
 import type { stackInfo } from '../connect.js';
 import { formatFlag } from '../render/flag-view.js';
@@ -31,7 +32,8 @@ export async function flags(
 ): Promise<number> {
   const url = process.env.METER_API_URL ?? c.url;
   const key = o.key ?? process.env.METER_API_KEY ?? c.adminKey;
-  if (!url) throw new Error('no API to talk to: run `meter serve`, or set METER_API_URL');
+  if (!url)
+    throw new ConfigError("no stack found: start one with 'npx meter serve', or set METER_API_URL (and METER_API_KEY) to the deployed API");
   if (!key) throw new Error('no key: pass --key or set METER_API_KEY (an analyst key from `meter keys create --role analyst`)');
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {

@@ -35,4 +35,22 @@ describe('meter command line', () => {
     ]);
     expect([unknown.status, unknown.stderr]).toEqual([2, expect.stringContaining('unknown command: frobnicate')]);
   });
+
+  it('without a stack or AWS settings, says so in one line that gives both ways out', () => {
+    // Prepare: no stack.json, and none of the deployed stack's variables
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_TABLE$|_QUEUE_URL$|_DLQ_URL$|^METER_API_URL$/.test(k)));
+    const run = (...args: string[]) => spawnSync(process.execPath, ['bin/meter.mjs', ...args], { encoding: 'utf8', env: { ...env, METER_DATA_DIR: '/nonexistent-meter-dir' } });
+
+    // Act
+    const runs = [run('customers', 'list'), run('health'), run('statement', '--customer', 'c', '--period', '2026-03'), run('flags', 'list')];
+
+    // Assess: exit 1, one line on stderr naming `npx meter serve` and the AWS way, and no list of eleven variables
+    for (const r of runs) {
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain("start one with 'npx meter serve'");
+      expect(r.stderr).toMatch(/or set (the AWS variables|METER_API_URL)/);
+      expect(r.stderr).not.toContain('is not set');
+    }
+  });
 });
