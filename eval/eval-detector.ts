@@ -1,7 +1,7 @@
 /**
  * Event-level evaluation of the volume-spike detector on the labelled NAB-hourly subset.
  *
- * Run: `npx tsx bench/eval-detector.ts` (data from `<repo>/../shared/data/nab-hourly/`, or `NAB_DIR`).
+ * Run: `npx tsx eval/eval-detector.ts` (data from `<repo>/../shared/data/nab-hourly/`, or `NAB_DIR`).
  * Scoring is exactly the README's: a window is caught when any hour in `[start, max(end, start + 3h)]` is
  * flagged; a false alert is a run of consecutive flagged hours outside every window. Prints a per-series
  * table for the production detector (over each whole series, as the backtest runs it; and as the nightly

@@ -3,7 +3,7 @@
 /**
  * Synthetic fraud scenarios: realistic traffic for many customers, with chosen fraud patterns injected
  * into chosen customers on chosen days, and the ground truth. Deterministic for a seed. For the
- * evaluation (`bench/eval-fraud.ts`) and tests; the rules never see the labels.
+ * evaluation (`eval/eval-fraud.ts`) and tests; the rules never see the labels.
  *
  * Customers: sizes Zipf-distributed by rank (about 250,000 calls a weekday for the biggest, a few
  * hundred for the smallest), 30-300 calls per active user, 5-100 protected files per user, a time zone

@@ -18,7 +18,7 @@ export const SEVERITY_THRESHOLDS = {
 
 /**
  * Hourly parameters. Chosen by searching one global parameter set on the labelled NAB-hourly subset
- * (bench/eval-detector.ts), then rounding to a flat region where neighbouring values score within a few
+ * (eval/eval-detector.ts), then rounding to a flat region where neighbouring values score within a few
  * points of F1; never per series. The eval prints a leave-one-series-out check of how well they carry over.
  */
 const HOURLY: DetectorTuning = {

@@ -11,7 +11,7 @@ import { meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
 /**
  * Reconciliation, the pure half: holds three figures per customer, meter and period against each other
  * (metered: our rollups; reported: the ledger's sent records aggregated like Stripe; Stripe's own
- * aggregate) and says what, if anything, `meter reconcile --fix` can repair. `local/commands/finance.ts`
+ * aggregate) and says what, if anything, `meter reconcile --fix` can repair. `reconcile-period.ts`
  * does the reading, the Stripe calls and the writes.
  */
 
