@@ -39,10 +39,19 @@ describe('meter command line', () => {
   it('without a stack or AWS settings, says so in one line that gives both ways out', () => {
     // Prepare: no stack.json, and none of the deployed stack's variables
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_TABLE$|_QUEUE_URL$|_DLQ_URL$|^METER_API_URL$/.test(k)));
-    const run = (...args: string[]) => spawnSync(process.execPath, ['bin/meter.mjs', ...args], { encoding: 'utf8', env: { ...env, METER_DATA_DIR: '/nonexistent-meter-dir' } });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['bin/meter.mjs', ...args], {
+        encoding: 'utf8',
+        env: { ...env, METER_DATA_DIR: '/nonexistent-meter-dir' },
+      });
 
     // Act
-    const runs = [run('customers', 'list'), run('health'), run('statement', '--customer', 'c', '--period', '2026-03'), run('flags', 'list')];
+    const runs = [
+      run('customers', 'list'),
+      run('health'),
+      run('statement', '--customer', 'c', '--period', '2026-03'),
+      run('flags', 'list'),
+    ];
 
     // Assess: exit 1, one line on stderr naming `npx meter serve` and the AWS way, and no list of eleven variables
     for (const r of runs) {
