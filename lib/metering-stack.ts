@@ -12,7 +12,8 @@ import { UsageTables } from './constructs/usage-tables.js';
  * or region. Context `stripeSecretName` imports an existing Stripe secret instead of creating one;
  * context `holdSeverities` (e.g. `medium,high`; default `high`) sets which open flags hold usage, the
  * same for the close, the statements and the reviews (`HOLD_SEVERITIES` of every function); context
- * `invoiceGraceHours` (default 1) states the Stripe account's invoice grace period (`STRIPE_INVOICE_GRACE_HOURS`).
+ * `invoiceGraceHours` (default 1) states the Stripe account's invoice grace period (`STRIPE_INVOICE_GRACE_HOURS`);
+ * contexts `apiThrottleRate` and `apiThrottleBurst` (cdk.json) throttle the HTTP API's stage.
  * @example new MeteringStack(app, 'SerenityMetering');
  */
 export class MeteringStack extends Stack {
@@ -46,7 +47,7 @@ export class MeteringStack extends Stack {
     };
     this.tables = new UsageTables(this, 'Tables');
     this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables, settings });
-    this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline, settings });
+    this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline, settings, throttle: this.throttle() });
     const stripeSecretName: unknown = this.node.tryGetContext('stripeSecretName');
     this.close = new NightlyClose(this, 'Close', {
       tables: this.tables,
@@ -54,5 +55,25 @@ export class MeteringStack extends Stack {
       settings,
       stripeSecretName: typeof stripeSecretName === 'string' && stripeSecretName ? stripeSecretName : undefined,
     });
+  }
+
+  /** The HTTP stage's throttle from context `apiThrottleRate` (requests per second) and `apiThrottleBurst`, validated at synth. */
+  private throttle(): { rateLimit: number; burstLimit: number } {
+    const read = (key: string, fallback: number, valid: (n: number) => boolean, what: string) => {
+      const raw: unknown = this.node.tryGetContext(key);
+      const n = raw === undefined || raw === '' ? fallback : Number(raw);
+      if (!valid(n)) throw new Error(`context ${key} must be ${what}, got ${String(raw)}`);
+      return n;
+    };
+    // API Gateway's account limits: 10,000 requests per second, a burst of 5,000.
+    return {
+      rateLimit: read(
+        'apiThrottleRate',
+        100,
+        (n) => Number.isFinite(n) && n > 0 && n <= 10_000,
+        'a rate above 0 and at most 10000 per second',
+      ),
+      burstLimit: read('apiThrottleBurst', 200, (n) => Number.isInteger(n) && n >= 1 && n <= 5_000, 'an integer from 1 to 5000'),
+    };
   }
 }

@@ -1,8 +1,8 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Clock } from '../contract/clock.js';
-import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
+import { type AwsClients, makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
 import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
 import { generateKey, hashKey } from '../functions/core/shared/api-keys.js';
 import type { KeyRole } from '../functions/core/shared/ports.js';
@@ -10,12 +10,13 @@ import { makeApiHandler } from '../functions/handlers/api.js';
 import { makeCloseWorker } from '../functions/handlers/close-worker.js';
 import { makeConsumeHandler } from '../functions/handlers/consume.js';
 import { makeIngestHandler } from '../functions/handlers/ingest.js';
-import { CLOSE_QUEUE, EVENT_QUEUE, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
+import { CLOSE_QUEUE, EVENT_QUEUE, HANDLERS, type HandlerName, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
 import { type CloseServices, makeCloseServices } from '../functions/runtime/close-services.js';
 import { makeServices, type Services } from '../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
 import { type HttpHandler, startHttpBridge } from './http-bridge.js';
+import { type LocalIam, type LocalIamOptions, localIam } from './iam/local-iam.js';
 import { type Poller, type SqsHandler, startPoller } from './lambda-poller.js';
 import { startSqsLocal } from './sqs-local.js';
 import { type StripeTestServer, startStripeTestServer } from './stripe-test-server/index.js';
@@ -37,10 +38,17 @@ export interface LocalStackOptions {
   noPoller?: boolean;
   /** Where the nightly close reports: the embedded Stripe test server (default) or STRIPE_API_BASE. */
   stripe?: 'embedded' | 'external';
+  /**
+   * Each function's clients enforce that function's IAM policy, read from the synthesized CDK template (default).
+   * `false` switches it off (nothing in the repo does: a test that needs it is hiding a missing grant);
+   * `{ templateTransform }` edits the template first, as the test that proves enforcement removes a grant.
+   */
+  iam?: LocalIamOptions | false;
 }
 
 export interface LocalStack {
   url: string;
+  /** The operator's view (seeding, inspecting): unrestricted clients, no function's role. */
   services: Services;
   env: Record<string, string>;
   ingestKey: string;
@@ -48,7 +56,18 @@ export interface LocalStack {
   poller?: Poller;
   closePoller?: Poller;
   consume: SqsHandler;
+  /** The operator's close services (seeding, `meter nightly`): unrestricted clients, like `services`. */
   closeServices: CloseServices;
+  /** What each function runs on: its own clients, acting as its role. The pollers and the HTTP bridge use these. */
+  functionServices: {
+    ingest: Services;
+    consume: Services;
+    api: Services;
+    'close-planner': CloseServices;
+    'close-worker': CloseServices;
+  };
+  /** Each function's enforced policy; absent when `iam: false`. */
+  iam?: LocalIam;
   /** The embedded Stripe test server (a stand-in for Stripe), when it runs. */
   stripeServer?: StripeTestServer;
   capacity: CapacityMeter;
@@ -94,6 +113,22 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   });
   const capacity = new CapacityMeter();
   const services = makeServices({ env, clients, capacity, clock: o.clock });
+  const iam = o.iam === false ? undefined : await localIam({ clients, env, region: LOCAL_REGION, options: o.iam });
+  // One set of clients per function, each acting as that function's role, as on AWS.
+  const fnClients = Object.fromEntries(
+    HANDLERS.map((h) => [
+      h,
+      iam
+        ? makeAwsClients({
+            region: LOCAL_REGION,
+            endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint },
+            credentials: LOCAL_CREDENTIALS,
+            plugins: [iam.plugins[h]],
+          })
+        : clients,
+    ]),
+  ) as Record<HandlerName, AwsClients>;
+  const servicesOf = (h: HandlerName) => makeServices({ env, clients: fnClients[h], capacity, clock: o.clock });
 
   const ingestKey = o.ingestKey ?? generateKey('ingest');
   const adminKey = o.adminKey ?? generateKey('admin');
@@ -110,13 +145,21 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   await addKey(adminKey, 'admin', 'local-admin');
 
   const closeSvc = makeCloseServices(services, env);
+  const functionServices: LocalStack['functionServices'] = {
+    ingest: servicesOf('ingest'),
+    consume: servicesOf('consume'),
+    api: servicesOf('api'),
+    'close-planner': makeCloseServices(servicesOf('close-planner'), env),
+    'close-worker': makeCloseServices(servicesOf('close-worker'), env),
+  };
   if (stripeServer) await (await closeSvc.reporter()).ensureMeters();
-  const consumer = makeConsumeHandler(services);
+  const consumer = makeConsumeHandler(functionServices.consume);
   const consume: SqsHandler = o.wrapConsumer ? o.wrapConsumer(consumer) : consumer;
   const poller = o.noPoller
     ? undefined
     : startPoller({
-        sqs: clients.sqs,
+        // The event source mapping polls with the function's role.
+        sqs: fnClients.consume.sqs,
         queueUrl: sqsLocal.queueUrl,
         handler: consume,
         concurrency: o.pollerConcurrency ?? 2,
@@ -126,23 +169,28 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const closePoller = o.noPoller
     ? undefined
     : startPoller({
-        sqs: clients.sqs,
+        sqs: fnClients['close-worker'].sqs,
         queueUrl: sqsLocal.close.queueUrl,
-        handler: makeCloseWorker(closeSvc),
+        handler: makeCloseWorker(functionServices['close-worker']),
         concurrency: 2,
         batchSize: 1,
         visibilityTimeoutSeconds: 120,
       });
 
-  const ingest = makeIngestHandler(services);
-  const api = makeApiHandler(services);
+  const ingest = makeIngestHandler(functionServices.ingest);
+  const api = makeApiHandler(functionServices.api);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
   const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port });
   const url = `http://127.0.0.1:${port}`;
 
   if (o.dataDir) {
-    mkdirSync(o.dataDir, { recursive: true });
-    writeFileSync(join(o.dataDir, 'stack.json'), JSON.stringify({ url, env, pid: process.pid, ingestKey, adminKey }, null, 2));
+    // It holds the admin key (and any real Stripe key): for this user only.
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(o.dataDir, 0o700);
+    const file = join(o.dataDir, 'stack.json');
+    rmSync(file, { force: true });
+    writeFileSync(file, JSON.stringify({ url, env, pid: process.pid, ingestKey, adminKey }, null, 2), { mode: 0o600 });
+    chmodSync(file, 0o600);
   }
 
   return {
@@ -155,6 +203,8 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     closePoller,
     consume,
     closeServices: closeSvc,
+    functionServices,
+    ...(iam ? { iam } : {}),
     stripeServer,
     capacity,
     drain: async (timeoutMs) => {
@@ -167,8 +217,10 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
       if (poller) await poller.stop();
       if (closePoller) await closePoller.stop();
       if (stripeServer) await stripeServer.close();
-      clients.dynamo.destroy();
-      clients.sqs.destroy();
+      for (const c of new Set([clients, ...Object.values(fnClients)])) {
+        c.dynamo.destroy();
+        c.sqs.destroy();
+      }
       await sqsLocal.stop();
       await ddb.stop();
       if (o.dataDir) rmSync(join(o.dataDir, 'stack.json'), { force: true });

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -49,8 +50,24 @@ export class EventPipeline extends Construct {
       memorySize: CONSUMER.memoryMb,
     });
     const t = props.tables.tables;
-    for (const table of [t.events, t.usage, t.quarantine, t.audit]) table.grantReadWriteData(this.consume);
+    // Exactly what consuming does (functions/core/count/consume.ts): who owns each event id (BatchGetItem), claim
+    // the new ones (a conditional PutItem each; BatchWriteItem for unconditional puts), add the usage fragments,
+    // quarantine what it cannot count (a transaction of Puts and the counter's Update). No reads, no deletes.
+    t.events.grant(this.consume, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
+    t.usage.grant(this.consume, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
+    t.quarantine.grant(this.consume, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    // Audit records are append-only.
+    t.audit.grant(this.consume, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     t.registry.grantReadData(this.consume);
+    // An event dated before today marks its day late (pk LATE in Rollups, see TABLES.rollups), so the next close
+    // reports it again; that batch write is all the consumer does there.
+    this.consume.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:BatchWriteItem'],
+        resources: [t.rollups.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['LATE'] } },
+      }),
+    );
     this.consume.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: EVENT_QUEUE.batchSize,

@@ -2,6 +2,7 @@ import { CfnOutput, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { HTTP_ROUTES } from '../../functions/resources.js';
@@ -15,6 +16,8 @@ export interface MeteringHttpApiProps {
   readonly pipeline: EventPipeline;
   /** Settings every function reads at cold start (functions/runtime/config.ts), e.g. `HOLD_SEVERITIES`. */
   readonly settings?: Record<string, string>;
+  /** The stage's steady-state requests per second and burst, across all routes. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 // No source IP, user agent or caller: access logs must not hold a full IP address.
@@ -54,8 +57,10 @@ export class MeteringHttpApi extends Construct {
 
     this.ingest = new NodeFunction(this, { handler: 'ingest', description: 'POST /v1/events', environment });
     pipeline.queue.grantSendMessages(this.ingest);
-    t.quarantine.grantWriteData(this.ingest);
-    t.audit.grantWriteData(this.ingest);
+    // Quarantining is a transaction of Puts and the counter's Update; ingest never removes (replay is the operator's).
+    t.quarantine.grant(this.ingest, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    // Audit records are append-only, for every function.
+    t.audit.grant(this.ingest, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     t.registry.grantReadData(this.ingest);
 
     this.api = new NodeFunction(this, {
@@ -64,10 +69,19 @@ export class MeteringHttpApi extends Construct {
       environment,
     });
     for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.api);
-    // Reviews change a flag and are audited; a confirmation marks the customer for finance (Registry); a
-    // dismissal marks its days late (Rollups), so the next close releases them.
-    for (const table of [t.flags, t.registry, t.rollups]) table.grantReadWriteData(this.api);
-    t.audit.grantWriteData(this.api);
+    // Reviews change a flag and are audited; a dismissal marks its days late (Rollups), so the next close releases them.
+    for (const table of [t.flags, t.rollups]) table.grantReadWriteData(this.api);
+    // The API reads keys and customers, and writes customer items only (a confirmation's finance mark,
+    // a registration): never an API key (pk KEY#...), so a compromised API function cannot mint one.
+    t.registry.grantReadData(this.api);
+    this.api.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [t.registry.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*'] } },
+      }),
+    );
+    t.audit.grant(this.api, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.api, 'sqs:GetQueueAttributes');
 
     this.httpApi = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
@@ -75,6 +89,7 @@ export class MeteringHttpApi extends Construct {
     const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       autoDeploy: true,
+      throttle: props.throttle,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
     });
     this.url = stage.url;

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Alias } from 'aws-cdk-lib/aws-kms';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -37,6 +38,8 @@ export interface NightlyCloseProps {
 export class NightlyClose extends Construct {
   readonly queue: Queue;
   readonly dlq: Queue;
+  /** Where a schedule event that could not start the planner, or a planner run that failed every retry, is kept. */
+  readonly plannerDlq: Queue;
   readonly planner: NodeFunction;
   readonly worker: NodeFunction;
   /** New fraud flags are published here; subscribe the analysts' channel to it. */
@@ -87,12 +90,25 @@ export class NightlyClose extends Construct {
     });
     t.registry.grantReadData(this.planner);
     t.rollups.grantReadWriteData(this.planner);
-    t.audit.grantWriteData(this.planner);
+    // Audit records are append-only.
+    t.audit.grant(this.planner, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     this.queue.grantSendMessages(this.planner);
+    // A missed close must be seen: EventBridge keeps an event it could not deliver, and Lambda a run that
+    // failed its retries (EventBridge invokes asynchronously), in one queue an operator watches and redrives.
+    this.plannerDlq = new Queue(this, 'PlannerFailures', { ...secure, retentionPeriod: Duration.days(CLOSE_QUEUE.dlqRetentionDays) });
+    Validations.of(this.plannerDlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the close schedule and the planner destination; a DLQ needs no DLQ of its own.',
+    });
+    this.planner.configureAsyncInvoke({
+      onFailure: new SqsDestination(this.plannerDlq),
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+    });
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Starts the nightly close at 00:30 UTC',
       schedule: Schedule.cron(CLOSE_QUEUE.scheduleCron),
-      targets: [new LambdaFunction(this.planner)],
+      targets: [new LambdaFunction(this.planner, { deadLetterQueue: this.plannerDlq, retryAttempts: 8, maxEventAge: Duration.hours(6) })],
     });
 
     this.flagTopic = new Topic(this, FLAG_TOPIC.id, {
@@ -118,8 +134,13 @@ export class NightlyClose extends Construct {
     });
     t.events.grantReadData(this.worker);
     t.registry.grantReadData(this.worker);
-    for (const table of [t.rollups, t.ledger]) table.grantReadWriteData(this.worker);
-    t.audit.grantWriteData(this.worker);
+    t.rollups.grantReadWriteData(this.worker);
+    // The ledger is the record of what Stripe was sent: read, created and revised, never deleted.
+    t.ledger.grant(
+      this.worker,
+      ...['Query', 'GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'BatchWriteItem'].map((a) => `dynamodb:${a}`),
+    );
+    t.audit.grant(this.worker, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     this.stripeSecret.grantRead(this.worker);
     t.flags.grantReadWriteData(this.worker);
     this.flagTopic.grantPublish(this.worker);
@@ -140,6 +161,10 @@ export class NightlyClose extends Construct {
 
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'nightly close work queue' });
     new CfnOutput(this, 'DlqUrl', { value: this.dlq.queueUrl, description: 'nightly close dead-letter queue' });
+    new CfnOutput(this, 'PlannerFailuresUrl', {
+      value: this.plannerDlq.queueUrl,
+      description: 'failed or undelivered nightly close starts: a missed close',
+    });
     new CfnOutput(this, 'StripeSecretArn', {
       value: this.stripeSecret.secretArn,
       description: 'Stripe secret key; put the bare sk_live_… key as its SecretString',

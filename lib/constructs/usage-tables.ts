@@ -5,7 +5,7 @@ import { TABLES, type TableDefinition, type TableName } from '../../functions/re
 
 /**
  * Every table in TABLES, on demand, with point-in-time recovery and TTL where defined.
- * Retained on stack deletion: they hold the billing record.
+ * Retained on stack deletion and protected against deletion: they hold the billing record.
  * @example const { tables } = new UsageTables(this, 'Tables'); tables.usage.grantReadData(fn);
  */
 export class UsageTables extends Construct {
@@ -29,6 +29,8 @@ export class UsageTables extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Every table is billing data or what a bill is rebuilt from (quarantined events are replayed, flags hold usage).
+      deletionProtection: true,
       ...(def.ttlAttribute ? { timeToLiveAttribute: def.ttlAttribute } : {}),
     });
     new CfnOutput(this, `${def.id}TableName`, { value: table.tableName, description: def.purpose });

@@ -24,6 +24,7 @@ const PINNED: Record<string, string[]> = {
   'AWS::SQS::Queue': [
     'CloseCloseWork3CB34E3E',
     'CloseCloseWorkDlq670E9153',
+    'ClosePlannerFailures9B120EE1',
     'PipelineUsageEventsD6EEF91E',
     'PipelineUsageEventsDlqD23D43B1',
   ],

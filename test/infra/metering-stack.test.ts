@@ -115,7 +115,8 @@ describe('MeteringStack', () => {
       VisibilityTimeout: EVENT_QUEUE.visibilityTimeoutSeconds,
       SqsManagedSseEnabled: true,
     });
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 4);
+    // The two queue pairs and the planner's failure queue (which EventBridge may also send to).
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 5);
     template.allResourcesProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
@@ -173,12 +174,14 @@ describe('MeteringStack', () => {
       'GET /v1/health',
       'GET /v1/statements/{customer}',
       'GET /v1/usage',
+      'POST /v1/customers',
       'POST /v1/customers/{customer}/expected-activity',
       'POST /v1/events',
       'POST /v1/flags/{id}/review',
     ]);
     expect(targetOf('POST /v1/customers/{customer}/expected-activity')).toBe(idOf(stack.http.api));
     expect(targetOf('POST /v1/flags/{id}/review')).toBe(idOf(stack.http.api));
+    expect(targetOf('POST /v1/customers')).toBe(idOf(stack.http.api));
     expect(targetOf('GET /v1/statements/{customer}')).toBe(idOf(stack.http.api));
     expect(targetOf('POST /v1/events')).toBe(idOf(stack.http.ingest));
     expect(targetOf('GET /v1/usage')).toBe(idOf(stack.http.api));

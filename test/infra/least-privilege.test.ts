@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TABLES, type TableName } from '../../functions/resources.js';
+import { MeteringStack } from '../../lib/metering-stack.js';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+type Resource = { Type: string; Properties: Record<string, unknown> & { Roles?: { Ref: string }[] } };
+
+// The same feature flags `cdk synth` uses; the IAM under test does not depend on the bundles, so skip them.
+const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context;
+const synth = (extra: Record<string, unknown> = {}) => {
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [], ...extra }, stackTraces: false });
+  const stack = new MeteringStack(app, 'LeastPrivilege');
+  return { stack, resources: Template.fromStack(stack).toJSON().Resources as Record<string, Resource> };
+};
+
+let stack: MeteringStack;
+let resources: Record<string, Resource>;
+const idOf = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+const functions = () => ({
+  ingest: stack.http.ingest,
+  consume: stack.pipeline.consume,
+  api: stack.http.api,
+  'close-planner': stack.close.planner,
+  'close-worker': stack.close.worker,
+});
+const statementsOf = (fn: { role?: IConstruct }) =>
+  Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles?.some((x) => x.Ref === idOf(fn.role!)))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+/** Statements on a table itself (not its indexes). */
+const onTable = (fn: { role?: IConstruct }, table: TableName) => {
+  const arn = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[table]), 'Arn'] });
+  return statementsOf(fn).filter((s) => [s.Resource].flat().some((r) => JSON.stringify(r) === arn));
+};
+const actions = (sts: Statement[]) => [...new Set(sts.flatMap((s) => [s.Action].flat()))].sort();
+
+beforeAll(() => {
+  ({ stack, resources } = synth());
+});
+
+describe('least privilege', () => {
+  it('keeps audit records append-only: no function may update, delete or read them', () => {
+    // Act
+    const granted = Object.fromEntries(Object.entries(functions()).map(([name, fn]) => [name, actions(onTable(fn, 'audit'))]));
+
+    // Assess
+    for (const [name, acts] of Object.entries(granted)) {
+      expect({ name, acts }).toEqual({ name, acts: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'] });
+    }
+  });
+
+  it('lets the public API function write Registry customer items only, never API keys', () => {
+    // Act
+    const writes = onTable(stack.http.api, 'registry').filter((s) =>
+      [s.Action].flat().some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/.test(a)),
+    );
+
+    // Assess
+    expect(writes.length).toBeGreaterThan(0);
+    for (const s of writes) {
+      expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*'] } });
+      expect([s.Action].flat()).not.toContain('dynamodb:BatchWriteItem');
+      expect([s.Action].flat()).not.toContain('dynamodb:DeleteItem');
+    }
+  });
+
+  it('lets the consumer write only the late-day marks of Rollups, with BatchWriteItem (defect 1)', () => {
+    // Act
+    const granted = onTable(stack.pipeline.consume, 'rollups');
+
+    // Assess
+    expect(granted).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 'dynamodb:BatchWriteItem',
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['LATE'] } },
+      }),
+    ]);
+  });
+
+  it('grants the consumer only the writes consuming does, and reads of the Registry only', () => {
+    // Act
+    const granted = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((t) => [t, actions(onTable(stack.pipeline.consume, t))]));
+
+    // Assess
+    expect(granted).toMatchObject({
+      events: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      usage: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      quarantine: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ledger: [],
+      flags: [],
+    });
+    expect(
+      granted.registry!.filter(
+        (a) => !/^dynamodb:(BatchGetItem|GetItem|Query|Scan|ConditionCheckItem|DescribeTable|GetRecords|GetShardIterator)$/.test(a),
+      ),
+    ).toEqual([]);
+  });
+
+  it('lets no function delete usage, events, ledger records, customers, keys or audit records', () => {
+    // Act
+    const deleters = Object.entries(functions()).flatMap(([name, fn]) =>
+      (['events', 'usage', 'ledger', 'registry', 'audit'] as TableName[])
+        .filter((t) => actions(onTable(fn, t)).some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*'))
+        .map((t) => `${name} on ${t}`),
+    );
+
+    // Assess
+    expect(deleters).toEqual([]);
+  });
+
+  it('protects every billing table against deletion', () => {
+    // Act
+    const protectedTables = (Object.keys(TABLES) as TableName[]).filter(
+      (t) => resources[idOf(stack.tables.tables[t])]?.Properties.DeletionProtectionEnabled === true,
+    );
+
+    // Assess
+    expect(protectedTables.sort()).toEqual((Object.keys(TABLES) as TableName[]).sort());
+  });
+});
+
+describe('the nightly close schedule', () => {
+  it('sends a schedule event it could not deliver, and a planner run that failed, to a dead-letter queue', () => {
+    // Prepare
+    const rule = resources[idOf(stack.close.schedule)]!;
+    const [target] = rule.Properties.Targets as { Arn: unknown; DeadLetterConfig?: { Arn: unknown }; RetryPolicy?: unknown }[];
+    const invokeConfig = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::EventInvokeConfig' &&
+        JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ Ref: idOf(stack.close.planner) }),
+    );
+
+    // Assess
+    expect(target?.DeadLetterConfig).toBeDefined();
+    expect(target?.RetryPolicy).toMatchObject({ MaximumRetryAttempts: expect.any(Number), MaximumEventAgeInSeconds: expect.any(Number) });
+    expect(invokeConfig?.Properties).toMatchObject({
+      DestinationConfig: { OnFailure: { Destination: target?.DeadLetterConfig?.Arn } },
+      MaximumRetryAttempts: expect.any(Number),
+    });
+    const dlq = resources[(target!.DeadLetterConfig!.Arn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]];
+    expect(dlq?.Type).toBe('AWS::SQS::Queue');
+    expect(dlq?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+  });
+});
+
+describe('the HTTP API stage', () => {
+  it('throttles at the rate and burst of the apiThrottleRate and apiThrottleBurst context', () => {
+    // Act
+    const stageOf = (r: Record<string, Resource>) => Object.values(r).find((x) => x.Type === 'AWS::ApiGatewayV2::Stage')!;
+    const byDefault = stageOf(resources).Properties.DefaultRouteSettings;
+    const custom = stageOf(synth({ apiThrottleRate: 20, apiThrottleBurst: 40 }).resources).Properties.DefaultRouteSettings;
+
+    // Assess
+    expect(byDefault).toEqual({ ThrottlingRateLimit: context.apiThrottleRate, ThrottlingBurstLimit: context.apiThrottleBurst });
+    expect(custom).toEqual({ ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
+    expect(() => synth({ apiThrottleRate: 0 })).toThrow(/apiThrottleRate must be .*, got 0/);
+    expect(() => synth({ apiThrottleBurst: 2.5 })).toThrow(/apiThrottleBurst must be .*, got 2.5/);
+  });
+});
