@@ -4,7 +4,18 @@ import { z } from 'zod';
 import { DAY_MS, MINUTE_MS } from './clock.js';
 import type { FieldError } from './errors.js';
 import { EVENT_TYPES, type EventType } from './meters.js';
-import { isCountryCode, isRegionCode, looksLikeCardNumber, truncateIp } from './privacy.js';
+import {
+  applyPrivacyCuts,
+  CARD_NUMBER_KEY_MESSAGE,
+  CARD_NUMBER_MESSAGE,
+  isCountryCode,
+  isFineGeographyName,
+  isRegionCode,
+  looksLikeCardNumber,
+  maskFieldName,
+  redactText,
+  truncateIp,
+} from './privacy.js';
 
 /** Limits of contract v1, shared by ingest, emitter and consumer. */
 export const LIMITS = {
@@ -13,7 +24,24 @@ export const LIMITS = {
   maxPastMs: 35 * DAY_MS,
   maxFutureMs: 5 * MINUTE_MS,
   maxMetadataKeys: 16,
+  /** Longest key anywhere in an event (metadata names, extension attributes, nested keys). */
+  maxKeyLength: 64,
+  /** Largest normalised event in UTF-8 JSON: far inside a 256 KiB queue message and a 400 KB DynamoDB item. */
+  maxEventBytes: 16 * 1024,
+  /** Errors reported for one event; the rest are counted, so an answer and a quarantine item stay small. */
+  maxErrorsPerEvent: 20,
+  /** Smallest non-zero magnitude of a metadata number (DynamoDB stores none below 1e-130). */
+  minNumberMagnitude: 1e-9,
 } as const;
+
+/** Why a number is refused: every number the contract accepts fits exactly in a double and in a DynamoDB number. */
+export const NUMBER_BOUNDS_MESSAGE = `must be a finite number within ±${Number.MAX_SAFE_INTEGER} (2^53-1), and 0 or at least ${LIMITS.minNumberMagnitude} in magnitude`;
+
+/** Whether a number is inside the contract's bounds (see NUMBER_BOUNDS_MESSAGE). */
+export function isContractNumber(n: number): boolean {
+  const abs = Math.abs(n);
+  return Number.isFinite(n) && abs <= Number.MAX_SAFE_INTEGER && (abs === 0 || abs >= LIMITS.minNumberMagnitude);
+}
 
 const ID_SAFE = /^[^#\s]+$/;
 
@@ -41,7 +69,15 @@ export const usageEventSchema = z.strictObject({
     .optional(),
   userId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
   fileId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
-  metadata: z.record(z.string(), z.union([z.string().max(LIMITS.maxStringLength), z.number(), z.boolean()])).optional(),
+  metadata: z
+    .record(
+      z
+        .string()
+        .max(LIMITS.maxKeyLength)
+        .refine((k) => !RESERVED_NAMES.has(k), 'is a reserved name and cannot be a metadata field'),
+      z.union([z.string().max(LIMITS.maxStringLength), z.number().refine(isContractNumber, NUMBER_BOUNDS_MESSAGE), z.boolean()]),
+    )
+    .optional(),
 });
 
 export type UsageEvent = z.infer<typeof usageEventSchema>;
@@ -62,7 +98,14 @@ export interface ValidateContext {
 
 export type ValidateResult =
   | { ok: true; event: UsageEvent; generatedId: boolean }
-  | { ok: false; id?: string; errors: FieldError[]; containsCardNumber: boolean };
+  | {
+      ok: false;
+      id?: string;
+      errors: FieldError[];
+      containsCardNumber: boolean;
+      /** Personal data was refused that a stored copy cannot keep (an address or e-mail as an id or key): not replayable. */
+      withheld?: boolean;
+    };
 
 const CORE_ATTRIBUTES = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'data']);
 const API_CALL_FIELDS = new Set(['quantity', 'operation', 'apiKeyId', 'clientIp', 'country', 'region']);
@@ -95,7 +138,7 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
       );
     if ((typeof value === 'string' || typeof value === 'number') && field !== 'time' && looksLikeCardNumber(value)) {
       containsCardNumber = true;
-      fail(field, 'looks like a payment card number; the event is rejected and the value is not stored');
+      fail(field, CARD_NUMBER_MESSAGE);
     }
     if (typeof value !== 'object' || value === null || depth >= MAX_SCAN_DEPTH) return;
     for (const [k, v] of Object.entries(value)) {
@@ -103,7 +146,10 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
         containsCardNumber = true;
         fail(`${field}[key]`, 'has a key that looks like a payment card number; the event is rejected and the key is not stored');
       }
-      scan(Array.isArray(value) ? `${field}[${k}]` : `${field}.${k}`, v, depth + 1);
+      // An over-long or unqueueable key is named by its problem, never echoed: it would swell or break the answer and the quarantine item.
+      const keyProblem = badKey(k);
+      if (keyProblem) fail(`${field}[key]`, keyProblem);
+      scan(Array.isArray(value) ? `${field}[${k}]` : keyProblem ? `${field}[key]` : `${field}.${k}`, v, depth + 1);
     }
   };
   for (const [k, v] of Object.entries(ce)) {
@@ -111,7 +157,9 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
       containsCardNumber = true;
       fail('[key]', 'an attribute name looks like a payment card number; the event is rejected and the name is not stored');
     }
-    scan(k, v);
+    const keyProblem = badKey(k);
+    if (keyProblem) fail('[key]', keyProblem);
+    scan(keyProblem ? '[key]' : k, v);
   }
   const data = ce.data;
   if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
@@ -134,6 +182,8 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
       fail(field, 'must not be empty');
       return undefined;
     }
+    // Reported by the scan; the privacy cuts below read only what fits the bound, so a 1 MiB string costs no more than a short one.
+    if (value.length > LIMITS.maxStringLength) return undefined;
     return value;
   };
 
@@ -217,6 +267,7 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   }
 
   // Anything else in data, and CloudEvents extension attributes, is metadata: flat and bounded.
+  const metadataField = new Map<string, string>();
   const extras: [string, unknown][] = [
     ...Object.entries(d)
       .filter(([k]) => !known.has(k))
@@ -226,15 +277,26 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
   if (extras.length > LIMITS.maxMetadataKeys) fail('data', `has more than ${LIMITS.maxMetadataKeys} metadata fields`);
   for (const [field, v] of extras) {
     const name = field.startsWith('data.') ? field.slice(5) : field;
-    if (FINE_GEOGRAPHY.test(name))
-      fail(field, 'is finer than state-level geography, which is not stored; send data.country and data.region');
-    // An address sent as metadata keeps only its network prefix, as data.clientIp does.
-    else if (typeof v === 'string') metadata[name] = truncateIp(v) ?? v;
+    if (badKey(name)) continue; // reported by the scan, without the key
+    metadataField.set(name, field);
+    if (RESERVED_NAMES.has(name)) fail(field, 'is a reserved name and cannot be a metadata field');
+    // Strings are cut by the privacy cuts below (addresses, e-mail addresses, coordinates; fine geography refused).
+    else if (typeof v === 'string') {
+      if (v.length <= LIMITS.maxStringLength) metadata[name] = v; // a longer one is reported by the scan
+    } else if (typeof v === 'number' && !isContractNumber(v)) fail(field, NUMBER_BOUNDS_MESSAGE);
     else if (typeof v === 'number' || typeof v === 'boolean') metadata[name] = v;
     else fail(field, 'metadata values must be strings, numbers or booleans');
   }
 
-  if (errors.length > 0) return { ok: false, id, errors, containsCardNumber };
+  // The privacy cuts the consumer applies too. Card numbers were found by the scan above, in every value and key.
+  const cut = applyPrivacyCuts({ id, source, customerId: subject, ...event, metadata }, (attribute, key) =>
+    key === undefined ? (INGEST_FIELDS[attribute] ?? attribute) : (metadataField.get(key) ?? `data.${key}`),
+  );
+  for (const e of cut.errors) if (e.message !== CARD_NUMBER_MESSAGE && e.message !== CARD_NUMBER_KEY_MESSAGE) errors.push(e);
+  if (errors.length > 0) {
+    const echoId = !cut.errors.some((e) => e.field === 'id');
+    return { ok: false, ...(echoId ? { id } : {}), errors: capped(masked(errors)), containsCardNumber, withheld: cut.withheld };
+  }
   const generatedId = id === undefined;
   id ??= ctx.newId();
   const normalized: UsageEvent = {
@@ -247,16 +309,48 @@ export function validateEvent(input: unknown, ctx: ValidateContext): ValidateRes
     ...definedOnly({
       operation: event.operation,
       apiKeyId: event.apiKeyId,
-      ipPrefix: event.ipPrefix,
+      ipPrefix: cut.event.ipPrefix,
       country: event.country,
       region: event.region,
       userId: event.userId,
       fileId: event.fileId,
     }),
-    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    ...(Object.keys(cut.event.metadata ?? {}).length > 0 ? { metadata: cut.event.metadata } : {}),
   };
+  // Every field is bounded, but wide characters add up: the event must fit a queue message and a DynamoDB item.
+  const bytes = utf8Length(JSON.stringify(normalized));
+  if (bytes > LIMITS.maxEventBytes) {
+    return {
+      ok: false,
+      id,
+      errors: [{ field: '', message: `is ${bytes} bytes as stored; at most ${LIMITS.maxEventBytes} are allowed` }],
+      containsCardNumber,
+    };
+  }
   return { ok: true, event: normalized, generatedId };
 }
+
+/** Why a key cannot be stored or queued, if it cannot. */
+function badKey(k: string): string | undefined {
+  if (k.length > LIMITS.maxKeyLength) return `has a key of ${k.length} characters; metadata keys are at most ${LIMITS.maxKeyLength}`;
+  if (UNQUEUEABLE.test(k)) {
+    return 'has a key holding a control or non-character code point (U+0000-U+001F other than tab and newlines, U+FFFE, U+FFFF or a lone surrogate)';
+  }
+  return undefined;
+}
+
+/** Names an object key cannot safely take: assigning `__proto__` drops the value, and the others shadow Object's own. */
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
+function capped(errors: FieldError[]): FieldError[] {
+  if (errors.length <= LIMITS.maxErrorsPerEvent) return errors;
+  return [
+    ...errors.slice(0, LIMITS.maxErrorsPerEvent),
+    { field: '', message: `and ${errors.length - LIMITS.maxErrorsPerEvent} more problems` },
+  ];
+}
+
+const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
 /** Code points SQS does not accept in a message body: it allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. */
 const UNQUEUEABLE =
@@ -266,8 +360,28 @@ const UNQUEUEABLE =
 /** How deep the card scan looks into nested values (deeper is rejected as metadata anyway). */
 const MAX_SCAN_DEPTH = 8;
 
-/** Metadata names that can only mean geography finer than a country or state (short ones like `lat` or `zip` may mean other things). */
-const FINE_GEOGRAPHY = /^(city|postal_?code|post_?code|zip_?code|latitude|longitude|geolocation|coordinates|street|street_?address)$/i;
+/** How ingest names the attributes the privacy cuts read (the cuts speak the normalised event's names). */
+const INGEST_FIELDS: Record<string, string> = {
+  customerId: 'subject',
+  operation: 'data.operation',
+  apiKeyId: 'data.apiKeyId',
+  userId: 'data.userId',
+  fileId: 'data.fileId',
+  ipPrefix: 'data.clientIp',
+};
+
+/** Errors as they may be shown and stored: field names masked (a key may hold a card number), each problem once. */
+function masked(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors
+    .map((e) => ({ field: maskFieldName(e.field), message: e.message }))
+    .filter((e) => {
+      const k = `${e.field}\n${e.message}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+}
 
 /** Whether an RFC 3339 timestamp names a real date and time (Date.parse rolls 02-30 or 24:00 into the next day). */
 function realCalendarTime(text: string): boolean {
@@ -280,22 +394,24 @@ function realCalendarTime(text: string): boolean {
 }
 
 /**
- * What a rejected event may keep for analysts and replay: card-number-like values and keys replaced,
- * IP addresses cut to their network prefix, and names of geography finer than state level left out.
+ * What a rejected event may keep for analysts and replay: card-number-like values and keys replaced, IP addresses
+ * (in any writing, inside text too) cut to their network address, e-mail addresses and coordinates replaced, keys
+ * holding any of these replaced, and names of geography finer than state level left out with their values.
  */
 export function redactForStorage(input: unknown, depth = 0): unknown {
   if (typeof input === 'string' || typeof input === 'number') {
     if (looksLikeCardNumber(input)) return '[redacted: card number]';
+    if (typeof input === 'number') return input;
     // The prefix's network address: it re-truncates to itself when the event is replayed.
-    return typeof input === 'string' ? (truncateIp(input)?.split('/')[0] ?? input) : input;
+    return truncateIp(input)?.split('/')[0] ?? redactText(input, 'network');
   }
   if (typeof input !== 'object' || input === null) return input;
   if (depth >= MAX_SCAN_DEPTH) return '[redacted: nested too deep]';
   if (Array.isArray(input)) return input.map((v) => redactForStorage(v, depth + 1));
   return Object.fromEntries(
     Object.entries(input)
-      .filter(([k]) => !FINE_GEOGRAPHY.test(k))
-      .map(([k, v], i) => [looksLikeCardNumber(k) ? `[redacted key ${i}]` : k, redactForStorage(v, depth + 1)]),
+      .filter(([k]) => !isFineGeographyName(k))
+      .map(([k, v], i) => [looksLikeCardNumber(k) || redactText(k) !== k ? `[redacted key ${i}]` : k, redactForStorage(v, depth + 1)]),
   );
 }
 

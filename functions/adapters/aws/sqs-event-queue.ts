@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ValidationError } from '../../../contract/errors.js';
 import { MAX_MESSAGE_BYTES } from '../../../contract/queue-message.js';
 import type { EventQueue } from '../../core/shared/ports.js';
 
@@ -23,6 +24,15 @@ export class SqsEventQueue implements EventQueue {
   ) {}
 
   async send(bodies: readonly string[]): Promise<{ failed: number[] }> {
+    // The whole plan is checked before anything is sent: a body SQS must refuse would otherwise fail
+    // after other batches were enqueued, and a resend would duplicate events whose ids the server made.
+    const tooLarge = bodies.flatMap((b, i) => (Buffer.byteLength(b) > MAX_MESSAGE_BYTES ? [i] : []));
+    if (tooLarge.length > 0) {
+      throw new ValidationError(
+        tooLarge.map((i) => ({ field: `messages[${i}]`, message: `is over SQS's ${MAX_MESSAGE_BYTES}-byte message limit` })),
+        { messages: bodies.length },
+      );
+    }
     const batches: number[][] = [];
     let cur: number[] = [];
     let bytes = 0;

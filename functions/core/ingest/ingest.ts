@@ -1,8 +1,8 @@
 import type { Clock } from '../../../contract/clock.js';
-import type { FieldError } from '../../../contract/errors.js';
+import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { UsageEvent } from '../../../contract/event-contract.js';
 import { redactForStorage, validateEvent } from '../../../contract/event-contract.js';
-import { packMessages } from '../../../contract/queue-message.js';
+import { MAX_MESSAGE_BYTES, packMessages } from '../../../contract/queue-message.js';
 import type { EventQueue, QuarantineItem, QuarantineStore } from '../shared/ports.js';
 
 export interface IngestDeps {
@@ -17,6 +17,8 @@ export interface IngestRequest {
   events: readonly unknown[];
   /** The source the caller's key is bound to. */
   boundSource?: string;
+  /** Whether the caller's key may write usage for a customer (a key scoped to customers); any customer when absent. */
+  allowsCustomer?: (customerId: string) => boolean;
 }
 
 export interface RejectedEvent {
@@ -46,15 +48,27 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
   const quarantined: QuarantineItem[] = [];
   req.events.forEach((raw, index) => {
     const r = validateEvent(raw, { now, newId: deps.newId, boundSource: req.boundSource });
+    const subject = r.ok ? r.event.customerId : subjectOf(raw);
+    if (req.allowsCustomer !== undefined && subject !== '-' && !req.allowsCustomer(subject)) {
+      // Refused, and nothing of it stored: a key may not put usage, nor quarantined events, in another customer's name.
+      const id = r.ok ? r.event.id : r.id !== undefined && !r.containsCardNumber ? r.id : undefined;
+      rejected.push({ index, ...(id !== undefined ? { id } : {}), errors: [{ field: 'subject', message: OUTSIDE_SCOPE }] });
+      return;
+    }
     if (r.ok) {
       valid.push({ index, event: r.event });
       return;
     }
     // Never kept as sent: card numbers, full addresses and fine geography are cut before storing, and
     // an oversized event is kept as its top-level attributes only (a DynamoDB item holds 400 KB).
-    const redacted = redactForStorage(raw);
-    const size = JSON.stringify(redacted).length;
+    // Long strings and keys are clipped first (redaction reads every text); an event that needed clipping counts as oversized.
+    const clip = { count: 0, removed: 0 };
+    const redacted = redactForStorage(clipped(raw, clip));
+    // Measured after redaction, which keeps 8 levels (the raw input may nest thousands deep), counting what clipping removed.
+    const size = JSON.stringify(redacted).length + clip.removed;
     const oversized = size > MAX_QUARANTINED_CHARS;
+    // A clipped event is no longer what was sent: it can never be replayed.
+    const replayable = clip.count === 0 && !oversized;
     const visible = oversized ? attributesOnly(redacted, size) : redacted;
     rejected.push({ index, ...(r.id !== undefined && !r.containsCardNumber ? { id: r.id } : {}), errors: r.errors });
     quarantined.push({
@@ -63,16 +77,25 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       reason: 'invalid',
       errors: r.errors,
       raw: visible,
-      replayable: !r.containsCardNumber && !oversized,
+      replayable: !r.containsCardNumber && !r.withheld && replayable,
       ...(req.boundSource !== undefined ? { boundSource: req.boundSource } : {}),
       origin: 'ingest',
       quarantinedAt: new Date(now).toISOString(),
       attempts: 0,
     });
   });
+  // The whole plan is checked before anything is stored or sent: the request is refused as a whole, or carried out.
+  const packed = packMessages(valid.map((v) => v.event));
+  const tooLarge = packed.flatMap((p) =>
+    new TextEncoder().encode(p.body).length > MAX_MESSAGE_BYTES ? p.indexes.map((i) => valid[i]!.index) : [],
+  );
+  if (tooLarge.length > 0) {
+    throw new ValidationError(
+      tooLarge.map((i) => ({ field: `[${i}]`, message: `does not fit a ${MAX_MESSAGE_BYTES}-byte queue message` })),
+    );
+  }
   await deps.quarantine.put(quarantined);
 
-  const packed = packMessages(valid.map((v) => v.event));
   const { failed } = await deps.queue.send(packed.map((p) => p.body));
   const failedEvents = new Set(failed.flatMap((m) => packed[m]!.indexes));
   const accepted: { id: string }[] = [];
@@ -100,8 +123,39 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
   };
 }
 
+/** Why an event for a customer outside the caller's key scope is refused. */
+export const OUTSIDE_SCOPE = 'names a customer this ingest key may not write usage for (the key is scoped to customers)';
+
 /** Characters of a rejected event's JSON kept in the quarantine; beyond that only its top-level attributes are. */
 export const MAX_QUARANTINED_CHARS = 32_000;
+
+/** Characters of one rejected string kept for redaction and storage; values over 256 are refused anyway. */
+const MAX_CLIPPED_CHARS = 320;
+
+/**
+ * Rejected input with every string and key cut short before redaction reads it: redaction scans each text,
+ * and a body of one 1 MiB string (or key) must not hold the request for minutes.
+ */
+function clipped(input: unknown, clip: { count: number; removed: number }, depth = 0): unknown {
+  if (typeof input === 'string') {
+    if (input.length <= MAX_CLIPPED_CHARS) return input;
+    clip.count++;
+    clip.removed += input.length - MAX_CLIPPED_CHARS;
+    return `${input.slice(0, MAX_CLIPPED_CHARS)}…[${input.length} characters]`;
+  }
+  if (typeof input !== 'object' || input === null || depth > MAX_CLIP_DEPTH) return input;
+  if (Array.isArray(input)) return input.map((v) => clipped(v, clip, depth + 1));
+  const key = (k: string) => {
+    if (k.length <= MAX_CLIPPED_KEY) return k;
+    clip.count++;
+    clip.removed += k.length;
+    return `[key of ${k.length} characters]`;
+  };
+  return Object.fromEntries(Object.entries(input).map(([k, v]) => [key(k), clipped(v, clip, depth + 1)]));
+}
+const MAX_CLIPPED_KEY = 64;
+/** Deeper than redaction keeps, so everything it keeps is clipped. */
+const MAX_CLIP_DEPTH = 16;
 
 function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
   const top = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];

@@ -13,6 +13,7 @@ function services(queue: MemoryQueue): Services {
     queue,
     quarantine: new MemoryQuarantine(),
     clock: fixedClock('2026-11-29T12:00:00Z'),
+    config: { behindCloudFront: false },
     newId: () => '01JTESTREQUEST000000000000',
     keyByHash: async (h: string) => (h === key.hash ? key : undefined),
     audit: { record: async (e: unknown) => void audits.push(e), list: async () => [] },
