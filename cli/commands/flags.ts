@@ -53,18 +53,27 @@ export async function flags(
           string,
         ][],
       );
-      const { flags: list } = (await call('GET', `/v1/flags${q.size ? `?${q}` : ''}`)) as {
-        flags: {
-          id: string;
-          customerId: string;
-          rule: string;
-          meter: string;
-          severity: string;
-          score: number;
-          status: string;
-          window: { from: string; to: string };
-          evidence: { summary: string };
-        }[];
+      // The API answers a page at a time: follow its cursors to the last page, then order the whole list.
+      const list: Listed[] = [];
+      q.set('limit', '200');
+      for (let cursor: string | undefined; ; ) {
+        if (cursor) q.set('cursor', cursor);
+        const page = (await call('GET', `/v1/flags?${q}`)) as { flags: Listed[]; cursor?: string };
+        list.push(...page.flags);
+        cursor = page.cursor;
+        if (!cursor) break;
+      }
+      list.sort((a, b) => (a.window.from < b.window.from ? 1 : a.window.from > b.window.from ? -1 : 0));
+      type Listed = {
+        id: string;
+        customerId: string;
+        rule: string;
+        meter: string;
+        severity: string;
+        score: number;
+        status: string;
+        window: { from: string; to: string };
+        evidence: { summary: string };
       };
       if (o.json) {
         console.log(JSON.stringify(list, null, 2));
@@ -131,18 +140,25 @@ export async function flags(
     }
     case 'expected': {
       if (!o.customer) throw new Error('usage: meter flags expected --customer C');
-      const { expectedActivity } = (await call('GET', `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity`)) as {
-        expectedActivity: {
-          id: string;
-          from: string;
-          to: string;
-          rules: string[];
-          meters: string[];
-          reason: string;
-          createdBy: string;
-          withdrawnAt?: string;
-        }[];
+      type Expected = {
+        id: string;
+        from: string;
+        to: string;
+        rules: string[];
+        meters: string[];
+        reason: string;
+        createdBy: string;
+        withdrawnAt?: string;
       };
+      // A page at a time, as the API answers: follow the cursors to the last page.
+      const expectedActivity: Expected[] = [];
+      for (let cursor: string | undefined; ; ) {
+        const path = `/v1/customers/${encodeURIComponent(o.customer)}/expected-activity?limit=200${cursor ? `&cursor=${cursor}` : ''}`;
+        const page = (await call('GET', path)) as { expectedActivity: Expected[]; cursor?: string };
+        expectedActivity.push(...page.expectedActivity);
+        cursor = page.cursor;
+        if (!cursor) break;
+      }
       if (o.json) {
         console.log(JSON.stringify(expectedActivity, null, 2));
         return 0;

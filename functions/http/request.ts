@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ValidationError } from '../../contract/errors.js';
 import { truncateIp } from '../../contract/privacy.js';
+import { countryOfIp, regionFromViewerHeaders } from './caller-geography.js';
 import { type HttpResult, json } from './responses.js';
 
 /** Longest id (customer, flag, expected activity) a path or query may name: the event contract's limit, inside DynamoDB's key limit. */
@@ -20,14 +21,23 @@ export function jsonBody(event: APIGatewayProxyEventV2): { body: unknown } | { i
   }
 }
 
-/** Who called, as far as the audit trail may know: the network prefix and country/state from the edge. */
-export function callerOf(event: APIGatewayProxyEventV2): { ipPrefix?: string; region?: string } {
+/**
+ * Who called, as far as the audit trail may know: the network prefix (never the address) and the region.
+ * Behind CloudFront (`behindCloudFront`), the region is its viewer headers' ISO 3166 codes; anywhere else
+ * those headers are the caller's own words and are ignored: the country comes from the source address
+ * through an offline GeoIP database (no state then). Fraud detection is the named use of this geography.
+ */
+export function callerOf(event: APIGatewayProxyEventV2, config: { behindCloudFront: boolean }): { ipPrefix?: string; region?: string } {
   const ip = event.requestContext?.http?.sourceIp;
-  const country = event.headers?.['cloudfront-viewer-country'];
-  const state = event.headers?.['cloudfront-viewer-country-region'];
+  const region = config.behindCloudFront
+    ? regionFromViewerHeaders(event.headers?.['cloudfront-viewer-country'], event.headers?.['cloudfront-viewer-country-region'])
+    : ip
+      ? countryOfIp(ip)
+      : undefined;
+  const ipPrefix = ip ? truncateIp(ip) : undefined;
   return {
-    ...(ip ? { ipPrefix: truncateIp(ip) } : {}),
-    ...(country ? { region: state ? `${country}-${state}` : country } : {}),
+    ...(ipPrefix ? { ipPrefix } : {}),
+    ...(region ? { region } : {}),
   };
 }
 

@@ -1,11 +1,12 @@
 import { type DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { ValidationError } from '../../../contract/errors.js';
 import type { ExpectedActivity } from '../../core/fraud/expected-activity.js';
 import { flagRevision } from '../../core/fraud/merge-flags.js';
 import { FlagConflictError } from '../../core/fraud/review-flag.js';
 import type { Flag } from '../../core/fraud/types.js';
-import type { FlagFilter, FlagStore, FlagWrite } from '../../core/shared/ports.js';
+import type { FlagFilter, FlagStore, FlagWrite, Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 /**
@@ -31,28 +32,31 @@ export class DynamoDbFlagStore implements FlagStore {
     return (await this.queryAll(`CF#${customerId}`)).map((i) => JSON.parse(i.flag as string) as Flag);
   }
 
-  async list(f: FlagFilter = {}): Promise<Flag[]> {
-    if (f.customerId) return (await this.forCustomer(f.customerId)).filter((x) => matches(x, f)).sort(newestFirst);
-    const out: Flag[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const r = await this.clients.doc.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'sk = :sk',
-          ExpressionAttributeValues: { ':sk': 'FLAG' },
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const i of r.Items ?? []) {
-        const flag = JSON.parse(i.flag as string) as Flag;
-        if (matches(flag, f)) out.push(flag);
-      }
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return out.sort(newestFirst);
+  /**
+   * One page of flags. A customer's flags are one partition (a Query); without a customer, the flags by
+   * id are read by a Scan with `Limit`: no index serves every filter, and each request reads at most
+   * `limit` items (the filters apply after the read, so a page may hold fewer, even none, and still
+   * have a cursor). The cursor is the last evaluated key, base64url JSON, checked when it comes back.
+   */
+  async list(f: FlagFilter = {}, page: PageRequest = { limit: DEFAULT_PAGE }): Promise<Page<Flag>> {
+    const pk = f.customerId ? `CF#${f.customerId}` : undefined;
+    const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, pk);
+    const common = { TableName: this.table, Limit: page.limit, ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' as const };
+    const r = pk
+      ? await this.clients.doc.send(
+          new QueryCommand({
+            ...common,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ConsistentRead: true,
+          }),
+        )
+      : await this.clients.doc.send(
+          new ScanCommand({ ...common, FilterExpression: 'sk = :sk', ExpressionAttributeValues: { ':sk': 'FLAG' } }),
+        );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map((i) => JSON.parse(i.flag as string) as Flag).filter((x) => matches(x, f));
+    return { items: items.sort(newestFirst), ...(r.LastEvaluatedKey ? { cursor: encodeCursor(r.LastEvaluatedKey) } : {}) };
   }
 
   async expectedActivity(customerId: string): Promise<ExpectedActivity[]> {
@@ -147,3 +151,31 @@ const matches = (x: Flag, f: FlagFilter) =>
   (!f.rule || x.rule === f.rule) &&
   (!f.customerId || x.customerId === f.customerId);
 const newestFirst = (a: Flag, b: Flag) => (a.window.from < b.window.from ? 1 : a.window.from > b.window.from ? -1 : 0);
+
+/** The page size when a caller names none (the HTTP routes always do). */
+const DEFAULT_PAGE = 100;
+
+const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk })).toString('base64url');
+
+/**
+ * The key a cursor names, or a `ValidationError` on `cursor`: it must be base64url JSON of `{pk, sk}` strings
+ * this listing could have handed out (a key of this table's items, or of the customer's flags when one is asked for).
+ */
+function decodeCursor(cursor: string, customerPk: string | undefined): { pk: string; sk: string } {
+  const invalid = () => new ValidationError([{ field: 'cursor', message: 'is not a cursor this listing handed out' }]);
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid();
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw invalid();
+  const { pk, sk, ...rest } = key as Record<string, unknown>;
+  if (typeof pk !== 'string' || typeof sk !== 'string' || Object.keys(rest).length > 0) throw invalid();
+  if (pk.length > 1024 || sk.length > 1024) throw invalid();
+  // A Scan's last evaluated key is whatever item it read last: a flag by id, a customer's copy, an expectation.
+  const ours = customerPk ? pk === customerPk : /^(FLAG|CF|EXP)#/.test(pk);
+  if (!ours || sk.length === 0) throw invalid();
+  return { pk, sk };
+}

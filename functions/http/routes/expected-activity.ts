@@ -3,6 +3,7 @@ import { type ExpectedActivityRequest, expectedActivityOf, withdrawExpectedActiv
 import { authenticate } from '../../core/shared/api-keys.js';
 import { auditEntry } from '../../core/shared/audit-entries.js';
 import type { Services } from '../../runtime/services.js';
+import { pageOf } from '../paging.js';
 import { callerOf, decodeSegment, jsonBody } from '../request.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
@@ -35,18 +36,32 @@ export const postExpectedActivity: Route<Services> = async ({ event, params }, s
       action: 'expected_activity.create',
       actor: key.principal,
       customerId,
-      ...callerOf(event),
+      ...callerOf(event, s.config),
       details: { expectedActivityId, from, to, rules, meters, reason },
     }),
   );
   return json(201, expected);
 };
 
-/** GET /v1/customers/{customer}/expected-activity: every expected activity registered for the customer, oldest window first. */
+/**
+ * GET /v1/customers/{customer}/expected-activity?limit=&cursor=: the customer's registered expected
+ * activity, oldest window first, a page at a time. Expectations are made by hand, so one customer's are few:
+ * they are read whole (one partition) and the page bounds the answer; the cursor names the last one answered.
+ */
 export const listExpectedActivity: Route<Services> = async ({ event, params }, s) => {
   await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
-  return json(200, { expectedActivity: await s.flags.expectedActivity(customerId) });
+  const page = pageOf(event.queryStringParameters ?? {});
+  const all = await s.flags.expectedActivity(customerId);
+  let start = 0;
+  if (page.cursor !== undefined) {
+    const after = all.findIndex((e) => Buffer.from(e.id).toString('base64url') === page.cursor);
+    if (after < 0) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this listing handed out' }]);
+    start = after + 1;
+  }
+  const items = all.slice(start, start + page.limit);
+  const more = start + page.limit < all.length;
+  return json(200, { expectedActivity: items, ...(more ? { cursor: Buffer.from(items.at(-1)!.id).toString('base64url') } : {}) });
 };
 
 /**
@@ -66,7 +81,7 @@ export const deleteExpectedActivity: Route<Services> = async ({ event, params },
     action: 'expected_activity.withdraw',
     actor: key.principal,
     customerId,
-    ...callerOf(event),
+    ...callerOf(event, s.config),
     details: { expectedActivityId: id },
   };
   await s.audit.record(auditEntry(s.newId(), s.clock.now(), entry));

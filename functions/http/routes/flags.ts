@@ -4,13 +4,17 @@ import { FLAG_SEVERITIES, FRAUD_RULES } from '../../core/fraud/types.js';
 import { authenticate } from '../../core/shared/api-keys.js';
 import type { FlagFilter } from '../../core/shared/ports.js';
 import type { Services } from '../../runtime/services.js';
-import { callerOf, jsonBody } from '../request.js';
+import { pageOf } from '../paging.js';
+import { callerOf, decodeSegment, jsonBody } from '../request.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
 
 const STATUSES = ['open', 'confirmed', 'dismissed'];
 
-/** GET /v1/flags?status=&severity=&customer=&rule=: the analysts' queue, newest first, without evidence series. */
+/**
+ * GET /v1/flags?status=&severity=&customer=&rule=&limit=&cursor=: the analysts' queue, a page at a time
+ * (newest first within a page), without evidence series; `cursor` is absent on the last page.
+ */
 export const listFlags: Route<Services> = async ({ event }, s) => {
   await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
   const q = event.queryStringParameters ?? {};
@@ -20,10 +24,14 @@ export const listFlags: Route<Services> = async ({ event }, s) => {
     errors.push({ field: 'severity', message: `must be one of ${FLAG_SEVERITIES.join(', ')}` });
   if (q.rule && !(FRAUD_RULES as readonly string[]).includes(q.rule))
     errors.push({ field: 'rule', message: `must be one of ${FRAUD_RULES.join(', ')}` });
+  const customerId = q.customer || undefined;
+  if (customerId && customerId.length > 256) errors.push({ field: 'customer', message: 'must be at most 256 characters' });
   if (errors.length) throw new ValidationError(errors);
-  const flags = await s.flags.list({ status: q.status, severity: q.severity, customerId: q.customer, rule: q.rule } as FlagFilter);
+  const page = pageOf(q);
+  const { items, cursor } = await s.flags.list({ status: q.status, severity: q.severity, customerId, rule: q.rule } as FlagFilter, page);
   return json(200, {
-    flags: flags.map(({ evidence, ...f }) => ({
+    ...(cursor ? { cursor } : {}),
+    flags: items.map(({ evidence, ...f }) => ({
       ...f,
       evidence: { summary: evidence.summary, observed: evidence.observed, expected: evidence.expected },
     })),
@@ -33,8 +41,9 @@ export const listFlags: Route<Services> = async ({ event }, s) => {
 /** GET /v1/flags/{id}: one flag with all its evidence. */
 export const getFlag: Route<Services> = async ({ event, params }, s) => {
   await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
-  const flag = await s.flags.get(params.id ?? '');
-  if (!flag) throw new NotFoundError(`no flag ${params.id}`);
+  const id = decodeSegment(params.id ?? '', 'id');
+  const flag = await s.flags.get(id);
+  if (!flag) throw new NotFoundError(`no flag ${id}`);
   return json(200, flag);
 };
 
@@ -45,6 +54,7 @@ export const getFlag: Route<Services> = async ({ event, params }, s) => {
  */
 export const postReview: Route<Services> = async ({ event, params }, s) => {
   const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const id = decodeSegment(params.id ?? '', 'id');
   const parsed = jsonBody(event);
   if ('invalid' in parsed) return parsed.invalid;
   const body = parsed.body;
@@ -58,5 +68,5 @@ export const postReview: Route<Services> = async ({ event, params }, s) => {
     reviewer: key.principal,
     at: new Date(s.clock.now()).toISOString(),
   };
-  return json(200, await submitReview(params.id ?? '', review, s, callerOf(event)));
+  return json(200, await submitReview(id, review, s, callerOf(event, s.config)));
 };

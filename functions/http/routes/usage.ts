@@ -11,5 +11,5 @@ export const getUsage: Route<Services> = async ({ event }, s) => {
   const q = parseUsageQuery(event.queryStringParameters ?? {});
   const customer = (await s.registry.customers([q.customerId])).get(q.customerId);
   if (!customer) throw new NotFoundError(`customer "${q.customerId}" is not registered`);
-  return json(200, await usageReport(q, customer, s.usage, s.clock.now()));
+  return json(200, await usageReport(q, customer, s.usage, s.clock.now(), s.rollups));
 };
