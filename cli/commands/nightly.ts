@@ -23,9 +23,11 @@ export async function nightly(c: Connection, o: { date?: string; json?: boolean 
   }
   if (tty) process.stdout.write(`\r${bar(1)} ${plan.chunks}/${plan.chunks} chunks\n`);
   const counts = run?.counts ?? {};
-  const summary = { runId: plan.runId, day: plan.day, customers: plan.customers, chunks: plan.chunks, ...counts };
+  const catchUp = { missedDays: plan.missedDays, missedBeyondWindow: plan.missedBeyondWindow };
+  const summary = { runId: plan.runId, day: plan.day, customers: plan.customers, chunks: plan.chunks, ...catchUp, ...counts };
   console.log(o.json ? JSON.stringify(summary) : `closed ${plan.day}: ${JSON.stringify(summary)}`);
-  return (counts.failed ?? 0) > 0 || (counts.unreportable ?? 0) > 0 || (counts.escalations ?? 0) > 0 ? 1 : 0;
+  const unbilled = (counts.failed ?? 0) + (counts.unreportable ?? 0) + (counts.escalations ?? 0) + plan.missedBeyondWindow.length;
+  return unbilled > 0 ? 1 : 0;
 }
 
 /** `meter stripe setup`: creates our three meters where missing and verifies them where present. */

@@ -16,7 +16,10 @@ export interface CloseServices extends Services {
   closeQueue: SqsEventQueue;
   /** Where new flags are announced: SNS when FLAG_TOPIC_ARN is set, else the log only. */
   flagPublisher?: FlagPublisher;
-  /** The Stripe reporter, built on first use: the planner never needs Stripe or its secret. */
+  /**
+   * The Stripe reporter, built on first use (the planner never needs Stripe or its secret) and kept once
+   * built; a failed build (no key yet, a Secrets Manager error) is tried again on the next call.
+   */
   reporter: () => Promise<StripeMeterReporter>;
 }
 
@@ -30,7 +33,7 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
     ...(env[FLAG_TOPIC.env]
       ? { flagPublisher: new SnsFlagPublisher(new SNSClient({ region: base.config.region }), env[FLAG_TOPIC.env]!) }
       : {}),
-    reporter: lazy(async () => {
+    reporter: untilResolved(async () => {
       const stripe = loadStripeConfig(env);
       const key = await resolveStripeKey(stripe);
       // The reporter paces calls by the wall clock; the business clock (fixed in tests and benches) is not a timer.
@@ -39,6 +42,25 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
         ratePerSecond: stripe.ratePerSecond,
       });
     }),
+  };
+}
+
+/**
+ * Like `lazy`, for a promise: the first success is kept; a rejection is not, so the next call tries again.
+ * A warm worker whose first chunk met a missing secret (deployed before the key was put in) or one Secrets
+ * Manager error reports on its next chunk instead of failing every chunk until the next cold start.
+ */
+export function untilResolved<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    if (made) return made;
+    const attempt = Promise.resolve().then(make);
+    made = attempt;
+    // Calls made while this attempt runs share it; once it fails, the next call makes a new one.
+    attempt.catch(() => {
+      if (made === attempt) made = undefined;
+    });
+    return attempt;
   };
 }
 

@@ -9,6 +9,17 @@ export const MAX_PAST_MS = 35 * DAY_MS;
 /** How far ahead an event may be dated, to absorb clock drift. */
 export const MAX_FUTURE_MS = 5 * MINUTE_MS;
 
+/** Most significant digits a meter event's value may have (Stripe, since API version 2026-04-22.dahlia). */
+export const MAX_SIGNIFICANT_DIGITS = 15;
+
+/**
+ * Significant digits of a whole number written in decimal: without its sign, leading zeros and trailing
+ * zeros (`1000` has 1, `1203` has 4, `0` has 0).
+ */
+export function significantDigits(whole: string): number {
+  return whole.replace(/^-/, '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
 /** A meter event after its wire format (form or JSON) has been decoded. */
 export interface MeterEventInput {
   eventName: string;
@@ -87,6 +98,14 @@ export function checkMeterEvent(state: StripeState, input: MeterEventInput, nowM
     // Whole numbers only; negative ones are allowed because Stripe documents them as usage corrections.
     if (!/^-?\d+$/.test(rawValue)) {
       return fail('meter_event_invalid_value', `${valueParam} must be a whole number, got '${rawValue}'.`, valueParam);
+    }
+    // Since API version 2026-04-22.dahlia Stripe refuses values of more than 15 significant digits.
+    if (significantDigits(rawValue) > MAX_SIGNIFICANT_DIGITS) {
+      return fail(
+        'meter_event_value_too_many_digits',
+        `${valueParam} must have at most ${MAX_SIGNIFICANT_DIGITS} significant digits, got '${rawValue}'.`,
+        valueParam,
+      );
     }
     value = Number(rawValue);
     if (!Number.isSafeInteger(value)) {

@@ -277,3 +277,73 @@ describe('billing holds', () => {
     await expectStripeMatchesMetered(c, '2026-02-01', '2026-03-01');
   });
 });
+
+describe('Stripe outages: records pending past the 24-hour identifier window', () => {
+  const DAY = '2026-03-10';
+  /** A close of `DAY` during an outage: every call fails; with `storedFirst`, Stripe stored the first one but its answer was lost. */
+  async function closeDuringOutage(c: Customer, storedFirst: boolean) {
+    await store([call(c.id, `${DAY}T10:00:00Z`, 12)]);
+    closeAt(DAY);
+    stripeServer.faults.inject([
+      ...(storedFirst ? [{ status: 503 as const, processed: true, count: 1, path: '/v1/billing/meter_events' }] : []),
+      { status: 503, count: 20, path: '/v1/billing/meter_events' },
+    ]);
+    const r = await closeCustomer(c, DAY, [], 'run-outage', deps());
+    stripeServer.faults.clear();
+    expect(r.failed.map((f) => f.state)).toEqual(['pending']);
+  }
+  const apiRecords = async (c: Customer) => (await stack.services.ledger.entries(c.id)).filter((r) => r.meter === 'api_calls');
+
+  it('settles a record Stripe already counted (its answer was lost) instead of sending it again after 24 hours', async () => {
+    // Prepare
+    const c = await newCustomer('outage-counted-co');
+    await closeDuringOutage(c, true);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-03-01', '2026-04-01')).toEqual([12]);
+
+    // Act: Stripe is back, 25 hours later; the next close finds the record pending
+    clock.set(Date.parse(`${DAY}T00:30:00Z`) + 86_400_000 + 25 * 3_600_000);
+    const r = await closeCustomer(c, '2026-03-11', [], 'run-after', deps());
+
+    // Assess: billed once, settled from Stripe's summary
+    expect(r.failed).toEqual([]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-03-01', '2026-04-01')).toEqual([12]);
+    expect((await apiRecords(c)).map((x) => [x.day, x.state, x.identifier])).toEqual([
+      [DAY, 'sent', `srn:api:${DAY}:r0:outage-counted-co`],
+    ]);
+  });
+
+  it('resends a record Stripe never counted under a new identifier once the old one’s window has passed', async () => {
+    // Prepare
+    const c = await newCustomer('outage-lost-co');
+    await closeDuringOutage(c, false);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-03-01', '2026-04-01')).toEqual([]);
+
+    // Act
+    clock.set(Date.parse(`${DAY}T00:30:00Z`) + 86_400_000 + 25 * 3_600_000);
+    const r = await closeCustomer(c, '2026-03-11', [], 'run-after', deps());
+
+    // Assess
+    expect(r.failed).toEqual([]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-03-01', '2026-04-01')).toEqual([12]);
+    const [rec] = await apiRecords(c);
+    expect([rec?.state, rec?.identifier, rec?.resends]).toEqual(['sent', `srn:api:${DAY}:r0:outage-lost-co:g1`, 1]);
+    expect(stripeServer.meterEvents({ customerId: c.stripeCustomerId }).map((e) => e.identifier)).toEqual([
+      `srn:api:${DAY}:r0:outage-lost-co:g1`,
+    ]);
+  });
+
+  it('surfaces a record still pending after 35 days, which Stripe would refuse: settled in error and listed, not kept silently', async () => {
+    // Prepare
+    const c = await newCustomer('outage-expired-co');
+    await closeDuringOutage(c, false);
+
+    // Act: the next close of this customer runs 40 days later
+    clock.set(Date.parse(`${DAY}T00:30:00Z`) + 40 * 86_400_000);
+    const r = await closeCustomer(c, '2026-04-18', [], 'run-late', deps());
+
+    // Assess
+    expect(r.unreportable).toMatchObject([{ meter: 'api_calls', day: DAY, value: 12, reason: 'pending_beyond_stripe_window' }]);
+    expect((await apiRecords(c)).map((x) => [x.day, x.state, x.lastError])).toEqual([[DAY, 'error', 'pending_beyond_stripe_window']]);
+    expect(stripeHolds(c, 'serenity_api_calls', '2026-03-01', '2026-04-01')).toEqual([]);
+  });
+});

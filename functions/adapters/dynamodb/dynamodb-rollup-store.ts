@@ -7,6 +7,8 @@ import type { CapacityMeter } from './capacity-meter.js';
 import { batchWriteAll } from './dynamodb-batch.js';
 
 const LATE_PK = 'LATE';
+/** The close watermark sits beside the runs (`RUN#<day>`), one item. */
+const WATERMARK_KEY = { pk: 'RUN#WATERMARK', sk: 'closed' };
 
 /** DynamoDB implementation of the RollupStore port: the nightly close's state, one table. */
 export class DynamoDbRollupStore implements RollupStore {
@@ -119,6 +121,34 @@ export class DynamoDbRollupStore implements RollupStore {
     if (!r.Item) return undefined;
     const { pk: _pk, sk: _sk, ...run } = r.Item;
     return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
+  }
+
+  async closedThrough(): Promise<string | undefined> {
+    const r = await this.clients.doc.send(
+      new GetCommand({ TableName: this.table, Key: WATERMARK_KEY, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    return typeof r.Item?.day === 'string' ? r.Item.day : undefined;
+  }
+
+  async markClosedThrough(day: string): Promise<void> {
+    try {
+      const r = await this.clients.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: WATERMARK_KEY,
+          ReturnConsumedCapacity: 'TOTAL',
+          UpdateExpression: 'SET #day = :day',
+          // Forward only: a late-finishing run of an older day, or a re-close, never moves it back.
+          ConditionExpression: 'attribute_not_exists(#day) OR #day < :day',
+          ExpressionAttributeNames: { '#day': 'day' },
+          ExpressionAttributeValues: { ':day': day },
+        }),
+      );
+      this.meter?.add('write', r.ConsumedCapacity);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   private async write(items: Record<string, unknown>[]): Promise<void> {

@@ -7,6 +7,7 @@ import { ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../core/billing/stripe-failures.js';
 import {
+  type CountedQuery,
   CUSTOMER_PAYLOAD_KEY,
   type MeterEventOutcome,
   type MeterEventReporter,
@@ -110,6 +111,7 @@ export class StripeMeterReporter implements MeterEventReporter {
   private readonly runner: StripeCallRunner;
   private readonly sessions: MeterEventSessions;
   private readonly laneTails = new Map<string, Promise<void>>();
+  private meterIds: Promise<Record<Meter, MeterCheck & { id: string }>> | undefined;
   private readonly inFlightByLane = new Map<string, number>();
   private inFlight = 0;
   private maxInFlight = 0;
@@ -159,6 +161,16 @@ export class StripeMeterReporter implements MeterEventReporter {
   /** Finds our three meters without changing anything on Stripe; throws `MeterConfigurationError` when one is missing, inactive or different. */
   findMeters(): Promise<Record<Meter, MeterCheck & { id: string }>> {
     return ensureMeters(this.stripe, this.runner, undefined, { readOnly: true });
+  }
+
+  /** What Stripe's summary holds for one of our meters (found once, by its event name) and a customer; see `MeterEventReporter.counted`. */
+  async counted(q: CountedQuery): Promise<number> {
+    this.meterIds ??= this.findMeters().catch((err: unknown) => {
+      this.meterIds = undefined; // a failed lookup is tried again on the next call
+      throw err;
+    });
+    const meters = await this.meterIds;
+    return this.listEventSummaries(meters[q.meter].id, q.stripeCustomerId, q.startSec, q.endSec);
   }
 
   /** Stripe's aggregated value for a customer and meter over `[startSec, endSec)` (minute-aligned). */

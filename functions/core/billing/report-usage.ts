@@ -3,7 +3,11 @@ import { utcDayStart } from '../close/file-timeline.js';
 import type { Customer, LedgerRecord, LedgerStore, StoredDay } from '../shared/ports.js';
 import { settleRecord } from './ledger-settle.js';
 import { type DeferredReport, type Hold, planReports, sendability, type UnreportableReport } from './reporting-plan.js';
+import { checkStaleRecords, identifierExpired } from './stale-records.js';
 import type { MeterEventReporter } from './stripe-reporting.js';
+
+/** The reason, and ledger error, of a record still unsent when Stripe's 35-day window closed on it. */
+export const PENDING_BEYOND_WINDOW = 'pending_beyond_stripe_window' as const;
 
 /** What recording a close's reports needs. */
 export interface RecordReportsDeps {
@@ -68,6 +72,10 @@ export async function recordReports(
   const toSend = judged.filter((j) => j.verdict === 'send').map((j) => j.r);
   const invoiced = judged.filter((j) => j.verdict === 'invoiced').map((j) => j.r);
   if (invoiced.length > 0) await deps.ledger.update(invoiced.map((r) => ({ ...r, state: 'error' as const, lastError: 'period_invoiced' })));
+  // Waiting past Stripe's 35 days (an outage as long): settled in error, so it is listed once, loudly, not kept pending.
+  const expired = judged.filter((j) => j.verdict === 'expired').map((j) => j.r);
+  if (expired.length > 0)
+    await deps.ledger.update(expired.map((r) => ({ ...r, state: 'error' as const, lastError: PENDING_BEYOND_WINDOW })));
   const unreportable = [
     ...plan.unreportable,
     ...invoiced.map((r) => ({
@@ -79,6 +87,15 @@ export async function recordReports(
       reason: 'period_invoiced' as const,
       message: 'left unsent until the invoice of its billing period turned final; bill it by hand',
     })),
+    ...expired.map((r) => ({
+      customerId: r.customerId,
+      meter: r.meter,
+      day: r.day,
+      revision: r.revision,
+      value: r.value,
+      reason: PENDING_BEYOND_WINDOW,
+      message: `still unsent (${r.lastError ?? r.state}) after Stripe's 35-day window; bill it by hand (meter reconcile lists it)`,
+    })),
   ];
   return { planned: plan.events.length, unreportable, deferred: plan.deferred, toSend };
 }
@@ -86,19 +103,28 @@ export async function recordReports(
 /**
  * Sends ledger records to Stripe for one Stripe customer, in order, under their own identifiers (Stripe
  * keeps the first of each), and settles each in the ledger as sent, failed for now (pending) or refused
- * (error). Returns the settled records. The nightly close and `reconcile --fix` both send this way.
+ * (error). A record whose identifier Stripe may have forgotten (pending over 24 hours) is first checked
+ * against Stripe's summary (`checkStaleRecords`): settled if Stripe counted it, else sent under a new
+ * identifier. Returns the settled records. The nightly close and `reconcile --fix` both send this way.
  */
 export async function sendRecords(
   records: readonly LedgerRecord[],
   stripeCustomerId: string,
-  deps: { reporter: Pick<MeterEventReporter, 'report'>; ledger: Pick<LedgerStore, 'update'> },
+  deps: { reporter: Pick<MeterEventReporter, 'report' | 'counted'>; ledger: Pick<LedgerStore, 'update' | 'entries'> },
   now: number,
 ): Promise<LedgerRecord[]> {
   if (records.length === 0) return [];
-  const outcomes = await deps.reporter.report(
-    records.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId, value: r.value, timestamp: r.timestamp })),
-  );
-  const settled = outcomes.map((o, i) => settleRecord(records[i]!, o, now));
-  await deps.ledger.update(settled);
-  return settled;
+  // Only a record Stripe may have forgotten needs the rest of the ledger (what it holds as sent).
+  const ledger = records.some((r) => identifierExpired(r, now)) ? await deps.ledger.entries(records[0]!.customerId) : [];
+  const { toSend, settled: checked, renewed } = await checkStaleRecords(records, ledger, stripeCustomerId, deps.reporter, now);
+  // Stored before the send: a new identifier is in the ledger before Stripe can hold it.
+  if (checked.length + renewed.length > 0) await deps.ledger.update([...checked, ...renewed]);
+  const outcomes = toSend.length
+    ? await deps.reporter.report(
+        toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId, value: r.value, timestamp: r.timestamp })),
+      )
+    : [];
+  const settled = outcomes.map((o, i) => settleRecord(toSend[i]!, o, now));
+  if (settled.length > 0) await deps.ledger.update(settled);
+  return [...checked, ...settled];
 }

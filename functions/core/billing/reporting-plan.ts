@@ -7,7 +7,7 @@ import { periodContaining } from '../close/billing-period.js';
 import { utcDayStart } from '../close/file-timeline.js';
 import type { LedgerRecord } from '../shared/ports.js';
 import { awaitsSending } from './ledger-settle.js';
-import { MAX_REVISION, meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
+import { isSendableValue, MAX_REVISION, meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
 
 /**
  * Which Stripe meter events the nightly close sends: the difference between what was computed and what
@@ -25,6 +25,8 @@ import { MAX_REVISION, meterEventIdentifier, STRIPE_METERS } from './stripe-repo
  *   ones and than every earlier day's. Only closed days are planned, so a timestamp is at least one
  *   second in the past. One older than 35 days minus `windowMarginMs` is not planned but listed as
  *   `unreportable` (Stripe would reject it; the margin covers the time until it is sent).
+ * - Values: one of more than 15 digits (`MAX_METER_VALUE`), which Stripe refuses, is listed as
+ *   `unreportable` too, never split or sent.
  * - Holds `[from, to)` (UTC days) keep usage out of Stripe until released. A held `sum` day is deferred.
  *   A `last` meter's period-to-date value includes every earlier day of the period, so a hold on any
  *   day of a period up to its latest supplied day defers that period's report entirely; Stripe keeps
@@ -122,7 +124,7 @@ export interface UnreportableReport {
   day: string;
   revision: number;
   value: number;
-  reason: 'outside_stripe_window' | 'revision_limit' | 'period_invoiced';
+  reason: 'outside_stripe_window' | 'revision_limit' | 'period_invoiced' | 'value_too_many_digits' | 'pending_beyond_stripe_window';
   message: string;
 }
 
@@ -184,13 +186,15 @@ export function oldestSendableSec(nowMs: number, marginMs: number = DEFAULT_WIND
  * - `send`: it waits to be sent (`awaitsSending`), lies inside Stripe's 35-day window (less the margin),
  *   no hold covers its day, and its period's invoice is still open;
  * - `invoiced`: the same, but its period's invoice is final: Stripe would take it and bill it nowhere;
- * - `keep`: anything else (sent, refused for good, too old, held).
+ * - `expired`: it waits to be sent, but lies outside Stripe's window: it can never go;
+ * - `keep`: anything else (sent, refused for good, held).
  */
 export function sendability(
   r: Pick<LedgerEntry, 'customerId' | 'meter' | 'day'> & { state: LedgerRecord['state']; lastError?: string; timestamp: number },
   o: { nowMs: number; held: readonly Hold[]; anchorDay: number | undefined; invoiceGraceMs?: number },
-): 'send' | 'invoiced' | 'keep' {
-  if (!awaitsSending(r) || r.timestamp < oldestSendableSec(o.nowMs)) return 'keep';
+): 'send' | 'invoiced' | 'expired' | 'keep' {
+  if (!awaitsSending(r)) return 'keep';
+  if (r.timestamp < oldestSendableSec(o.nowMs)) return 'expired';
   if (holdCovering(o.held, r.customerId, r.meter, r.day, o.anchorDay)) return 'keep';
   return o.nowMs > billableUntil(r.day, o.anchorDay, o.invoiceGraceMs) ? 'invoiced' : 'send';
 }
@@ -230,6 +234,16 @@ export function planReports(input: ReportingPlanInput): ReportingPlan {
         ...base,
         reason: 'revision_limit',
         message: `a day holds ${MAX_REVISIONS_PER_DAY} revisions (one second each from 23:00:00 UTC)`,
+      });
+      return;
+    }
+    if (!isSendableValue(value)) {
+      // Refused, not split: a `last` meter bills its newest event only, so a split value would bill a part;
+      // and a day of a quadrillion calls is a counting fault to look at, not usage to bill unseen.
+      plan.unreportable.push({
+        ...base,
+        reason: 'value_too_many_digits',
+        message: 'Stripe refuses meter event values of more than 15 digits (since API version 2026-04-22); bill it by hand',
       });
       return;
     }

@@ -47,6 +47,18 @@ export const MAX_IDENTIFIER_LENGTH = 100;
 /** Highest revision an identifier can carry (keeps identifiers within 100 characters). */
 export const MAX_REVISION = 999_999;
 
+/**
+ * Largest magnitude of a value we send: 15 digits. Stripe refuses values of more than 15 significant
+ * digits since API version 2026-04-22.dahlia; counting every digit (not only the significant ones) keeps
+ * us inside the rule however Stripe counts trailing zeros.
+ */
+export const MAX_METER_VALUE = 999_999_999_999_999;
+
+/** Whether Stripe takes `value` as a meter event's value: a whole number of at most 15 digits. */
+export function isSendableValue(value: number): boolean {
+  return Number.isSafeInteger(value) && Math.abs(value) <= MAX_METER_VALUE;
+}
+
 /** One meter event as the reporter sends it. `value` may be negative (a correction of a `sum` meter). */
 export interface MeterEventToSend {
   identifier: string;
@@ -93,6 +105,17 @@ export function meterEventIdentifier(identity: MeterEventIdentity): string {
 }
 
 /**
+ * The identifier of a meter event's `n`th resend (`n` ≥ 1): its first identifier with `:g<n>`. Used once
+ * the first one's 24-hour window at Stripe has passed and Stripe's summary shows the event uncounted, so
+ * a copy Stripe may still receive late cannot be taken for the resend. At most 100 characters.
+ * @example resendIdentifier('srn:api:2026-03-09:r0:acme', 1) // 'srn:api:2026-03-09:r0:acme:g1'
+ */
+export function resendIdentifier(identifier: string, n: number): string {
+  const base = identifier.replace(/:g\d+$/, '');
+  return `${base}:g${n}`;
+}
+
+/**
  * The Idempotency-Key for sending one meter event: derived from its identifier, so any retry (in this
  * process or a later run within Stripe's 24 h key window) replays the first answer instead of executing again.
  */
@@ -122,6 +145,8 @@ export function validateMeterEvent(event: MeterEventToSend): FieldError[] {
   text('eventName', event.eventName, MAX_IDENTIFIER_LENGTH);
   text('stripeCustomerId', event.stripeCustomerId, 255);
   if (!Number.isSafeInteger(event.value)) errors.push({ field: 'value', message: 'must be a whole number (negative for corrections)' });
+  else if (!isSendableValue(event.value))
+    errors.push({ field: 'value', message: 'must have at most 15 digits (Stripe refuses more since API version 2026-04-22)' });
   if (!Number.isSafeInteger(event.timestamp) || event.timestamp < 0) errors.push({ field: 'timestamp', message: 'must be Unix seconds' });
   return errors;
 }
@@ -139,10 +164,23 @@ export type MeterEventOutcome =
   | { identifier: string; outcome: 'permanent'; reason: PermanentReason; message: string; status?: number; attempts: number }
   | { identifier: string; outcome: 'failed_transient'; reason: TransientReason | 'rate_limited'; message: string; attempts: number };
 
+/** A question to Stripe's meter event summaries: one customer and meter over `[startSec, endSec)`, minute-aligned. */
+export interface CountedQuery {
+  meter: Meter;
+  stripeCustomerId: string;
+  startSec: number;
+  endSec: number;
+}
+
 /** The port the nightly close reports through; the Stripe adapter implements it. */
 export interface MeterEventReporter {
   /** One outcome per event, in input order. Rejects only for misuse, never for a per-event problem. */
   report(events: readonly MeterEventToSend[]): Promise<MeterEventOutcome[]>;
+  /**
+   * What Stripe's meter event summary holds for the query (its formula applied). Needed to settle records
+   * pending past Stripe's 24-hour identifier window; a reporter without it leaves them for a person.
+   */
+  counted?(q: CountedQuery): Promise<number>;
 }
 
 function isUtcDay(day: unknown): day is string {

@@ -1,5 +1,6 @@
 import type { Clock } from '../../../contract/clock.js';
 import { TransientError } from '../../../contract/errors.js';
+import { PENDING_BEYOND_WINDOW } from '../billing/report-usage.js';
 import type { ExpectedDetection } from '../fraud/expected-activity.js';
 import type { HoldPolicy } from '../fraud/holds.js';
 import type { Flag } from '../fraud/types.js';
@@ -14,7 +15,7 @@ export interface CloseChunkDeps {
   /** How each customer is closed (without `fraud`: the chunk adds it, with its peers). */
   close: Omit<CloseDeps, 'fraud'>;
   registry: Pick<Registry, 'customers'>;
-  rollups: Pick<RollupStore, 'clearLate' | 'chunkDone'>;
+  rollups: Pick<RollupStore, 'clearLate' | 'chunkDone' | 'getRun' | 'markClosedThrough'>;
   flags: FlagStore;
   audit: AuditLog;
   /** Where new flags are announced (SNS on AWS); absent, the log only. */
@@ -27,9 +28,22 @@ export interface CloseChunkDeps {
   log: Log;
 }
 
+/** The stable code of the log line for a meter event still unsent when Stripe's 35-day window closed on it. */
+export const PENDING_BEYOND_WINDOW_CODE = 'LEDGER_PENDING_BEYOND_STRIPE_WINDOW';
+
 /** A chunk's counts, added to its run. */
 export type ChunkCounts = Record<
-  'customers' | 'days' | 'planned' | 'sent' | 'failed' | 'unreportable' | 'held' | 'flagsOpened' | 'expected' | 'escalations',
+  | 'customers'
+  | 'days'
+  | 'planned'
+  | 'sent'
+  | 'failed'
+  | 'unreportable'
+  | 'expiredPending'
+  | 'held'
+  | 'flagsOpened'
+  | 'expected'
+  | 'escalations',
   number
 >;
 
@@ -41,6 +55,7 @@ export type ChunkCounts = Record<
  * since closing is idempotent. A customer with meter events still pending fails the chunk too, so it is
  * retried after the visibility timeout, well inside the 24 hours Stripe keeps an identifier: left for the
  * next night, a send Stripe stored but never confirmed could be taken as new and billed twice.
+ * The chunk that finishes its run moves the close watermark to the run's day (see `planClose`).
  */
 export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<ChunkCounts> {
   const customers = await deps.registry.customers(c.customers.map((x) => x.id));
@@ -53,6 +68,7 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
     sent: 0,
     failed: 0,
     unreportable: 0,
+    expiredPending: 0,
     held: 0,
     flagsOpened: 0,
     expected: 0,
@@ -69,7 +85,9 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
     // Marks made from here on (late events, a dismissal while this customer closes) stay for the next close.
     const startedAt = deps.clock.now();
     const fraud = { flags: deps.flags, policy: deps.holdPolicy, onOpened: announce, ...(c.peers ? { peers: c.peers } : {}) };
-    const res = await closeCustomer(customer, c.day, lateDays, c.runId, { ...deps.close, fraud });
+    // Missed days (a failed night's) are closed like late days; only real late marks are cleared after.
+    const days = [...new Set([...lateDays, ...(c.missedDays ?? [])])].sort();
+    const res = await closeCustomer(customer, c.day, days, c.runId, { ...deps.close, fraud });
     if (lateDays.length)
       await deps.rollups.clearLate(
         lateDays.map((day) => ({ customerId: customer.id, day })),
@@ -127,6 +145,9 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
     );
   }
   await deps.rollups.chunkDone(c.day, c.runId, counts);
+  // Read after our own count: the chunk that finishes the run always sees it finished, and moves the watermark.
+  const run = await deps.rollups.getRun(c.day, c.runId);
+  if (run && (run.chunksDone ?? 0) >= run.chunks) await deps.rollups.markClosedThrough(c.day);
   await deps.audit.record(
     auditEntry(deps.newId(), deps.clock.now(), {
       action: 'nightly.report',
@@ -145,6 +166,7 @@ function addCounts(counts: ChunkCounts, res: CustomerCloseResult): void {
   counts.sent += res.sent;
   counts.failed += res.failed.length;
   counts.unreportable += res.unreportable.length;
+  counts.expiredPending += res.unreportable.filter((u) => u.reason === PENDING_BEYOND_WINDOW).length;
   counts.held += res.deferred.length;
   counts.flagsOpened += res.flags.created.length;
   counts.expected += res.flags.expected.length;
@@ -168,5 +190,8 @@ function logResult(res: CustomerCloseResult, log: Log): void {
   for (const e of res.escalations) log.error("held usage nears Stripe's 35-day backdating limit: review its flag now", { ...e });
   for (const f of res.failed)
     log.warn('meter event not delivered', { customerId, identifier: f.identifier, state: f.state, reason: f.reason });
-  for (const u of res.unreportable) log.error('correction outside what Stripe accepts', { ...u });
+  for (const u of res.unreportable)
+    if (u.reason === PENDING_BEYOND_WINDOW)
+      log.error("meter event still unsent after Stripe's 35-day window: bill it by hand", { code: PENDING_BEYOND_WINDOW_CODE, ...u });
+    else log.error('correction outside what Stripe accepts', { ...u });
 }

@@ -10,6 +10,8 @@ export interface CloseChunk {
   runId: string;
   day: string;
   customers: { id: string; lateDays: string[] }[];
+  /** Days before `day` that no completed run closed, closed for every customer of the chunk (see `catchUpDays`). */
+  missedDays?: string[];
   /** Other customers' first two weeks, for the new-account rule; absent when there are too few peers. */
   peers?: PeerStats;
 }
@@ -25,6 +27,7 @@ export function planChunks(
   late: readonly { customerId: string; day: string }[],
   perChunk: number,
   peers?: PeerStats,
+  missedDays: readonly string[] = [],
 ): CloseChunk[] {
   const lateBy = new Map<string, string[]>();
   for (const l of late) if (l.day < day) lateBy.set(l.customerId, [...(lateBy.get(l.customerId) ?? []), l.day]);
@@ -35,6 +38,7 @@ export function planChunks(
       runId,
       day,
       customers: customers.slice(i, i + perChunk).map((c) => ({ id: c.id, lateDays: [...new Set(lateBy.get(c.id) ?? [])].sort() })),
+      ...(missedDays.length ? { missedDays: [...missedDays] } : {}),
       ...(peers ? { peers } : {}),
     });
   }
@@ -44,6 +48,30 @@ export function planChunks(
 /** The UTC day before the instant: what a run at 00:30 closes. */
 export function dayToClose(nowMs: number): string {
   return utcDay(nowMs - DAY_MS);
+}
+
+/**
+ * How many missed days a run catches up at most: the oldest whose first meter event (23:00 UTC that day)
+ * Stripe still takes, within its 35-day window less the reporter's one-hour margin, when the run starts
+ * at 00:30 after `day`. An outage longer than that leaves older days to be billed by hand.
+ */
+export const MAX_CATCH_UP_DAYS = 34;
+
+/**
+ * The days between the close watermark (the latest day every earlier run closed) and `day`, exclusive of
+ * both: the days a failed or missed run left unclosed. The newest `MAX_CATCH_UP_DAYS` of them are
+ * `missed` (closed with `day`); older ones are `beyondWindow` (Stripe would refuse them). Without a
+ * watermark (the first run) nothing is caught up.
+ */
+export function catchUpDays(watermark: string | undefined, day: string): { missed: string[]; beyondWindow: string[] } {
+  if (watermark === undefined || watermark >= day) return { missed: [], beyondWindow: [] };
+  const missed: string[] = [];
+  const beyondWindow: string[] = [];
+  const end = Date.parse(`${day}T00:00:00Z`);
+  for (let t = Date.parse(`${watermark}T00:00:00Z`) + DAY_MS; t < end; t += DAY_MS) {
+    (end - t <= MAX_CATCH_UP_DAYS * DAY_MS ? missed : beyondWindow).push(utcDay(t));
+  }
+  return { missed, beyondWindow };
 }
 
 /** How far back peers are drawn from, and how many at most: recent cohorts, bounded planner reads. */

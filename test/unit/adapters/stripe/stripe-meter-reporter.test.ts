@@ -312,6 +312,29 @@ describe('report (v1): exactly once', () => {
     expect(meterEventCalls()).toHaveLength(4); // the invalid event was never sent
   });
 
+  it('never sends a value of more than 15 digits (Stripe refuses them since 2026-04-22): refused locally, without a call', async () => {
+    // Prepare
+    const r = reporter();
+    await r.ensureMeters();
+    const [cus] = await customers(1);
+    const events = [
+      event('a', cus!, 'api_calls', '2026-03-09', 1_234_567_890_123_456),
+      event('a', cus!, 'api_calls', '2026-03-08', -1_000_000_000_000_000),
+      event('a', cus!, 'api_calls', '2026-03-07', 999_999_999_999_999),
+    ];
+    // Act
+    const outcomes = await r.report(events);
+    // Assess
+    expect(outcomes.map((o) => (o.outcome === 'permanent' ? `${o.outcome}:${o.reason}` : o.outcome))).toEqual([
+      'permanent:invalid_event',
+      'permanent:invalid_event',
+      'delivered',
+    ]);
+    expect(outcomes[0]).toMatchObject({ attempts: 0, message: expect.stringContaining('15 digits') });
+    expect(meterEventCalls()).toHaveLength(1);
+    expect(server.meterEvents().map((e) => e.value)).toEqual([999_999_999_999_999]);
+  });
+
   it('settles identifier clashes inside one batch without a call, and shares identical copies’ outcome', async () => {
     // Prepare
     const r = reporter();

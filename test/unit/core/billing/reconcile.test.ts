@@ -129,6 +129,15 @@ describe('compareCustomer', () => {
     expect(r.note).toContain('run meter nightly');
   });
 
+  it("shows finance a record the close settled as still unsent after Stripe's window, by its reason", () => {
+    // Act
+    const expired = rec('api_calls', '2026-03-02', 0, 2, 'error', { lastError: 'pending_beyond_stripe_window' });
+    const r = row(compare({ nowMs: Date.parse('2026-04-30T00:00:00Z'), ledger: [LEDGER[0]!, expired, ...LEDGER.slice(2)] }), 'api_calls');
+    // Assess
+    expect([r.status, r.action, r.resend]).toEqual(['unreported', 'manual', []]);
+    expect(r.note).toContain('pending_beyond_stripe_window');
+  });
+
   it("leaves records older than Stripe's window to a person", () => {
     // Act
     const r = row(

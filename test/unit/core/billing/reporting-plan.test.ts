@@ -332,6 +332,20 @@ describe('planReports: Stripe’s 35-day window', () => {
     expect(brief(longerGrace.events)).toEqual([['api_calls', '2026-03-31', 1, 5]]);
   });
 
+  it('lists a value of more than 15 digits (Stripe refuses them) instead of planning it, and plans 15', () => {
+    // Act
+    const plan = planReports({
+      nowMs: nightAfter('2026-03-09'),
+      customers: [acme([{ day: '2026-03-09', values: { api_calls: 1_234_567_890_123_456, active_users: 999_999_999_999_999 } }])],
+      ledger: [],
+    });
+    // Assess
+    expect(brief(plan.events)).toEqual([['active_users', '2026-03-09', 0, 999_999_999_999_999]]);
+    expect(plan.unreportable).toMatchObject([
+      { meter: 'api_calls', day: '2026-03-09', revision: 0, value: 1_234_567_890_123_456, reason: 'value_too_many_digits' },
+    ]);
+  });
+
   it('lists a day out of revisions', () => {
     // Act
     const plan = planReports({

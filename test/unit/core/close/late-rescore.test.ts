@@ -119,10 +119,11 @@ describe('late events re-score their day', () => {
       night.flags.created.map((f) => [f.rule, f.meter, f.severity, f.window.from.slice(0, 10), utcDay(Date.parse(f.window.to) - 1)]),
     ).toEqual([['volume_spike', 'api_calls', 'high', LATE, LATE]]);
     expect(night.flags.updated).toEqual([]);
-    // Both days' fraud histories come from one read: from the account's creation through NEXT
+    // Both days' fraud histories come from one read through NEXT. With no start given at registration it reaches
+    // back as far as the rules look (56 days), because the account began with its earliest usage held.
     expect(reads.map((r) => [r.fromDay, r.toDay]).sort()).toEqual([
+      ['2026-01-02', NEXT],
       [FIRST, '2026-02-28'],
-      [FIRST, NEXT],
       ['2026-03-01', '2026-03-31'],
     ]);
     expect(night.deferred.map((d) => [d.meter, d.day])).toEqual([['api_calls', LATE]]);

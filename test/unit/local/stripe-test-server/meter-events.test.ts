@@ -138,6 +138,18 @@ describe('rejected events', () => {
     expect(server.meterEvents()).toHaveLength(0);
   });
 
+  it('refuses a value of more than 15 significant digits, as Stripe does since 2026-04-22, and takes 15', async () => {
+    // Act: 16 significant digits, though below 2^53 (a double holds it exactly)
+    const sixteen = await caught(send('1234567890123456'));
+    const negative = await caught(send('-1234567890123456'));
+    await send('123456789012345', { identifier: 'fifteen' });
+    await send('-999999999999999', { identifier: 'fifteen-negative' });
+    // Assess
+    expect(sixteen).toMatchObject({ statusCode: 400, param: 'payload[value]' });
+    expect(sixteen.message).toContain('15 significant digits');
+    expect(negative).toMatchObject({ statusCode: 400, param: 'payload[value]' });
+    expect(server.meterEvents().map((e) => e.value)).toEqual([123456789012345, -999999999999999]);
+  });
   it('rejects events for an inactive meter until it is reactivated', async () => {
     // Prepare
     await stripe.billing.meters.deactivate(meter.id);
