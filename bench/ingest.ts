@@ -1,3 +1,5 @@
+// One idea in one file, though over 300 lines: the ingest bench, which measures each write path against its
+// baselines in one run so every ratio compares figures taken side by side.
 /**
  * npm run bench:ingest — cost and speed of counting usage events, measured in one run against the
  * same DynamoDB Local, with baselines measured alongside. Prints figures and ends with one JSON line.
@@ -10,7 +12,7 @@ import { meterOf } from '../contract/meters.js';
 import { packMessages } from '../contract/queue-message.js';
 import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
 import { CapacityMeter } from '../functions/adapters/dynamodb/capacity-meter.js';
-import { batchWriteAll } from '../functions/adapters/dynamodb/dynamodb-batch.js';
+import { batchWriteAll, putEachIf } from '../functions/adapters/dynamodb/dynamodb-batch.js';
 import { toItem } from '../functions/adapters/dynamodb/dynamodb-event-store.js';
 import { inParallel } from '../functions/core/shared/concurrency.js';
 import { buildCustomer } from '../functions/core/shared/customers.js';
@@ -84,8 +86,10 @@ function sqsBatches(events: UsageEvent[], offset: number): SQSEvent[] {
 }
 
 /**
- * The three contenders share one DynamoDB Local (separate tables) and take turns on the same slices of
- * traffic, so a change in the machine's background load falls on all of them alike.
+ * The contenders share one DynamoDB Local (separate tables) and take turns on the same slices of traffic,
+ * so a change in the machine's background load falls on all of them alike. The consumer claims each event
+ * with a conditional PutItem; "batched" is the same handler storing events with BatchWriteItem instead (as
+ * it did before claims: cheaper on DynamoDB Local, but it lets two messages both count one event).
  */
 async function runContenders(events: UsageEvent[], items: Record<string, AttributeValue>[]) {
   const ddb = await startDynamoDbLocal({ prefix: 'consumer' });
@@ -96,14 +100,26 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
     maxSockets: 128,
   });
   const raw = tableNamesFor('raw');
+  const rawConditional = tableNamesFor('rawcond');
   const naive = tableNamesFor('naive');
-  await createTables(clients.dynamo, raw);
-  await createTables(clients.dynamo, naive);
+  const batchedTables = tableNamesFor('batched');
+  for (const t of [raw, rawConditional, naive, batchedTables]) await createTables(clients.dynamo, t);
   const meter = new CapacityMeter();
   const s = makeServices({ env: envFor(ddb.tableNames), clients, capacity: meter });
-  for (let c = 0; c < REALISTIC_MIX.customers; c++)
+  const b = makeServices({ env: envFor(batchedTables), clients, capacity: meter });
+  for (let c = 0; c < REALISTIC_MIX.customers; c++) {
     await s.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
+    await b.registry.putCustomer(buildCustomer({ id: customerId(c) }, undefined, Date.now()));
+  }
   const handler = makeConsumeHandler(s);
+  const batchedEvents = Object.assign(Object.create(b.events) as typeof b.events, {
+    claim: async (e: readonly UsageEvent[], owner: string, at: string) => {
+      await b.events.put(e, owner, at);
+      return new Set<string>();
+    },
+  });
+  const batchedHandler = makeConsumeHandler({ ...b, events: batchedEvents });
+  const conditional = { expression: 'attribute_not_exists(pk)', values: {} };
 
   const naiveOne = async (e: UsageEvent, item: Record<string, AttributeValue>) => {
     try {
@@ -134,7 +150,9 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
 
   // Warm the JVM on other events for all three paths before anything is timed.
   const warm = rawEvents(2000, Date.now(), REALISTIC_MIX, 7);
-  for (const b of sqsBatches(warm, -1)) await handler(b);
+  for (const w of sqsBatches(warm, -1)) await handler(w);
+  for (const w of sqsBatches(warm, -1)) await batchedHandler(w);
+  await putEachIf(clients.dynamo, rawConditional.events, storedItems(warm), conditional, meter, 64);
   await batchWriteAll(
     clients.dynamo,
     raw.events,
@@ -149,17 +167,28 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
   );
 
   const consumer = section();
+  const batched = section();
   const rawSec = section();
+  const rawConditionalSec = section();
   const naiveSec = section();
   let failed = 0;
   for (let i = 0; i < events.length; i += SLICE) {
     const slice = events.slice(i, i + SLICE);
     const sliceItems = items.slice(i, i + SLICE);
     await measure(consumer, meter, slice.length, () =>
-      inParallel(sqsBatches(slice, i), CONCURRENCY, async (b) => {
-        failed += (await handler(b)).batchItemFailures.length;
+      inParallel(sqsBatches(slice, i), CONCURRENCY, async (m) => {
+        failed += (await handler(m)).batchItemFailures.length;
       }),
     );
+    await measure(batched, meter, slice.length, () =>
+      inParallel(sqsBatches(slice, i), CONCURRENCY, async (m) => {
+        failed += (await batchedHandler(m)).batchItemFailures.length;
+      }),
+    );
+    await measure(rawConditionalSec, meter, slice.length, async () => {
+      const refused = await putEachIf(clients.dynamo, rawConditional.events, sliceItems, conditional, meter, 64);
+      if (refused.size > 0) throw new Error(`${refused.size} conditional puts refused on a fresh table`);
+    });
     await measure(rawSec, meter, slice.length, () =>
       batchWriteAll(
         clients.dynamo,
@@ -182,7 +211,7 @@ async function runContenders(events: UsageEvent[], items: Record<string, Attribu
   clients.dynamo.destroy();
   await ddb.stop();
   if (stored === 0) throw new Error('the consumer stored nothing for the biggest customer');
-  return { consumer, raw: rawSec, naive: naiveSec };
+  return { consumer, batched, raw: rawSec, rawConditional: rawConditionalSec, naive: naiveSec };
 }
 
 /** The event items exactly as the consumer stores them (same attributes and sizes). */
@@ -200,7 +229,7 @@ async function main() {
     `traffic: ${N} raw events, ${REALISTIC_MIX.customers} customers (Zipf s=${REALISTIC_MIX.zipfS}), ${REALISTIC_MIX.apiShare * 100}% API calls, ${REALISTIC_MIX.userShare * 100}% user activity, rest file operations; ~${avgBytes.toFixed(0)} B per event as JSON`,
   );
 
-  const { consumer, raw, naive } = await runContenders(events, items);
+  const { consumer, batched, raw, rawConditional, naive } = await runContenders(events, items);
   const eps = (x: Section) => x.n / x.seconds;
   console.log(
     `\n(a) consumer (real handler, ${CONCURRENCY} concurrent invocations, batches of <= ${EVENT_QUEUE.batchSize} messages, ingest-packed)`,
@@ -225,6 +254,19 @@ async function main() {
   console.log(
     `    consumer throughput = ${fmt(throughputVsRaw, 2)} of the raw rate (slices of ${SLICE} events, taking turns on one DynamoDB Local)`,
   );
+  const conditionalVsBatch = eps(rawConditional) / eps(raw);
+  console.log(
+    `    raw conditional PutItem of the same items (64 in flight): ${fmt(eps(rawConditional), 0)} items/s, ${fmt(rawConditional.wcu / rawConditional.n, 3)} WCU per item = ${fmt(conditionalVsBatch, 2)} of BatchWriteItem's rate`,
+  );
+  console.log(
+    `\n(d) both ways: the consumer claiming each event with a conditional PutItem (exactly once) vs storing them with BatchWriteItem (racy)`,
+  );
+  console.log(
+    `    conditional: ${fmt(eps(consumer), 0)} events/s, ${fmt(wcuPerEvent, 4)} WCU/event; batched: ${fmt(eps(batched), 0)} events/s, ${fmt(batched.wcu / batched.n, 4)} WCU/event; throughput ratio ${fmt(eps(consumer) / eps(batched), 2)}`,
+  );
+  console.log(
+    `    batched consumer throughput = ${fmt(eps(batched) / eps(raw), 2)} of raw BatchWriteItem; the conditional consumer's ${fmt(throughputVsRaw, 2)} is against the batched primitive, on DynamoDB Local`,
+  );
 
   const emitter = await benchEmitter();
   console.log(
@@ -247,6 +289,14 @@ async function main() {
     naiveEventsPerSecond: fmt(eps(naive), 0),
     rawBatchWriteItemsPerSecond: fmt(eps(raw), 0),
     throughputVsRaw: fmt(throughputVsRaw, 3),
+    batchedConsumerEventsPerSecond: fmt(eps(batched), 0),
+    batchedConsumerWcuPerEvent: fmt(batched.wcu / batched.n, 4),
+    batchedConsumerRcuPerEvent: fmt(batched.rcu / batched.n, 4),
+    conditionalVsBatchedConsumerThroughput: fmt(eps(consumer) / eps(batched), 3),
+    batchedConsumerThroughputVsRaw: fmt(eps(batched) / eps(raw), 3),
+    rawConditionalPutItemsPerSecond: fmt(eps(rawConditional), 0),
+    rawConditionalWcuPerItem: fmt(rawConditional.wcu / rawConditional.n, 4),
+    rawConditionalVsBatchWriteThroughput: fmt(conditionalVsBatch, 3),
     wcuPerApiCallViaEmitter: fmt(emitter.headline.wcuPerApiCall, 5),
     emitterRuns: emitter.runs.map((r) => ({
       callsPerSecond: r.callsPerSecond,

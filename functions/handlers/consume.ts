@@ -1,15 +1,19 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseMessage } from '../../contract/queue-message.js';
+import { delayRedelivery, isTransientFailure } from '../adapters/aws/sqs-redelivery.js';
 import { batchSkips, type ConsumeResult, consumeMessage } from '../core/count/consume.js';
-import { reportBatch } from '../core/count/report-batch.js';
+import { redeliveryDelaySeconds } from '../core/count/redelivery.js';
+import { auditConsumed, reportBatch } from '../core/count/report-batch.js';
+import { EVENT_QUEUE } from '../resources.js';
 import { lazy } from '../runtime/lazy.js';
 import { log, logger } from '../runtime/logger.js';
 import { type Services, services } from '../runtime/services.js';
 
 /**
- * The consume function (SQS events queue): counts each record's events exactly once and reports failed
- * records individually, so SQS redelivers only those (and moves them to the DLQ after 5 receives).
+ * The consume function (SQS events queue): counts and audits each record exactly once and reports failed
+ * records individually, so SQS redelivers only those. A record that failed transiently (throttling) is hidden
+ * for longer on each receive, so hours of throttling pass before the DLQ (EVENT_QUEUE).
  */
 export function makeConsumeHandler(s: Services) {
   const markLate = (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now());
@@ -18,15 +22,18 @@ export function makeConsumeHandler(s: Services) {
     const parsed = new Map(event.Records.map((r) => [r.messageId, parseMessage(r.body)]));
     const skips = batchSkips(event.Records.map((r) => ({ id: r.messageId, events: parsed.get(r.messageId)!.events })));
     const results: ConsumeResult[] = [];
+    const delays: { messageId: string; receiptHandle: string; seconds: number }[] = [];
     const record = async (r: SQSRecord) => {
+      const receiveCount = Number(r.attributes?.ApproximateReceiveCount ?? 1);
       try {
-        results.push(await consumeMessage(r.body, parsed.get(r.messageId)!, deps, skips.get(r.messageId)));
+        const result = await consumeMessage(r.body, parsed.get(r.messageId)!, deps, skips.get(r.messageId));
+        const first = Number(r.attributes?.ApproximateFirstReceiveTimestamp);
+        await auditConsumed(result, { messageId: r.messageId, ...(first > 0 ? { firstReceivedAt: first } : {}) }, s);
+        results.push(result);
       } catch (err) {
-        logger.warn('record failed; SQS will redeliver it', {
-          messageId: r.messageId,
-          receiveCount: r.attributes?.ApproximateReceiveCount,
-          error: err as Error,
-        });
+        const seconds = redeliveryDelaySeconds(receiveCount, EVENT_QUEUE.transientRedeliveryDelaysSeconds);
+        if (isTransientFailure(err)) delays.push({ messageId: r.messageId, receiptHandle: r.receiptHandle, seconds });
+        logger.warn('record failed; SQS will redeliver it', { messageId: r.messageId, receiveCount, error: err as Error });
         throw err;
       }
     };
@@ -36,7 +43,8 @@ export function makeConsumeHandler(s: Services) {
       processInParallel: true,
       throwOnFullBatchFailure: false,
     });
-    await reportBatch(event.Records.length, response.batchItemFailures.length, results, { ...s, log });
+    await delayRedelivery(s.clients.sqs, s.config.queueUrl, delays, log);
+    reportBatch(event.Records.length, response.batchItemFailures.length, results, log);
     return response;
   };
 }

@@ -1,8 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DAY_MS } from '../../../contract/clock.js';
+import { type Backoff, DEFAULT_BACKOFF, withBackoff } from '../../core/shared/concurrency.js';
 import type { AuditEntry, AuditLog } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { isRetryableDynamoError } from './dynamodb-batch.js';
 
 /** DynamoDB implementation of the AuditLog port: one item per operation, partitioned by UTC day. */
 export class DynamoDbAuditLog implements AuditLog {
@@ -11,18 +13,25 @@ export class DynamoDbAuditLog implements AuditLog {
     private readonly table: string,
     private readonly retentionDays: number,
     private readonly meter?: CapacityMeter,
+    private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {}
 
   async record(entry: AuditEntry): Promise<void> {
     const expiresAt = Math.floor((Date.parse(entry.at) + this.retentionDays * DAY_MS) / 1000);
     try {
-      const r = await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: `A#${entry.at.slice(0, 10)}`, sk: entry.id, expiresAt, ...entry },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
+      // Throttling is waited out here, bounded: past the bound the error reaches the caller, whose record fails.
+      const r = await withBackoff(
+        () =>
+          this.doc.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: { pk: `A#${entry.at.slice(0, 10)}`, sk: entry.id, expiresAt, ...entry },
+              ConditionExpression: 'attribute_not_exists(pk)',
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          ),
+        isRetryableDynamoError,
+        this.backoff,
       );
       this.meter?.add('write', r.ConsumedCapacity);
     } catch (err) {

@@ -2,20 +2,58 @@ import {
   type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   type DynamoDBClient,
+  PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../../../contract/errors.js';
-import { inParallel } from '../../core/shared/concurrency.js';
+import { type Backoff, backoffDelay, DEFAULT_BACKOFF, inParallel, mapLimit, withBackoff } from '../../core/shared/concurrency.js';
 import type { CapacityMeter } from './capacity-meter.js';
 
 type Item = Record<string, AttributeValue>;
 
-const MAX_ROUNDS = 8;
+/** Errors DynamoDB answers when it is busy rather than when the request is wrong: waiting can help. */
+const BUSY = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
 
-const backoff = (round: number) => new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round) * (0.5 + Math.random())));
+/** Whether a DynamoDB failure is worth another attempt after a wait (throttling, a 5xx, a TransientError). */
+export function isRetryableDynamoError(err: unknown): boolean {
+  if (err instanceof TransientError) return true;
+  const e = err as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } } | null;
+  return !!e && (BUSY.has(e.name ?? '') || !!e.$retryable || (e.$metadata?.httpStatusCode ?? 0) >= 500);
+}
+
+/**
+ * Sends `pending` until DynamoDB has taken all of it: `send` returns what it left unprocessed. Each round
+ * waits a bounded, jittered backoff; after `b.attempts` rounds a TransientError says how much is left, so
+ * the caller's record is retried later instead of spinning here.
+ */
+export async function untilProcessed<T>(
+  pending: T[],
+  send: (items: T[]) => Promise<T[]>,
+  what: { table: string; kind: 'reads' | 'writes' },
+  b: Backoff = DEFAULT_BACKOFF,
+): Promise<void> {
+  let left = pending;
+  for (let round = 0; left.length > 0; round++) {
+    if (round === b.attempts) throw new TransientError(`DynamoDB left ${left.length} ${what.kind} unprocessed`, { table: what.table });
+    if (round > 0) await b.sleep(backoffDelay(round, b));
+    try {
+      left = await send(left);
+    } catch (err) {
+      // The whole call throttled: the same as every item left unprocessed, with the same bound.
+      if (!isRetryableDynamoError(err) || round + 1 === b.attempts) throw err;
+    }
+  }
+}
 
 /**
  * Writes requests with BatchWriteItem, 25 per call, retrying unprocessed items with backoff.
@@ -27,24 +65,25 @@ export async function batchWriteAll(
   requests: readonly WriteRequest[],
   meter?: CapacityMeter,
   concurrency = 8,
+  backoff: Backoff = DEFAULT_BACKOFF,
 ): Promise<void> {
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
-  await inParallel(chunks, concurrency, async (chunk) => {
-    let pending = chunk;
-    for (let round = 0; pending.length > 0; round++) {
-      if (round === MAX_ROUNDS) {
-        throw new TransientError(`DynamoDB left ${pending.length} writes unprocessed`, { table });
-      }
-      if (round > 0) await backoff(round);
-      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
-      meter?.add('write', out.ConsumedCapacity);
-      pending = out.UnprocessedItems?.[table] ?? [];
-    }
-  });
+  await inParallel(chunks, concurrency, (chunk) =>
+    untilProcessed(
+      chunk,
+      async (pending) => {
+        const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending }, ReturnConsumedCapacity: 'TOTAL' }));
+        meter?.add('write', out.ConsumedCapacity);
+        return out.UnprocessedItems?.[table] ?? [];
+      },
+      { table, kind: 'writes' },
+      backoff,
+    ),
+  );
 }
 
-/** Reads keys with BatchGetItem, 100 per call, retrying unprocessed keys. */
+/** Reads keys with BatchGetItem, 100 per call, retrying unprocessed keys with the same bounded backoff. */
 export async function batchGetAll(
   client: DynamoDBClient,
   table: string,
@@ -52,34 +91,82 @@ export async function batchGetAll(
   opts: { consistent: boolean; projection?: string; names?: Record<string, string> },
   meter?: CapacityMeter,
   concurrency = 8,
+  backoff: Backoff = DEFAULT_BACKOFF,
 ): Promise<Item[]> {
   const chunks: Item[][] = [];
   for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
   const found: Item[] = [];
-  await inParallel(chunks, concurrency, async (chunk) => {
-    let pending: Item[] = chunk;
-    for (let round = 0; pending.length > 0; round++) {
-      if (round === MAX_ROUNDS) throw new TransientError(`DynamoDB left ${pending.length} reads unprocessed`, { table });
-      if (round > 0) await backoff(round);
-      const out = await client.send(
-        new BatchGetItemCommand({
-          RequestItems: {
-            [table]: {
-              Keys: pending,
-              ConsistentRead: opts.consistent,
-              ProjectionExpression: opts.projection,
-              ExpressionAttributeNames: opts.names,
+  await inParallel(chunks, concurrency, (chunk) =>
+    untilProcessed(
+      chunk,
+      async (pending) => {
+        const out = await client.send(
+          new BatchGetItemCommand({
+            RequestItems: {
+              [table]: {
+                Keys: pending,
+                ConsistentRead: opts.consistent,
+                ProjectionExpression: opts.projection,
+                ExpressionAttributeNames: opts.names,
+              },
             },
-          },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      meter?.add('read', out.ConsumedCapacity);
-      found.push(...(out.Responses?.[table] ?? []));
-      pending = (out.UnprocessedKeys?.[table]?.Keys as Item[] | undefined) ?? [];
-    }
-  });
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        meter?.add('read', out.ConsumedCapacity);
+        found.push(...(out.Responses?.[table] ?? []));
+        return (out.UnprocessedKeys?.[table]?.Keys as Item[] | undefined) ?? [];
+      },
+      { table, kind: 'reads' },
+      backoff,
+    ),
+  );
   return found;
+}
+
+/**
+ * Puts each item with its own conditional PutItem (DynamoDB cannot batch conditions); on AWS it costs the
+ * same write unit as a batched put. Returns the indexes whose condition failed. Throttling is retried with
+ * the bounded backoff; a condition failure is an answer, not an error.
+ */
+export async function putEachIf(
+  client: DynamoDBClient,
+  table: string,
+  items: readonly Item[],
+  condition: { expression: string; values: Record<string, AttributeValue> },
+  meter?: CapacityMeter,
+  concurrency = 32,
+  backoff: Backoff = DEFAULT_BACKOFF,
+): Promise<Set<number>> {
+  const refused = new Set<number>();
+  await mapLimit(
+    items.map((item, i) => [item, i] as const),
+    concurrency,
+    async ([item, i]) => {
+      try {
+        const out = await withBackoff(
+          () =>
+            client.send(
+              new PutItemCommand({
+                TableName: table,
+                Item: item,
+                ConditionExpression: condition.expression,
+                ...(Object.keys(condition.values).length > 0 ? { ExpressionAttributeValues: condition.values } : {}),
+                ReturnConsumedCapacity: 'TOTAL',
+              }),
+            ),
+          isRetryableDynamoError,
+          backoff,
+        );
+        meter?.add('write', out.ConsumedCapacity);
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        // A refused conditional write is still charged on AWS, but the error reports no units: the meter misses it.
+        refused.add(i);
+      }
+    },
+  );
+  return refused;
 }
 
 /** Runs a Query to its last page, adding up the read units. */

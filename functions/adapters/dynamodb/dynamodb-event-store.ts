@@ -1,14 +1,21 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DAY_MS } from '../../../contract/clock.js';
 import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
+import { type Backoff, DEFAULT_BACKOFF } from '../../core/shared/concurrency.js';
 import type { EventStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
-import { batchGetAll, batchWriteAll, queryAll } from './dynamodb-batch.js';
+import { batchGetAll, batchWriteAll, putEachIf, queryAll } from './dynamodb-batch.js';
 
 type Item = Record<string, AttributeValue>;
 
 /** Partition of an event: its customer's UTC day. */
 export const eventPk = (customerId: string, day: string) => `E#${customerId}#${day}`;
+
+/** Conditional writes in flight per message: each is one small request, so more overlap hides latency. */
+const EVENT_CLAIM_CONCURRENCY = 32;
+
+const expiryOf = (ingestedAt: string, retentionDays: number) =>
+  String(Math.floor((Date.parse(ingestedAt) + retentionDays * DAY_MS) / 1000));
 
 const keyOf = (e: UsageEvent): Item => ({ pk: { S: eventPk(e.customerId, e.time.slice(0, 10)) }, sk: { S: eventKey(e) } });
 
@@ -19,6 +26,7 @@ export class DynamoDbEventStore implements EventStore {
     private readonly table: string,
     private readonly retentionDays: number,
     private readonly meter?: CapacityMeter,
+    private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {}
 
   async owners(events: readonly UsageEvent[]): Promise<Map<string, string>> {
@@ -34,13 +42,34 @@ export class DynamoDbEventStore implements EventStore {
   }
 
   async put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void> {
-    const expiresAt = String(Math.floor((Date.parse(ingestedAt) + this.retentionDays * DAY_MS) / 1000));
+    const expiresAt = expiryOf(ingestedAt, this.retentionDays);
     await batchWriteAll(
       this.client,
       this.table,
       events.map((e) => ({ PutRequest: { Item: toItem(e, owner, ingestedAt, expiresAt) } })),
       this.meter,
+      8,
+      this.backoff,
     );
+  }
+
+  /**
+   * One conditional PutItem per event: written when absent or already this message's (a redelivery, or two
+   * consumers on the same message), refused when another message holds it. On AWS each costs the same write
+   * unit as a batched put, so the dedupe record stays near one write per event.
+   */
+  async claim(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<Set<string>> {
+    const expiresAt = expiryOf(ingestedAt, this.retentionDays);
+    const refused = await putEachIf(
+      this.client,
+      this.table,
+      events.map((e) => toItem(e, owner, ingestedAt, expiresAt)),
+      { expression: 'attribute_not_exists(pk) OR o = :owner', values: { ':owner': { S: owner } } },
+      this.meter,
+      EVENT_CLAIM_CONCURRENCY,
+      this.backoff,
+    );
+    return new Set([...refused].map((i) => eventKey(events[i]!)));
   }
 
   async listDay(customerId: string, day: string): Promise<UsageEvent[]> {

@@ -7,8 +7,10 @@ import {
   PutCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type Backoff, DEFAULT_BACKOFF } from '../../core/shared/concurrency.js';
 import type { ApiKey, Customer, Registry } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { untilProcessed } from './dynamodb-batch.js';
 
 const customerPk = (id: string) => `CUS#${id}`;
 const keyPk = (hash: string) => `KEY#${hash}`;
@@ -19,21 +21,28 @@ export class DynamoDbRegistry implements Registry {
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly meter?: CapacityMeter,
+    private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {}
 
   async customers(ids: readonly string[]): Promise<Map<string, Customer>> {
     const out = new Map<string, Customer>();
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((id) => ({ pk: customerPk(id), sk: 'PROFILE' }));
-      while (keys && keys.length > 0) {
-        const r: BatchGetCommandOutput = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' }),
-        );
-        this.meter?.add('read', r.ConsumedCapacity);
-        for (const item of r.Responses?.[this.table] ?? []) out.set(item.id, toCustomer(item));
-        keys = r.UnprocessedKeys?.[this.table]?.Keys;
-      }
+      const keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((id) => ({ pk: customerPk(id), sk: 'PROFILE' }));
+      // Bounded and jittered: a throttled Registry fails the record (retried later) instead of spinning.
+      await untilProcessed(
+        keys,
+        async (pending) => {
+          const r: BatchGetCommandOutput = await this.doc.send(
+            new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } }, ReturnConsumedCapacity: 'TOTAL' }),
+          );
+          this.meter?.add('read', r.ConsumedCapacity);
+          for (const item of r.Responses?.[this.table] ?? []) out.set(item.id, toCustomer(item));
+          return r.UnprocessedKeys?.[this.table]?.Keys ?? [];
+        },
+        { table: this.table, kind: 'reads' },
+        this.backoff,
+      );
     }
     return out;
   }

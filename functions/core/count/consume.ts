@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../../contract/clock.js';
-import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
+import type { FieldError } from '../../../contract/errors.js';
+import { eventKey, redactForStorage, type UsageEvent } from '../../../contract/event-contract.js';
+import { applyPrivacyCuts, maskFieldName } from '../../../contract/privacy.js';
 import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
 import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore } from '../shared/ports.js';
 import { claimEvents } from './ownership.js';
@@ -27,16 +29,18 @@ export interface ConsumeResult {
 
 /**
  * Counts one queue message exactly once. Order matters for crash safety: quarantine first, then the
- * raw events marked with this message's key, then the fragments; every step rewrites the same items
- * on a redelivery, and the owner mark lets a redelivery recount what it stored before it crashed.
+ * raw events claimed for this message's key (a conditional write each), then the fragments; every step
+ * rewrites the same items on a redelivery, and the owner mark lets a redelivery recount what it stored
+ * before it crashed. A fragment holds only events whose claim this message won.
  * `skip` holds event keys that an earlier message of the same batch claims.
  */
 export async function consumeMessage(
   body: string,
-  parsed: ParsedMessage,
+  received: ParsedMessage,
   deps: ConsumeDeps,
   skip: ReadonlySet<string> = new Set(),
 ): Promise<ConsumeResult> {
+  const parsed = withPrivacyCuts(received);
   const now = new Date(deps.clock.now()).toISOString();
   const key = messageKey(parsed.events);
   const quarantined: QuarantineItem[] = parsed.invalid.map((bad) => ({
@@ -77,8 +81,11 @@ export async function consumeMessage(
   const unique = uniqueByKey(known);
   const existing = await deps.events.owners(unique);
   const claim = claimEvents(key, unique, existing, skip);
-  await deps.events.put(claim.toWrite, key, now);
-  const fragments = buildFragments(key, claim.owned);
+  // The read above only spares duplicates a write; the conditional claim decides. A concurrent message
+  // holding the same event (a client retry packed differently) wins or loses it atomically, once.
+  const held = await deps.events.claim(claim.toWrite, key, now);
+  const owned = held.size === 0 ? claim.owned : claim.owned.filter((e) => !held.has(eventKey(e)));
+  const fragments = buildFragments(key, owned);
   // A day that has ended may be closed already: tell the next close to look at it again.
   const today = now.slice(0, 10);
   await deps.markLate(fragments.filter((f) => f.day < today).map((f) => ({ customerId: f.customerId, day: f.day })));
@@ -86,8 +93,8 @@ export async function consumeMessage(
   return {
     messageKey: key,
     events: parsed.events.length + parsed.invalid.length,
-    counted: claim.owned.length,
-    duplicates: known.length - claim.owned.length,
+    counted: owned.length,
+    duplicates: known.length - owned.length,
     quarantined,
   };
 }
@@ -124,6 +131,39 @@ export function batchSkips(messages: readonly { id: string; events: readonly Usa
 function customerIdOf(raw: unknown): string {
   const c = (raw as { customerId?: unknown } | null)?.customerId;
   return typeof c === 'string' && /^[^#\s]{1,256}$/.test(c) ? c : '-';
+}
+
+/**
+ * The consumer never trusts a producer: every event gets the privacy cuts ingest applies (the same function), one
+ * they refuse is invalid, and nothing invalid is kept as sent: its raw form is redacted and its field names masked.
+ */
+function withPrivacyCuts(parsed: ParsedMessage): ParsedMessage {
+  const maskAll = (errors: FieldError[]) => errors.map((e) => ({ ...e, field: maskFieldName(e.field) }));
+  const out: ParsedMessage = {
+    events: [],
+    invalid: parsed.invalid.map((bad) => ({ index: bad.index, raw: redactForStorage(asJson(bad.raw)), errors: maskAll(bad.errors) })),
+  };
+  // parseMessage keeps the message's order, so an event's index is the next one no invalid entry holds.
+  const taken = new Set(parsed.invalid.map((bad) => bad.index));
+  let index = 0;
+  for (const e of parsed.events) {
+    while (taken.has(index)) index++;
+    const cut = applyPrivacyCuts(e, (attribute, key) => (key === undefined ? attribute : `metadata.${key}`));
+    if (cut.errors.length === 0) out.events.push(cut.event);
+    else out.invalid.push({ index, raw: redactForStorage(e), errors: cut.errors });
+    index++;
+  }
+  return out;
+}
+
+/** A body that is JSON but no v1 message is redacted as JSON, so that its keys are cut too (fine geography, card numbers). */
+function asJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
 }
 
 const bodyHash = (body: string) => createHash('sha256').update(body).digest('base64url').slice(0, 16);

@@ -127,17 +127,36 @@ describe('usageReport', () => {
     };
     const customer = { id: 'c', createdAt: '2026-11-01T00:00:00Z', updatedAt: '2026-11-01T00:00:00Z' };
     const now = Date.parse('2026-11-29T12:00:00Z');
+    const files = { fileHistory: async () => new Map() };
 
     // Act
-    await usageReport(parseUsageQuery({ customer: 'c', from: '1970-01-01T00:00:00Z', to: '1970-01-02T00:00:00Z' }), customer, usage, now);
+    await usageReport(
+      parseUsageQuery({ customer: 'c', from: '1970-01-01T00:00:00Z', to: '1970-01-02T00:00:00Z' }),
+      customer,
+      usage,
+      now,
+      files,
+    );
     const past = read.length;
-    await usageReport(parseUsageQuery({ customer: 'c', from: '2999-01-01T00:00:00Z', to: '2999-01-02T00:00:00Z' }), customer, usage, now);
+    await usageReport(
+      parseUsageQuery({ customer: 'c', from: '2999-01-01T00:00:00Z', to: '2999-01-02T00:00:00Z' }),
+      customer,
+      usage,
+      now,
+      files,
+    );
     const future = read.length - past;
-    await usageReport(parseUsageQuery({ customer: 'c', from: '2026-11-28T00:00:00Z', to: '2026-12-05T00:00:00Z' }), customer, usage, now);
+    await usageReport(
+      parseUsageQuery({ customer: 'c', from: '2026-11-28T00:00:00Z', to: '2026-12-05T00:00:00Z' }),
+      customer,
+      usage,
+      now,
+      files,
+    );
     const recent = read.slice(past + future);
 
-    // Assess: nothing before the registration's 35-day horizon or after now; the recent range reads from that horizon to today
+    // Assess: nothing before the registration's 35-day horizon or after now; the recent range reads its own days and the file lookback's, up to today
     expect([past, future]).toEqual([0, 0]);
-    expect([recent[0], recent.at(-1), recent.length]).toEqual(['2026-09-27', '2026-11-29', 64]);
+    expect([recent[0], recent.at(-1), recent.length]).toEqual(['2026-11-21', '2026-11-29', 9]);
   });
 });
