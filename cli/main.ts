@@ -9,13 +9,14 @@ import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
 import { connect, disconnect, stackInfo } from './connect.js';
+import { endQuietlyOnClosedPipe, exitWhenFlushed } from './render/output.js';
 
 const HELP = `meter: Serenity usage metering
 
   meter serve [--port 4000] [--data-dir .meter]      run the embedded stack (DynamoDB Local, SQS, consumer, HTTP API)
-  meter customers add <id> [--name N] [--stripe-customer cus_…] [--anchor-day 1-31]
+  meter customers add <id> [--name N] [--stripe-customer cus_…] [--anchor-day 1-31] [--started-at ISO]
   meter customers list [--json]
-  meter keys create --role ingest|analyst|admin --principal NAME [--source S]
+  meter keys create --role ingest|analyst|admin --principal NAME [--source S] [--customers A,B | --customer-prefix P]
   meter usage --customer C [--from ISO] [--to ISO] [--granularity hour|day] [--json]
   meter quarantine list [--customer C] [--reason unknown_customer|invalid|malformed_message] [--json]
   meter quarantine replay [--customer C] [--reason R]
@@ -53,6 +54,9 @@ const OPTIONS = {
     name: { type: 'string' },
     'stripe-customer': { type: 'string' },
     'anchor-day': { type: 'string' },
+    'started-at': { type: 'string' },
+    customers: { type: 'string' },
+    'customer-prefix': { type: 'string' },
     customer: { type: 'string' },
     reason: { type: 'string' },
     from: { type: 'string' },
@@ -149,7 +153,12 @@ async function main(): Promise<number> {
     switch (`${cmd} ${sub ?? ''}`.trim()) {
       case 'customers add':
         if (!rest[0]) throw new Error('usage: meter customers add <id>');
-        await addCustomer(c, rest[0], { name: o.name, stripeCustomer: o['stripe-customer'], anchorDay: o['anchor-day'] });
+        await addCustomer(c, rest[0], {
+          name: o.name,
+          stripeCustomer: o['stripe-customer'],
+          anchorDay: o['anchor-day'],
+          startedAt: o['started-at'],
+        });
         return 0;
       case 'customers list':
         await listCustomers(c, !!o.json);
@@ -192,14 +201,15 @@ async function main(): Promise<number> {
   }
 }
 
+endQuietlyOnClosedPipe();
 main().then(
-  (code) => {
-    if (code >= 0) process.exit(code);
+  async (code) => {
+    if (code >= 0) await exitWhenFlushed(code);
   },
-  (err: unknown) => {
+  async (err: unknown) => {
     if (err instanceof ValidationError) console.error(`error: ${err.errors.map((e) => `${e.field}: ${e.message}`).join('\n       ')}`);
     else if (err instanceof MeteringError) console.error(`error: ${err.message}`);
     else console.error(`error: ${(err as Error).message}`);
-    process.exit(1);
+    await exitWhenFlushed(1);
   },
 );

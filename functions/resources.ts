@@ -92,6 +92,13 @@ export const EVENT_QUEUE = {
   /** Six times the consumer timeout, as AWS recommends for Lambda event sources. */
   visibilityTimeoutSeconds: 180,
   maxReceiveCount: 5,
+  /**
+   * How long a record that failed for a reason waiting can cure (throttling, a 5xx) stays hidden, by the
+   * receive it failed on; the consumer sets it with ChangeMessageVisibility. Together they ride out
+   * 71,760 s (19.9 h) of unbroken throttling before the DLQ, against 15 min at the bare visibility timeout.
+   * The last stays under SQS's 12 h limit counted from the receive, with the invocation's 30 s to spare.
+   */
+  transientRedeliveryDelaysSeconds: [60, 900, 7200, 21_600, 42_000],
   retentionDays: 14,
   dlqRetentionDays: 14,
   /** Records per consumer invocation and how long the event source may wait to fill a batch. */
@@ -190,6 +197,7 @@ export const HTTP_ROUTES = {
   'GET /v1/flags': 'api',
   'GET /v1/flags/{id}': 'api',
   'POST /v1/flags/{id}/review': 'api',
+  'POST /v1/customers': 'api',
   'GET /v1/customers/{customer}/expected-activity': 'api',
   'POST /v1/customers/{customer}/expected-activity': 'api',
   'DELETE /v1/customers/{customer}/expected-activity/{id}': 'api',

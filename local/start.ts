@@ -53,6 +53,7 @@ async function main() {
         customer,
         s.usage,
         now,
+        s.rollups,
       );
       rows.push({
         customer: c.id,

@@ -4,16 +4,25 @@ import { buildCustomer } from '../../functions/core/shared/customers.js';
 import type { Connection } from '../connect.js';
 import { printTable } from '../render/output.js';
 
-/** `meter customers add <id> [--name N] [--stripe-customer cus_…] [--anchor-day D]`: registers or updates, then replays its quarantined events. */
+/**
+ * `meter customers add <id> [--name N] [--stripe-customer cus_…] [--anchor-day D] [--started-at ISO]`: registers or
+ * updates, then replays its quarantined events. `--started-at` is when a customer registered with history began.
+ */
 export async function addCustomer(
   c: Connection,
   id: string,
-  o: { name?: string; stripeCustomer?: string; anchorDay?: string },
+  o: { name?: string; stripeCustomer?: string; anchorDay?: string; startedAt?: string },
 ): Promise<void> {
   const s = c.services;
   const existing = (await s.registry.customers([id])).get(id);
   const customer = buildCustomer(
-    { id, name: o.name, stripeCustomerId: o.stripeCustomer, anchorDay: o.anchorDay === undefined ? undefined : Number(o.anchorDay) },
+    {
+      id,
+      name: o.name,
+      stripeCustomerId: o.stripeCustomer,
+      anchorDay: o.anchorDay === undefined ? undefined : Number(o.anchorDay),
+      startedAt: o.startedAt,
+    },
     existing,
     s.clock.now(),
   );
@@ -55,6 +64,7 @@ export async function listCustomers(c: Connection, json: boolean): Promise<void>
       name: x.name ?? '',
       stripe: x.stripeCustomerId ?? '',
       anchor: x.anchorDay ?? '',
+      started: x.startedAt ?? '',
       created: x.createdAt,
       finance: x.financeReview ? `fraud confirmed (${x.financeReview.rule}) by ${x.financeReview.by}` : '',
     })),

@@ -1,18 +1,25 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
-import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
+import { buildKeyScope, generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
 import { auditEntry } from '../../functions/core/shared/audit-entries.js';
 import type { KeyRole } from '../../functions/core/shared/ports.js';
 import type { Connection } from '../connect.js';
 import { printTable } from '../render/output.js';
 import { cliActor } from './customers.js';
 
-/** `meter keys create --role ingest|analyst|admin --principal NAME [--source S]`: prints the key once; only its hash is stored. */
-export async function createKey(c: Connection, o: { role?: string; principal?: string; source?: string }): Promise<void> {
+/**
+ * `meter keys create --role ingest|analyst|admin --principal NAME [--source S] [--customers A,B | --customer-prefix P]`:
+ * prints the key once; only its hash is stored. An ingest key given customers may write usage for those only.
+ */
+export async function createKey(
+  c: Connection,
+  o: { role?: string; principal?: string; source?: string; customers?: string; 'customer-prefix'?: string },
+): Promise<void> {
   const role = (o.role ?? 'ingest') as KeyRole;
   if (!['ingest', 'analyst', 'admin'].includes(role)) throw new Error('--role must be ingest, analyst or admin');
   if (!o.principal) throw new Error('--principal is required (who holds the key)');
   if (role === 'ingest' && !o.source) throw new Error('--source is required for an ingest key (the event source it may write as)');
+  const scope = buildKeyScope({ customers: o.customers, customerPrefix: o['customer-prefix'], role });
   const key = generateKey(role);
   const s = c.services;
   await s.registry.putKey({
@@ -21,13 +28,14 @@ export async function createKey(c: Connection, o: { role?: string; principal?: s
     role,
     principal: o.principal,
     ...(o.source ? { source: o.source } : {}),
+    ...scope,
     createdAt: new Date(s.clock.now()).toISOString(),
   });
   await s.audit.record(
     auditEntry(s.newId(), s.clock.now(), {
       action: 'key.create',
       actor: cliActor(),
-      details: { role, principal: o.principal, prefix: key.slice(0, 12) },
+      details: { role, principal: o.principal, prefix: key.slice(0, 12), ...scope },
     }),
   );
   console.log(key);
@@ -47,7 +55,7 @@ export async function showUsage(
   });
   const customer = (await c.services.registry.customers([q.customerId])).get(q.customerId);
   if (!customer) throw new Error(`customer "${q.customerId}" is not registered`);
-  const report = await usageReport(q, customer, c.services.usage, c.services.clock.now());
+  const report = await usageReport(q, customer, c.services.usage, c.services.clock.now(), c.services.rollups);
   if (o.json) return console.log(JSON.stringify(report, null, 2));
   printTable(report.buckets.filter((b) => b.api_calls || b.active_users || b.protected_files));
   console.log(`totals: ${JSON.stringify(report.totals)}`);

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeRouter, type Route } from '../http/router.js';
+import { postCustomer } from '../http/routes/customers.js';
 import { deleteExpectedActivity, listExpectedActivity, postExpectedActivity } from '../http/routes/expected-activity.js';
 import { getFlag, listFlags, postReview } from '../http/routes/flags.js';
 import { getHealth } from '../http/routes/health.js';
@@ -17,6 +18,7 @@ const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'GET /v1/flags': listFlags,
   'GET /v1/flags/{id}': getFlag,
   'POST /v1/flags/{id}/review': postReview,
+  'POST /v1/customers': postCustomer,
   'GET /v1/customers/{customer}/expected-activity': listExpectedActivity,
   'POST /v1/customers/{customer}/expected-activity': postExpectedActivity,
   'DELETE /v1/customers/{customer}/expected-activity/{id}': deleteExpectedActivity,

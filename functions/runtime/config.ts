@@ -21,6 +21,11 @@ const configSchema = z.object({
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
   /** The Stripe account's invoice finalisation grace period, in hours (Stripe: 1 by default, up to 72): late usage stamped in a period is billed until its end plus this. */
   invoiceGraceHours: invoiceGraceHoursSchema,
+  /** CloudFront fronts the API and sets `cloudfront-viewer-country(-region)` (`BEHIND_CLOUDFRONT=true`); off by default, so a caller's own headers are never trusted. */
+  behindCloudFront: z
+    .enum(['true', 'false'], 'must be "true" or "false"')
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 /** Everything a handler needs to reach its resources, parsed once at cold start. */
@@ -38,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     holdSeverities: loadHoldSeverities(env),
     // An empty setting is an unset one: it must not mean "no grace" or "hold nothing".
     invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS || 1,
+    behindCloudFront: env.BEHIND_CLOUDFRONT || undefined,
   });
   if (!parsed.success) {
     const problems = parsed.error.issues
@@ -55,6 +61,7 @@ function envNameOf(path: PropertyKey[]): string {
   if (head === 'dlqUrl') return EVENT_QUEUE.dlqEnv;
   if (head === 'region') return 'AWS_REGION';
   if (head === 'invoiceGraceHours') return 'STRIPE_INVOICE_GRACE_HOURS';
+  if (head === 'behindCloudFront') return 'BEHIND_CLOUDFRONT';
   return String(head);
 }
 

@@ -1,6 +1,12 @@
 import type { UsageEvent } from '../../contract/event-contract.js';
 import { eventKey } from '../../contract/event-contract.js';
-import type { MeterEventOutcome, MeterEventReporter, MeterEventToSend } from '../../functions/core/billing/stripe-reporting.js';
+import {
+  type CountedQuery,
+  type MeterEventOutcome,
+  type MeterEventReporter,
+  type MeterEventToSend,
+  STRIPE_METERS,
+} from '../../functions/core/billing/stripe-reporting.js';
 import type { FileOp } from '../../functions/core/count/usage-fragment.js';
 import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
@@ -85,6 +91,15 @@ export class MemoryEventStore implements EventStore {
       this.days.set(k, day);
     }
   }
+  async claim(events: readonly UsageEvent[], owner: string) {
+    const held = new Set<string>();
+    for (const e of events) {
+      const other = this.days.get(`${e.customerId}|${e.time.slice(0, 10)}`)?.get(eventKey(e))?.owner;
+      if (other !== undefined && other !== owner) held.add(eventKey(e));
+      else await this.put([e], owner);
+    }
+    return held;
+  }
   async listDay(customerId: string, day: string) {
     return [...(this.days.get(`${customerId}|${day}`)?.values() ?? [])].map((x) => structuredClone(x.event));
   }
@@ -158,6 +173,13 @@ export class MemoryRollupStore implements RollupStore {
     const r = this.runs.get(`${day}|${runId}`);
     return r ? structuredClone(r) : undefined;
   }
+  watermark: string | undefined;
+  async closedThrough() {
+    return this.watermark;
+  }
+  async markClosedThrough(day: string) {
+    if (this.watermark === undefined || this.watermark < day) this.watermark = day;
+  }
 }
 
 /** The reporting ledger, in memory: one record per customer, meter, day and revision, created once. */
@@ -190,8 +212,9 @@ export class MemoryFlagStore implements FlagStore {
   async forCustomer(customerId: string) {
     return [...this.flags.values()].filter((f) => f.customerId === customerId).map((f) => structuredClone(f));
   }
+  /** Every match in one page: the memory store has no read to bound. */
   async list(f: FlagFilter = {}) {
-    return [...this.flags.values()]
+    const items = [...this.flags.values()]
       .filter(
         (x) =>
           (!f.status || x.status === f.status) &&
@@ -200,6 +223,7 @@ export class MemoryFlagStore implements FlagStore {
           (!f.rule || x.rule === f.rule),
       )
       .map((x) => structuredClone(x));
+    return { items };
   }
   async save(writes: readonly FlagWrite[]) {
     const conflicts = writes.filter(({ flag, basedOn }) => {
@@ -227,5 +251,16 @@ export class RecordingReporter implements MeterEventReporter {
       if (!held) this.sent.set(e.identifier, { ...e });
       return { identifier: e.identifier, outcome: 'delivered', attempts: 1, via: held ? 'already_held' : 'created' };
     });
+  }
+  /** What Stripe would sum (or hold newest) of what was sent, as its meter event summary does. */
+  async counted(q: CountedQuery): Promise<number> {
+    const { eventName, formula } = STRIPE_METERS[q.meter];
+    const hits = [...this.sent.values()]
+      .filter(
+        (e) =>
+          e.eventName === eventName && e.stripeCustomerId === q.stripeCustomerId && e.timestamp >= q.startSec && e.timestamp < q.endSec,
+      )
+      .sort((a, b) => a.timestamp - b.timestamp);
+    return formula === 'sum' ? hits.reduce((t, e) => t + e.value, 0) : (hits.at(-1)?.value ?? 0);
   }
 }

@@ -76,6 +76,7 @@ describe('emitter through the real pipeline', () => {
       customer,
       stack.services.usage,
       now,
+      stack.services.rollups,
     );
     expect(report.totals).toEqual({ api_calls: 1234, active_users: 7, protected_files: 4 });
   });

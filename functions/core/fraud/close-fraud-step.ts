@@ -1,6 +1,7 @@
 import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
 import { periodContaining } from '../close/billing-period.js';
 import { utcDayStart } from '../close/file-timeline.js';
+import { accountStart } from '../shared/customers.js';
 import type { Customer, FlagStore, StoredDay } from '../shared/ports.js';
 import { MAX_HISTORY_DAYS } from './constants.js';
 import { detectFraud } from './detect-fraud.js';
@@ -61,7 +62,7 @@ export function daysToScore(day: string, lateDays: readonly string[], createdAt:
  * pattern next to a flagged day continues that flag, and a rerun creates and updates nothing.
  */
 export async function closeFraudStep(
-  customer: Pick<Customer, 'id' | 'createdAt'>,
+  customer: Pick<Customer, 'id' | 'createdAt' | 'startedAt'>,
   scored: readonly string[],
   anchor: number,
   deps: FraudStepDeps,
@@ -79,21 +80,22 @@ export async function closeFraudStep(
 
 /** Each scored day's detections, on its own history window. */
 async function detectScoredDays(
-  customer: Pick<Customer, 'id' | 'createdAt'>,
+  customer: Pick<Customer, 'id' | 'createdAt' | 'startedAt'>,
   scored: readonly string[],
   anchor: number,
   deps: FraudStepDeps,
 ): Promise<Detection[]> {
   if (scored.length === 0) return [];
-  const created = Date.parse(customer.createdAt);
-  // A day's history starts MAX_HISTORY_DAYS - 1 days before it, or on the creation day (on the day itself
-  // when the account was created after it: the rules then see a new account).
-  const historyStart = (end: number) => Math.min(end, Math.max(end - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(created)));
-  const activity = await deps.activity(customer.id, utcDay(historyStart(utcDayStart(scored[0]!)!)), scored.at(-1)!);
+  const first = utcDayStart(scored[0]!)!;
+  // Without a start given at registration, the history is read back as far as the rules look, and the account
+  // began with its earliest usage there when that is before its registration (a customer migrated with history).
+  const reachBack = customer.startedAt === undefined ? first - (MAX_HISTORY_DAYS - 1) * DAY_MS : undefined;
+  const activity = await deps.activity(customer.id, utcDay(reachBack ?? historyStart(first, accountStart(customer))), scored.at(-1)!);
+  const created = accountStart(customer, reachBack === undefined ? undefined : earliestUsage(activity));
   return scored.flatMap((day) => {
     const end = utcDayStart(day)!;
     const history: CustomerActivityDay[] = [];
-    for (let t = historyStart(end); t <= end; t += DAY_MS) {
+    for (let t = historyStart(end, created); t <= end; t += DAY_MS) {
       const known = activity.get(utcDay(t));
       if (known) history.push(known);
     }
@@ -106,6 +108,23 @@ async function detectScoredDays(
       ...(deps.peers ? { peers: deps.peers } : {}),
     });
   });
+}
+
+/**
+ * A day's history starts MAX_HISTORY_DAYS - 1 days before it, or on the account's first day (on the day itself
+ * when the account began after it: the rules then see a new account).
+ */
+const historyStart = (end: number, start: number) => Math.min(end, Math.max(end - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(start)));
+
+/** The start of the first day with any usage in `activity`, or undefined when it holds none. */
+function earliestUsage(activity: ReadonlyMap<string, CustomerActivityDay>): number | undefined {
+  let first: number | undefined;
+  for (const d of activity.values()) {
+    const used = d.activeUsersDay > 0 || d.keys.length > 0 || d.apiCalls.some((x) => x > 0) || d.protectedFiles.some((x) => x > 0);
+    const t = utcDayStart(d.day);
+    if (used && t !== undefined && (first === undefined || t < first)) first = t;
+  }
+  return first;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AuthError } from '../../../contract/errors.js';
+import { AuthError, type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { ApiKey, KeyRole } from './ports.js';
 
 /** SHA-256 of a key, the only form in which keys are stored. */
@@ -53,3 +53,39 @@ export function cachedLookup(
     return key;
   };
 }
+
+/** The customers an ingest key may write usage for; a key without either may write for any. */
+export type KeyScope = Pick<ApiKey, 'customers' | 'customerPrefix'>;
+
+/** Checks a key's customer scope as given (a comma-separated list, or a prefix), naming the field at fault. */
+export function buildKeyScope(input: { customers?: string; customerPrefix?: string; role: KeyRole }): KeyScope {
+  const errors: FieldError[] = [];
+  const customers = input.customers
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (input.customers !== undefined && input.customerPrefix !== undefined)
+    errors.push({ field: 'customers', message: 'give a list of customers or a customer prefix, not both' });
+  if (customers !== undefined && (customers.length === 0 || customers.length > MAX_SCOPED_CUSTOMERS))
+    errors.push({ field: 'customers', message: `must name 1-${MAX_SCOPED_CUSTOMERS} customer ids, separated by commas` });
+  else if (customers?.some((c) => !CUSTOMER_ID.test(c)))
+    errors.push({ field: 'customers', message: 'each must be 1-256 characters without "#" or whitespace' });
+  if (input.customerPrefix !== undefined && !CUSTOMER_ID.test(input.customerPrefix))
+    errors.push({ field: 'customerPrefix', message: 'must be 1-256 characters without "#" or whitespace' });
+  if ((customers !== undefined || input.customerPrefix !== undefined) && input.role !== 'ingest')
+    errors.push({ field: 'role', message: 'only an ingest key can be scoped to customers' });
+  if (errors.length > 0) throw new ValidationError(errors);
+  if (customers !== undefined) return { customers: [...new Set(customers)] };
+  return input.customerPrefix !== undefined ? { customerPrefix: input.customerPrefix } : {};
+}
+
+/** Whether a key may write usage for `customerId`: any customer without a scope, else one listed or under its prefix. */
+export function keyAllowsCustomer(key: KeyScope, customerId: string): boolean {
+  if (key.customers !== undefined) return key.customers.includes(customerId);
+  if (key.customerPrefix !== undefined) return customerId.startsWith(key.customerPrefix);
+  return true;
+}
+
+/** A key's list fits one Registry item comfortably (400 KB) and is checked per event without an index. */
+const MAX_SCOPED_CUSTOMERS = 1_000;
+const CUSTOMER_ID = /^[^#\s]{1,256}$/;

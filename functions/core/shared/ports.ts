@@ -1,3 +1,4 @@
+// One idea in one file, though over 300 lines: every port the core declares, so each adapter and fake implements one list.
 import type { FieldError } from '../../../contract/errors.js';
 import type { UsageEvent } from '../../../contract/event-contract.js';
 import type { Meter } from '../../../contract/meters.js';
@@ -11,6 +12,11 @@ export interface EventStore {
   owners(events: readonly UsageEvent[]): Promise<Map<string, string>>;
   /** Stores events as counted by `owner`. Writing the same event again rewrites the same item. */
   put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void>;
+  /**
+   * Stores each event as counted by `owner` unless another message holds it: an atomic check per event,
+   * so two messages carrying the same event cannot both count it. Returns the keys another message holds.
+   */
+  claim(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<Set<string>>;
   /** Every stored event of one customer's UTC day. */
   listDay(customerId: string, day: string): Promise<UsageEvent[]>;
 }
@@ -30,6 +36,11 @@ export interface Customer {
   anchorDay?: number;
   /** Set when an analyst confirms fraud: finance must look at this customer. */
   financeReview?: { flagId: string; rule: string; by: string; at: string };
+  /**
+   * When the customer started using Serenity (ISO instant), for a customer registered with history (a migration,
+   * go-live): the fraud rules count an account's age from it. Absent: from the earliest usage we hold (`accountStart`).
+   */
+  startedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -44,6 +55,10 @@ export interface ApiKey {
   role: KeyRole;
   /** The event source an ingest key may write as. */
   source?: string;
+  /** An ingest key scoped to customers writes usage only for these ids (`keyAllowsCustomer`); any customer when absent. */
+  customers?: string[];
+  /** An ingest key scoped to customers writes usage only for ids starting with this. */
+  customerPrefix?: string;
   /** Who holds the key (an analyst's name for review keys). */
   principal: string;
   createdAt: string;
@@ -91,6 +106,7 @@ export interface QuarantineStore {
   put(items: readonly QuarantineItem[]): Promise<void>;
   list(filter?: QuarantineFilter): Promise<QuarantineItem[]>;
   remove(item: Pick<QuarantineItem, 'customerId' | 'reason' | 'key'>): Promise<void>;
+  /** How many items are quarantined, from a counter kept with every put and remove: one read, never a scan. */
   count(): Promise<number>;
 }
 
@@ -176,6 +192,10 @@ export interface RollupStore {
   /** Adds a finished chunk's counts to its run. */
   chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void>;
   getRun(day: string, runId: string): Promise<(CloseRun & { counts: Record<string, number>; chunksDone?: number }) | undefined>;
+  /** The close watermark: the latest day of a run whose chunks all finished (every day up to it is closed); absent before the first. */
+  closedThrough(): Promise<string | undefined>;
+  /** Moves the watermark forward to `day`; a `day` at or before it leaves it as it is (a re-close of an old day). */
+  markClosedThrough(day: string): Promise<void>;
 }
 
 /** One nightly close run, and how far its chunks have got. */
@@ -185,6 +205,10 @@ export interface CloseRun {
   chunks: number;
   customers: number;
   startedAt: string;
+  /** Days before `day` that no completed run closed (the watermark's gap): closed by this run with `day`. */
+  missedDays?: string[];
+  /** Missed days too old for Stripe's 35-day window: not caught up, surfaced for finance. */
+  missedBeyondWindow?: string[];
 }
 
 export type LedgerState = 'pending' | 'sent' | 'error';
@@ -197,6 +221,13 @@ export interface LedgerRecord {
   revision: number;
   value: number;
   identifier: string;
+  /**
+   * Times the record was given a new identifier (`resendIdentifier`): once its first identifier's 24-hour
+   * window at Stripe passed and Stripe's summary showed it uncounted. Absent: never.
+   */
+  resends?: number;
+  /** When the current identifier was given (ISO); absent: `createdAt`. Stripe dedupes it for 24 hours from its first send. */
+  identifierSince?: string;
   eventName: string;
   /** Unix seconds, the meter event's timestamp. */
   timestamp: number;
@@ -225,6 +256,19 @@ export interface FlagFilter {
   rule?: string;
 }
 
+/** One page of a listing: at most `limit` items read, and from where to go on (an opaque `cursor`). */
+export interface PageRequest {
+  limit: number;
+  /** The `cursor` of the previous page, as the store handed it out; a tampered one is a `ValidationError` naming `cursor`. */
+  cursor?: string;
+}
+
+/** A page of a listing; `cursor` is absent on the last page. A page may hold fewer than `limit` items and still have one. */
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
+}
+
 /** A flag to store, and the revision of the stored flag it was made from (`undefined` for a new flag). */
 export interface FlagWrite {
   flag: Flag;
@@ -236,7 +280,8 @@ export interface FlagStore {
   get(id: string): Promise<Flag | undefined>;
   /** A customer's flags, every status: what a night's detections are merged against. */
   forCustomer(customerId: string): Promise<Flag[]>;
-  list(filter?: FlagFilter): Promise<Flag[]>;
+  /** One page of flags (each page reads a bounded amount: at most `page.limit` items); newest first within a page. */
+  list(filter?: FlagFilter, page?: PageRequest): Promise<Page<Flag>>;
   /**
    * Stores each flag only if the stored one is still at the revision it was made from (`basedOn`, see
    * `flagRevision`; `undefined`: the flag must be new), so a review and a nightly close that read the
