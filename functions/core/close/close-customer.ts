@@ -75,7 +75,7 @@ export async function closeCustomer(
   const fraud: Omit<FraudStepResult, 'detections'> = deps.fraud
     ? await closeFraudStep(
         customer,
-        daysToScore(day, lateDays, customer.createdAt),
+        daysToScore(day, lateDays, customer.startedAt),
         anchor,
         { activity: rollupActivity(deps.rollups), ...deps.fraud },
         now,

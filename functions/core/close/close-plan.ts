@@ -2,6 +2,7 @@ import { DAY_MS, utcDay } from '../../../contract/clock.js';
 import { NEW_ACCOUNT_DAYS } from '../fraud/constants.js';
 import { type PeerAccount, peerStatsFrom } from '../fraud/peer-stats.js';
 import type { PeerStats } from '../fraud/types.js';
+import { accountStart } from '../shared/customers.js';
 import type { Customer, StoredDay } from '../shared/ports.js';
 
 /** One unit of the nightly close's fan-out: a chunk of customers for one day. */
@@ -88,13 +89,11 @@ export function peerCandidates(customers: readonly Customer[], day: string): Cus
   return (
     customers
       // Confirmed fraud is not what new accounts usually do: it would lift the peers' high quantiles.
+      // A cohort is the accounts that began together: the start given at registration counts, not the registration.
       .filter(
-        (c) =>
-          !c.financeReview &&
-          Date.parse(c.createdAt) >= end - PEER_WINDOW_DAYS * DAY_MS &&
-          Date.parse(c.createdAt) < end - NEW_ACCOUNT_DAYS * DAY_MS,
+        (c) => !c.financeReview && accountStart(c) >= end - PEER_WINDOW_DAYS * DAY_MS && accountStart(c) < end - NEW_ACCOUNT_DAYS * DAY_MS,
       )
-      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .sort((a, b) => accountStart(b) - accountStart(a))
       .slice(0, MAX_PEERS)
   );
 }
@@ -104,7 +103,7 @@ export function peerStats(peers: readonly { customer: Customer; days: readonly S
   if (peers.length === 0) return undefined;
   const accounts: PeerAccount[] = peers.map(({ customer, days }) => ({
     customerId: customer.id,
-    createdAt: customer.createdAt,
+    createdAt: new Date(accountStart(customer)).toISOString(),
     days: days.map((d) => ({ day: d.day, values: { api_calls: d.apiCalls, active_users: d.activeUsers, protected_files: d.files.end } })),
   }));
   return peerStatsFrom(accounts, { throughDay: day });

@@ -43,11 +43,13 @@ const MERGE_ATTEMPTS = 3;
 /**
  * The days a close scores for fraud, oldest first: the closed `day`, and every late day before it (days
  * that got events after they were closed) that the fraud history still reaches, i.e. at most
- * `MAX_HISTORY_DAYS - 1` days before `day`, and that the account existed on. Older late days are
- * recomputed and reported but not scored again.
+ * `MAX_HISTORY_DAYS - 1` days before `day`, and not before the account's start when one was given at
+ * registration (`startedAt`). A late day before the registration itself is scored: a customer migrated with
+ * history sends such days. Older late days are recomputed and reported but not scored again.
  */
-export function daysToScore(day: string, lateDays: readonly string[], createdAt: string): string[] {
-  const oldest = Math.max(utcDayStart(day)! - (MAX_HISTORY_DAYS - 1) * DAY_MS, startOfUtcDay(Date.parse(createdAt)));
+export function daysToScore(day: string, lateDays: readonly string[], startedAt?: string): string[] {
+  const window = utcDayStart(day)! - (MAX_HISTORY_DAYS - 1) * DAY_MS;
+  const oldest = startedAt === undefined ? window : Math.max(window, startOfUtcDay(Date.parse(startedAt)));
   const late = lateDays.filter((d) => d < day && (utcDayStart(d) ?? -Infinity) >= oldest);
   return [...new Set([...late, day])].sort();
 }

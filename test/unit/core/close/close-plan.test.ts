@@ -73,23 +73,23 @@ describe('late-day markers from the consumer', () => {
 });
 
 describe('peer statistics for the new-account rule', () => {
+  const day = (d: string, calls: number) => ({
+    customerId: 'x',
+    day: d,
+    periodKey: '2026-03',
+    anchorDay: 1,
+    eventCount: 1,
+    apiCalls: calls,
+    apiCallsByHour: [],
+    activeUsers: 2,
+    files: { start: 0, end: 5, peak: 5 },
+    ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 },
+    values: { api_calls: calls, active_users: 2, protected_files: 5 },
+    computedAt: '',
+  });
   it('draws recent cohorts and summarises their daily values by account age', () => {
     // Prepare: three peers created 2026-03-01, each with a second day of 10, 20 or 30 calls
     const peer = (id: string, createdAt: string): Customer => ({ id, createdAt, updatedAt: createdAt });
-    const day = (d: string, calls: number) => ({
-      customerId: 'x',
-      day: d,
-      periodKey: '2026-03',
-      anchorDay: 1,
-      eventCount: 1,
-      apiCalls: calls,
-      apiCallsByHour: [],
-      activeUsers: 2,
-      files: { start: 0, end: 5, peak: 5 },
-      ptd: { apiCalls: 0, activeUsers: 0, filesPeak: 0, filesEnd: 0 },
-      values: { api_calls: calls, active_users: 2, protected_files: 5 },
-      computedAt: '',
-    });
     const fraudster = {
       ...peer('bad', '2026-03-01T00:00:00Z'),
       financeReview: { flagId: 'f', rule: 'new_account_surge', by: 'ana', at: '2026-03-05T00:00:00Z' },
@@ -114,5 +114,17 @@ describe('peer statistics for the new-account rule', () => {
     expect(stats!.byAge.api_calls[1]).toMatchObject({ n: 3, q50: 20 });
     expect(stats!.byAge.protected_files[1]!.q50).toBe(5);
     expect(peerStats([], '2026-03-20')).toBeUndefined();
+  });
+
+  it('takes a customer registered today with an earlier given start into its cohort, and ages it from that start', () => {
+    // Prepare: both registered on the night closed; the migrated one started 30 days before
+    const migrated: Customer = { ...customer('migrated'), createdAt: '2026-03-20T08:00:00Z', startedAt: '2026-02-19T00:00:00Z' };
+    const fresh: Customer = { ...customer('fresh'), createdAt: '2026-03-20T08:00:00Z' };
+    // Act
+    const candidates = peerCandidates([migrated, fresh], '2026-03-20');
+    const stats = peerStats([{ customer: migrated, days: [day('2026-02-20', 40)] }], '2026-03-20');
+    // Assess: only the migrated customer's first two weeks are over; its first day counts as its day 1 (age 1)
+    expect(candidates.map((c) => c.id)).toEqual(['migrated']);
+    expect(stats!.byAge.api_calls[1]).toMatchObject({ n: 1, q50: 40 });
   });
 });

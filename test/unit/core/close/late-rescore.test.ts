@@ -138,18 +138,21 @@ describe('late events re-score their day', () => {
     expect((await flags.forCustomer(c.id)).map((f) => f.id)).toEqual([night.flags.created[0]!.id]);
   });
 
-  it('scores late days within the fraud history of the closed day and after the account was created, oldest first', () => {
-    // Prepare: a close of 2026-04-30 for an account created on 2026-02-01, with late days on both edges
+  it("scores late days within the fraud history of the closed day and from the account's given start, oldest first", () => {
+    // Prepare: a close of 2026-04-30 for an account that started on 2026-02-01, with late days on both edges
     const day = '2026-04-30';
     const oldest = addDays(day, -(MAX_HISTORY_DAYS - 1));
     const late = [addDays(oldest, -1), oldest, '2026-04-29', day, '2026-05-01', '2026-04-29'];
     // Act
     const scored = daysToScore(day, late, `${FIRST}T09:00:00.000Z`);
     const young = daysToScore('2026-02-20', ['2026-01-31', FIRST, '2026-02-10'], `${FIRST}T09:00:00.000Z`);
+    const migrated = daysToScore('2026-02-20', ['2026-01-31', FIRST, '2026-02-10']);
     // Assess: one day past the window is dropped, and so are future days and days before the account
     expect(oldest).toBe('2026-03-06');
     expect(scored).toEqual(['2026-03-06', '2026-04-29', '2026-04-30']);
     expect(young).toEqual([FIRST, '2026-02-10', '2026-02-20']);
+    // Without a given start, a backfilled day before the registration is scored too (a customer migrated with history)
+    expect(migrated).toEqual(['2026-01-31', FIRST, '2026-02-10', '2026-02-20']);
   });
 
   it('does not score a late day older than the fraud history window, and reads no rollups before that window', async () => {
