@@ -195,8 +195,8 @@ export function hostileRequest(c: Ctx): HostileRequest {
   const roll = r();
   if (roll < 0.68) {
     // A batch mixing valid and invalid events: answered 202, each invalid one named by field and reason.
-    // Many bad events per request, as a broken emitter sends them: the quarantine takes them in one write.
-    const events = Array.from({ length: int(r, 1, 30) }, () => (r() < 0.1 ? validEvent(c) : badEvent(c)));
+    // Up to 12 events per request, most of them bad, as a broken emitter sends them: the quarantine takes them in one write.
+    const events = Array.from({ length: int(r, 1, 12) }, () => (r() < 0.1 ? validEvent(c) : badEvent(c)));
     if (!events.some((e) => !e.valid)) events.push(badEvent(c));
     const type = pick(r, [BATCH, BATCH, 'application/json', `${BATCH}; charset=utf-8`, '']);
     // fetch labels a string body text/plain: a body without a content type is sent as bytes.

@@ -50,7 +50,7 @@ afterAll(async () => stack?.stop());
 describe('the close worker', () => {
   it('closes every other customer of a chunk when one fails, then fails the chunk so SQS retries it', async () => {
     // Prepare
-    const s = stack.closeServices;
+    const s = stack.functionServices['close-worker'];
     const events = {
       ...s.events,
       owners: s.events.owners.bind(s.events),
@@ -103,7 +103,7 @@ describe('the close worker', () => {
 
   it('fails the chunk when a meter event could not be delivered yet, so SQS resends it within hours, not the next night', async () => {
     // Prepare: Stripe answers 503 to every call
-    const s = stack.closeServices;
+    const s = stack.functionServices['close-worker'];
     const unavailable = {
       report: async (es: readonly { identifier: string }[]) =>
         es.map((e) => ({

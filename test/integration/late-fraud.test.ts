@@ -68,7 +68,7 @@ async function ingest(raw: ReturnType<typeof calls>) {
 async function nightly(day: string) {
   closeAt(day);
   const sent: string[] = [];
-  const s = stack.closeServices;
+  const s = stack.functionServices['close-planner'];
   const planner = makePlanner({
     ...s,
     closeQueue: {
@@ -142,7 +142,7 @@ beforeAll(async () => {
     createdAt: new Date(clock.now()).toISOString(),
   });
   // The steady history through the day before D, closed night by night with the worker's own services.
-  const s = stack.closeServices;
+  const s = stack.functionServices['close-worker'];
   const deps: CloseDeps = {
     events: s.events,
     rollups: s.rollups,
@@ -152,7 +152,8 @@ beforeAll(async () => {
     fraud: { flags: s.flags, policy: { holdSeverities: HOLD_SEVERITIES } },
   };
   for (let day = FIRST; day < D; day = addDays(day, 1)) {
-    await s.events.put(validated(calls(day, OFFICE, steady(day))), 'history', `${day}T23:00:00.000Z`);
+    // Seeding the events is the operator's doing (as the consumer would have stored them); the close is the worker's.
+    await stack.services.events.put(validated(calls(day, OFFICE, steady(day))), 'history', `${day}T23:00:00.000Z`);
     closeAt(day);
     await closeCustomer(customer, day, [], `history-${day}`, deps);
   }
@@ -201,7 +202,7 @@ describe('late fraud on the local stack', () => {
     expect(Object.values(held).reduce((a, b) => a + b, 0)).toBe(Object.values(before).reduce((a, b) => a + b, 0) + 1000);
 
     // Act: SQS delivers the same chunk again (a worker died after closing); the late day is scored again
-    const s = stack.closeServices;
+    const s = stack.functionServices['close-planner'];
     await s.closeQueue.send(night.chunks);
     const redelivered = await waitForRun(NEXT, night.plan.runId, 2);
     // Assess: no new flag, nothing new in Stripe
