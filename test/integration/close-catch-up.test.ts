@@ -26,14 +26,18 @@ function call(c: string, at: string, quantity: number): UsageEvent {
   return v.event;
 }
 
-/** Plans the night at `at` through the real planner and waits until the close workers finished its chunks. */
+/**
+ * Plans the night at `at` through the real planner and waits until the close workers finished its chunks and the
+ * last of them moved the watermark (it does so just after counting itself done).
+ */
 async function closeNight(at: string, planner = makePlanner(stack.functionServices['close-planner'])) {
   clock.set(at);
   const plan = await planner({});
   const deadline = Date.now() + 60_000;
   for (;;) {
     const run = await stack.services.rollups.getRun(plan.day, plan.runId);
-    if ((run?.chunksDone ?? 0) >= plan.chunks) return { plan, run: run! };
+    const through = await stack.services.rollups.closedThrough();
+    if ((run?.chunksDone ?? 0) >= plan.chunks && through !== undefined && through >= plan.day) return { plan, run: run! };
     if (Date.now() > deadline) throw new Error(`run ${plan.runId} for ${plan.day} did not finish`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -144,8 +144,12 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
       }),
     );
   }
+  // When every other chunk is done, this one's work finishes the run: the watermark moves before the count does,
+  // so whoever sees the run finished (`meter nightly`, the next planner) also sees the day closed.
+  const before = await deps.rollups.getRun(c.day, c.runId);
+  if (before && (before.chunksDone ?? 0) + 1 >= before.chunks) await deps.rollups.markClosedThrough(c.day);
   await deps.rollups.chunkDone(c.day, c.runId, counts);
-  // Read after our own count: the chunk that finishes the run always sees it finished, and moves the watermark.
+  // Read after our own count too: of two last chunks finishing at once, neither saw the other done before.
   const run = await deps.rollups.getRun(c.day, c.runId);
   if (run && (run.chunksDone ?? 0) >= run.chunks) await deps.rollups.markClosedThrough(c.day);
   await deps.audit.record(

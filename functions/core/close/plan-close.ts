@@ -2,6 +2,7 @@ import { type Clock, DAY_MS, utcDay } from '../../../contract/clock.js';
 import { TransientError } from '../../../contract/errors.js';
 import { auditEntry } from '../shared/audit-entries.js';
 import { mapLimit } from '../shared/concurrency.js';
+import { accountStart } from '../shared/customers.js';
 import type { AuditLog, EventQueue, Log, Registry, RollupStore } from '../shared/ports.js';
 import { catchUpDays, dayToClose, peerCandidates, peerStats, planChunks } from './close-plan.js';
 
@@ -61,7 +62,7 @@ export async function planClose(input: { day?: string }, deps: PlanCloseDeps): P
       days: beyondWindow.length,
     });
   const peerDays = await mapLimit(peerCandidates(customers, day), 8, async (c) => {
-    const first = c.createdAt.slice(0, 10);
+    const first = utcDay(accountStart(c));
     return { customer: c, days: await deps.rollups.getDays(c.id, first, addDays(first, 13)) };
   });
   const chunks = planChunks(runId, day, customers, late, deps.customersPerChunk, peerStats(peerDays, day), missed);
