@@ -2,19 +2,8 @@
 // sends it over real HTTP and checks every answer and every stored byte against what each request should cause.
 import { gzipSync } from 'node:zlib';
 import { INGEST_LIMITS } from '../../contract/ingest-limits.js';
+import { mulberry32 } from '../../eval/random.js';
 import type { LocalStack } from '../../local/stack.js';
-
-/** A deterministic PRNG (mulberry32), so a failing seed can be run again. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -334,7 +323,7 @@ export async function runHostileIngest(o: {
   concurrency?: number;
 }): Promise<FuzzRun> {
   const started = Date.now();
-  const c: Ctx = { r: prng(o.seed), seq: { n: 0 }, seed: o.seed, customers: o.customers, now: Date.now() };
+  const c: Ctx = { r: mulberry32(o.seed), seq: { n: 0 }, seed: o.seed, customers: o.customers, now: Date.now() };
   const run: FuzzRun = {
     requests: 0,
     events: 0,
