@@ -394,16 +394,33 @@ function realCalendarTime(text: string): boolean {
 }
 
 /**
+ * The longest text kept of a rejected input's value. Rejected input may come from a producer that never passed
+ * ingest (a queued message holds up to 256 KiB); the redaction's patterns are not linear in a string's length, so
+ * a value is cut to its head before they run (a 200,000-character value took 265 s before this bound).
+ */
+const MAX_STORED_TEXT = 1_024;
+
+function boundedText(text: string): string {
+  if (text.length <= MAX_STORED_TEXT) return text;
+  // Up to the last whitespace of the head: a word the cut would split (half an e-mail address) is dropped whole.
+  const head = text.slice(0, MAX_STORED_TEXT);
+  const end = head.search(/\s\S*$/);
+  const kept = end >= 0 ? head.slice(0, end) : '';
+  return `${kept} [cut: ${text.length - kept.length} characters]`;
+}
+
+/**
  * What a rejected event may keep for analysts and replay: card-number-like values and keys replaced, IP addresses
  * (in any writing, inside text too) cut to their network address, e-mail addresses and coordinates replaced, keys
  * holding any of these replaced, and names of geography finer than state level left out with their values.
  */
 export function redactForStorage(input: unknown, depth = 0): unknown {
   if (typeof input === 'string' || typeof input === 'number') {
-    if (looksLikeCardNumber(input)) return '[redacted: card number]';
-    if (typeof input === 'number') return input;
+    const value = typeof input === 'string' ? boundedText(input) : input;
+    if (looksLikeCardNumber(value)) return '[redacted: card number]';
+    if (typeof value === 'number') return value;
     // The prefix's network address: it re-truncates to itself when the event is replayed.
-    return truncateIp(input)?.split('/')[0] ?? redactText(input, 'network');
+    return truncateIp(value)?.split('/')[0] ?? redactText(value, 'network');
   }
   if (typeof input !== 'object' || input === null) return input;
   if (depth >= MAX_SCAN_DEPTH) return '[redacted: nested too deep]';
@@ -411,7 +428,10 @@ export function redactForStorage(input: unknown, depth = 0): unknown {
   return Object.fromEntries(
     Object.entries(input)
       .filter(([k]) => !isFineGeographyName(k))
-      .map(([k, v], i) => [looksLikeCardNumber(k) || redactText(k) !== k ? `[redacted key ${i}]` : k, redactForStorage(v, depth + 1)]),
+      .map(([k, v], i) => [
+        k.length > MAX_STORED_TEXT || looksLikeCardNumber(k) || redactText(k) !== k ? `[redacted key ${i}]` : k,
+        redactForStorage(v, depth + 1),
+      ]),
   );
 }
 

@@ -230,3 +230,19 @@ describe('defect 7: the consumer applies the same privacy cuts as ingest', () =>
     expect(JSON.stringify(other.quarantined)).not.toContain('Springfield');
   });
 });
+
+describe('the stored form of what a producer sent, whatever its size', () => {
+  it('redacts a 200,000-character value in bounded time, keeping its head and cutting what the head holds', () => {
+    // Prepare: a queued event the schema refuses (the consumer quarantines its raw form) with one huge value
+    const huge = `mail jane.doe@example.com from 203.0.113.77 ${'a'.repeat(200_000)}`;
+    const split = `${'b '.repeat(505)}jane.doe@example.com ${'c'.repeat(2_000)}`; // the cut falls inside the address
+    // Act (this took 265 s before values were cut to their head: far past a consumer invocation's 30 s)
+    const stored = JSON.stringify(redactForStorage({ note: huge, dotted: '1.'.repeat(100_000), split }));
+    // Assess: only heads kept, nothing personal in them, and no half address left by the cut
+    expect(stored.length).toBeLessThan(4_000);
+    expect(stored).not.toContain('jane.doe@');
+    expect(stored).not.toContain('jane.doe@example.com');
+    expect(stored).not.toContain('203.0.113.77');
+    expect(stored).toContain('[cut:');
+  });
+});
