@@ -119,7 +119,8 @@ export function startPoller(o: PollerOptions): Poller {
   };
 }
 
-function toRecord(m: Message, arn: string): SQSRecord {
+/** An SQS message as the Lambda event source hands it to a handler; tests that receive messages themselves use it too. */
+export function toRecord(m: Message, arn = 'arn'): SQSRecord {
   const a = m.Attributes ?? {};
   return {
     messageId: m.MessageId!,

@@ -9,6 +9,7 @@ import type { UsageStore } from '../../functions/core/shared/ports.js';
 import { makeConsumeHandler } from '../../functions/handlers/consume.js';
 import { makeServices } from '../../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS } from '../../local/dynamodb-local.js';
+import { toRecord } from '../../local/lambda-poller.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, fileEvent, userActive } from '../fakes/events.js';
 
@@ -47,17 +48,7 @@ async function receiveAll(max: number, visibility = 30): Promise<SQSEvent> {
       } as never),
     );
     for (const m of r.Messages ?? []) {
-      out.Records.push({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body!,
-        attributes: m.Attributes as never,
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn',
-        awsRegion: 'us-east-1',
-      });
+      out.Records.push(toRecord(m));
     }
   }
   return out;

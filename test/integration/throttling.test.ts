@@ -9,6 +9,7 @@ import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { makeConsumeHandler } from '../../functions/handlers/consume.js';
 import { makeServices, type Services } from '../../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS } from '../../local/dynamodb-local.js';
+import { toRecord } from '../../local/lambda-poller.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall } from '../fakes/events.js';
 
@@ -71,17 +72,7 @@ async function receive(max: number, visibility: number, waitSeconds = 1): Promis
       } as never),
     );
     for (const m of r.Messages ?? []) {
-      out.Records.push({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body!,
-        attributes: m.Attributes as never,
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn',
-        awsRegion: 'us-east-1',
-      });
+      out.Records.push(toRecord(m));
     }
   }
   return out;

@@ -7,6 +7,7 @@ import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { makeConsumeHandler } from '../../functions/handlers/consume.js';
 import { makeServices } from '../../functions/runtime/services.js';
 import { LOCAL_CREDENTIALS } from '../../local/dynamodb-local.js';
+import { toRecord } from '../../local/lambda-poller.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, post } from '../fakes/events.js';
 
@@ -29,17 +30,7 @@ async function takeAll(): Promise<SQSRecord[]> {
     const got = r.Messages ?? [];
     if (got.length === 0) empty++;
     for (const m of got) {
-      out.push({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body!,
-        attributes: { ApproximateReceiveCount: '1' } as never,
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn',
-        awsRegion: 'us-east-1',
-      });
+      out.push(toRecord(m));
     }
   }
   return out;
