@@ -201,6 +201,10 @@ export const HTTP_ROUTES = {
   'GET /v1/customers/{customer}/expected-activity': 'api',
   'POST /v1/customers/{customer}/expected-activity': 'api',
   'DELETE /v1/customers/{customer}/expected-activity/{id}': 'api',
+  // console: caller
+  // console: flags (queue, claim, bulk review)
+  // console: finance (customers, periods, reconcile, ledger)
+  // console: operations (close runs, quarantine, DLQ, audit, keys)
 } as const satisfies Record<string, Extract<HandlerName, 'ingest' | 'api'>>;
 
 export type HttpRouteKey = keyof typeof HTTP_ROUTES;

@@ -16,7 +16,7 @@ export async function createKey(
   o: { role?: string; principal?: string; source?: string; customers?: string; 'customer-prefix'?: string },
 ): Promise<void> {
   const role = (o.role ?? 'ingest') as KeyRole;
-  if (!['ingest', 'analyst', 'admin'].includes(role)) throw new Error('--role must be ingest, analyst or admin');
+  if (!['ingest', 'finance', 'analyst', 'admin'].includes(role)) throw new Error('--role must be ingest, finance, analyst or admin');
   if (!o.principal) throw new Error('--principal is required (who holds the key)');
   if (role === 'ingest' && !o.source) throw new Error('--source is required for an ingest key (the event source it may write as)');
   const scope = buildKeyScope({ customers: o.customers, customerPrefix: o['customer-prefix'], role });

@@ -22,6 +22,10 @@ const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'GET /v1/customers/{customer}/expected-activity': listExpectedActivity,
   'POST /v1/customers/{customer}/expected-activity': postExpectedActivity,
   'DELETE /v1/customers/{customer}/expected-activity/{id}': deleteExpectedActivity,
+  // console: caller
+  // console: flags (queue, claim, bulk review)
+  // console: finance (customers, periods, reconcile, ledger)
+  // console: operations (close runs, quarantine, DLQ, audit, keys)
 };
 
 /** The api function: usage, health, statements, flags and their reviews, expected activity. */

@@ -45,7 +45,8 @@ export interface Customer {
   updatedAt: string;
 }
 
-export type KeyRole = 'ingest' | 'analyst' | 'admin';
+/** ingest writes usage; finance reads statements, reconciliation and the ledger; analyst works fraud flags; admin does all and operations. */
+export type KeyRole = 'ingest' | 'finance' | 'analyst' | 'admin';
 
 /** An API key, stored only as its SHA-256 hash. */
 export interface ApiKey {

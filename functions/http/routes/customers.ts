@@ -1,8 +1,8 @@
 import { type FieldError, ValidationError } from '../../../contract/errors.js';
-import { authenticate } from '../../core/shared/api-keys.js';
 import { auditEntry } from '../../core/shared/audit-entries.js';
 import { buildCustomer, type CustomerInput } from '../../core/shared/customers.js';
 import type { Services } from '../../runtime/services.js';
+import { authorize } from '../auth.js';
 import { callerOf, jsonBody } from '../request.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
@@ -18,7 +18,7 @@ const FIELDS = { customerId: 'string', name: 'string', stripeCustomerId: 'string
  * Quarantined events of the customer are not replayed here: `meter quarantine replay --customer C` does that.
  */
 export const postCustomer: Route<Services> = async ({ event }, s) => {
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['admin']);
+  const key = await authorize(event, s, ['admin']);
   const parsed = jsonBody(event);
   if ('invalid' in parsed) return parsed.invalid;
   const input = registrationOf(parsed.body);

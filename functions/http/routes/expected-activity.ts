@@ -1,8 +1,8 @@
 import { NotFoundError, ValidationError } from '../../../contract/errors.js';
 import { type ExpectedActivityRequest, expectedActivityOf, withdrawExpectedActivity } from '../../core/fraud/expected-activity.js';
-import { authenticate } from '../../core/shared/api-keys.js';
 import { auditEntry } from '../../core/shared/audit-entries.js';
 import type { Services } from '../../runtime/services.js';
+import { authorize } from '../auth.js';
 import { pageOf } from '../paging.js';
 import { callerOf, decodeSegment, jsonBody } from '../request.js';
 import { json } from '../responses.js';
@@ -15,7 +15,7 @@ import type { Route } from '../router.js';
  * registrant is the key's holder; audited. 201 with the record; 404 for an unknown customer.
  */
 export const postExpectedActivity: Route<Services> = async ({ event, params }, s) => {
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const key = await authorize(event, s, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
   const parsed = jsonBody(event);
   if ('invalid' in parsed) return parsed.invalid;
@@ -49,7 +49,7 @@ export const postExpectedActivity: Route<Services> = async ({ event, params }, s
  * they are read whole (one partition) and the page bounds the answer; the cursor names the last one answered.
  */
 export const listExpectedActivity: Route<Services> = async ({ event, params }, s) => {
-  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  await authorize(event, s, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
   const page = pageOf(event.queryStringParameters ?? {});
   const all = await s.flags.expectedActivity(customerId);
@@ -70,7 +70,7 @@ export const listExpectedActivity: Route<Services> = async ({ event, params }, s
  * 404 for an unknown one, 409 once withdrawn (`ExpectedActivityWithdrawnError`).
  */
 export const deleteExpectedActivity: Route<Services> = async ({ event, params }, s) => {
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const key = await authorize(event, s, ['analyst', 'admin']);
   const customerId = decodeSegment(params.customer ?? '', 'customer');
   const id = decodeSegment(params.id ?? '', 'id');
   const found = (await s.flags.expectedActivity(customerId)).find((e) => e.id === id);

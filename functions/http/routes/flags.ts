@@ -1,9 +1,9 @@
 import { type FieldError, NotFoundError, ValidationError } from '../../../contract/errors.js';
 import { submitReview } from '../../core/fraud/submit-review.js';
 import { FLAG_SEVERITIES, FRAUD_RULES } from '../../core/fraud/types.js';
-import { authenticate } from '../../core/shared/api-keys.js';
 import type { FlagFilter } from '../../core/shared/ports.js';
 import type { Services } from '../../runtime/services.js';
+import { authorize } from '../auth.js';
 import { pageOf } from '../paging.js';
 import { callerOf, decodeSegment, jsonBody } from '../request.js';
 import { json } from '../responses.js';
@@ -16,7 +16,7 @@ const STATUSES = ['open', 'confirmed', 'dismissed'];
  * (newest first within a page), without evidence series; `cursor` is absent on the last page.
  */
 export const listFlags: Route<Services> = async ({ event }, s) => {
-  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  await authorize(event, s, ['analyst', 'admin']);
   const q = event.queryStringParameters ?? {};
   const errors: FieldError[] = [];
   if (q.status && !STATUSES.includes(q.status)) errors.push({ field: 'status', message: `must be one of ${STATUSES.join(', ')}` });
@@ -40,7 +40,7 @@ export const listFlags: Route<Services> = async ({ event }, s) => {
 
 /** GET /v1/flags/{id}: one flag with all its evidence. */
 export const getFlag: Route<Services> = async ({ event, params }, s) => {
-  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  await authorize(event, s, ['analyst', 'admin']);
   const id = decodeSegment(params.id ?? '', 'id');
   const flag = await s.flags.get(id);
   if (!flag) throw new NotFoundError(`no flag ${id}`);
@@ -53,7 +53,7 @@ export const getFlag: Route<Services> = async ({ event, params }, s) => {
  * second, different review of a reviewed flag.
  */
 export const postReview: Route<Services> = async ({ event, params }, s) => {
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  const key = await authorize(event, s, ['analyst', 'admin']);
   const id = decodeSegment(params.id ?? '', 'id');
   const parsed = jsonBody(event);
   if ('invalid' in parsed) return parsed.invalid;

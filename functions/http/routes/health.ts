@@ -1,5 +1,5 @@
-import { authenticate } from '../../core/shared/api-keys.js';
 import type { Services } from '../../runtime/services.js';
+import { authorize } from '../auth.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
 
@@ -10,7 +10,7 @@ import type { Route } from '../router.js';
  */
 export const getHealth: Route<Services> = async ({ event }, s) => {
   if (!event.headers?.authorization) return json(200, { status: 'ok' });
-  await authenticate(event.headers.authorization, s.keyByHash, ['admin']);
+  await authorize(event, s, ['admin']);
   const [depth, quarantined] = await Promise.all([s.queue.depth(), s.quarantine.count()]);
   const status = depth.dlq > 0 || quarantined > 0 ? 'attention' : 'ok';
   return json(200, { status, queue: depth.queue, inFlight: depth.inFlight, dlq: depth.dlq, quarantine: quarantined });

@@ -1,8 +1,8 @@
 import { NotFoundError } from '../../../contract/errors.js';
 import { loadStatement } from '../../core/billing/statement.js';
 import { holdsFromFlags } from '../../core/fraud/holds.js';
-import { authenticate } from '../../core/shared/api-keys.js';
 import type { Services } from '../../runtime/services.js';
+import { authorize } from '../auth.js';
 import { decodeSegment } from '../request.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
@@ -13,7 +13,7 @@ import type { Route } from '../router.js';
  * day, `YYYY-MM` names the period starting in that month; `YYYY-MM-DD` (the period's first day) works too.
  */
 export const getStatement: Route<Services> = async ({ event, params }, s) => {
-  await authenticate(event.headers?.authorization, s.keyByHash, ['analyst', 'admin']);
+  await authorize(event, s, ['finance', 'analyst', 'admin']);
   const id = decodeSegment(params.customer ?? '', 'customer');
   const customer = (await s.registry.customers([id])).get(id);
   if (!customer) throw new NotFoundError(`customer "${id}" is not registered`);
