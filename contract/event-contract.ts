@@ -400,10 +400,13 @@ function realCalendarTime(text: string): boolean {
  */
 const MAX_STORED_TEXT = 1_024;
 
-function boundedText(text: string): string {
-  if (text.length <= MAX_STORED_TEXT) return text;
-  // Up to the last whitespace of the head: a word the cut would split (half an e-mail address) is dropped whole.
-  const head = text.slice(0, MAX_STORED_TEXT);
+/**
+ * `text` cut to at most `max` characters of its head (plus a note of the cut), up to the head's last whitespace:
+ * a word the cut would split (half an e-mail address, which no pattern would recognise) is dropped whole.
+ */
+export function boundedText(text: string, max = MAX_STORED_TEXT): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max);
   const end = head.search(/\s\S*$/);
   const kept = end >= 0 ? head.slice(0, end) : '';
   return `${kept} [cut: ${text.length - kept.length} characters]`;

@@ -1,7 +1,7 @@
 import type { Clock } from '../../../contract/clock.js';
 import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { UsageEvent } from '../../../contract/event-contract.js';
-import { redactForStorage, validateEvent } from '../../../contract/event-contract.js';
+import { boundedText, redactForStorage, validateEvent } from '../../../contract/event-contract.js';
 import { MAX_MESSAGE_BYTES, packMessages } from '../../../contract/queue-message.js';
 import type { EventQueue, QuarantineItem, QuarantineStore } from '../shared/ports.js';
 
@@ -141,7 +141,7 @@ function clipped(input: unknown, clip: { count: number; removed: number }, depth
     if (input.length <= MAX_CLIPPED_CHARS) return input;
     clip.count++;
     clip.removed += input.length - MAX_CLIPPED_CHARS;
-    return `${input.slice(0, MAX_CLIPPED_CHARS)}…[${input.length} characters]`;
+    return boundedText(input, MAX_CLIPPED_CHARS);
   }
   if (typeof input !== 'object' || input === null || depth > MAX_CLIP_DEPTH) return input;
   if (Array.isArray(input)) return input.map((v) => clipped(v, clip, depth + 1));
@@ -161,7 +161,7 @@ function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
   const top = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
   const scalars = top
     .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
-    .map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? v.slice(0, 256) : v]);
+    .map(([k, v]) => [k.slice(0, 64), typeof v === 'string' ? boundedText(v, 256) : v]);
   return {
     ...Object.fromEntries(scalars.slice(0, 16)),
     truncated: `the event's ${size} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept`,

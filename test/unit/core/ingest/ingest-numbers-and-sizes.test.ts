@@ -185,6 +185,23 @@ describe('quarantining hostile input in bounded time', () => {
   );
 });
 
+describe('the cut a long rejected value gets', () => {
+  it.each([
+    ['a metadata value', (note: string) => call({ note })],
+    ['a top-level value of an over-sized event', (note: string) => ({ ...call(), note, pad: 'p '.repeat(200_000) })],
+  ])('drops the word the cut splits in %s: no half e-mail address is kept', async (_name, make) => {
+    // Prepare: an address straddling every cut ingest might make (320 and 256 characters)
+    const quarantine = new MemoryQuarantine();
+    const note = `${'w '.repeat(125)}jane.doe@example.com ${'v '.repeat(20)}jane.roe@example.com ${'z '.repeat(400)}`;
+    // Act
+    await ingestEvents({ requestId: 'r', events: [make(note)] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId });
+    // Assess
+    const stored = JSON.stringify([...quarantine.items.values()][0]?.raw);
+    expect(stored).toContain('w w w');
+    expect(stored).not.toMatch(/jane|exam|\[redac"/);
+  });
+});
+
 describe('validating hostile input in bounded time', () => {
   it.each([
     ['a metadata value', { note: 'x'.repeat(1_000_000) }, {}],
