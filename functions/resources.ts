@@ -14,6 +14,17 @@ export interface TableDefinition {
   ttlAttribute?: string;
   /** What the table holds, for the README and CDK descriptions. */
   purpose: string;
+  /** Global secondary indexes (string keys, projecting the keys and `nonKeyAttributes`): sparse where items may lack the keys. */
+  globalIndexes?: readonly GlobalIndexDefinition[];
+}
+
+/** A global secondary index of a table (see `TableDefinition.globalIndexes`). */
+export interface GlobalIndexDefinition {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  /** The attributes copied into the index besides the table's and the index's keys. */
+  nonKeyAttributes: readonly string[];
 }
 
 export const TABLES = {
@@ -78,6 +89,15 @@ export const TABLES = {
     partitionKey: 'pk',
     sortKey: 'sk',
     purpose: 'fraud flags with evidence, status, notes and history: pk FLAG#<id>, sk FLAG; and per customer, pk CF#<customer>, sk <id>',
+    // Open flags only (the attributes are written on an open flag by id and dropped with its review), in queue order: see `urgencyKey`.
+    globalIndexes: [
+      {
+        name: 'OpenByUrgency',
+        partitionKey: 'queue',
+        sortKey: 'urgency',
+        nonKeyAttributes: ['row', 'customerId', 'severity', 'rule', 'meter'],
+      },
+    ],
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -203,8 +223,19 @@ export const HTTP_ROUTES = {
   'DELETE /v1/customers/{customer}/expected-activity/{id}': 'api',
   // console: caller
   // console: flags (queue, claim, bulk review)
+  'POST /v1/flags/{id}/claim': 'api',
+  'DELETE /v1/flags/{id}/claim': 'api',
+  'POST /v1/flags/review': 'api',
   // console: finance (customers, periods, reconcile, ledger)
   // console: operations (close runs, quarantine, DLQ, audit, keys)
+  'GET /v1/close-runs': 'api',
+  'GET /v1/quarantine': 'api',
+  'POST /v1/quarantine/replay': 'api',
+  'POST /v1/dlq/redrive': 'api',
+  'GET /v1/audit': 'api',
+  'GET /v1/keys': 'api',
+  'POST /v1/keys': 'api',
+  'DELETE /v1/keys/{id}': 'api',
 } as const satisfies Record<string, Extract<HandlerName, 'ingest' | 'api'>>;
 
 export type HttpRouteKey = keyof typeof HTTP_ROUTES;

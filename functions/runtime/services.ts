@@ -15,10 +15,14 @@ import { cachedLookup } from '../core/shared/api-keys.js';
 import type {
   ApiKey,
   AuditLog,
+  AuditSearch,
+  CloseRunListing,
+  DeadLetters,
   EventQueue,
   EventStore,
   FlagStore,
   LedgerStore,
+  QuarantinePages,
   QuarantineStore,
   Registry,
   RollupStore,
@@ -37,10 +41,10 @@ export interface Services {
   events: EventStore;
   usage: UsageStore;
   registry: Registry;
-  quarantine: QuarantineStore;
-  audit: AuditLog;
-  queue: EventQueue;
-  rollups: RollupStore;
+  quarantine: QuarantineStore & QuarantinePages;
+  audit: AuditLog & AuditSearch;
+  queue: EventQueue & DeadLetters;
+  rollups: RollupStore & CloseRunListing;
   ledger: LedgerStore;
   flags: FlagStore;
   /** Cached API-key lookup by hash. */
@@ -76,7 +80,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
     rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
     ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
-    flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity),
+    flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity, { holdSeverities: config.holdSeverities }),
     keyByHash: cachedLookup(
       (h) => registry.keyByHash(h),
       () => clock.now(),

@@ -35,6 +35,24 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 );
 
 /**
+ * The `$default` stage of an HTTP API with the access logs and throttle every API of the stack shares
+ * (ids `AccessLogs` and `DefaultStage` under `scope`).
+ */
+export function addLoggedStage(
+  scope: Construct,
+  httpApi: HttpApi,
+  throttle: { readonly rateLimit: number; readonly burstLimit: number },
+): HttpStage {
+  const accessLogs = new LogGroup(scope, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+  return new HttpStage(scope, 'DefaultStage', {
+    httpApi,
+    autoDeploy: true,
+    throttle,
+    accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+  });
+}
+
+/**
  * The public HTTP API: POST /v1/events ingests, GET /v1/usage and GET /v1/health read.
  * Callers authenticate with bearer API keys that the functions check against the Registry table.
  * @example const api = new MeteringHttpApi(this, 'Api', { tables, pipeline }); api.url;
@@ -71,28 +89,29 @@ export class MeteringHttpApi extends Construct {
     for (const table of [t.usage, t.quarantine, t.ledger]) table.grantReadData(this.api);
     // Reviews change a flag and are audited; a dismissal marks its days late (Rollups), so the next close releases them.
     for (const table of [t.flags, t.rollups]) table.grantReadWriteData(this.api);
-    // The API reads keys and customers, and writes customer items only (a confirmation's finance mark,
-    // a registration): never an API key (pk KEY#...), so a compromised API function cannot mint one.
+    // The API reads keys and customers, and writes customer items (a confirmation's finance mark, a registration)
+    // and, for the console's key management (admin), key items (issue, revoke, lastUsedAt): nothing else of the
+    // table, and never a delete (a revoked key stays, stamped).
     t.registry.grantReadData(this.api);
     this.api.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [t.registry.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*'] } },
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*'] } },
       }),
     );
     t.audit.grant(this.api, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
+    // The console's audit search (GET /v1/audit, admin): a Query of one day's partition; still no update or delete.
+    t.audit.grant(this.api, 'dynamodb:Query');
+    // A replay (POST /v1/quarantine/replay) removes what it re-enqueued and rewrites what stays, with the depth counter.
+    t.quarantine.grant(this.api, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     for (const queue of [pipeline.queue, pipeline.dlq]) queue.grant(this.api, 'sqs:GetQueueAttributes');
+    // A replay and a DLQ redrive send to the event queue; the redrive receives from the DLQ and deletes what it moved.
+    pipeline.queue.grant(this.api, 'sqs:SendMessage');
+    pipeline.dlq.grant(this.api, 'sqs:ReceiveMessage', 'sqs:DeleteMessage');
 
     this.httpApi = new HttpApi(this, 'Api', { description: 'Serenity usage metering', createDefaultStage: false });
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    const stage = new HttpStage(this, 'DefaultStage', {
-      httpApi: this.httpApi,
-      autoDeploy: true,
-      throttle: props.throttle,
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
-    });
-    this.url = stage.url;
+    this.url = addLoggedStage(this, this.httpApi, props.throttle).url;
 
     const ingest = new HttpLambdaIntegration('IngestIntegration', this.ingest);
     const api = new HttpLambdaIntegration('ApiIntegration', this.api);

@@ -1,10 +1,10 @@
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, type CfnTable, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLES, type TableDefinition, type TableName } from '../../functions/resources.js';
 
 /**
- * Every table in TABLES, on demand, with point-in-time recovery and TTL where defined.
+ * Every table in TABLES, on demand, with point-in-time recovery, TTL and global indexes where defined.
  * Retained on stack deletion and protected against deletion: they hold the billing record.
  * @example const { tables } = new UsageTables(this, 'Tables'); tables.usage.grantReadData(fn);
  */
@@ -33,6 +33,23 @@ export class UsageTables extends Construct {
       deletionProtection: true,
       ...(def.ttlAttribute ? { timeToLiveAttribute: def.ttlAttribute } : {}),
     });
+    for (const index of def.globalIndexes ?? [])
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: [...index.nonKeyAttributes],
+      });
+    if (def.globalIndexes?.length) {
+      // A table grant covers the table's indexes as `<table>/index/*` (CDK adds it once a table has any): the
+      // functions granted this table query its own indexes, which are exactly those defined here.
+      const logicalId = Stack.of(this).getLogicalId(table.node.defaultChild as CfnTable);
+      Validations.of(Stack.of(this)).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
+        reason: `The ${def.id} table's grants reach its own indexes (${def.globalIndexes.map((i) => i.name).join(', ')}) as index/*.`,
+      });
+    }
     new CfnOutput(this, `${def.id}TableName`, { value: table.tableName, description: def.purpose });
     return table;
   }

@@ -9,6 +9,7 @@ import {
 } from '../../functions/core/billing/stripe-reporting.js';
 import type { FileOp } from '../../functions/core/count/usage-fragment.js';
 import type { ExpectedActivity } from '../../functions/core/fraud/expected-activity.js';
+import { byUrgency } from '../../functions/core/fraud/flag-queue.js';
 import { flagRevision } from '../../functions/core/fraud/merge-flags.js';
 import { FlagConflictError } from '../../functions/core/fraud/review-flag.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
@@ -224,6 +225,11 @@ export class MemoryFlagStore implements FlagStore {
       )
       .map((x) => structuredClone(x));
     return { items };
+  }
+  /** The open flags in urgency order, every match in one page. */
+  async queue(f: Omit<FlagFilter, 'status'> = {}) {
+    const { items } = await this.list({ ...f, status: 'open' });
+    return { items: items.filter((x) => !f.meter || x.meter === f.meter).sort(byUrgency()) };
   }
   async save(writes: readonly FlagWrite[]) {
     const conflicts = writes.filter(({ flag, basedOn }) => {

@@ -43,17 +43,18 @@ beforeAll(() => {
 });
 
 describe('least privilege', () => {
-  it('keeps audit records append-only: no function may update, delete or read them', () => {
+  it("keeps audit records append-only: no function may update or delete them; only the API (the console's search) may query", () => {
     // Act
     const granted = Object.fromEntries(Object.entries(functions()).map(([name, fn]) => [name, actions(onTable(fn, 'audit'))]));
 
     // Assess
     for (const [name, acts] of Object.entries(granted)) {
-      expect({ name, acts }).toEqual({ name, acts: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'] });
+      const expected = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', ...(name === 'api' ? ['dynamodb:Query'] : [])];
+      expect({ name, acts }).toEqual({ name, acts: expected });
     }
   });
 
-  it('lets the public API function write Registry customer items only, never API keys', () => {
+  it('lets the public API function write Registry customer and key items only (the console issues and revokes keys), never delete', () => {
     // Act
     const writes = onTable(stack.http.api, 'registry').filter((s) =>
       [s.Action].flat().some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/.test(a)),
@@ -62,7 +63,7 @@ describe('least privilege', () => {
     // Assess
     expect(writes.length).toBeGreaterThan(0);
     for (const s of writes) {
-      expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*'] } });
+      expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*'] } });
       expect([s.Action].flat()).not.toContain('dynamodb:BatchWriteItem');
       expect([s.Action].flat()).not.toContain('dynamodb:DeleteItem');
     }

@@ -30,13 +30,20 @@ const PINNED: Record<string, string[]> = {
   ],
   'AWS::SecretsManager::Secret': ['CloseStripeSecretC88C1F68'],
   'AWS::SNS::Topic': ['CloseFraudFlagsC27FEB78'],
-  'AWS::ApiGatewayV2::Api': ['HttpApi4E1D4184'],
-  'AWS::ApiGatewayV2::Stage': ['HttpDefaultStageE6653C08'],
+  'AWS::ApiGatewayV2::Api': ['ConsoleApiConsoleApiF43F49E7', 'HttpApi4E1D4184'],
+  'AWS::ApiGatewayV2::Stage': ['ConsoleApiDefaultStage69305808', 'HttpDefaultStageE6653C08'],
+  // The console's users (a new pool has none), its files and logs, and its URL (the app client's callback).
+  'AWS::Cognito::UserPool': ['ConsoleUsersPool011395A4'],
+  'AWS::Cognito::UserPoolClient': ['ConsoleUsersPoolConsoleClientDBF9D4C5'],
+  'AWS::S3::Bucket': ['ConsoleAccessLogs1A46EB79', 'ConsoleSite26539DB4'],
+  'AWS::CloudFront::Distribution': ['ConsoleDistribution022D3262'],
 };
 
 describe('logical ids of stateful and addressed resources', () => {
   const context = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context;
-  const template = Template.fromStack(new MeteringStack(new App({ context, stackTraces: false }), 'SerenityMetering')).toJSON() as {
+  // Logical ids do not depend on the bundles, so the handlers' esbuild and the console's vite build are skipped.
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] }, stackTraces: false });
+  const template = Template.fromStack(new MeteringStack(app, 'SerenityMetering')).toJSON() as {
     Resources: Record<string, { Type: string }>;
   };
 

@@ -9,6 +9,7 @@ import {
   CLOSE_QUEUE,
   CONSUMER,
   EVENT_QUEUE,
+  HTTP_ROUTES,
   STRIPE_SECRET,
   TABLES,
   type TableDefinition,
@@ -90,10 +91,16 @@ describe('MeteringStack', () => {
         AttributeDefinitions: [
           { AttributeName: def.partitionKey, AttributeType: 'S' },
           { AttributeName: def.sortKey, AttributeType: 'S' },
+          ...(def.globalIndexes ?? []).flatMap((i) => [
+            { AttributeName: i.partitionKey, AttributeType: 'S' },
+            { AttributeName: i.sortKey, AttributeType: 'S' },
+          ]),
         ],
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
       });
+      const indexes = (resource?.Properties.GlobalSecondaryIndexes ?? []) as { IndexName: string }[];
+      expect(indexes.map((i) => i.IndexName)).toEqual((def.globalIndexes ?? []).map((i) => i.name));
       expect(resource?.Properties.TimeToLiveSpecification).toEqual(
         def.ttlAttribute ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined,
       );
@@ -144,8 +151,10 @@ describe('MeteringStack', () => {
   });
 
   it('runs every function on nodejs22.x arm64 with an ESM bundle', () => {
-    // Act
-    const functions = byType('AWS::Lambda::Function');
+    // Act: ours, not the console upload's provider function, which aws-cdk-lib brings and runs.
+    const functions = Object.entries(resources)
+      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && !id.startsWith('CustomCDKBucketDeployment'))
+      .map(([, r]) => r);
 
     // Assess
     expect(functions).toHaveLength(5);
@@ -162,23 +171,16 @@ describe('MeteringStack', () => {
       return resources[integrationId]?.Properties.IntegrationUri['Fn::GetAtt'][0];
     };
 
-    // Act
-    const routeKeys = byType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+    // Act: the public API's routes (the console's API is checked in console-hosting.test.ts).
+    const routeKeys = byType('AWS::ApiGatewayV2::Route')
+      .filter((r) => JSON.stringify(r.Properties.ApiId) === JSON.stringify({ Ref: idOf(stack.http.httpApi) }))
+      .map((r) => r.Properties.RouteKey);
 
     // Assess
-    expect(routeKeys.sort()).toEqual([
-      'DELETE /v1/customers/{customer}/expected-activity/{id}',
-      'GET /v1/customers/{customer}/expected-activity',
-      'GET /v1/flags',
-      'GET /v1/flags/{id}',
-      'GET /v1/health',
-      'GET /v1/statements/{customer}',
-      'GET /v1/usage',
-      'POST /v1/customers',
-      'POST /v1/customers/{customer}/expected-activity',
-      'POST /v1/events',
-      'POST /v1/flags/{id}/review',
-    ]);
+    // Every route of HTTP_ROUTES, and no other, on the public API, each served by the function it names.
+    expect(routeKeys.sort()).toEqual(Object.keys(HTTP_ROUTES).sort());
+    for (const [key, fn] of Object.entries(HTTP_ROUTES))
+      expect(targetOf(key), key).toBe(idOf(fn === 'ingest' ? stack.http.ingest : stack.http.api));
     expect(targetOf('POST /v1/customers/{customer}/expected-activity')).toBe(idOf(stack.http.api));
     expect(targetOf('POST /v1/flags/{id}/review')).toBe(idOf(stack.http.api));
     expect(targetOf('POST /v1/customers')).toBe(idOf(stack.http.api));
@@ -203,7 +205,7 @@ describe('MeteringStack', () => {
     expect(variables).toMatchObject(expected);
   });
 
-  it('lets the read API write only flags (reviews, expected activity), audit records, the finance mark of a confirmation (registry) and the late marks of a dismissal (rollups)', () => {
+  it('lets the read API write only flags (reviews, expected activity), audit records, the registry (customers, keys), the late marks of a dismissal (rollups) and the quarantine (a replay)', () => {
     // Act
     const policy = byType('AWS::IAM::Policy').find((p) =>
       p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.api.role!)),
@@ -219,9 +221,11 @@ describe('MeteringStack', () => {
 
     // Assess
     expect(statements.flatMap((st) => [st.Action].flat())).toContain('dynamodb:Query');
-    expect(statements.flatMap((st) => [st.Action].flat())).not.toContain('sqs:SendMessage');
+    // A replay and a DLQ redrive send, to the event queue only.
+    const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage')).flatMap((st) => [st.Resource].flat());
+    expect(sends).toEqual([{ 'Fn::GetAtt': [idOf(stack.pipeline.queue), 'Arn'] }]);
     const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
-    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags'), arnOf('registry'), arnOf('rollups')].sort());
+    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags'), arnOf('quarantine'), arnOf('registry'), arnOf('rollups')].sort());
   });
 
   it('passes the AWS Solutions checks, with every exception acknowledged in code', () => {

@@ -1,7 +1,13 @@
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { ValidationError } from '../../../contract/errors.js';
 import { MAX_MESSAGE_BYTES } from '../../../contract/queue-message.js';
-import type { EventQueue } from '../../core/shared/ports.js';
+import type { DeadLetters, EventQueue } from '../../core/shared/ports.js';
 
 const MAX_ENTRIES = 10;
 
@@ -13,7 +19,7 @@ function retryableSqsError(err: unknown): boolean {
 const MAX_ROUNDS = 5;
 
 /** SQS implementation of the EventQueue port: SendMessageBatch, at most 10 entries and 256 KiB per call. */
-export class SqsEventQueue implements EventQueue {
+export class SqsEventQueue implements EventQueue, DeadLetters {
   /** SendMessageBatch calls made, for benchmarks and tests. */
   calls = 0;
 
@@ -98,5 +104,37 @@ export class SqsEventQueue implements EventQueue {
       inFlight: Number(q.ApproximateNumberOfMessagesNotVisible ?? 0),
       dlq: Number(d.ApproximateNumberOfMessages ?? 0),
     };
+  }
+
+  /**
+   * Moves dead-lettered messages back, ten at a time: each is sent to the event queue first and deleted from
+   * the DLQ only once SQS accepted it, so a failure half-way duplicates (the consumer dedupes) and never loses.
+   * Ends when a receive finds the DLQ empty; messages that could not be moved stay there and are an error.
+   */
+  async redrive(): Promise<{ moved: number }> {
+    if (!this.dlqUrl) throw new Error('no dead-letter queue configured');
+    let moved = 0;
+    for (;;) {
+      const r = await this.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.dlqUrl, MaxNumberOfMessages: MAX_ENTRIES, VisibilityTimeout: 60 }),
+      );
+      const msgs = r.Messages ?? [];
+      if (msgs.length === 0) return { moved };
+      const sent = await this.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: msgs.map((m, i) => ({ Id: String(i), MessageBody: m.Body! })) }),
+      );
+      const ok = new Set((sent.Successful ?? []).map((x) => Number(x.Id)));
+      const done = msgs.filter((_, i) => ok.has(i));
+      if (done.length > 0)
+        await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.dlqUrl,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+      moved += done.length;
+      if (done.length < msgs.length)
+        throw new Error(`moved ${moved}; ${msgs.length - done.length} messages could not be moved and stay in the DLQ`);
+    }
   }
 }

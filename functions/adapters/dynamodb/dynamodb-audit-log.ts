@@ -2,12 +2,13 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DAY_MS } from '../../../contract/clock.js';
 import { type Backoff, DEFAULT_BACKOFF, withBackoff } from '../../core/shared/concurrency.js';
-import type { AuditEntry, AuditLog } from '../../core/shared/ports.js';
+import type { AuditEntry, AuditLog, AuditQuery, AuditSearch, Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { isRetryableDynamoError } from './dynamodb-batch.js';
+import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
 
 /** DynamoDB implementation of the AuditLog port: one item per operation, partitioned by UTC day. */
-export class DynamoDbAuditLog implements AuditLog {
+export class DynamoDbAuditLog implements AuditLog, AuditSearch {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
@@ -51,5 +52,43 @@ export class DynamoDbAuditLog implements AuditLog {
       }),
     );
     return (r.Items ?? []).map(({ pk: _pk, sk: _sk, expiresAt: _e, ...rest }) => rest as AuditEntry);
+  }
+
+  /**
+   * One Query of the day's partition, newest first. The actor, action and customer are FilterExpressions: the
+   * trail has no index on them, and a day's partition is the bound. `Limit` caps the entries read (not
+   * matched) per page, so each page costs at most `page.limit` entries' reads; a page may hold fewer matches,
+   * even none, and still carry a cursor.
+   */
+  async search(q: AuditQuery, page: PageRequest): Promise<Page<AuditEntry>> {
+    const pk = `A#${q.day}`;
+    const filters: string[] = [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':pk': pk };
+    for (const [name, value] of [
+      ['actor', q.actor],
+      ['action', q.action],
+      ['customerId', q.customerId],
+    ] as const) {
+      if (value === undefined) continue;
+      filters.push(`#${name} = :${name}`);
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+    }
+    const r = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ExclusiveStartKey: page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (p) => p === pk),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, expiresAt: _e, ...rest }) => rest as AuditEntry);
+    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
   }
 }

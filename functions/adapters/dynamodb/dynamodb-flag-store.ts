@@ -3,6 +3,8 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, Scan
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ValidationError } from '../../../contract/errors.js';
 import type { ExpectedActivity } from '../../core/fraud/expected-activity.js';
+import { urgencyKey } from '../../core/fraud/flag-queue.js';
+import { DEFAULT_HOLD_POLICY, type HoldPolicy } from '../../core/fraud/holds.js';
 import { flagRevision } from '../../core/fraud/merge-flags.js';
 import { FlagConflictError } from '../../core/fraud/review-flag.js';
 import type { Flag } from '../../core/fraud/types.js';
@@ -11,14 +13,18 @@ import type { CapacityMeter } from './capacity-meter.js';
 
 /**
  * DynamoDB implementation of the FlagStore port. Each flag is kept twice, by id (for review) and under
- * its customer (for the nightly merge); flags are few, so the second write is cheap. A customer's
- * expected activity lives under `EXP#<customer>`, one item each, overwritten only by its withdrawal.
+ * its customer (for the nightly merge); flags are few, so the second write is cheap. An open flag's copy
+ * by id also carries `queue`, `urgency` (`urgencyKey`, under the hold policy given here) and `row` (the
+ * flag without its series, notes and history): the sparse index `OpenByUrgency` over them is the queue,
+ * read a page at a time in urgency order; the review's write drops them, so the flag leaves the index.
+ * A customer's expected activity lives under `EXP#<customer>`, one item each, overwritten only by its withdrawal.
  */
 export class DynamoDbFlagStore implements FlagStore {
   constructor(
     private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
     private readonly table: string,
     private readonly meter?: CapacityMeter,
+    private readonly policy: HoldPolicy = DEFAULT_HOLD_POLICY,
   ) {}
 
   async get(id: string): Promise<Flag | undefined> {
@@ -57,6 +63,51 @@ export class DynamoDbFlagStore implements FlagStore {
     this.meter?.add('read', r.ConsumedCapacity);
     const items = (r.Items ?? []).map((i) => JSON.parse(i.flag as string) as Flag).filter((x) => matches(x, f));
     return { items: items.sort(newestFirst), ...(r.LastEvaluatedKey ? { cursor: encodeCursor(r.LastEvaluatedKey) } : {}) };
+  }
+
+  /**
+   * One page of the open flags in urgency order, from the index. Filters apply after the read, so up to
+   * `QUEUE_READS` requests of `limit` items each fill the page: at most that many items are read, however
+   * many flags there are. A page cut short of what was read ends its cursor at the last row kept.
+   */
+  async queue(f: Omit<FlagFilter, 'status'> = {}, page: PageRequest = { limit: DEFAULT_PAGE }): Promise<Page<Flag>> {
+    let start: Record<string, unknown> | undefined = page.cursor === undefined ? undefined : decodeQueueCursor(page.cursor);
+    const filters = (['customerId', 'severity', 'rule', 'meter'] as const).filter((k) => f[k] !== undefined);
+    const filter =
+      filters.length > 0
+        ? {
+            FilterExpression: filters.map((k) => `#${k} = :${k}`).join(' AND '),
+            ExpressionAttributeNames: Object.fromEntries(filters.map((k) => [`#${k}`, k])),
+          }
+        : {};
+    const kept: Record<string, unknown>[] = [];
+    let cursor: Record<string, unknown> | undefined;
+    for (let reads = 0; reads < QUEUE_READS; reads++) {
+      const r = await this.clients.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: QUEUE_INDEX,
+          KeyConditionExpression: '#queue = :open',
+          ExpressionAttributeValues: { ':open': OPEN, ...Object.fromEntries(filters.map((k) => [`:${k}`, f[k]])) },
+          ...filter,
+          ExpressionAttributeNames: { '#queue': 'queue', ...filter.ExpressionAttributeNames },
+          Limit: page.limit,
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      const items = r.Items ?? [];
+      const room = page.limit - kept.length;
+      kept.push(...items.slice(0, room));
+      cursor = items.length > room ? kept.at(-1) : r.LastEvaluatedKey;
+      if (kept.length >= page.limit || !r.LastEvaluatedKey) break;
+      start = r.LastEvaluatedKey;
+    }
+    return {
+      items: kept.map((i) => JSON.parse(i.row as string) as Flag),
+      ...(cursor ? { cursor: encodeQueueCursor(cursor) } : {}),
+    };
   }
 
   async expectedActivity(customerId: string): Promise<ExpectedActivity[]> {
@@ -122,11 +173,19 @@ export class DynamoDbFlagStore implements FlagStore {
               ConditionExpression: 'attribute_not_exists(revision) OR revision = :basedOn',
               ExpressionAttributeValues: marshall({ ':basedOn': basedOn }),
             };
+      const urgency = urgencyKey(flag, this.policy);
+      const queued = urgency === undefined ? {} : { queue: OPEN, urgency, meter: flag.meter, row: JSON.stringify(queueCopy(flag)) };
       try {
         const r = await this.clients.dynamo.send(
           new TransactWriteItemsCommand({
             TransactItems: [
-              { Put: { TableName: this.table, Item: marshall({ pk: `FLAG#${flag.id}`, sk: 'FLAG', ...common }), ...condition } },
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: marshall({ pk: `FLAG#${flag.id}`, sk: 'FLAG', ...common, ...queued }, { removeUndefinedValues: true }),
+                  ...condition,
+                },
+              },
               { Put: { TableName: this.table, Item: marshall({ pk: `CF#${flag.customerId}`, sk: flag.id, ...common }) } },
             ],
             ReturnConsumedCapacity: 'TOTAL',
@@ -149,11 +208,45 @@ const matches = (x: Flag, f: FlagFilter) =>
   (!f.status || x.status === f.status) &&
   (!f.severity || x.severity === f.severity) &&
   (!f.rule || x.rule === f.rule) &&
-  (!f.customerId || x.customerId === f.customerId);
+  (!f.customerId || x.customerId === f.customerId) &&
+  (!f.meter || x.meter === f.meter);
 const newestFirst = (a: Flag, b: Flag) => (a.window.from < b.window.from ? 1 : a.window.from > b.window.from ? -1 : 0);
 
 /** The page size when a caller names none (the HTTP routes always do). */
 const DEFAULT_PAGE = 100;
+
+/** The urgency index (see `TABLES.flags.globalIndexes`), its one partition, and the most requests one queue page makes. */
+const QUEUE_INDEX = 'OpenByUrgency';
+const OPEN = 'OPEN';
+const QUEUE_READS = 4;
+
+/** What the queue lists of a flag: everything but the evidence series and signals, the notes and the history (a row stays small). */
+const queueCopy = (flag: Flag): Flag => ({
+  ...flag,
+  evidence: { summary: flag.evidence.summary, observed: flag.evidence.observed, expected: flag.evidence.expected, signals: {}, series: [] },
+  notes: [],
+  history: [],
+});
+
+const encodeQueueCursor = (key: Record<string, unknown>) =>
+  Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk, urgency: key.urgency })).toString('base64url');
+
+/** The index key a queue cursor names, or a `ValidationError` on `cursor`. */
+function decodeQueueCursor(cursor: string): Record<string, string> {
+  const invalid = () => new ValidationError([{ field: 'cursor', message: 'is not a cursor this listing handed out' }]);
+  let key: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid();
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const { pk, sk, urgency, ...rest } = (typeof key === 'object' && key !== null ? key : {}) as Record<string, unknown>;
+  if (typeof pk !== 'string' || !pk.startsWith('FLAG#') || sk !== 'FLAG' || typeof urgency !== 'string' || !/^[HN]#/.test(urgency))
+    throw invalid();
+  if (Object.keys(rest).length > 0 || pk.length > 1024 || urgency.length > 1024) throw invalid();
+  return { pk, sk, queue: OPEN, urgency };
+}
 
 const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk })).toString('base64url');
 

@@ -8,8 +8,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { QuarantineFilter, QuarantineItem, QuarantineStore } from '../../core/shared/ports.js';
+import type { Page, PageRequest, QuarantineFilter, QuarantineItem, QuarantinePages, QuarantineStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
 
 const pkOf = (customerId: string) => `Q#${customerId}`;
 const skOf = (i: Pick<QuarantineItem, 'reason' | 'key'>) => `${i.reason}#${i.key}`;
@@ -45,7 +46,7 @@ export function storable(value: unknown): unknown {
 const wellFormed = (text: string) => text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
 /** DynamoDB implementation of the QuarantineStore port. */
-export class DynamoDbQuarantine implements QuarantineStore {
+export class DynamoDbQuarantine implements QuarantineStore, QuarantinePages {
   constructor(
     private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
     private readonly table: string,
@@ -142,6 +143,41 @@ export class DynamoDbQuarantine implements QuarantineStore {
       start = r.LastEvaluatedKey;
     } while (start && out.length < limit);
     return out.slice(0, limit).sort((a, b) => (a.quarantinedAt < b.quarantinedAt ? -1 : 1));
+  }
+
+  /**
+   * One page of items: a Query of the customer's partition when one is named (the reason as a key prefix),
+   * else a Scan with the reason as a filter. Either reads at most `page.limit` items per page, so a filtered
+   * page may hold fewer (even none) and still have a cursor; the depth counter is filtered out.
+   */
+  async page(filter: Omit<QuarantineFilter, 'limit'>, page: PageRequest): Promise<Page<QuarantineItem>> {
+    const ours = filter.customerId
+      ? (pk: string) => pk === pkOf(filter.customerId!)
+      : (pk: string) => pk.startsWith('Q#') || pk === 'QCOUNT';
+    const common = {
+      TableName: this.table,
+      Limit: page.limit,
+      ExclusiveStartKey: page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, ours),
+      ReturnConsumedCapacity: 'TOTAL' as const,
+    };
+    const r = filter.customerId
+      ? await this.clients.doc.send(
+          new QueryCommand({
+            ...common,
+            KeyConditionExpression: filter.reason ? 'pk = :pk AND begins_with(sk, :r)' : 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pkOf(filter.customerId), ...(filter.reason ? { ':r': `${filter.reason}#` } : {}) },
+          }),
+        )
+      : await this.clients.doc.send(
+          new ScanCommand({
+            ...common,
+            FilterExpression: filter.reason ? 'pk <> :counter AND reason = :r' : 'pk <> :counter',
+            ExpressionAttributeValues: { ':counter': QUARANTINE_COUNTER_KEY.pk, ...(filter.reason ? { ':r': filter.reason } : {}) },
+          }),
+        );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as QuarantineItem);
+    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
   }
 
   /** Removes an item, and moves the counter with it; removing one that is not there changes nothing. */

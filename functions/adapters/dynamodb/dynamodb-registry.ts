@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -6,11 +7,13 @@ import {
   GetCommand,
   PutCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Backoff, DEFAULT_BACKOFF } from '../../core/shared/concurrency.js';
-import type { ApiKey, Customer, Registry } from '../../core/shared/ports.js';
+import type { ApiKey, Customer, Page, PageRequest, Registry } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { untilProcessed } from './dynamodb-batch.js';
+import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
 
 const customerPk = (id: string) => `CUS#${id}`;
 const keyPk = (hash: string) => `KEY#${hash}`;
@@ -94,6 +97,70 @@ export class DynamoDbRegistry implements Registry {
 
   async putKey(key: ApiKey): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: keyPk(key.hash), sk: 'KEY', kind: 'key', ...key } }));
+  }
+
+  /**
+   * One page of keys. Keys and customers share the table without an index, so this is a Scan filtered to
+   * `kind = key`: each page reads at most `page.limit` items (a page may hold fewer keys and still have a cursor).
+   */
+  async listKeys(page: PageRequest): Promise<Page<ApiKey>> {
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (pk) => /^(KEY|CUS)#/.test(pk));
+    const r = await this.doc.send(
+      new ScanCommand({
+        TableName: this.table,
+        FilterExpression: 'kind = :k',
+        ExpressionAttributeValues: { ':k': 'key' },
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, kind: _kind, ...key }) => key as ApiKey);
+    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
+  }
+
+  /** Stamps `revokedAt` on a stored key (the first revocation's time stays); undefined when no such key. */
+  async revokeKey(hash: string, at: string): Promise<ApiKey | undefined> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: keyPk(hash), sk: 'KEY' },
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at },
+          ReturnValues: 'ALL_NEW',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('write', r.ConsumedCapacity);
+      const { pk: _pk, sk: _sk, kind: _kind, ...key } = r.Attributes ?? {};
+      return key as ApiKey;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
+  /** Conditional, so concurrent requests of one key write `lastUsedAt` once per staleness window, not once each. */
+  async touchKey(hash: string, at: string, staleBefore: string): Promise<void> {
+    try {
+      const r = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: keyPk(hash), sk: 'KEY' },
+          UpdateExpression: 'SET lastUsedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :stale)',
+          ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('write', r.ConsumedCapacity);
+    } catch (err) {
+      // Another request touched it within the window (or the key is gone): nothing to write.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 }
 

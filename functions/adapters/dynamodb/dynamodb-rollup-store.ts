@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { FileOp } from '../../core/count/usage-fragment.js';
-import type { CloseRun, RollupStore, StoredDay } from '../../core/shared/ports.js';
+import type { CloseRun, CloseRunListing, RollupStore, StoredDay, StoredRun } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { batchWriteAll } from './dynamodb-batch.js';
 
@@ -11,7 +11,7 @@ const LATE_PK = 'LATE';
 const WATERMARK_KEY = { pk: 'RUN#WATERMARK', sk: 'closed' };
 
 /** DynamoDB implementation of the RollupStore port: the nightly close's state, one table. */
-export class DynamoDbRollupStore implements RollupStore {
+export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
   constructor(
     private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
     private readonly table: string,
@@ -121,6 +121,12 @@ export class DynamoDbRollupStore implements RollupStore {
     if (!r.Item) return undefined;
     const { pk: _pk, sk: _sk, ...run } = r.Item;
     return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
+  }
+
+  /** One Query of the day's run partition: a day holds one run a night, and a few more when it was re-closed. */
+  async runsOf(day: string): Promise<StoredRun[]> {
+    const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `RUN#${day}` } });
+    return items.map(({ pk: _pk, sk: _sk, ...run }) => run as unknown as StoredRun);
   }
 
   async closedThrough(): Promise<string | undefined> {

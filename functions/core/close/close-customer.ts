@@ -25,7 +25,8 @@ export interface CloseDeps extends RecordReportsDeps {
   holds?: (customerId: string) => Promise<Hold[]>;
   /** Fraud detection: the rules score the closed day and its late days on the customer's history before anything is planned. */
   fraud?: {
-    flags: FlagStore;
+    // The close never reads the queue.
+    flags: Omit<FlagStore, 'queue'>;
     policy?: HoldPolicy;
     peers?: PeerStats;
     /** Told of the flags a night opened as soon as they are stored, so they are announced even if the rest of the close then fails (a retry finds them stored and opens nothing). */
@@ -77,7 +78,11 @@ export async function closeCustomer(
         customer,
         daysToScore(day, lateDays, customer.startedAt),
         anchor,
-        { activity: rollupActivity(deps.rollups), ...deps.fraud },
+        {
+          activity: rollupActivity(deps.rollups),
+          ...deps.fraud,
+          queueFigures: deps.invoiceGraceMs !== undefined ? { invoiceGraceMs: deps.invoiceGraceMs } : {},
+        },
         now,
       )
     : { created: [], updated: [], expected: [], all: [] };

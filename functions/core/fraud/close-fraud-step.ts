@@ -6,6 +6,7 @@ import type { Customer, FlagStore, StoredDay } from '../shared/ports.js';
 import { MAX_HISTORY_DAYS } from './constants.js';
 import { detectFraud } from './detect-fraud.js';
 import { type ExpectedDetection, setAsideExpected } from './expected-activity.js';
+import { annotateForQueue, heldDays, heldQuantityOf } from './flag-queue.js';
 import { flagRevision, type MergeResult, mergeFlags } from './merge-flags.js';
 import { FlagConflictError } from './review-flag.js';
 import type { CustomerActivityDay, Detection, Flag, PeerStats } from './types.js';
@@ -23,6 +24,12 @@ export interface FraudStepDeps {
   flags: Pick<FlagStore, 'forCustomer' | 'save' | 'expectedActivity'>;
   /** The night's peer statistics, for the new-account rule. */
   peers?: PeerStats;
+  /**
+   * With it, every flag the step stores carries the queue's figures (`annotateForQueue`): its held quantity
+   * (`heldQuantityOf`, from the activity the rules already read: no extra read) and its escalation deadline.
+   * Open flags the merge left alone but whose days were scored again (late usage) get theirs refreshed too.
+   */
+  queueFigures?: { invoiceGraceMs?: number };
 }
 
 /** What the fraud step found and stored. */
@@ -70,11 +77,12 @@ export async function closeFraudStep(
   deps: FraudStepDeps,
   now: number,
 ): Promise<FraudStepResult> {
-  const detections = await detectScoredDays(customer, scored, anchor, deps);
+  const { detections, activity } = await detectScoredDays(customer, scored, anchor, deps);
   // Expected activity is read only when something was found.
   const { flagged, expected } =
     detections.length > 0 ? setAsideExpected(detections, await deps.flags.expectedActivity(customer.id)) : { flagged: [], expected: [] };
-  const { existing, merged } = await mergeAndStore(customer.id, flagged, deps.flags, now);
+  const figures = deps.queueFigures && { ...deps.queueFigures, anchor, scored, activity };
+  const { existing, merged } = await mergeAndStore(customer.id, flagged, deps.flags, now, figures);
   const byId = new Map(existing.map((f) => [f.id, f]));
   for (const f of [...merged.created, ...merged.updated]) byId.set(f.id, f);
   return { detections, created: merged.created, updated: merged.updated, expected, all: [...byId.values()] };
@@ -86,15 +94,15 @@ async function detectScoredDays(
   scored: readonly string[],
   anchor: number,
   deps: FraudStepDeps,
-): Promise<Detection[]> {
-  if (scored.length === 0) return [];
+): Promise<{ detections: Detection[]; activity: ReadonlyMap<string, CustomerActivityDay> }> {
+  if (scored.length === 0) return { detections: [], activity: new Map() };
   const first = utcDayStart(scored[0]!)!;
   // Without a start given at registration, the history is read back as far as the rules look, and the account
   // began with its earliest usage there when that is before its registration (a customer migrated with history).
   const reachBack = customer.startedAt === undefined ? first - (MAX_HISTORY_DAYS - 1) * DAY_MS : undefined;
   const activity = await deps.activity(customer.id, utcDay(reachBack ?? historyStart(first, accountStart(customer))), scored.at(-1)!);
   const created = accountStart(customer, reachBack === undefined ? undefined : earliestUsage(activity));
-  return scored.flatMap((day) => {
+  const detections = scored.flatMap((day) => {
     const end = utcDayStart(day)!;
     const history: CustomerActivityDay[] = [];
     for (let t = historyStart(end, created); t <= end; t += DAY_MS) {
@@ -110,6 +118,7 @@ async function detectScoredDays(
       ...(deps.peers ? { peers: deps.peers } : {}),
     });
   });
+  return { detections, activity };
 }
 
 /**
@@ -134,18 +143,47 @@ function earliestUsage(activity: ReadonlyMap<string, CustomerActivityDay>): numb
  * these flags while the close merges: the store refuses a write over a flag that moved on since it was
  * read, and the merge is redone on the flags as they are then.
  */
-async function mergeAndStore(customerId: string, flagged: readonly Detection[], flags: FraudStepDeps['flags'], now: number) {
+async function mergeAndStore(
+  customerId: string,
+  flagged: readonly Detection[],
+  flags: FraudStepDeps['flags'],
+  now: number,
+  figures?: NonNullable<FraudStepDeps['queueFigures']> & {
+    anchor: number;
+    scored: readonly string[];
+    activity: ReadonlyMap<string, CustomerActivityDay>;
+  },
+) {
   for (let attempt = 1; ; attempt++) {
     const existing = await flags.forCustomer(customerId);
-    const merged: MergeResult = mergeFlags(existing, flagged, new Date(now).toISOString());
+    let merged: MergeResult = mergeFlags(existing, flagged, new Date(now).toISOString());
+    let refreshed: Flag[] = [];
+    if (figures) {
+      // A flag whose days the activity read does not reach keeps the quantity it was stored with.
+      const annotate = (f: Flag) =>
+        annotateForQueue(f, heldQuantityOf(f, figures.activity) ?? f.heldQuantity ?? 0, figures.anchor, figures.invoiceGraceMs);
+      const changed = new Set([...merged.created, ...merged.updated].map((f) => f.id));
+      const rescored = existing.filter((f) => f.status === 'open' && !changed.has(f.id) && touchesAny(f, figures.scored));
+      merged = { ...merged, created: merged.created.map(annotate), updated: merged.updated.map(annotate) };
+      refreshed = rescored
+        .map(annotate)
+        .filter((f, i) => f.heldQuantity !== rescored[i]!.heldQuantity || f.escalateBy !== rescored[i]!.escalateBy);
+    }
     const stored = new Map(existing.map((f) => [f.id, flagRevision(f)]));
     try {
-      await flags.save([...merged.created, ...merged.updated].map((flag) => ({ flag, basedOn: stored.get(flag.id) })));
-      return { existing, merged };
+      await flags.save([...merged.created, ...merged.updated, ...refreshed].map((flag) => ({ flag, basedOn: stored.get(flag.id) })));
+      const byId = new Map(refreshed.map((f) => [f.id, f]));
+      return { existing: existing.map((f) => byId.get(f.id) ?? f), merged };
     } catch (err) {
       if (!(err instanceof FlagConflictError) || attempt >= MERGE_ATTEMPTS) throw err;
     }
   }
+}
+
+/** Whether a flag's window touches any of `days` (UTC days). */
+function touchesAny(f: Flag, days: readonly string[]): boolean {
+  const { from, to } = heldDays(f.window);
+  return days.some((d) => d >= from && d < to);
 }
 
 /** A stored day as the fraud rules read it; a day with no usage stored is all zeros. */

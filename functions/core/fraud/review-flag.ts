@@ -49,8 +49,10 @@ export function reviewFlag(flag: Flag, review: FlagReview): Flag {
   if (flag.status !== 'open') throw new FlagAlreadyReviewedError(flag);
   const at = new Date(Date.parse(review.at)).toISOString();
   const note = review.note.trim();
+  // A review ends the claim: nobody is working on a decided flag.
+  const { claim: _claim, ...unclaimed } = flag;
   return {
-    ...flag,
+    ...unclaimed,
     status: review.decision === 'confirm' ? 'confirmed' : 'dismissed',
     notes: [...flag.notes, { at, by: review.reviewer, text: note }],
     history: [...flag.history, { at, by: review.reviewer, action: review.decision === 'confirm' ? 'confirmed' : 'dismissed', note }],

@@ -201,7 +201,8 @@ export interface FlagNote {
 export interface FlagHistoryEntry {
   at: string;
   by: string;
-  action: 'opened' | 'extended' | 'escalated' | 'confirmed' | 'dismissed';
+  /** `claimed`/`released`: an analyst took or gave up the flag (they move its revision, so a close cannot write over a claim). */
+  action: 'opened' | 'extended' | 'escalated' | 'confirmed' | 'dismissed' | 'claimed' | 'released';
   note?: string;
   window?: TimeWindow;
   severity?: FlagSeverity;
@@ -215,4 +216,19 @@ export interface Flag extends Detection {
   status: FlagStatus;
   notes: FlagNote[];
   history: FlagHistoryEntry[];
+  /** The analyst working on it (see `flag-claims.ts`); a review clears it. */
+  claim?: FlagClaim;
+  /**
+   * The flag's own meter's usage over the UTC days its window touches, as it would be reported (the sum of
+   * the stored days' `values`): computed by the nightly close whenever it stores the flag (see `annotateForQueue`).
+   */
+  heldQuantity?: number;
+  /** When a hold of this flag must be decided (see `escalationDeadline`), ISO-8601 UTC; set by the close with the customer's anchor. */
+  escalateBy?: string;
+}
+
+/** Who took a flag in hand, and when. */
+export interface FlagClaim {
+  by: string;
+  at: string;
 }

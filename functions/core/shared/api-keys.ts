@@ -29,11 +29,18 @@ export async function authenticate(
   if (!token) throw new AuthError('missing bearer token in the Authorization header');
   const key = await lookup(hashKey(token));
   if (!key) throw new AuthError('unknown API key');
+  if (key.revokedAt !== undefined) throw new AuthError('this API key was revoked');
   if (!allowed.includes(key.role)) throw new AuthError(`a ${key.role} key cannot do this; needs ${allowed.join(' or ')}`, 403);
   return key;
 }
 
-/** Wraps a key lookup with a small in-memory cache: keys change rarely and are read on every request. */
+/**
+ * Wraps a key lookup with a small in-memory cache: keys change rarely and are read on every request.
+ * Only ingest keys are served from it (for `ttlMs`): a machine key sends thousands of requests a minute, and
+ * the ingest function may accept a revoked ingest key for up to a minute (docs/limits.md). Every other
+ * role's key (a person at the console, an operator) is read afresh on each request, so revoking one
+ * refuses it at once; those requests are few, one GetItem each.
+ */
 export function cachedLookup(
   lookup: (hash: string) => Promise<ApiKey | undefined>,
   now: () => number,
@@ -48,10 +55,28 @@ export function cachedLookup(
     // Unknown keys are cached briefly only, so a newly created key works at once; and the cache is
     // bounded (oldest entry out first), so callers sending random keys cannot grow it without end.
     cache.delete(hash);
+    if (key && key.role !== 'ingest') return key;
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
     cache.set(hash, { key, until: now() + (key ? ttlMs : 1_000) });
     return key;
   };
+}
+
+/** How stale a key's `lastUsedAt` may get before a request writes it again: at most one write per key per hour. */
+export const KEY_USE_RESOLUTION_MS = 3_600_000;
+
+/**
+ * Records that a key authenticated a request, at most once per `KEY_USE_RESOLUTION_MS`: nothing when the key
+ * as read is fresh enough, else one conditional write (which concurrent requests cannot repeat).
+ */
+export async function markKeyUsed(
+  key: ApiKey,
+  registry: { touchKey(hash: string, at: string, staleBefore: string): Promise<void> },
+  now: number,
+): Promise<void> {
+  const staleBefore = new Date(now - KEY_USE_RESOLUTION_MS).toISOString();
+  if (key.lastUsedAt !== undefined && key.lastUsedAt >= staleBefore) return;
+  await registry.touchKey(key.hash, new Date(now).toISOString(), staleBefore);
 }
 
 /** The customers an ingest key may write usage for; a key without either may write for any. */

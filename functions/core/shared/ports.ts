@@ -63,6 +63,10 @@ export interface ApiKey {
   /** Who holds the key (an analyst's name for review keys). */
   principal: string;
   createdAt: string;
+  /** When the key was revoked: from then on it authenticates nothing. */
+  revokedAt?: string;
+  /** When the key last authenticated a console or API request, kept to the hour (`markKeyUsed`). */
+  lastUsedAt?: string;
 }
 
 export interface Registry {
@@ -72,6 +76,12 @@ export interface Registry {
   deleteCustomer(id: string): Promise<void>;
   keyByHash(hash: string): Promise<ApiKey | undefined>;
   putKey(key: ApiKey): Promise<void>;
+  /** One page of stored keys (hashes and metadata, never a key), by hash. */
+  listKeys(page: PageRequest): Promise<Page<ApiKey>>;
+  /** Stamps a key revoked at `at`; the key as now stored, or undefined when there is none. */
+  revokeKey(hash: string, at: string): Promise<ApiKey | undefined>;
+  /** Sets a key's `lastUsedAt` to `at` only if it is unset or before `staleBefore`: one conditional write. */
+  touchKey(hash: string, at: string, staleBefore: string): Promise<void>;
 }
 
 export type QuarantineReason = 'unknown_customer' | 'invalid' | 'malformed_message';
@@ -111,6 +121,11 @@ export interface QuarantineStore {
   count(): Promise<number>;
 }
 
+/** Quarantined items a page at a time, for the console (a separate port: the replay and the CLI list whole). */
+export interface QuarantinePages {
+  page(filter: Omit<QuarantineFilter, 'limit'>, page: PageRequest): Promise<Page<QuarantineItem>>;
+}
+
 /** One record of the audit trail. */
 export interface AuditEntry {
   id: string;
@@ -132,11 +147,31 @@ export interface AuditLog {
   list(day: string, limit?: number): Promise<AuditEntry[]>;
 }
 
+/** The audit trail searched a page at a time, for the console (a separate port: writers of the trail never search it). */
+export interface AuditSearch {
+  /** One day's entries, newest first, matching every filter given; each page reads at most `page.limit` entries. */
+  search(query: AuditQuery, page: PageRequest): Promise<Page<AuditEntry>>;
+}
+
+/** What an audit search matches: one UTC day, and optionally exact actor, action and customer. */
+export interface AuditQuery {
+  day: string;
+  actor?: string;
+  action?: string;
+  customerId?: string;
+}
+
 /** The usage-event queue. */
 export interface EventQueue {
   /** Sends message bodies; returns the indexes that could not be enqueued after retries. */
   send(bodies: readonly string[]): Promise<{ failed: number[] }>;
   depth(): Promise<{ queue: number; inFlight: number; dlq: number }>;
+}
+
+/** The event queue's dead-letter queue, as operators work it. */
+export interface DeadLetters {
+  /** Moves every dead-lettered message back to the event queue (safe: the consumer dedupes); how many moved. */
+  redrive(): Promise<{ moved: number }>;
 }
 
 /** A day as the nightly close stored it: the day's own values and the period's values through it. */
@@ -199,6 +234,15 @@ export interface RollupStore {
   markClosedThrough(day: string): Promise<void>;
 }
 
+/** A stored close run with its progress, as the console lists it. */
+export type StoredRun = CloseRun & { counts: Record<string, number>; chunksDone?: number };
+
+/** The close runs of a day, for the console (a separate port from RollupStore: the close itself never lists runs). */
+export interface CloseRunListing {
+  /** Every run of one closed day (one partition, a handful of items). */
+  runsOf(day: string): Promise<StoredRun[]>;
+}
+
 /** One nightly close run, and how far its chunks have got. */
 export interface CloseRun {
   runId: string;
@@ -255,6 +299,7 @@ export interface FlagFilter {
   severity?: 'low' | 'medium' | 'high';
   customerId?: string;
   rule?: string;
+  meter?: string;
 }
 
 /** One page of a listing: at most `limit` items read, and from where to go on (an opaque `cursor`). */
@@ -283,6 +328,11 @@ export interface FlagStore {
   forCustomer(customerId: string): Promise<Flag[]>;
   /** One page of flags (each page reads a bounded amount: at most `page.limit` items); newest first within a page. */
   list(filter?: FlagFilter, page?: PageRequest): Promise<Page<Flag>>;
+  /**
+   * One page of the open flags in urgency order (`urgencyKey`), without evidence series, notes or history;
+   * reads are bounded per page whatever the number of flags (an index kept in that order, see docs/tables.md).
+   */
+  queue(filter?: Omit<FlagFilter, 'status'>, page?: PageRequest): Promise<Page<Flag>>;
   /**
    * Stores each flag only if the stored one is still at the revision it was made from (`basedOn`, see
    * `flagRevision`; `undefined`: the flag must be new), so a review and a nightly close that read the
