@@ -1,7 +1,6 @@
 import { type DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { ValidationError } from '../../../contract/errors.js';
 import type { ExpectedActivity } from '../../core/fraud/expected-activity.js';
 import { urgencyKey } from '../../core/fraud/flag-queue.js';
 import { DEFAULT_HOLD_POLICY, type HoldPolicy } from '../../core/fraud/holds.js';
@@ -10,6 +9,7 @@ import { FlagConflictError } from '../../core/fraud/review-flag.js';
 import type { Flag } from '../../core/fraud/types.js';
 import type { FlagFilter, FlagStore, FlagWrite, Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
+import { cursorFields, decodeKeyCursor, encodeCursor, encodeKeyCursor, invalidCursor } from './dynamodb-cursor.js';
 
 /**
  * DynamoDB implementation of the FlagStore port. Each flag is kept twice, by id (for review) and under
@@ -62,7 +62,7 @@ export class DynamoDbFlagStore implements FlagStore {
         );
     this.meter?.add('read', r.ConsumedCapacity);
     const items = (r.Items ?? []).map((i) => JSON.parse(i.flag as string) as Flag).filter((x) => matches(x, f));
-    return { items: items.sort(newestFirst), ...(r.LastEvaluatedKey ? { cursor: encodeCursor(r.LastEvaluatedKey) } : {}) };
+    return { items: items.sort(newestFirst), ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
   }
 
   /**
@@ -228,47 +228,21 @@ const queueCopy = (flag: Flag): Flag => ({
   history: [],
 });
 
-const encodeQueueCursor = (key: Record<string, unknown>) =>
-  Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk, urgency: key.urgency })).toString('base64url');
+/** A queue cursor: the open-flag index's last evaluated key. */
+const encodeQueueCursor = (key: Record<string, unknown>) => encodeCursor(key, ['pk', 'sk', 'urgency']);
 
 /** The index key a queue cursor names, or a `ValidationError` on `cursor`. */
 function decodeQueueCursor(cursor: string): Record<string, string> {
-  const invalid = () => new ValidationError([{ field: 'cursor', message: 'is not a cursor this listing handed out' }]);
-  let key: unknown;
-  try {
-    if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid();
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  const { pk, sk, urgency, ...rest } = (typeof key === 'object' && key !== null ? key : {}) as Record<string, unknown>;
+  const { pk, sk, urgency, ...rest } = cursorFields(cursor);
   if (typeof pk !== 'string' || !pk.startsWith('FLAG#') || sk !== 'FLAG' || typeof urgency !== 'string' || !/^[HN]#/.test(urgency))
-    throw invalid();
-  if (Object.keys(rest).length > 0 || pk.length > 1024 || urgency.length > 1024) throw invalid();
+    throw invalidCursor();
+  if (Object.keys(rest).length > 0 || pk.length > 1024 || urgency.length > 1024) throw invalidCursor();
   return { pk, sk, queue: OPEN, urgency };
 }
 
-const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk })).toString('base64url');
-
 /**
- * The key a cursor names, or a `ValidationError` on `cursor`: it must be base64url JSON of `{pk, sk}` strings
- * this listing could have handed out (a key of this table's items, or of the customer's flags when one is asked for).
+ * The key a listing cursor names: a key of this table's items, or of the customer's flags when one is asked for.
+ * A Scan's last evaluated key is whatever item it read last: a flag by id, a customer's copy, an expectation.
  */
-function decodeCursor(cursor: string, customerPk: string | undefined): { pk: string; sk: string } {
-  const invalid = () => new ValidationError([{ field: 'cursor', message: 'is not a cursor this listing handed out' }]);
-  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid();
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw invalid();
-  const { pk, sk, ...rest } = key as Record<string, unknown>;
-  if (typeof pk !== 'string' || typeof sk !== 'string' || Object.keys(rest).length > 0) throw invalid();
-  if (pk.length > 1024 || sk.length > 1024) throw invalid();
-  // A Scan's last evaluated key is whatever item it read last: a flag by id, a customer's copy, an expectation.
-  const ours = customerPk ? pk === customerPk : /^(FLAG|CF|EXP)#/.test(pk);
-  if (!ours || sk.length === 0) throw invalid();
-  return { pk, sk };
-}
+const decodeCursor = (cursor: string, customerPk: string | undefined) =>
+  decodeKeyCursor(cursor, (pk) => (customerPk ? pk === customerPk : /^(FLAG|CF|EXP)#/.test(pk)));
