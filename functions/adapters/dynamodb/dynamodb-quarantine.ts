@@ -115,32 +115,9 @@ export class DynamoDbQuarantine implements QuarantineStore, QuarantinePages {
     const limit = filter.limit ?? 1000;
     let start: Record<string, unknown> | undefined;
     do {
-      const common = {
-        TableName: this.table,
-        ExclusiveStartKey: start,
-        ReturnConsumedCapacity: 'TOTAL' as const,
-      };
-      const r = filter.customerId
-        ? await this.clients.doc.send(
-            new QueryCommand({
-              ...common,
-              KeyConditionExpression: filter.reason ? 'pk = :pk AND begins_with(sk, :r)' : 'pk = :pk',
-              ExpressionAttributeValues: { ':pk': pkOf(filter.customerId), ...(filter.reason ? { ':r': `${filter.reason}#` } : {}) },
-            }),
-          )
-        : await this.clients.doc.send(
-            new ScanCommand({
-              ...common,
-              ...(filter.reason ? { FilterExpression: 'reason = :r', ExpressionAttributeValues: { ':r': filter.reason } } : {}),
-            }),
-          );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const item of r.Items ?? []) {
-        if (item.pk === QUARANTINE_COUNTER_KEY.pk) continue;
-        const { pk: _pk, sk: _sk, ...rest } = item;
-        out.push(rest as QuarantineItem);
-      }
-      start = r.LastEvaluatedKey;
+      const r = await this.readOnce(filter, start);
+      out.push(...r.items);
+      start = r.next;
     } while (start && out.length < limit);
     return out.slice(0, limit).sort((a, b) => (a.quarantinedAt < b.quarantinedAt ? -1 : 1));
   }
@@ -154,10 +131,21 @@ export class DynamoDbQuarantine implements QuarantineStore, QuarantinePages {
     const ours = filter.customerId
       ? (pk: string) => pk === pkOf(filter.customerId!)
       : (pk: string) => pk.startsWith('Q#') || pk === 'QCOUNT';
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, ours);
+    const { items, next } = await this.readOnce(filter, start, page.limit);
+    return { items, ...(next ? { cursor: encodeKeyCursor(next) } : {}) };
+  }
+
+  /** One Query (a customer named) or Scan request of the listing from `start`, the depth counter left out. */
+  private async readOnce(
+    filter: Omit<QuarantineFilter, 'limit'>,
+    start: Record<string, unknown> | undefined,
+    limit?: number,
+  ): Promise<{ items: QuarantineItem[]; next?: Record<string, unknown> }> {
     const common = {
       TableName: this.table,
-      Limit: page.limit,
-      ExclusiveStartKey: page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, ours),
+      ...(limit !== undefined ? { Limit: limit } : {}),
+      ExclusiveStartKey: start,
       ReturnConsumedCapacity: 'TOTAL' as const,
     };
     const r = filter.customerId
@@ -177,7 +165,7 @@ export class DynamoDbQuarantine implements QuarantineStore, QuarantinePages {
         );
     this.meter?.add('read', r.ConsumedCapacity);
     const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as QuarantineItem);
-    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
+    return { items, ...(r.LastEvaluatedKey ? { next: r.LastEvaluatedKey } : {}) };
   }
 
   /** Removes an item, and moves the counter with it; removing one that is not there changes nothing. */
