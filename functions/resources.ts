@@ -222,6 +222,7 @@ export const HTTP_ROUTES = {
   'POST /v1/customers/{customer}/expected-activity': 'api',
   'DELETE /v1/customers/{customer}/expected-activity/{id}': 'api',
   // console: caller
+  'GET /v1/me': 'api',
   // console: flags (queue, claim, bulk review)
   'POST /v1/flags/{id}/claim': 'api',
   'DELETE /v1/flags/{id}/claim': 'api',

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { makeRouter, type Route } from '../http/router.js';
+import { getMe } from '../http/routes/caller.js';
 import { postCustomer } from '../http/routes/customers.js';
 import { deleteExpectedActivity, listExpectedActivity, postExpectedActivity } from '../http/routes/expected-activity.js';
 import { deleteClaim, getFlag, listFlags, postBulkReview, postClaim, postReview } from '../http/routes/flags.js';
@@ -25,6 +26,7 @@ const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'POST /v1/customers/{customer}/expected-activity': postExpectedActivity,
   'DELETE /v1/customers/{customer}/expected-activity/{id}': deleteExpectedActivity,
   // console: caller
+  'GET /v1/me': getMe,
   // console: flags (queue, claim, bulk review)
   'POST /v1/flags/{id}/claim': postClaim,
   'DELETE /v1/flags/{id}/claim': deleteClaim,

@@ -82,6 +82,30 @@ describe('roles', () => {
   });
 });
 
+describe('the caller', () => {
+  it('names the principal and role of a console key, and refuses ingest keys and missing keys', async () => {
+    // Prepare
+    const fin = await issue('finance', 'fin-me@example.com');
+    const ana = await issue('analyst', 'ana-me@example.com');
+
+    // Act
+    const [asFinance, asAnalyst, asAdmin, asIngest, anonymous] = await Promise.all([
+      call('GET', '/v1/me', fin.key),
+      call('GET', '/v1/me', ana.key),
+      admin('GET', '/v1/me'),
+      call('GET', '/v1/me', stack.ingestKey),
+      call('GET', '/v1/me', undefined),
+    ]);
+
+    // Assert
+    expect(asFinance).toEqual({ status: 200, body: { principal: 'fin-me@example.com', role: 'finance' } });
+    expect(asAnalyst).toEqual({ status: 200, body: { principal: 'ana-me@example.com', role: 'analyst' } });
+    expect(asAdmin.body.role).toBe('admin');
+    expect(asIngest.status).toBe(403);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
 describe('API keys', () => {
   it('issues a key shown once, lists keys without key material, and a revoked key is refused on the very next request', async () => {
     // Prepare
