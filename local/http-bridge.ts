@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { findRoute } from '../functions/http/router.js';
+import type { ConsoleServer } from './console-server.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -13,7 +14,7 @@ const MAX_BODY = 6 * 1024 * 1024; // API Gateway's payload limit; the handler en
  * Serves Lambda HTTP handlers on node:http, translating each request into an API Gateway HTTP API
  * (payload v2) event, so the local stack runs exactly the code that runs behind API Gateway.
  */
-export function startHttpBridge(routes: RouteTable, opts: { port: number; host?: string }): Promise<Server> {
+export function startHttpBridge(routes: RouteTable, opts: { port: number; host?: string; console?: ConsoleServer }): Promise<Server> {
   const server = createServer(async (req, res) => {
     try {
       const body = await readBody(req);
@@ -21,7 +22,25 @@ export function startHttpBridge(routes: RouteTable, opts: { port: number; host?:
         res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'payload too large' }));
         return;
       }
-      const event = toEvent(req, body);
+      const headers = headersOf(req);
+      if (opts.console) {
+        const url = new URL(req.url ?? '/', 'http://local');
+        const outcome = await opts.console.handle({
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers,
+          body,
+        });
+        if ('respond' in outcome) {
+          res.writeHead(outcome.respond.statusCode, outcome.respond.headers).end(outcome.respond.body);
+          return;
+        }
+        // Not the console's: an API request, with the session's key as its bearer when it came with the cookie.
+        for (const k of Object.keys(headers)) delete headers[k];
+        Object.assign(headers, outcome.forward);
+      }
+      const event = toEvent(req, headers, body);
       const handler = findRoute(routes, event.requestContext.http.method, event.rawPath)?.route;
       const out = handler
         ? await handler(event)
@@ -50,10 +69,14 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://local');
+function headersOf(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  return headers;
+}
+
+function toEvent(req: IncomingMessage, headers: Record<string, string>, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
   const query = Object.fromEntries(url.searchParams.entries());
   const method = req.method ?? 'GET';
   return {

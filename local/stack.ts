@@ -13,6 +13,8 @@ import { makeIngestHandler } from '../functions/handlers/ingest.js';
 import { CLOSE_QUEUE, EVENT_QUEUE, HANDLERS, type HandlerName, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
 import { type CloseServices, makeCloseServices } from '../functions/runtime/close-services.js';
 import { makeServices, type Services } from '../functions/runtime/services.js';
+import { CONSOLE_DIST } from './console-build.js';
+import { makeConsoleServer } from './console-server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
 import { type HttpHandler, startHttpBridge } from './http-bridge.js';
@@ -44,6 +46,8 @@ export interface LocalStackOptions {
    * `{ templateTransform }` edits the template first, as the test that proves enforcement removes a grant.
    */
   iam?: LocalIamOptions | false;
+  /** The built console the bridge serves at / (default console/dist); `false` serves the API alone. */
+  consoleDir?: string | false;
 }
 
 export interface LocalStack {
@@ -71,6 +75,10 @@ export interface LocalStack {
   /** The embedded Stripe test server (a stand-in for Stripe), when it runs. */
   stripeServer?: StripeTestServer;
   capacity: CapacityMeter;
+  /** A one-time link that signs a browser in to the console as the admin key (absent with `consoleDir: false`). */
+  signInUrl?: string;
+  /** Mints another one-time sign-in link. */
+  newSignInUrl?: () => string;
   /** Waits until every accepted event has been consumed. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -180,8 +188,19 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const ingest = makeIngestHandler(functionServices.ingest);
   const api = makeApiHandler(functionServices.api);
   const port = o.port === undefined || o.port === 0 ? await freePort() : o.port;
-  const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port });
+  const consoleServer =
+    o.consoleDir === false
+      ? undefined
+      : makeConsoleServer({
+          dir: o.consoleDir ?? CONSOLE_DIST,
+          port,
+          signInKey: adminKey,
+          lookupKey: (key) => functionServices.api.keyByHash(hashKey(key)),
+        });
+  const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port, console: consoleServer });
   const url = `http://127.0.0.1:${port}`;
+  const newSignInUrl = consoleServer ? () => `${url}${consoleServer.newSignInPath()}` : undefined;
+  const signInUrl = newSignInUrl?.();
 
   if (o.dataDir) {
     // It holds the admin key (and any real Stripe key): for this user only.
@@ -207,6 +226,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     ...(iam ? { iam } : {}),
     stripeServer,
     capacity,
+    ...(signInUrl ? { signInUrl, newSignInUrl } : {}),
     drain: async (timeoutMs) => {
       if (!poller) throw new Error('no poller running');
       await poller.drain(timeoutMs);

@@ -6,6 +6,7 @@
 import { printTable } from '../cli/render/output.js';
 import { parseUsageQuery, usageReport } from '../functions/core/count/usage-query.js';
 import { buildCustomer } from '../functions/core/shared/customers.js';
+import { ensureConsoleBuilt } from './console-build.js';
 import { checkJava } from './dynamodb-local.js';
 import { startLocalStack } from './stack.js';
 import { SIM_CUSTOMERS, startTraffic } from './traffic.js';
@@ -21,6 +22,9 @@ async function main() {
     console.error((err as Error).message);
     process.exit(1);
   }
+  await ensureConsoleBuilt().catch((err) =>
+    console.error(`the console could not be built (${(err as Error).message}); serving the API only`),
+  );
   const stack = await startLocalStack({
     port: Number(process.env.PORT ?? 4000),
     dataDir: process.env.METER_DATA_DIR ?? '.meter',
@@ -34,6 +38,7 @@ async function main() {
   }
   const traffic = startTraffic({ endpoint: stack.url, apiKey: stack.ingestKey, speed: Number(process.env.TRAFFIC_SPEED ?? 0.1) });
   console.log(`meter serve ready at ${stack.url}; simulated traffic for ${SIM_CUSTOMERS.length} customers is flowing (Ctrl-C to stop)`);
+  if (stack.signInUrl) console.log(`console: ${stack.signInUrl}  (a one-time link: it signs this browser in as the admin key)`);
   console.log(
     `try: curl -H 'authorization: Bearer ${stack.adminKey}' '${stack.url}/v1/usage?customer=acme-corp&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}&granularity=hour'`,
   );

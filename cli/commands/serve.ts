@@ -1,3 +1,4 @@
+import { ensureConsoleBuilt } from '../../local/console-build.js';
 import { checkJava } from '../../local/dynamodb-local.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 
@@ -9,6 +10,9 @@ export async function serve(o: { port?: string; dataDir?: string }): Promise<Loc
   // The same default as the commands that connect to it (METER_DATA_DIR, else .meter).
   const dataDir = o.dataDir ?? process.env.METER_DATA_DIR ?? '.meter';
   checkJava();
+  await ensureConsoleBuilt().catch((err) =>
+    console.error(`the console could not be built (${(err as Error).message}); serving the API only`),
+  );
   const stack = await startLocalStack({
     port: Number(o.port ?? 4000),
     dataDir,
@@ -36,5 +40,6 @@ export async function serve(o: { port?: string; dataDir?: string }): Promise<Loc
   console.log(
     `meter serve ready at ${stack.url} (ingest key ${stack.ingestKey.slice(0, 12)}…, admin key ${stack.adminKey.slice(0, 12)}…, keys in ${dataDir}/stack.json)`,
   );
+  if (stack.signInUrl) console.log(`console: ${stack.signInUrl}  (a one-time link: it signs this browser in as the admin key)`);
   return stack;
 }
