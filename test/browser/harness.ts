@@ -3,7 +3,7 @@
  * pipeline (HTTP ingest, the consumer, the nightly close), keys per role, and Chromium driving the app.
  * Every page a test visits is screenshotted to test-results/screenshots/ and scanned with axe.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
@@ -14,6 +14,7 @@ import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-
 import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import type { Customer, KeyRole } from '../../functions/core/shared/ports.js';
+import { ensureConsoleBuilt } from '../../local/console-build.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, post } from '../fakes/events.js';
 
@@ -37,6 +38,8 @@ export interface ConsoleWorld {
   keys: Record<'finance' | 'analyst' | 'admin', string>;
   customers: Map<string, Customer>;
   stripe: Stripe;
+  /** The stack's data directory (its stack.json lets the CLI connect). */
+  dataDir: string;
   /** Ingests one day's traffic over HTTP (clock at that day's evening), drains, and closes it for every customer. */
   closeDay(day: string, perHour?: (customer: string) => number): Promise<void>;
   stop(): Promise<void>;
@@ -54,22 +57,10 @@ export const LAUNCH_ARGS = [
 export const launchChromium = () =>
   chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: LAUNCH_ARGS });
 
-/** Builds console/dist once per process, through the local stack's own builder when it exists. */
-let built: Promise<void> | undefined;
-export function buildConsole(): Promise<void> {
-  built ??= (async () => {
-    const helper = join(ROOT, 'local', 'console-build.ts');
-    if (existsSync(helper)) {
-      const mod = (await import(helper)) as Record<string, unknown>;
-      const fn = Object.values(mod).find((v) => typeof v === 'function') as ((o?: unknown) => Promise<unknown>) | undefined;
-      if (fn) {
-        await fn({ force: true });
-        return;
-      }
-    }
-    const { build } = await import('vite');
-    await build({ configFile: join(ROOT, 'console', 'vite.config.ts'), logLevel: 'error' });
-  })();
+/** Builds console/dist once per process when it is older than its sources, as `npm start` does. */
+let built: Promise<unknown> | undefined;
+export function buildConsole(): Promise<unknown> {
+  built ??= ensureConsoleBuilt({ quiet: true });
   return built;
 }
 
@@ -150,6 +141,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     keys,
     customers,
     stripe,
+    dataDir,
     closeDay,
     async stop() {
       await browser.close();
