@@ -4,11 +4,14 @@
  * handler, counting the Flags table's read units (ReturnConsumedCapacity, through the CapacityMeter).
  * Called by `bench:console`; run alone with `npx tsx bench/flags-page.ts [N]`.
  */
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DAY_MS, HOUR_MS } from '../contract/clock.js';
+import { makeAwsClients } from '../functions/adapters/aws/aws-clients.js';
 import { FLAG_SEVERITIES, type Flag } from '../functions/core/fraud/types.js';
 import { inParallel } from '../functions/core/shared/concurrency.js';
 import { makeApiHandler } from '../functions/handlers/api.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/dynamodb-local.js';
 import { type LocalStack, startLocalStack } from '../local/stack.js';
 import { rng } from './traffic-model.js';
 
@@ -65,16 +68,27 @@ function benchFlag(i: number, random: () => number): Flag {
   };
 }
 
-/** Seeds the flags, then measures page 1 and page 5 of the open queue; `pageReadUnits` and `pageMs` are the larger of the two. */
-export async function measureFlagsPage(opts: FlagsPageOptions = {}): Promise<{ flags: number; pageReadUnits: number; pageMs: number }> {
+/** Stores `n` open flags (a quarter to a third holding usage) as the close would save them. */
+export async function seedBenchFlags(stack: LocalStack, n: number): Promise<void> {
+  const random = rng(11);
+  const flags = Array.from({ length: n }, (_, i) => benchFlag(i, random));
+  await inParallel(flags, 16, (flag) => stack.services.flags.save([{ flag, basedOn: undefined }]));
+}
+
+/**
+ * Seeds the flags (unless `seeded`), then measures page 1 and page 5 of the open queue; `pageReadUnits` and
+ * `pageMs` are the larger of the two. `scanReadUnits` is the baseline: what one full Scan of the table costs,
+ * which is what a queue without its index would read per page to sort by urgency.
+ */
+export async function measureFlagsPage(
+  opts: FlagsPageOptions & { seeded?: boolean } = {},
+): Promise<{ flags: number; pageReadUnits: number; pageMs: number; scanReadUnits: number }> {
   const n = opts.flags ?? 10_000;
   const limit = opts.limit ?? 50;
   const stack = opts.stack ?? (await startLocalStack({ noPoller: true, clock: { now: () => NOW } }));
   try {
     const s = stack.services;
-    const random = rng(11);
-    const flags = Array.from({ length: n }, (_, i) => benchFlag(i, random));
-    await inParallel(flags, 16, (flag) => s.flags.save([{ flag, basedOn: undefined }]));
+    if (!opts.seeded) await seedBenchFlags(stack, n);
     const api = makeApiHandler(s);
     const table = s.config.tables.flags;
     const flagReads = () => s.capacity.byTable.get(table)?.read ?? 0;
@@ -101,10 +115,34 @@ export async function measureFlagsPage(opts: FlagsPageOptions = {}): Promise<{ f
     for (let i = 2; i < 5; i++) cursor = (await page(cursor)).cursor;
     const fifth = await page(cursor);
     if (first.rows !== limit || fifth.rows !== limit) throw new Error(`pages held ${first.rows} and ${fifth.rows} rows, not ${limit}`);
-    return { flags: n, pageReadUnits: Math.max(first.units, fifth.units), pageMs: Math.round(Math.max(first.ms, fifth.ms)) };
+    return {
+      flags: n,
+      pageReadUnits: Math.max(first.units, fifth.units),
+      pageMs: Math.round(Math.max(first.ms, fifth.ms)),
+      scanReadUnits: await scanUnits(stack, table),
+    };
   } finally {
     if (!opts.stack) await stack.stop();
   }
+}
+
+/** Read units of one full Scan of a table (eventually consistent, as a listing would read it). */
+async function scanUnits(stack: LocalStack, table: string): Promise<number> {
+  const { doc } = makeAwsClients({
+    region: LOCAL_REGION,
+    endpoints: { dynamodb: stack.env.AWS_ENDPOINT_URL_DYNAMODB! },
+    credentials: LOCAL_CREDENTIALS,
+  });
+  let units = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await doc.send(
+      new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    units += out.ConsumedCapacity?.CapacityUnits ?? 0;
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return units;
 }
 
 if (process.argv[1]?.endsWith('flags-page.ts')) {
