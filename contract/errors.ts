@@ -33,6 +33,9 @@ export class ConfigError extends MeteringError {
   readonly retryable = false;
 }
 
+/** A feature a request needs is not configured in this deployment (e.g. Stripe for the API's reconcile): HTTP 503, naming the setting. */
+export class NotConfiguredError extends ConfigError {}
+
 /** An outside system failed in a way that may pass (throttling, network, 5xx): retry. */
 export class TransientError extends MeteringError {
   readonly retryable = true;

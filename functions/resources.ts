@@ -228,6 +228,10 @@ export const HTTP_ROUTES = {
   'DELETE /v1/flags/{id}/claim': 'api',
   'POST /v1/flags/review': 'api',
   // console: finance (customers, periods, reconcile, ledger)
+  'GET /v1/customers': 'api',
+  'GET /v1/periods/{period}': 'api',
+  'POST /v1/reconcile': 'api',
+  'GET /v1/ledger/{customer}': 'api',
   // console: operations (close runs, quarantine, DLQ, audit, keys)
   'GET /v1/close-runs': 'api',
   'GET /v1/quarantine': 'api',

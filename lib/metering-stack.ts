@@ -66,6 +66,8 @@ export class MeteringStack extends Stack {
       settings,
       stripeSecretName: typeof stripeSecretName === 'string' && stripeSecretName ? stripeSecretName : undefined,
     });
+    // The console's reconcile and period close read Stripe through the api function, with the close's secret.
+    this.http.grantStripe(this.close.stripeSecret);
   }
 
   /** The console's sign-in domain prefix and optional custom host, from context, validated at synth. */

@@ -11,6 +11,7 @@ import { makeCloseWorker } from '../functions/handlers/close-worker.js';
 import { makeConsumeHandler } from '../functions/handlers/consume.js';
 import { makeIngestHandler } from '../functions/handlers/ingest.js';
 import { CLOSE_QUEUE, EVENT_QUEUE, HANDLERS, type HandlerName, HTTP_ROUTES, TABLES, type TableName } from '../functions/resources.js';
+import { makeApiServices } from '../functions/runtime/api-services.js';
 import { type CloseServices, makeCloseServices } from '../functions/runtime/close-services.js';
 import { makeServices, type Services } from '../functions/runtime/services.js';
 import { CONSOLE_DIST } from './console-build.js';
@@ -156,7 +157,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   const functionServices: LocalStack['functionServices'] = {
     ingest: servicesOf('ingest'),
     consume: servicesOf('consume'),
-    api: servicesOf('api'),
+    api: makeApiServices(servicesOf('api'), env),
     'close-planner': makeCloseServices(servicesOf('close-planner'), env),
     'close-worker': makeCloseServices(servicesOf('close-worker'), env),
   };

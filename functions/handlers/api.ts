@@ -3,6 +3,7 @@ import { makeRouter, type Route } from '../http/router.js';
 import { getMe } from '../http/routes/caller.js';
 import { postCustomer } from '../http/routes/customers.js';
 import { deleteExpectedActivity, listExpectedActivity, postExpectedActivity } from '../http/routes/expected-activity.js';
+import { getLedger, getPeriod, listCustomers, postReconcile } from '../http/routes/finance.js';
 import { deleteClaim, getFlag, listFlags, postBulkReview, postClaim, postReview } from '../http/routes/flags.js';
 import { getHealth } from '../http/routes/health.js';
 import { deleteKey, listKeys, postKey } from '../http/routes/keys.js';
@@ -10,8 +11,8 @@ import { listCloseRuns, listQuarantine, postRedrive, postReplay, searchAudit } f
 import { getStatement } from '../http/routes/statements.js';
 import { getUsage } from '../http/routes/usage.js';
 import type { ApiRouteKey } from '../resources.js';
+import { apiServices, type Services } from '../runtime/api-services.js';
 import { lazy } from '../runtime/lazy.js';
-import { type Services, services } from '../runtime/services.js';
 
 /** Every `api` route of `HTTP_ROUTES` (typed from it, so none is left out) and the route that serves it. */
 const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
@@ -32,6 +33,10 @@ const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'DELETE /v1/flags/{id}/claim': deleteClaim,
   'POST /v1/flags/review': postBulkReview,
   // console: finance (customers, periods, reconcile, ledger)
+  'GET /v1/customers': listCustomers,
+  'GET /v1/periods/{period}': getPeriod,
+  'POST /v1/reconcile': postReconcile,
+  'GET /v1/ledger/{customer}': getLedger,
   // console: operations (close runs, quarantine, DLQ, audit, keys)
   'GET /v1/close-runs': listCloseRuns,
   'GET /v1/quarantine': listQuarantine,
@@ -48,6 +53,6 @@ export function makeApiHandler(s: Services) {
   return makeRouter(API_ROUTES, s);
 }
 
-const api = lazy(() => makeApiHandler(services()));
+const api = lazy(() => makeApiHandler(apiServices()));
 /** Lambda entry point. */
 export const handler = (event: APIGatewayProxyEventV2) => api()(event);

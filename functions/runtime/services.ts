@@ -11,16 +11,19 @@ import { DynamoDbQuarantine } from '../adapters/dynamodb/dynamodb-quarantine.js'
 import { DynamoDbRegistry } from '../adapters/dynamodb/dynamodb-registry.js';
 import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.js';
 import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
+import type { StripeAccess } from '../core/billing/reconcile-period.js';
 import { cachedLookup } from '../core/shared/api-keys.js';
 import type {
   ApiKey,
   AuditLog,
   AuditSearch,
   CloseRunListing,
+  CustomerPages,
   DeadLetters,
   EventQueue,
   EventStore,
   FlagStore,
+  LedgerPages,
   LedgerStore,
   QuarantinePages,
   QuarantineStore,
@@ -40,13 +43,18 @@ export interface Services {
   newId: () => string;
   events: EventStore;
   usage: UsageStore;
-  registry: Registry;
+  registry: Registry & CustomerPages;
   quarantine: QuarantineStore & QuarantinePages;
   audit: AuditLog & AuditSearch;
   queue: EventQueue & DeadLetters;
   rollups: RollupStore & CloseRunListing;
-  ledger: LedgerStore;
+  ledger: LedgerStore & LedgerPages;
   flags: FlagStore;
+  /**
+   * Stripe as reconciliation and the period close read it, built on first use; only the api function has it
+   * (`makeApiServices`), and only when a Stripe key or its secret is configured.
+   */
+  stripe?: () => Promise<StripeAccess>;
   /** Cached API-key lookup by hash. */
   keyByHash: (hash: string) => Promise<ApiKey | undefined>;
 }

@@ -4,8 +4,9 @@ import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HTTP_ROUTES } from '../../functions/resources.js';
+import { HTTP_ROUTES, STRIPE_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
 import type { UsageTables } from './usage-tables.js';
@@ -64,10 +65,12 @@ export class MeteringHttpApi extends Construct {
   readonly api: NodeFunction;
   /** The base URL of the API, ending in a slash. */
   readonly url: string;
+  private readonly tables: UsageTables;
 
   constructor(scope: Construct, id: string, props: MeteringHttpApiProps) {
     super(scope, id);
     const { tables, pipeline } = props;
+    this.tables = tables;
     const t = tables.tables;
     // functions/runtime/config.ts validates every resource name at cold start, so each function gets them all;
     // IAM below decides what each may touch.
@@ -128,5 +131,19 @@ export class MeteringHttpApi extends Construct {
     });
 
     new CfnOutput(this, 'Url', { value: this.url, description: 'HTTP API base URL' });
+  }
+
+  /**
+   * Lets the api function reach Stripe for the finance routes (POST /v1/reconcile, Stripe's totals in GET
+   * /v1/periods/{period}): reads the Stripe secret, as the close worker does, and, for an admin's reconcile fix,
+   * creates and revises ledger records (never deletes them: the ledger is the record of what Stripe was sent).
+   */
+  grantStripe(secret: ISecret): void {
+    // The ARN, never the key: the function fetches the key on the first finance request that needs it.
+    this.api.addEnvironment(STRIPE_SECRET.env, secret.secretArn);
+    // A few calls per reconcile, on top of the close workers' share of the account's rate.
+    this.api.addEnvironment('STRIPE_RATE_PER_SECOND', '5');
+    secret.grantRead(this.api);
+    this.tables.tables.ledger.grant(this.api, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
   }
 }

@@ -205,7 +205,7 @@ describe('MeteringStack', () => {
     expect(variables).toMatchObject(expected);
   });
 
-  it('lets the read API write only flags (reviews, expected activity), audit records, the registry (customers, keys), the late marks of a dismissal (rollups) and the quarantine (a replay)', () => {
+  it('lets the read API write only flags (reviews, expected activity), audit records, the registry (customers, keys), the late marks of a dismissal (rollups), the quarantine (a replay) and the ledger (a reconcile fix)', () => {
     // Act
     const policy = byType('AWS::IAM::Policy').find((p) =>
       p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.http.api.role!)),
@@ -225,7 +225,9 @@ describe('MeteringStack', () => {
     const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage')).flatMap((st) => [st.Resource].flat());
     expect(sends).toEqual([{ 'Fn::GetAtt': [idOf(stack.pipeline.queue), 'Arn'] }]);
     const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
-    expect([...written].sort()).toEqual([arnOf('audit'), arnOf('flags'), arnOf('quarantine'), arnOf('registry'), arnOf('rollups')].sort());
+    expect([...written].sort()).toEqual(
+      [arnOf('audit'), arnOf('flags'), arnOf('ledger'), arnOf('quarantine'), arnOf('registry'), arnOf('rollups')].sort(),
+    );
   });
 
   it('passes the AWS Solutions checks, with every exception acknowledged in code', () => {
@@ -291,7 +293,7 @@ describe('MeteringStack', () => {
     });
   });
 
-  it('lets only the close worker read the Stripe secret, and hands it the ARN, never the key', () => {
+  it('lets only the close worker and the api function (reconcile) read the Stripe secret, and hands them the ARN, never the key', () => {
     // Prepare
     const secret = stack.close.stripeSecret.node.defaultChild as CfnElement;
     const secretId = stack.getLogicalId(secret);
@@ -312,7 +314,9 @@ describe('MeteringStack', () => {
       DeletionPolicy: 'Retain',
     });
     expect(canRead(stack.close.worker)).toBe(true);
-    for (const fn of [stack.close.planner, stack.pipeline.consume, stack.http.ingest, stack.http.api]) expect(canRead(fn)).toBe(false);
+    expect(canRead(stack.http.api)).toBe(true);
+    for (const fn of [stack.close.planner, stack.pipeline.consume, stack.http.ingest]) expect(canRead(fn)).toBe(false);
+    expect(resources[idOf(stack.http.api)]?.Properties.Environment.Variables).toMatchObject({ [STRIPE_SECRET.env]: { Ref: secretId } });
     expect(workerEnv).toMatchObject({
       [STRIPE_SECRET.env]: { Ref: secretId },
       STRIPE_RATE_PER_SECOND: String(CLOSE_FUNCTIONS.stripeRatePerSecond / CLOSE_FUNCTIONS.workerMaxConcurrency),

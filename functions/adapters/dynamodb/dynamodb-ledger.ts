@@ -1,15 +1,16 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { LedgerRecord, LedgerStore } from '../../core/shared/ports.js';
+import type { LedgerPages, LedgerQuery, LedgerRecord, LedgerStore, Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { batchWriteAll } from './dynamodb-batch.js';
+import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
 
 const pkOf = (customerId: string) => `L#${customerId}`;
 const skOf = (r: Pick<LedgerRecord, 'meter' | 'day' | 'revision'>) => `${r.meter}#${r.day}#r${String(r.revision).padStart(6, '0')}`;
 
 /** DynamoDB implementation of the LedgerStore port: one item per meter event, created once. */
-export class DynamoDbLedger implements LedgerStore {
+export class DynamoDbLedger implements LedgerStore, LedgerPages {
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly doc: DynamoDBDocumentClient,
@@ -35,6 +36,43 @@ export class DynamoDbLedger implements LedgerStore {
       start = r.LastEvaluatedKey;
     } while (start);
     return out;
+  }
+
+  /**
+   * One page of a customer's records: a Query of its partition, by sort key (`meter#day#revision`). A meter narrows
+   * the key range (with days, to `[meter#fromDay, meter#toDay~]`); days without a meter filter, so a page may hold
+   * fewer than `page.limit` records and still have a cursor.
+   */
+  async page(customerId: string, q: LedgerQuery, page: PageRequest): Promise<Page<LedgerRecord>> {
+    const pk = pkOf(customerId);
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (p) => p === pk);
+    const values: Record<string, unknown> = { ':pk': pk };
+    let keyCondition = 'pk = :pk';
+    if (q.meter !== undefined) {
+      values[':from'] = `${q.meter}#${q.fromDay ?? ''}`;
+      // `~` sorts after every character of a day and a revision: the range ends after toDay's last revision.
+      values[':to'] = `${q.meter}#${q.toDay ?? ''}~`;
+      keyCondition += ' AND sk BETWEEN :from AND :to';
+    }
+    const dayFilter = q.meter === undefined && (q.fromDay !== undefined || q.toDay !== undefined);
+    if (dayFilter) {
+      values[':fromDay'] = q.fromDay ?? '';
+      values[':toDay'] = q.toDay ?? '~';
+    }
+    const r = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: keyCondition,
+        ...(dayFilter ? { FilterExpression: '#day BETWEEN :fromDay AND :toDay', ExpressionAttributeNames: { '#day': 'day' } } : {}),
+        ExpressionAttributeValues: values,
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, ...rec }) => rec as LedgerRecord);
+    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
   }
 
   async create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }> {

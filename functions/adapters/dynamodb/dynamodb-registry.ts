@@ -10,7 +10,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Backoff, DEFAULT_BACKOFF } from '../../core/shared/concurrency.js';
-import type { ApiKey, Customer, Page, PageRequest, Registry } from '../../core/shared/ports.js';
+import type { ApiKey, Customer, CustomerPages, Page, PageRequest, Registry } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { untilProcessed } from './dynamodb-batch.js';
 import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
@@ -19,7 +19,7 @@ const customerPk = (id: string) => `CUS#${id}`;
 const keyPk = (hash: string) => `KEY#${hash}`;
 
 /** DynamoDB implementation of the Registry port: customers and hashed API keys in one small table. */
-export class DynamoDbRegistry implements Registry {
+export class DynamoDbRegistry implements Registry, CustomerPages {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
@@ -79,6 +79,24 @@ export class DynamoDbRegistry implements Registry {
       start = r.LastEvaluatedKey;
     } while (start);
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** One page of customers: a Scan filtered to `kind = customer`, as `listKeys` is, reading at most `page.limit` items. */
+  async pageCustomers(page: PageRequest): Promise<Page<Customer>> {
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (pk) => /^(KEY|CUS)#/.test(pk));
+    const r = await this.doc.send(
+      new ScanCommand({
+        TableName: this.table,
+        FilterExpression: 'kind = :k',
+        ExpressionAttributeValues: { ':k': 'customer' },
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    const items = (r.Items ?? []).map(toCustomer);
+    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
   }
 
   async deleteCustomer(id: string): Promise<void> {

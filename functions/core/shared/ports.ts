@@ -84,6 +84,12 @@ export interface Registry {
   touchKey(hash: string, at: string, staleBefore: string): Promise<void>;
 }
 
+/** Registered customers a page at a time, for the console (a separate port: the close and the CLI list whole). */
+export interface CustomerPages {
+  /** One page of customers; each page reads at most `page.limit` registry items (a page may hold fewer customers and still have a cursor). */
+  pageCustomers(page: PageRequest): Promise<Page<Customer>>;
+}
+
 export type QuarantineReason = 'unknown_customer' | 'invalid' | 'malformed_message';
 
 /** An event that could not be counted, kept visibly with its reason. */
@@ -291,6 +297,19 @@ export interface LedgerStore {
   create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }>;
   /** Writes records' new states, in batches. */
   update(records: readonly LedgerRecord[]): Promise<void>;
+}
+
+/** Which of a customer's ledger records a page lists: one meter, and UTC days `[fromDay, toDay]` (both inclusive). */
+export interface LedgerQuery {
+  meter?: Meter;
+  fromDay?: string;
+  toDay?: string;
+}
+
+/** A customer's ledger a page at a time, for the console (a separate port: the close reads a customer's ledger whole). */
+export interface LedgerPages {
+  /** One page of the customer's records, by meter, day and revision. */
+  page(customerId: string, query: LedgerQuery, page: PageRequest): Promise<Page<LedgerRecord>>;
 }
 
 /** Filters of a flag listing; all optional. */
