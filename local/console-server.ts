@@ -11,38 +11,17 @@
  *   otherwise it is refused and nothing reaches the API. Requests naming another Host are refused (DNS rebinding).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { KeyRole } from '../functions/core/shared/ports.js';
+import { CONSOLE_HEADERS, type ConsoleRequest, type ConsoleResponse, htmlResponse, jsonResponse, serveStatic } from './console-static.js';
+
+export type { ConsoleRequest, ConsoleResponse } from './console-static.js';
 
 /** Console roles: an ingest key sends events, it does not sign in. */
 const CONSOLE_ROLES: readonly KeyRole[] = ['finance', 'analyst', 'admin'];
 export const SESSION_COOKIE = 'meter_session';
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** The security headers of every console response (the deployed console's CloudFront policy says the same). */
-export const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 /** What a key is, as far as signing in needs: undefined when no such key is stored. */
 export type KeyLookup = (key: string) => Promise<{ principal: string; role: KeyRole; revokedAt?: string } | undefined>;
@@ -59,22 +38,6 @@ export interface ConsoleServerOptions {
   signInKey: string;
   /** Wall-clock milliseconds, for session expiry (never the business clock, which tests fix). */
   now?: () => number;
-}
-
-/** A request as the console sees it. */
-export interface ConsoleRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  /** Lower-case header names. */
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-export interface ConsoleResponse {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: Buffer | string;
 }
 
 /** What to do with a request: answer it here, or pass it on to the API with these headers. */
@@ -210,31 +173,6 @@ export function makeConsoleServer(o: ConsoleServerOptions): ConsoleServer {
     return jsonResponse(404, { error: 'not found' });
   }
 
-  function serveStatic(req: ConsoleRequest): ConsoleResponse {
-    if (!SAFE_METHODS.has(req.method) || req.method === 'OPTIONS') return jsonResponse(405, { error: 'method not allowed' });
-    const index = join(dir, 'index.html');
-    if (!existsSync(index))
-      return htmlResponse(503, 'Console not built', 'The console is not built yet: run npm run build:console, or restart npm start.');
-    const file = fileUnder(dir, req.path);
-    if (file === undefined) return jsonResponse(400, { error: 'invalid path' });
-    const hit = file && existsSync(file) && statSync(file).isFile() ? file : undefined;
-    if (!hit && (req.path.startsWith('/assets/') || Object.hasOwn(CONTENT_TYPES, extname(req.path).toLowerCase())))
-      return jsonResponse(404, { error: 'not found' });
-    const served = hit ?? index;
-    const isIndex = served === index;
-    const body = readFileSync(served);
-    return {
-      statusCode: 200,
-      headers: {
-        'content-type': CONTENT_TYPES[extname(served).toLowerCase()] ?? 'application/octet-stream',
-        // Built assets carry their content hash in their name; the page that names them must be revalidated.
-        'cache-control': isIndex ? 'no-cache' : req.path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-        'content-length': String(body.length),
-      },
-      body: req.method === 'HEAD' ? '' : body,
-    };
-  }
-
   return {
     newSignInPath() {
       const t = token();
@@ -259,7 +197,7 @@ export function makeConsoleServer(o: ConsoleServerOptions): ConsoleServer {
         return { forward: headers };
       }
       if (!hosts.has(req.headers.host ?? '')) return { respond: withSecurity(jsonResponse(403, { error: 'unexpected Host' })) };
-      const res = req.path === '/console' || req.path.startsWith('/console/') ? await handleConsole(req) : serveStatic(req);
+      const res = req.path === '/console' || req.path.startsWith('/console/') ? await handleConsole(req) : serveStatic(dir, req);
       return { respond: withSecurity(res) };
     },
   };
@@ -290,20 +228,6 @@ function sameOriginOrAbsent(headers: Record<string, string>, hosts: ReadonlySet<
 
 function isHttps(headers: Record<string, string>): boolean {
   return (headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim().toLowerCase() === 'https';
-}
-
-/** The file a URL path names under `dir`: undefined for a path that is not one (NUL, escapes); '' for the root. */
-export function fileUnder(dir: string, urlPath: string): string | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
-  }
-  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  if (decoded === '/' || decoded === '') return '';
-  const full = resolve(dir, `.${normalize(`/${decoded}`)}`);
-  return full.startsWith(`${dir}${sep}`) ? full : undefined;
 }
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {
@@ -342,13 +266,4 @@ function consumeToken(pending: Buffer[], given: string): boolean {
 
 function withSecurity(res: ConsoleResponse): ConsoleResponse {
   return { ...res, headers: { ...CONSOLE_HEADERS, ...res.headers } };
-}
-
-function jsonResponse(statusCode: number, body: unknown): ConsoleResponse {
-  return { statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
-}
-
-function htmlResponse(statusCode: number, title: string, message: string): ConsoleResponse {
-  const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body><main><h1>${title}</h1><p>${message}</p><p><a href="/">Sign in</a></p></main></body></html>`;
-  return { statusCode, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: page };
 }

@@ -5,9 +5,9 @@
 
 import { printTable } from '../cli/render/output.js';
 import { parseUsageQuery, usageReport } from '../functions/core/count/usage-query.js';
-import { buildCustomer } from '../functions/core/shared/customers.js';
 import { ensureConsoleBuilt } from './console-build.js';
 import { checkJava } from './dynamodb-local.js';
+import { registerSimCustomers } from './sim-history.js';
 import { startLocalStack } from './stack.js';
 import { SIM_CUSTOMERS, startTraffic } from './traffic.js';
 
@@ -32,11 +32,10 @@ async function main() {
     adminKey: process.env.METER_ADMIN_KEY,
   });
   const s = stack.services;
-  for (const c of SIM_CUSTOMERS) {
-    const existing = (await s.registry.customers([c.id])).get(c.id);
-    if (!existing) await s.registry.putCustomer(buildCustomer({ id: c.id, name: c.name }, undefined, s.clock.now()));
-  }
-  const traffic = startTraffic({ endpoint: stack.url, apiKey: stack.ingestKey, speed: Number(process.env.TRAFFIC_SPEED ?? 0.1) });
+  const speed = Number(process.env.TRAFFIC_SPEED ?? 0.1);
+  // On the first start, sim-spiky's history goes through ingest: a few seconds to send, about half a minute to count.
+  await registerSimCustomers({ registry: s.registry, clock: s.clock, endpoint: stack.url, apiKey: stack.ingestKey, speed });
+  const traffic = startTraffic({ endpoint: stack.url, apiKey: stack.ingestKey, speed });
   console.log(`meter serve ready at ${stack.url}; simulated traffic for ${SIM_CUSTOMERS.length} customers is flowing (Ctrl-C to stop)`);
   if (stack.signInUrl) console.log(`console: ${stack.signInUrl}  (a one-time link: it signs this browser in as the admin key)`);
   console.log(

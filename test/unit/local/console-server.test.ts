@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ConsoleRequest, cookieValue, fileUnder, makeConsoleServer } from '../../../local/console-server.js';
+import { type ConsoleRequest, cookieValue, makeConsoleServer } from '../../../local/console-server.js';
+import { fileUnder } from '../../../local/console-static.js';
 
 const HOST = '127.0.0.1:4000';
 const req = (method: string, path: string, headers: Record<string, string> = {}, body = ''): ConsoleRequest => ({
