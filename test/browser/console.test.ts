@@ -216,8 +216,11 @@ describe('finance', () => {
       expect(await page.locator('main table tbody tr').count()).toBeGreaterThanOrEqual(3);
       await visit(page, '/finance/reconcile?period=2026-02', /Reconcil/, 'reconcile');
       await page.getByRole('button', { name: 'Run reconciliation' }).click();
-      await page.locator('main table tbody tr').first().waitFor();
+      const outcome = page.getByRole('status').filter({ hasText: 'Period 2026-02' });
+      await outcome.waitFor();
       await check(page, 'reconcile-result');
+      // February was reported in full for all three customers, and Stripe's own totals agree.
+      expect(await outcome.textContent()).toMatch(/every row agrees \(9 rows\)/);
       expect(await page.getByRole('button', { name: 'Apply fix' }).count()).toBe(0);
       await visit(page, `/finance/ledger/${STEADY}?meter=api_calls&period=2026-02`, /Ledger/, 'ledger');
       await page.locator('main table tbody tr').first().waitFor();
