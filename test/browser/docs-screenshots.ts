@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { ROOT, STEADY, signIn, startConsoleWorld } from './harness.js';
 
-process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 const OUT = join(ROOT, 'docs', 'screenshots');
 
 async function shot(page: Page, path: string, heading: RegExp, name: string, ready?: string): Promise<void> {
