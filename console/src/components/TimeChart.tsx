@@ -55,7 +55,8 @@ export function TimeChart(props: { title: string; x: number[]; series: ChartSeri
       tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       axes: [
         { stroke, grid: { stroke: 'rgba(128,128,128,0.2)' } },
-        { stroke, grid: { stroke: 'rgba(128,128,128,0.2)' } },
+        // Wide enough for the longest tick label ("80,000" was cut to "0,000" at uPlot's default 50 px).
+        { stroke, grid: { stroke: 'rgba(128,128,128,0.2)' }, size: (_u, values) => yAxisSize(values) },
       ],
       series: [
         {},
@@ -143,4 +144,10 @@ export function TimeChart(props: { title: string; x: number[]; series: ChartSeri
       )}
     </figure>
   );
+}
+
+/** Pixels for the y axis: its tick labels at about 7.5 px a character, plus the ticks and a gap. */
+function yAxisSize(values: string[] | null): number {
+  const longest = (values ?? []).reduce((n, v) => Math.max(n, String(v).length), 0);
+  return Math.max(50, Math.ceil(longest * 7.5) + 24);
 }
