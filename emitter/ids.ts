@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
 import { looksLikeCardNumber } from '../contract/privacy.js';
 
@@ -19,17 +19,28 @@ export function apiCallId(instanceId: string, minute: number, seq: number): stri
 }
 
 /**
- * Id of a user.active event: the same for one (customer, user, UTC hour) in every process that
- * shares a source, so the pipeline's (source, id) dedupe collapses repeats.
+ * The key of user.active ids: `secret` (the `userIdKey` option), or else 32 random bytes. A KeyObject,
+ * because neither its inspection nor its JSON shows the key, so logging resolved options cannot leak it.
  */
-export function userActiveId(customerId: string, userId: string, hour: number): string {
-  // A deterministic salt replaces the (astronomically rare) hash that would read as a card number.
+export function newUserIdKey(secret?: string): KeyObject {
+  return createSecretKey(secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8'));
+}
+
+/**
+ * Id of a user.active event: an HMAC-SHA256 of (customer, user, UTC hour) under `key`, so a stored id
+ * cannot be turned back into its user by hashing guessed user ids. Processes given the same
+ * `userIdKey` and source make the same id, so the pipeline's (source, id) dedupe collapses repeats;
+ * with per-instance random keys, processes make different ids for one user-hour, which costs only
+ * extra stored events (distinct-user counts are by user, not by event id, so billing stays exact).
+ */
+export function userActiveId(key: KeyObject, customerId: string, userId: string, hour: number): string {
+  // A deterministic salt replaces the (astronomically rare) MAC that would read as a card number.
   for (let salt = 0; ; salt++) {
-    const hash = createHash('sha256')
+    const mac = createHmac('sha256', key)
       .update(JSON.stringify([customerId, userId, hour, salt]))
       .digest('base64url')
       .slice(0, 22);
-    const id = `ua_${hour.toString(36)}_${hash}`;
+    const id = `ua_${hour.toString(36)}_${mac}`;
     if (!looksLikeCardNumber(id)) return id;
   }
 }

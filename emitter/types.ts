@@ -109,6 +109,14 @@ interface CommonOptions {
   clock?: Clock;
   /** Told about every drop, rejection and failed send. Must not throw (if it does, it is ignored). */
   onError?: (error: EmitterError) => void;
+  /**
+   * Secret key (at least 32 characters) of the HMAC that makes user.active ids, so a stored id cannot be
+   * traced back to its user. Give every process of one source the same key to make their ids equal, so
+   * the pipeline's (source, id) dedupe collapses repeats across processes. Default: a random key per
+   * emitter; processes then send different ids for one user-hour, which costs only extra stored events
+   * (distinct-user counts are by user, not by event id, so billing stays exact). Never logged or sent.
+   */
+  userIdKey?: string;
 }
 
 /** Send to the HTTP ingest endpoint. */
@@ -146,7 +154,7 @@ export type UsageEmitterOptions = CommonOptions & (HttpTargetOptions | SqsTarget
 export interface UsageEmitter {
   /** Counts one API call (or `call.quantity`), aggregated per key and UTC minute into one api.call event. */
   apiCall(customerId: string, call?: ApiCallOptions): void;
-  /** Marks a user active: one user.active event per (customer, user, UTC hour), with a deterministic id. */
+  /** Marks a user active: one user.active event per (customer, user, UTC hour), its id a keyed MAC (see `userIdKey`). */
   userActive(customerId: string, userId: string): void;
   /** Records that a file came under protection (one event, id fixed now). */
   fileProtected(customerId: string, fileId: string): void;

@@ -1,6 +1,7 @@
 // One idea in one file, though over 300 lines: the emitter's lifecycle (record, seal, flush on size or timer,
 // retry with backoff, shut down) is one state machine over shared buffers; its parts with no state of their
 // own (aggregator, dispatcher, drops, transports, options) are files of their own.
+import type { KeyObject } from 'node:crypto';
 import { type Clock, HOUR_MS } from '../contract/clock.js';
 import { toCloudEvent, validateEvent } from '../contract/event-contract.js';
 import type { EventType } from '../contract/meters.js';
@@ -11,7 +12,7 @@ import { MAX_OPEN_AGGREGATES } from './constants.js';
 import { type DeliveryCounters, Dispatcher } from './dispatcher.js';
 import { BACKPRESSURE, type Drop, INVALID_CLOCK, invalidInput } from './drops.js';
 import { EmitterError, type EmitterErrorContext } from './errors.js';
-import { fileEventId, newInstanceId, userActiveId } from './ids.js';
+import { fileEventId, newInstanceId, newUserIdKey, userActiveId } from './ids.js';
 import { PendingBudget } from './pending-budget.js';
 import type { ApiCallOptions, CloudEvent, DropReason, EmitterStats, Transport, UsageEmitter } from './types.js';
 import type { ResolvedOptions } from './validate-options.js';
@@ -32,6 +33,7 @@ export class UsageEmitterImpl implements UsageEmitter {
   private readonly aggregator: ApiCallAggregator;
   private readonly dispatcher: Dispatcher;
   private readonly activeUsers: ActiveUsers;
+  private readonly userIdKey: KeyObject;
   private readonly delivery: DeliveryCounters = { sent: 0, accepted: 0, retries: 0, rejected: { total: 0, byReason: {} } };
   private readonly dropped = { total: 0, byReason: {} as Partial<Record<DropReason, number>> };
   private recorded = 0;
@@ -53,6 +55,8 @@ export class UsageEmitterImpl implements UsageEmitter {
     this.source = o.source;
     this.budget = new PendingBudget(o.maxPendingEvents);
     this.activeUsers = new ActiveUsers(o.maxPendingEvents);
+    // Drawn once per instance: retries keep their ids, and nobody else can recompute them.
+    this.userIdKey = o.userIdKey ?? newUserIdKey();
     this.dispatcher = new Dispatcher({
       transport,
       budget: this.budget,
@@ -106,7 +110,9 @@ export class UsageEmitterImpl implements UsageEmitter {
         return;
       }
       const time = new Date(hour * HOUR_MS).toISOString();
-      const drop = this.admit('com.serenity.user.active', customerId, time, { userId }, now, () => userActiveId(customerId, userId, hour));
+      const drop = this.admit('com.serenity.user.active', customerId, time, { userId }, now, () =>
+        userActiveId(this.userIdKey, customerId, userId, hour),
+      );
       if (drop !== undefined) {
         this.drop(drop, 'userActive');
         return;

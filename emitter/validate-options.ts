@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type Clock, systemClock } from '../contract/clock.js';
 import { ConfigError, type FieldError } from '../contract/errors.js';
@@ -5,6 +6,7 @@ import { LIMITS } from '../contract/event-contract.js';
 import { looksLikeCardNumber } from '../contract/privacy.js';
 import { DEFAULTS, INGEST_REQUEST_LIMITS } from './constants.js';
 import type { EmitterError } from './errors.js';
+import { newUserIdKey } from './ids.js';
 import type { RetryOptions, Transport, UsageEmitterOptions } from './types.js';
 
 /** Where events go: a closed union, switched on with an exhaustiveness check. */
@@ -23,14 +25,28 @@ export interface ResolvedOptions {
   shutdownTimeoutMs: number;
   clock: Clock;
   onError?: (error: EmitterError) => void;
+  /** The `userIdKey` secret as a key; undefined when not given (the emitter then draws a random one). */
+  userIdKey?: KeyObject;
   target: Target;
 }
 
-const COMMON_KEYS = ['source', 'flushIntervalMs', 'maxBatchEvents', 'maxPendingEvents', 'retry', 'shutdownTimeoutMs', 'clock', 'onError'];
+const COMMON_KEYS = [
+  'source',
+  'flushIntervalMs',
+  'maxBatchEvents',
+  'maxPendingEvents',
+  'retry',
+  'shutdownTimeoutMs',
+  'clock',
+  'onError',
+  'userIdKey',
+];
 const TARGET_KEYS = { http: ['endpoint', 'apiKey', 'requestTimeoutMs'], sqs: ['queueUrl', 'sqs'], custom: ['transport'] } as const;
 const RETRY_KEYS = new Set(['maxAttempts', 'baseDelayMs', 'maxDelayMs']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const ID_SAFE = /^[^#\s]+$/;
+/** 32 characters: at least 128 bits of secret when random hex (192 as base64), beyond guessing. */
+const MIN_USER_ID_KEY_LENGTH = 32;
 
 /**
  * Checks emitter options and applies defaults, reporting every problem at once. Unknown keys are
@@ -82,6 +98,10 @@ export function resolveOptions(options: UsageEmitterOptions): ResolvedOptions {
 
   if (o.clock !== undefined && typeof (o.clock as Clock | null)?.now !== 'function') fail('clock', 'must have a now() method');
   if (o.onError !== undefined && typeof o.onError !== 'function') fail('onError', 'must be a function');
+  // Never echo the value: it is a secret.
+  const userIdKeyOk = typeof o.userIdKey === 'string' && o.userIdKey.length >= MIN_USER_ID_KEY_LENGTH;
+  if (o.userIdKey !== undefined && !userIdKeyOk)
+    fail('userIdKey', `must be a secret string of at least ${MIN_USER_ID_KEY_LENGTH} characters`);
 
   let target: Target | undefined;
   switch (kind) {
@@ -116,6 +136,7 @@ export function resolveOptions(options: UsageEmitterOptions): ResolvedOptions {
     shutdownTimeoutMs: int('shutdownTimeoutMs', o.shutdownTimeoutMs, 0, MAX_TIMER_MS, DEFAULTS.shutdownTimeoutMs),
     clock: (o.clock as Clock | undefined) ?? systemClock,
     onError: o.onError as ResolvedOptions['onError'],
+    userIdKey: userIdKeyOk ? newUserIdKey(o.userIdKey as string) : undefined,
   };
   if (errors.length > 0 || target === undefined) {
     throw new ConfigError(

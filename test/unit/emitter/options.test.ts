@@ -34,6 +34,29 @@ describe('options', () => {
     );
   });
 
+  it('refuses a userIdKey that is not a string of at least 32 characters, naming the option and never the value', () => {
+    // Prepare
+    const base = { source: 'api-gw', transport: new FakeIngest() };
+    const short = 's3cr3t-'.padEnd(31, 'x');
+    // Act
+    const refusals = [short, '', 42, Buffer.alloc(32)].map((userIdKey) => {
+      try {
+        createUsageEmitter({ ...base, userIdKey } as unknown as UsageEmitterOptions);
+        return undefined;
+      } catch (e) {
+        return e as ConfigError;
+      }
+    });
+    // Assess
+    for (const e of refusals) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e!.message).toBe('invalid usage emitter options: userIdKey must be a secret string of at least 32 characters');
+      expect(e!.context.errors).toEqual([{ field: 'userIdKey', message: 'must be a secret string of at least 32 characters' }]);
+    }
+    expect(JSON.stringify(refusals[0]!.context)).not.toContain('s3cr3t');
+    expect(() => createUsageEmitter({ ...base, userIdKey: short.padEnd(32, 'x') }).shutdown()).not.toThrow();
+  });
+
   it('defaults to the ingest request limit, and keeps the mirrored limits equal', () => {
     // Prepare / Act / Assess
     expect(INGEST_REQUEST_LIMITS).toEqual(INGEST_LIMITS);
