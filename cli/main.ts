@@ -6,6 +6,7 @@ import { runReconcile, showStatement } from './commands/finance.js';
 import { flags } from './commands/flags.js';
 import { nightly, stripeSetup } from './commands/nightly.js';
 import { createKey, health, redriveDlq, showAudit, showUsage } from './commands/ops.js';
+import { listPrivacyRequests, privacyRequest } from './commands/privacy.js';
 import { listQuarantine, replay } from './commands/quarantine.js';
 import { serve } from './commands/serve.js';
 import { connect, disconnect, stackInfo } from './connect.js';
@@ -40,6 +41,11 @@ const HELP = `meter: Serenity usage metering
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
                                                      rollups vs ledger vs Stripe's totals; --fix resends stuck reports
                                                      and re-sends usage Stripe lost; non-zero while differences remain
+  meter privacy export --customer C --user U [--reason R] [--out file.json]
+                                                     everything held about one end user, as JSON with a CSV per table
+  meter privacy erase --customer C --user U --reason "why"
+                                                     unlinks the user from everything stored; counts and invoices stay
+  meter privacy requests [--json]                    the privacy requests kept (30 days), newest first
   (--period: YYYY-MM is a calendar month, or for a customer with an anchor day the period starting in
    that month; such a customer's period may also be named by its first day, YYYY-MM-DD)
 
@@ -58,6 +64,8 @@ const OPTIONS = {
     customers: { type: 'string' },
     'customer-prefix': { type: 'string' },
     customer: { type: 'string' },
+    user: { type: 'string' },
+    out: { type: 'string' },
     reason: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
@@ -192,6 +200,12 @@ async function main(): Promise<number> {
         return 0;
       case 'reconcile':
         return await runReconcile(c, o);
+      case 'privacy export':
+      case 'privacy erase':
+        return await privacyRequest(c, sub as 'export' | 'erase', o);
+      case 'privacy requests':
+        await listPrivacyRequests(c, o);
+        return 0;
       default:
         console.error(`unknown command: ${args.join(' ')}\n\n${HELP}`);
         return 2;

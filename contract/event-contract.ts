@@ -46,6 +46,12 @@ export function isContractNumber(n: number): boolean {
 const ID_SAFE = /^[^#\s]+$/;
 
 /**
+ * A user ref: the random token the pipeline stores for an end user instead of their id
+ * (functions/core/shared/pseudonyms.ts). Only the pipeline's own replays put one on the queue, as `userRef`.
+ */
+export const USER_REF_PATTERN = /^ur_[A-Za-z0-9_-]{22}$/;
+
+/**
  * A usage event after validation and normalisation: what travels on the queue and is stored.
  * `time` is UTC ISO-8601 with milliseconds; the client IP is already truncated to `ipPrefix`.
  */
@@ -68,6 +74,8 @@ export const usageEventSchema = z.strictObject({
     .regex(/^[A-Z]{2}-[A-Z0-9]{1,3}$/)
     .optional(),
   userId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
+  /** The user's ref instead of its id: set by a replay of a quarantined event, never by a producer. */
+  userRef: z.string().regex(USER_REF_PATTERN).optional(),
   fileId: z.string().min(1).max(LIMITS.maxStringLength).optional(),
   metadata: z
     .record(

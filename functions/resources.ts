@@ -41,6 +41,7 @@ export const TABLES = {
     env: 'USAGE_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
     purpose:
       'usage fragments: what one message added to each customer on one UTC day (hourly API calls, active users, file operations), one item per (day, message). pk F#<day>#<shard>, sk <messageKey>',
   },
@@ -49,13 +50,16 @@ export const TABLES = {
     env: 'REGISTRY_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
-    purpose: 'customers (pk CUS#<id>) and hashed API keys (pk KEY#<sha256>)',
+    ttlAttribute: 'expiresAt',
+    purpose:
+      "customers (pk CUS#<id>), hashed API keys (pk KEY#<sha256>), each customer's pseudonym secret (pk PS#<id>, sk SECRET), end users' refs by pseudonym (pk UT#<id>, sk <pseudonym>) and erased users' tombstones (pk UX#<id>, TTL expiresAt)",
   },
   quarantine: {
     id: 'Quarantine',
     env: 'QUARANTINE_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
     purpose: 'rejected or unprocessable events with their reason, replayable. pk Q#<customer|->, sk <reason>#<key>',
   },
   audit: {
@@ -88,6 +92,7 @@ export const TABLES = {
     env: 'FLAGS_TABLE',
     partitionKey: 'pk',
     sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
     purpose: 'fraud flags with evidence, status, notes and history: pk FLAG#<id>, sk FLAG; and per customer, pk CF#<customer>, sk <id>',
     // Open flags only (the attributes are written on an open flag by id and dropped with its review), in queue order: see `urgencyKey`.
     globalIndexes: [
@@ -181,6 +186,14 @@ export const CONSUMER = {
 export const DEFAULTS = {
   eventRetentionDays: 400,
   auditRetentionDays: 2555,
+  /** Usage fragments, from their UTC day: as long as the raw events, so the usage API reads back as far as they reach. */
+  fragmentRetentionDays: 400,
+  /** Quarantined events, from their quarantine. */
+  quarantineRetentionDays: 90,
+  /** Daily rollups and period user sets, from their billing period's end: seven years, as tax records. */
+  rollupRetentionDays: 2555,
+  /** Decided fraud flags, from their decision (or their last change after it). */
+  flagRetentionDays: 730,
 } as const;
 
 /** Service name in logs and Powertools metadata. */
@@ -241,6 +254,10 @@ export const HTTP_ROUTES = {
   'GET /v1/keys': 'api',
   'POST /v1/keys': 'api',
   'DELETE /v1/keys/{id}': 'api',
+  // privacy requests (admin): export and erase one end user's data
+  'POST /v1/privacy/requests': 'api',
+  'GET /v1/privacy/requests/{id}': 'api',
+  'GET /v1/privacy/requests/{id}/export': 'api',
 } as const satisfies Record<string, Extract<HandlerName, 'ingest' | 'api'>>;
 
 export type HttpRouteKey = keyof typeof HTTP_ROUTES;

@@ -1,5 +1,6 @@
 import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CLOSE_QUEUE } from '../functions/resources.js';
 import { invoiceGraceHoursSchema, loadHoldSeverities } from '../functions/runtime/config.js';
 import { ConsoleHosting } from './constructs/console-hosting.js';
 import { EventPipeline } from './constructs/event-pipeline.js';
@@ -68,6 +69,9 @@ export class MeteringStack extends Stack {
     });
     // The console's reconcile and period close read Stripe through the api function, with the close's secret.
     this.http.grantStripe(this.close.stripeSecret);
+    // Privacy exports are jobs for the close worker: the api function queues them on the close queue.
+    this.http.api.addEnvironment(CLOSE_QUEUE.env, this.close.queue.queueUrl);
+    this.close.queue.grantSendMessages(this.http.api);
   }
 
   /** The console's sign-in domain prefix and optional custom host, from context, validated at synth. */

@@ -1,8 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { HOUR_MS } from '../../contract/clock.js';
+import { isPrivacyJob } from '../adapters/aws/privacy-jobs.js';
 import { type CloseChunkDeps, closeChunk } from '../core/close/close-chunk.js';
 import type { CloseChunk } from '../core/close/close-plan.js';
+import { privacyDepsOf, runPrivacyRequest } from '../core/privacy/run-request.js';
 import { type CloseServices, closeServices } from '../runtime/close-services.js';
 import { lazy } from '../runtime/lazy.js';
 import { log } from '../runtime/logger.js';
@@ -14,6 +16,9 @@ import { log } from '../runtime/logger.js';
 export function makeCloseWorker(s: CloseServices) {
   let deps: CloseChunkDeps | undefined;
   const chunk = async (r: SQSRecord) => {
+    const body = JSON.parse(r.body) as unknown;
+    // A privacy export shares the close's queue and worker: long reads, no Stripe.
+    if (isPrivacyJob(body)) return void (await runPrivacyRequest(body.requestId, privacyDepsOf(s)));
     // The Stripe reporter is built on the first chunk, not at cold start: the key may come from Secrets Manager.
     deps ??= {
       ...s,
@@ -29,7 +34,7 @@ export function makeCloseWorker(s: CloseServices) {
       concurrency: s.close.concurrency,
       log,
     };
-    await closeChunk(JSON.parse(r.body) as CloseChunk, deps);
+    await closeChunk(body as CloseChunk, deps);
   };
   return (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, chunk, new BatchProcessor(EventType.SQS), {

@@ -1,8 +1,9 @@
 import { METERS, type Meter } from '../../contract/meters.js';
+import { sendPrivacyJob } from '../adapters/aws/privacy-jobs.js';
 import { resolveStripeKey } from '../adapters/aws/stripe-secret.js';
 import { createStripeClient } from '../adapters/stripe/stripe-client-config.js';
 import { StripeMeterReporter } from '../adapters/stripe/stripe-meter-reporter.js';
-import { STRIPE_SECRET } from '../resources.js';
+import { CLOSE_QUEUE, STRIPE_SECRET } from '../resources.js';
 import { untilResolved } from './close-services.js';
 import { loadStripeConfig } from './config.js';
 import { lazy } from './lazy.js';
@@ -13,7 +14,11 @@ import { type Services, services } from './services.js';
  * the secret's ARN (AWS) is configured. Built on first use and kept; a failed build (no key in the secret yet,
  * meters not set up) is tried again on the next request. Reconciliation only reads Stripe's meters, never creates them.
  */
-export function makeApiServices(base: Services, env: NodeJS.ProcessEnv = process.env): Services {
+export function makeApiServices(given: Services, env: NodeJS.ProcessEnv = process.env): Services {
+  const closeQueueUrl = env[CLOSE_QUEUE.env];
+  const base: Services = closeQueueUrl
+    ? { ...given, privacyJobs: (requestId) => sendPrivacyJob(given.clients.sqs, closeQueueUrl, requestId) }
+    : given;
   if (!env.STRIPE_SECRET_KEY && !env[STRIPE_SECRET.env]) return base;
   return {
     ...base,

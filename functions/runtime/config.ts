@@ -3,6 +3,17 @@ import { ConfigError } from '../../contract/errors.js';
 import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableName } from '../resources.js';
 
 const tableName = z.string().min(3, 'must name a DynamoDB table');
+const retentionDays = z.coerce.number('must be a number of days').int('must be a whole number of days').min(1, 'must be at least 1 (days)');
+
+/** Each retention setting's environment variable (see docs/retention.md). */
+const RETENTION_ENV = {
+  eventRetentionDays: 'EVENT_RETENTION_DAYS',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+  fragmentRetentionDays: 'FRAGMENT_RETENTION_DAYS',
+  quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
+  rollupRetentionDays: 'ROLLUP_RETENTION_DAYS',
+  flagRetentionDays: 'FLAG_RETENTION_DAYS',
+} as const;
 
 /** The Stripe account's invoice grace period in hours, as Stripe allows it (1-72); the CDK stack checks its context with it too. */
 export const invoiceGraceHoursSchema = z.coerce
@@ -14,8 +25,16 @@ const configSchema = z.object({
   tables: z.object(Object.fromEntries(Object.keys(TABLES).map((k) => [k, tableName])) as Record<TableName, typeof tableName>),
   queueUrl: z.url(),
   dlqUrl: z.url(),
-  eventRetentionDays: z.coerce.number().int().min(1),
-  auditRetentionDays: z.coerce.number().int().min(1),
+  eventRetentionDays: retentionDays,
+  auditRetentionDays: retentionDays,
+  /** Usage fragments live this long after their UTC day (`FRAGMENT_RETENTION_DAYS`). */
+  fragmentRetentionDays: retentionDays,
+  /** Quarantined events live this long after their quarantine (`QUARANTINE_RETENTION_DAYS`). */
+  quarantineRetentionDays: retentionDays,
+  /** Daily rollups and period user sets live this long after their billing period's end (`ROLLUP_RETENTION_DAYS`). */
+  rollupRetentionDays: retentionDays,
+  /** A decided fraud flag lives this long after its decision (`FLAG_RETENTION_DAYS`); an open one never expires. */
+  flagRetentionDays: retentionDays,
   region: z.string().min(1),
   /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),
@@ -33,21 +52,24 @@ export type Config = z.infer<typeof configSchema>;
 
 /** Parses configuration from the environment. A missing resource name fails loudly; nothing falls back. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse({
+  const input = {
     tables: Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, env[t.env]])),
     queueUrl: env[EVENT_QUEUE.env],
     dlqUrl: env[EVENT_QUEUE.dlqEnv],
-    eventRetentionDays: env.EVENT_RETENTION_DAYS ?? DEFAULTS.eventRetentionDays,
-    auditRetentionDays: env.AUDIT_RETENTION_DAYS ?? DEFAULTS.auditRetentionDays,
+    // An empty setting is an unset one, as below: it must not mean zero days.
+    ...Object.fromEntries(Object.entries(RETENTION_ENV).map(([k, name]) => [k, env[name] || DEFAULTS[k as keyof typeof RETENTION_ENV]])),
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     holdSeverities: loadHoldSeverities(env),
     // An empty setting is an unset one: it must not mean "no grace" or "hold nothing".
     invoiceGraceHours: env.STRIPE_INVOICE_GRACE_HOURS || 1,
     behindCloudFront: env.BEHIND_CLOUDFRONT || undefined,
-  });
+  };
+  const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
+    // A wrong type is "not set" only when nothing was given: "7.5" days is set, and wrong.
+    const given = (path: PropertyKey[]) => path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], input);
     const problems = parsed.error.issues
-      .map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' ? 'is not set' : i.message}`)
+      .map((i) => `${envNameOf(i.path)} ${i.code === 'invalid_type' && given(i.path) === undefined ? 'is not set' : i.message}`)
       .join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
@@ -62,6 +84,7 @@ function envNameOf(path: PropertyKey[]): string {
   if (head === 'region') return 'AWS_REGION';
   if (head === 'invoiceGraceHours') return 'STRIPE_INVOICE_GRACE_HOURS';
   if (head === 'behindCloudFront') return 'BEHIND_CLOUDFRONT';
+  if (typeof head === 'string' && head in RETENTION_ENV) return RETENTION_ENV[head as keyof typeof RETENTION_ENV];
   return String(head);
 }
 

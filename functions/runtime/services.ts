@@ -7,11 +7,14 @@ import { DynamoDbAuditLog } from '../adapters/dynamodb/dynamodb-audit-log.js';
 import { DynamoDbEventStore } from '../adapters/dynamodb/dynamodb-event-store.js';
 import { DynamoDbFlagStore } from '../adapters/dynamodb/dynamodb-flag-store.js';
 import { DynamoDbLedger } from '../adapters/dynamodb/dynamodb-ledger.js';
+import { DynamoDbPrivacyRequests } from '../adapters/dynamodb/dynamodb-privacy-requests.js';
 import { DynamoDbQuarantine } from '../adapters/dynamodb/dynamodb-quarantine.js';
 import { DynamoDbRegistry } from '../adapters/dynamodb/dynamodb-registry.js';
 import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.js';
 import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
+import { DynamoDbUserRefs } from '../adapters/dynamodb/dynamodb-user-refs.js';
 import type { StripeAccess } from '../core/billing/reconcile-period.js';
+import type { PrivacyRequests } from '../core/privacy/requests.js';
 import { cachedLookup } from '../core/shared/api-keys.js';
 import type {
   ApiKey,
@@ -30,6 +33,7 @@ import type {
   Registry,
   RollupStore,
   UsageStore,
+  UserRefs,
 } from '../core/shared/ports.js';
 import { type Config, loadConfig } from './config.js';
 import { lazy } from './lazy.js';
@@ -50,6 +54,12 @@ export interface Services {
   rollups: RollupStore & CloseRunListing;
   ledger: LedgerStore & LedgerPages;
   flags: FlagStore;
+  /** End users' refs (pseudonyms), in the Registry table. */
+  userRefs: UserRefs;
+  /** Privacy requests and their export downloads, in the Registry table. */
+  privacyRequests: PrivacyRequests;
+  /** Hands a queued privacy export to the close worker (the api function, when the close queue is configured). */
+  privacyJobs?: (requestId: string) => Promise<void>;
   /**
    * Stripe as reconciliation and the period close read it, built on first use; only the api function has it
    * (`makeApiServices`), and only when a Stripe key or its secret is configured.
@@ -81,14 +91,28 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     clock,
     newId: o.newId ?? (() => ulid(clock.now())),
     events: new DynamoDbEventStore(clients.dynamo, config.tables.events, config.eventRetentionDays, capacity),
-    usage: new DynamoDbUsageStore(clients.dynamo, config.tables.usage, capacity),
+    usage: new DynamoDbUsageStore(clients.dynamo, config.tables.usage, capacity, config.fragmentRetentionDays),
     registry,
-    quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity),
+    quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity, {
+      retentionDays: config.quarantineRetentionDays,
+      now: () => clock.now(),
+    }),
     audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
-    rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity),
+    rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity, {
+      rollupDays: config.rollupRetentionDays,
+      eventDays: config.eventRetentionDays,
+    }),
     ledger: new DynamoDbLedger(clients.dynamo, clients.doc, config.tables.ledger, capacity),
-    flags: new DynamoDbFlagStore(clients, config.tables.flags, capacity, { holdSeverities: config.holdSeverities }),
+    flags: new DynamoDbFlagStore(
+      clients,
+      config.tables.flags,
+      capacity,
+      { holdSeverities: config.holdSeverities },
+      config.flagRetentionDays,
+    ),
+    userRefs: new DynamoDbUserRefs(clients.dynamo, config.tables.registry, () => clock.now(), capacity),
+    privacyRequests: new DynamoDbPrivacyRequests(clients.doc, config.tables.registry, capacity),
     keyByHash: cachedLookup(
       (h) => registry.keyByHash(h),
       () => clock.now(),

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { CLOSE_FUNCTIONS, CLOSE_QUEUE, FLAG_TOPIC, STRIPE_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
+import { registryPrivacyRequests } from './registry-grants.js';
 import type { UsageTables } from './usage-tables.js';
 
 /** What the nightly close needs from the rest of the stack. */
@@ -143,6 +144,11 @@ export class NightlyClose extends Construct {
     t.audit.grant(this.worker, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     this.stripeSecret.grantRead(this.worker);
     t.flags.grantReadWriteData(this.worker);
+    // Privacy exports run here too (functions/core/privacy/): they read the customer's quarantine and the audit of
+    // their requests, and write the request's progress and its document (pk PR# of the Registry).
+    t.quarantine.grantReadData(this.worker);
+    t.audit.grant(this.worker, 'dynamodb:Query');
+    this.worker.addToRolePolicy(registryPrivacyRequests(t.registry.tableArn));
     this.flagTopic.grantPublish(this.worker);
     // The topic is encrypted with the AWS-managed SNS key, whose ARN is unknown at synth time: the publish
     // grant can only name it as key/*, and only for the data-key actions SNS needs.

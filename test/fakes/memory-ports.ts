@@ -28,6 +28,7 @@ import type {
   QuarantineStore,
   RollupStore,
   StoredDay,
+  UserRefs,
 } from '../../functions/core/shared/ports.js';
 
 /** An in-memory quarantine, for unit tests of the pure core. */
@@ -268,5 +269,47 @@ export class RecordingReporter implements MeterEventReporter {
       )
       .sort((a, b) => a.timestamp - b.timestamp);
     return formula === 'sum' ? hits.reduce((t, e) => t + e.value, 0) : (hits.at(-1)?.value ?? 0);
+  }
+}
+
+/** In-memory user refs: a ref per (customer, user) drawn from a counter, with erasure; for unit tests of the core. */
+export class MemoryUserRefs implements UserRefs {
+  readonly mapping = new Map<string, string>();
+  readonly tombstones = new Map<string, string>();
+  private next = 0;
+  async refs(customerId: string, userIds: readonly string[]) {
+    const out = new Map<string, string>();
+    for (const u of userIds) {
+      const k = `${customerId}\n${u}`;
+      let ref = this.mapping.get(k) ?? this.tombstones.get(k);
+      if (ref === undefined) {
+        ref = `ur_${String(this.next++).padStart(22, 'a')}`;
+        this.mapping.set(k, ref);
+      }
+      out.set(u, ref);
+    }
+    return out;
+  }
+  async known(customerId: string, values: readonly string[]) {
+    const out = new Map<string, string>();
+    for (const v of values) {
+      const ref = this.mapping.get(`${customerId}\n${v}`);
+      if (ref !== undefined) out.set(v, ref);
+    }
+    return out;
+  }
+  async find(customerId: string, userId: string) {
+    const k = `${customerId}\n${userId}`;
+    const ref = this.mapping.get(k);
+    if (ref !== undefined) return { ref, erased: false };
+    const tomb = this.tombstones.get(k);
+    return tomb === undefined ? undefined : { ref: tomb, erased: true };
+  }
+  async erase(customerId: string, userId: string) {
+    const k = `${customerId}\n${userId}`;
+    const ref = this.mapping.get(k) ?? this.tombstones.get(k);
+    if (ref !== undefined) this.tombstones.set(k, ref);
+    this.mapping.delete(k);
+    return ref;
   }
 }

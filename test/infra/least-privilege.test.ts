@@ -43,30 +43,35 @@ beforeAll(() => {
 });
 
 describe('least privilege', () => {
-  it("keeps audit records append-only: no function may update or delete them; only the API (the console's search) may query", () => {
+  it("keeps audit records append-only: no function may update or delete them; only the API (the console's search) and the close worker (a privacy export's audit) may query", () => {
     // Act
     const granted = Object.fromEntries(Object.entries(functions()).map(([name, fn]) => [name, actions(onTable(fn, 'audit'))]));
 
     // Assess
     for (const [name, acts] of Object.entries(granted)) {
-      const expected = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', ...(name === 'api' ? ['dynamodb:Query'] : [])];
+      const expected = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', ...(name === 'api' || name === 'close-worker' ? ['dynamodb:Query'] : [])];
       expect({ name, acts }).toEqual({ name, acts: expected });
     }
   });
 
-  it('lets the public API function write Registry customer and key items only (the console issues and revokes keys), never delete', () => {
+  it('lets the public API function write Registry customers and keys, privacy requests and user refs only, and delete only refs and request parts', () => {
     // Act
     const writes = onTable(stack.http.api, 'registry').filter((s) =>
       [s.Action].flat().some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/.test(a)),
     );
+    const scopes = writes.map((s) => ({ actions: [s.Action].flat().sort(), condition: s.Condition }));
 
-    // Assess
-    expect(writes.length).toBeGreaterThan(0);
-    for (const s of writes) {
-      expect(s.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*'] } });
-      expect([s.Action].flat()).not.toContain('dynamodb:BatchWriteItem');
-      expect([s.Action].flat()).not.toContain('dynamodb:DeleteItem');
-    }
+    // Assess: customers and keys are written, never deleted (a revoked key stays, stamped); an erasure puts a
+    // tombstone (UX#) and deletes a mapping (UT#); privacy requests (PR#) are written and their stale parts deleted.
+    const leading = (keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
+    expect(scopes).toEqual(
+      expect.arrayContaining([
+        { actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], condition: leading(['CUS#*', 'KEY#*']) },
+        { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['UT#*', 'UX#*']) },
+        { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['PR#*']) },
+      ]),
+    );
+    expect(scopes).toHaveLength(3);
   });
 
   it('lets the consumer write only the late-day marks of Rollups, with BatchWriteItem (defect 1)', () => {
@@ -99,14 +104,25 @@ describe('least privilege', () => {
       granted.registry!.filter(
         (a) => !/^dynamodb:(BatchGetItem|GetItem|Query|Scan|ConditionCheckItem|DescribeTable|GetRecords|GetShardIterator)$/.test(a),
       ),
-    ).toEqual([]);
+    ).toEqual(['dynamodb:PutItem']);
+    // The one write: a customer's pseudonym secret and its users' refs, each made once (functions/adapters/dynamodb/dynamodb-user-refs.ts).
+    const puts = onTable(stack.pipeline.consume, 'registry').filter((st) => [st.Action].flat().includes('dynamodb:PutItem'));
+    expect(puts.map((st) => st.Condition)).toEqual([{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PS#*', 'UT#*'] } }]);
   });
 
   it('lets no function delete usage, events, ledger records, customers, keys or audit records', () => {
-    // Act
+    // Act: a Registry delete counts unless it is held to the privacy partitions (user refs, tombstones, requests).
+    const privacyOnly = (st: Statement) =>
+      ((st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] as string[] | undefined) ?? ['*']).every((k) =>
+        ['UT#*', 'UX#*', 'PR#*'].includes(k),
+      );
     const deleters = Object.entries(functions()).flatMap(([name, fn]) =>
       (['events', 'usage', 'ledger', 'registry', 'audit'] as TableName[])
-        .filter((t) => actions(onTable(fn, t)).some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*'))
+        .filter((t) =>
+          onTable(fn, t).some(
+            (st) => [st.Action].flat().some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*') && !(t === 'registry' && privacyOnly(st)),
+          ),
+        )
         .map((t) => `${name} on ${t}`),
     );
 

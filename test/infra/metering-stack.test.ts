@@ -221,9 +221,12 @@ describe('MeteringStack', () => {
 
     // Assess
     expect(statements.flatMap((st) => [st.Action].flat())).toContain('dynamodb:Query');
-    // A replay and a DLQ redrive send, to the event queue only.
+    // A replay and a DLQ redrive send to the event queue; a privacy export is a job on the close queue.
     const sends = statements.filter((st) => [st.Action].flat().includes('sqs:SendMessage')).flatMap((st) => [st.Resource].flat());
-    expect(sends).toEqual([{ 'Fn::GetAtt': [idOf(stack.pipeline.queue), 'Arn'] }]);
+    expect(sends).toEqual(
+      expect.arrayContaining([{ 'Fn::GetAtt': [idOf(stack.pipeline.queue), 'Arn'] }, { 'Fn::GetAtt': [idOf(stack.close.queue), 'Arn'] }]),
+    );
+    expect(sends).toHaveLength(2);
     const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
     expect([...written].sort()).toEqual(
       [arnOf('audit'), arnOf('flags'), arnOf('ledger'), arnOf('quarantine'), arnOf('registry'), arnOf('rollups')].sort(),
@@ -367,13 +370,21 @@ describe('MeteringStack', () => {
 
     expect(workerOn(t.events)).toEqual(expect.arrayContaining(reads));
     expect(workerOn(t.registry)).toEqual(expect.arrayContaining(reads));
-    for (const table of [t.events, t.registry]) expect(workerOn(table)).not.toContain('dynamodb:PutItem');
+    expect(workerOn(t.events)).not.toContain('dynamodb:PutItem');
+    // The worker also runs privacy exports: it writes their requests (pk PR# of the Registry) and nothing else there,
+    // reads the quarantine, and queries the audit for the requests' own entries.
+    const registryWrites = (policyStatementsOf(worker) as { Action: string | string[]; Resource: unknown; Condition?: unknown }[]).filter(
+      (st) => [st.Action].flat().includes('dynamodb:PutItem') && JSON.stringify(st.Resource).includes(`"${idOf(t.registry)}"`),
+    );
+    expect(registryWrites.map((st) => st.Condition)).toEqual([{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PR#*'] } }]);
     for (const table of [t.rollups, t.ledger]) expect(workerOn(table)).toEqual(expect.arrayContaining([...reads, ...writes]));
-    expect(workerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem']));
-    expect(workerOn(t.audit)).not.toContain('dynamodb:Query');
+    expect(workerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query']));
+    expect(workerOn(t.audit)).not.toContain('dynamodb:UpdateItem');
+    expect(workerOn(t.quarantine)).toEqual(expect.arrayContaining(reads));
+    for (const w of writes) expect(workerOn(t.quarantine)).not.toContain(w);
     expect(workerOn(queue)).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
     expect(workerOn(queue)).not.toContain('sqs:SendMessage');
-    for (const table of [t.usage, t.quarantine]) expect(workerOn(table)).toEqual([]);
+    expect(workerOn(t.usage)).toEqual([]);
     for (const fn of [planner, worker]) expect(actionsOn(fn, dlq)).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import { type DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { DAY_MS } from '../../../contract/clock.js';
 import type { ExpectedActivity } from '../../core/fraud/expected-activity.js';
 import { urgencyKey } from '../../core/fraud/flag-queue.js';
 import { DEFAULT_HOLD_POLICY, type HoldPolicy } from '../../core/fraud/holds.js';
@@ -8,6 +9,7 @@ import { flagRevision } from '../../core/fraud/merge-flags.js';
 import { FlagConflictError } from '../../core/fraud/review-flag.js';
 import type { Flag } from '../../core/fraud/types.js';
 import type { FlagFilter, FlagStore, FlagWrite, Page, PageRequest } from '../../core/shared/ports.js';
+import { DEFAULTS } from '../../resources.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { cursorFields, decodeKeyCursor, encodeCursor, encodeKeyCursor, invalidCursor } from './dynamodb-cursor.js';
 
@@ -18,6 +20,7 @@ import { cursorFields, decodeKeyCursor, encodeCursor, encodeKeyCursor, invalidCu
  * flag without its series, notes and history): the sparse index `OpenByUrgency` over them is the queue,
  * read a page at a time in urgency order; the review's write drops them, so the flag leaves the index.
  * A customer's expected activity lives under `EXP#<customer>`, one item each, overwritten only by its withdrawal.
+ * A decided flag's two copies carry the same `expiresAt` (`flagExpiry`); an open flag's carry none.
  */
 export class DynamoDbFlagStore implements FlagStore {
   constructor(
@@ -25,6 +28,7 @@ export class DynamoDbFlagStore implements FlagStore {
     private readonly table: string,
     private readonly meter?: CapacityMeter,
     private readonly policy: HoldPolicy = DEFAULT_HOLD_POLICY,
+    private readonly retentionDays: number = DEFAULTS.flagRetentionDays,
   ) {}
 
   async get(id: string): Promise<Flag | undefined> {
@@ -165,6 +169,7 @@ export class DynamoDbFlagStore implements FlagStore {
         rule: flag.rule,
         revision,
         flag: JSON.stringify(flag),
+        expiresAt: flagExpiry(flag, this.retentionDays),
       };
       const condition =
         basedOn === undefined
@@ -186,7 +191,12 @@ export class DynamoDbFlagStore implements FlagStore {
                   ...condition,
                 },
               },
-              { Put: { TableName: this.table, Item: marshall({ pk: `CF#${flag.customerId}`, sk: flag.id, ...common }) } },
+              {
+                Put: {
+                  TableName: this.table,
+                  Item: marshall({ pk: `CF#${flag.customerId}`, sk: flag.id, ...common }, { removeUndefinedValues: true }),
+                },
+              },
             ],
             ReturnConsumedCapacity: 'TOTAL',
           }),
@@ -202,6 +212,20 @@ export class DynamoDbFlagStore implements FlagStore {
     }
     if (conflicts.length > 0) throw new FlagConflictError(conflicts);
   }
+}
+
+/**
+ * When a flag's items expire, in Unix seconds: undefined while it is open (an open flag holds usage and waits
+ * for review), else `retentionDays` after its last change. That is its decision, or later: a confirmed flag goes
+ * on being extended while the usage continues, and each extension moves the expiry on with it.
+ */
+export function flagExpiry(flag: Pick<Flag, 'status' | 'history'>, retentionDays: number): number | undefined {
+  if (flag.status === 'open') return undefined;
+  // The decision is one of the history's entries; anything after it is too.
+  const last = Math.max(...flag.history.map((h) => Date.parse(h.at)).filter(Number.isFinite));
+  // A decided flag with no dated history (never written so): it stays, rather than expire at an invented time.
+  if (!Number.isFinite(last)) return undefined;
+  return Math.floor((last + retentionDays * DAY_MS) / 1000);
 }
 
 const matches = (x: Flag, f: FlagFilter) =>

@@ -1,8 +1,11 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { DAY_MS } from '../../../contract/clock.js';
+import { periodContaining } from '../../core/close/billing-period.js';
 import type { FileOp } from '../../core/count/usage-fragment.js';
 import type { CloseRun, CloseRunListing, RollupStore, StoredDay, StoredRun } from '../../core/shared/ports.js';
+import { DEFAULTS } from '../../resources.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { batchWriteAll } from './dynamodb-batch.js';
 
@@ -10,12 +13,29 @@ const LATE_PK = 'LATE';
 /** The close watermark sits beside the runs (`RUN#<day>`), one item. */
 const WATERMARK_KEY = { pk: 'RUN#WATERMARK', sk: 'closed' };
 
-/** DynamoDB implementation of the RollupStore port: the nightly close's state, one table. */
+/** How long the close's records live (see docs/retention.md). */
+export interface RollupRetention {
+  /** Daily rollups and period user sets: days after their billing period's end (`ROLLUP_RETENTION_DAYS`). */
+  rollupDays: number;
+  /** Late-day marks (from their marking) and close runs (from their day): as long as the raw events (`EVENT_RETENTION_DAYS`). */
+  eventDays: number;
+}
+
+/** Unix seconds `days` after `fromMs`: what DynamoDB's TTL reads. */
+const secondsAfter = (fromMs: number, days: number) => Math.floor((fromMs + days * DAY_MS) / 1000);
+const dayStart = (day: string) => Date.parse(`${day}T00:00:00.000Z`);
+
+/**
+ * DynamoDB implementation of the RollupStore port: the nightly close's state, one table. Daily rollups,
+ * period user sets, late marks and runs carry `expiresAt`; file histories and the watermark never expire:
+ * a file protected years ago is still billed, and every later close reads the whole history.
+ */
 export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
   constructor(
     private readonly clients: { dynamo: DynamoDBClient; doc: DynamoDBDocumentClient },
     private readonly table: string,
     private readonly meter?: CapacityMeter,
+    private readonly retention: RollupRetention = { rollupDays: DEFAULTS.rollupRetentionDays, eventDays: DEFAULTS.eventRetentionDays },
   ) {}
 
   async getDays(customerId: string, fromDay: string, toDay: string): Promise<StoredDay[]> {
@@ -23,7 +43,22 @@ export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
       ExpressionAttributeValues: { ':pk': `R#${customerId}`, ':a': `D#${fromDay}`, ':b': `D#${toDay}` },
     });
-    return items.map(({ pk: _pk, sk: _sk, ...d }) => d as unknown as StoredDay);
+    return items.map(({ pk: _pk, sk: _sk, expiresAt: _e, ...d }) => d as unknown as StoredDay);
+  }
+
+  /** When a day's rollup expires: `rollupDays` after the end of the billing period it belongs to. */
+  private dayExpiry(d: Pick<StoredDay, 'day' | 'anchorDay'>): number {
+    return secondsAfter(Date.parse(periodContaining(dayStart(d.day), d.anchorDay).end), this.retention.rollupDays);
+  }
+
+  /**
+   * When a period's user set expires: as its days do. The days saved with it name the period's anchor; without
+   * one (never, from the close) the period is taken at its longest, 31 days from its start, so it never leaves early.
+   */
+  private periodUsersExpiry(periodKey: string, days: readonly StoredDay[]): number {
+    const day = days.find((d) => d.periodKey === periodKey);
+    if (day) return this.dayExpiry(day);
+    return secondsAfter(dayStart(periodKey.length === 7 ? `${periodKey}-01` : periodKey) + 31 * DAY_MS, this.retention.rollupDays);
   }
 
   async save(
@@ -38,12 +73,13 @@ export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
     // again (and rewrites the users and file histories, idempotently) rather than trusting days whose
     // users or file operations were never written.
     await this.write([
-      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) =>
-        [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay })),
-      ),
+      ...[...changes.periodUsers].flatMap(([periodKey, firstDays]) => {
+        const expiresAt = this.periodUsersExpiry(periodKey, changes.days);
+        return [...firstDays].map(([u, firstDay]) => ({ pk: `PU#${customerId}#${periodKey}`, sk: u, firstDay, expiresAt }));
+      }),
       ...[...changes.files].map(([fileId, ops]) => ({ pk: `FH#${customerId}`, sk: fileId, ops: JSON.stringify(ops) })),
     ]);
-    await this.write(changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d })));
+    await this.write(changes.days.map((d) => ({ pk: `R#${d.customerId}`, sk: `D#${d.day}`, ...d, expiresAt: this.dayExpiry(d) })));
   }
 
   async periodUsers(customerId: string, periodKey: string): Promise<Map<string, string>> {
@@ -66,7 +102,15 @@ export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
 
   async markLate(marks: readonly { customerId: string; day: string }[], at: number): Promise<void> {
     await this.write(
-      marks.map((m) => ({ pk: LATE_PK, sk: `${m.customerId}#${m.day}`, customerId: m.customerId, day: m.day, markedAt: at })),
+      // A mark outlives its use once the raw events it would recompute the day from have expired.
+      marks.map((m) => ({
+        pk: LATE_PK,
+        sk: `${m.customerId}#${m.day}`,
+        customerId: m.customerId,
+        day: m.day,
+        markedAt: at,
+        expiresAt: secondsAfter(at, this.retention.eventDays),
+      })),
     );
   }
 
@@ -90,7 +134,10 @@ export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
   }
 
   async startRun(run: CloseRun): Promise<void> {
-    await this.write([{ pk: `RUN#${run.day}`, sk: run.runId, ...run, counts: {} }]);
+    // The audit trail keeps each run's plan and chunks for its own, longer, retention.
+    await this.write([
+      { pk: `RUN#${run.day}`, sk: run.runId, ...run, counts: {}, expiresAt: secondsAfter(dayStart(run.day), this.retention.eventDays) },
+    ]);
   }
 
   async chunkDone(day: string, runId: string, counts: Record<string, number>): Promise<void> {
@@ -119,14 +166,14 @@ export class DynamoDbRollupStore implements RollupStore, CloseRunListing {
       new GetCommand({ TableName: this.table, Key: { pk: `RUN#${day}`, sk: runId }, ConsistentRead: true }),
     );
     if (!r.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...run } = r.Item;
+    const { pk: _pk, sk: _sk, expiresAt: _e, ...run } = r.Item;
     return run as CloseRun & { counts: Record<string, number>; chunksDone?: number };
   }
 
   /** One Query of the day's run partition: a day holds one run a night, and a few more when it was re-closed. */
   async runsOf(day: string): Promise<StoredRun[]> {
     const items = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `RUN#${day}` } });
-    return items.map(({ pk: _pk, sk: _sk, ...run }) => run as unknown as StoredRun);
+    return items.map(({ pk: _pk, sk: _sk, expiresAt: _e, ...run }) => run as unknown as StoredRun);
   }
 
   async closedThrough(): Promise<string | undefined> {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DAY_MS } from '../../../contract/clock.js';
 import type { FileOp, UsageFragment } from '../../core/count/usage-fragment.js';
 import type { UsageStore } from '../../core/shared/ports.js';
+import { DEFAULTS } from '../../resources.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { batchWriteAll, queryAll } from './dynamodb-batch.js';
 
@@ -11,6 +13,13 @@ export const FRAGMENT_SHARDS = 8;
 const shardOf = (messageKey: string) => createHash('sha1').update(messageKey).digest()[0]! % FRAGMENT_SHARDS;
 /** Partition of the fragments of one UTC day (all customers) in one shard. */
 export const fragmentPk = (day: string, shard: number) => `F#${day}#${shard}`;
+
+/**
+ * When a day's fragments expire, in Unix seconds: `retentionDays` after the day's 00:00 UTC. Counted from the
+ * day, not the write, so a late fragment leaves with the rest of its day and the usage API never folds half a day.
+ */
+export const fragmentExpiry = (day: string, retentionDays: number) =>
+  Math.floor((Date.parse(`${day}T00:00:00.000Z`) + retentionDays * DAY_MS) / 1000);
 
 interface CustomerPart {
   c: Record<string, number>;
@@ -29,6 +38,7 @@ export class DynamoDbUsageStore implements UsageStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
     private readonly meter?: CapacityMeter,
+    private readonly retentionDays: number = DEFAULTS.fragmentRetentionDays,
   ) {}
 
   async putFragments(fragments: readonly UsageFragment[]): Promise<void> {
@@ -51,6 +61,7 @@ export class DynamoDbUsageStore implements UsageStore {
             pk: { S: fragmentPk(i.day, shardOf(i.key)) },
             sk: { S: i.key },
             d: { S: JSON.stringify(i.parts) },
+            expiresAt: { N: String(fragmentExpiry(i.day, this.retentionDays)) },
           },
         },
       })),

@@ -4,7 +4,8 @@ import type { FieldError } from '../../../contract/errors.js';
 import { eventKey, redactForStorage, type UsageEvent } from '../../../contract/event-contract.js';
 import { applyPrivacyCuts, maskFieldName } from '../../../contract/privacy.js';
 import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
-import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore } from '../shared/ports.js';
+import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore, UserRefs } from '../shared/ports.js';
+import { asQueued, distinctByCustomer, rawUsersByCustomer, replaceUserId, WITHHELD_USER, withUserRef } from '../shared/pseudonyms.js';
 import { claimEvents } from './ownership.js';
 import { buildFragments } from './usage-fragment.js';
 
@@ -13,6 +14,8 @@ export interface ConsumeDeps {
   usage: UsageStore;
   customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
   quarantine: QuarantineStore;
+  /** Turns each end user's id into its stored ref, before anything of the message is stored. */
+  userRefs: UserRefs;
   clock: Clock;
   /** Records (customer, day) pairs whose events arrive after that UTC day ended, for the nightly close. */
   markLate: (marks: readonly { customerId: string; day: string }[]) => Promise<void>;
@@ -40,7 +43,7 @@ export async function consumeMessage(
   deps: ConsumeDeps,
   skip: ReadonlySet<string> = new Set(),
 ): Promise<ConsumeResult> {
-  const parsed = withPrivacyCuts(received);
+  const parsed = await withUserRefs(withPrivacyCuts(received), deps.userRefs);
   const now = new Date(deps.clock.now()).toISOString();
   const key = messageKey(parsed.events);
   const quarantined: QuarantineItem[] = parsed.invalid.map((bad) => ({
@@ -68,7 +71,7 @@ export async function consumeMessage(
         key: eventKey(e),
         reason: 'unknown_customer',
         errors: [{ field: 'subject', message: `customer "${e.customerId}" is not registered` }],
-        event: e,
+        event: asQueued(e),
         replayable: true,
         origin: 'consume',
         quarantinedAt: now,
@@ -154,6 +157,60 @@ function withPrivacyCuts(parsed: ParsedMessage): ParsedMessage {
     index++;
   }
   return out;
+}
+
+/**
+ * Every end user's id replaced by its ref (functions/core/shared/pseudonyms.ts), in the events and in what is kept of
+ * the invalid ones: an invalid event whose customer we can tell gets that customer's ref, one without gets none.
+ */
+async function withUserRefs(parsed: ParsedMessage, userRefs: UserRefs): Promise<ParsedMessage> {
+  const wanted = rawUsersByCustomer(parsed.events);
+  for (const bad of parsed.invalid) {
+    const user = userIdOf(bad.raw);
+    const customer = customerIdOf(bad.raw);
+    if (user === undefined || customer === '-') continue;
+    wanted.set(customer, [...(wanted.get(customer) ?? []), user]);
+  }
+  const refs = new Map(await Promise.all([...wanted].map(async ([c, users]) => [c, await userRefs.refs(c, users)] as const)));
+  // A metadata value equal to the id of a user we know names that user too, whichever event carries it.
+  const named = new Map(
+    await Promise.all(
+      [...metadataTexts(parsed.events)].map(async ([c, values]) => {
+        const own = refs.get(c) ?? new Map<string, string>();
+        const others = await userRefs.known(
+          c,
+          values.filter((v) => !own.has(v)),
+        );
+        return [c, new Map([...own, ...others])] as const;
+      }),
+    ),
+  );
+  const none = new Map<string, string>();
+  return {
+    events: parsed.events.map((e) => namingRefs(withUserRef(e, refs.get(e.customerId) ?? none), named.get(e.customerId) ?? none)),
+    invalid: parsed.invalid.map((bad) => {
+      const user = userIdOf(bad.raw);
+      if (user === undefined) return bad;
+      const ref = refs.get(customerIdOf(bad.raw))?.get(user) ?? WITHHELD_USER;
+      return { ...bad, raw: replaceUserId(bad.raw, user, ref) };
+    }),
+  };
+}
+
+/** The distinct string metadata values of events, by customer. */
+const metadataTexts = (events: readonly UsageEvent[]) =>
+  distinctByCustomer(events, (e) => Object.values(e.metadata ?? {}).filter((v): v is string => typeof v === 'string' && v.length > 0));
+
+/** An event whose metadata values naming a known user are replaced by that user's ref. */
+function namingRefs(e: UsageEvent, named: ReadonlyMap<string, string>): UsageEvent {
+  if (e.metadata === undefined || named.size === 0) return e;
+  const metadata = Object.fromEntries(Object.entries(e.metadata).map(([k, v]) => [k, typeof v === 'string' ? (named.get(v) ?? v) : v]));
+  return { ...e, metadata };
+}
+
+function userIdOf(raw: unknown): string | undefined {
+  const u = (raw as { userId?: unknown } | null)?.userId;
+  return typeof u === 'string' && u.length > 0 ? u : undefined;
 }
 
 /** A body that is JSON but no v1 message is redacted as JSON, so that its keys are cut too (fine geography, card numbers). */

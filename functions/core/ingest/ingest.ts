@@ -3,11 +3,14 @@ import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { UsageEvent } from '../../../contract/event-contract.js';
 import { boundedText, redactForStorage, validateEvent } from '../../../contract/event-contract.js';
 import { MAX_MESSAGE_BYTES, packMessages } from '../../../contract/queue-message.js';
-import type { EventQueue, QuarantineItem, QuarantineStore } from '../shared/ports.js';
+import type { EventQueue, QuarantineItem, QuarantineStore, UserRefs } from '../shared/ports.js';
+import { replaceUserId, WITHHELD_USER } from '../shared/pseudonyms.js';
 
 export interface IngestDeps {
   queue: EventQueue;
   quarantine: QuarantineStore;
+  /** A rejected event is kept with its end user's ref in place of the id (read only when one is rejected). */
+  userRefs: UserRefs;
   clock: Clock;
   newId: () => string;
 }
@@ -94,7 +97,7 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       tooLarge.map((i) => ({ field: `[${i}]`, message: `does not fit a ${MAX_MESSAGE_BYTES}-byte queue message` })),
     );
   }
-  await deps.quarantine.put(quarantined);
+  await deps.quarantine.put(await withUserRefs(quarantined, deps.userRefs));
 
   const { failed } = await deps.queue.send(packed.map((p) => p.body));
   const failedEvents = new Set(failed.flatMap((m) => packed[m]!.indexes));
@@ -166,6 +169,23 @@ function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
     ...Object.fromEntries(scalars.slice(0, 16)),
     truncated: `the event's ${size} characters were over ${MAX_QUARANTINED_CHARS}; only its top-level attributes are kept`,
   };
+}
+
+/**
+ * Rejected events as they may be kept: the end user's id (`data.userId`, and every value equal to it) replaced by
+ * the user's ref, noted on the item so a replay carries it as the ref. Without a customer there is no ref to
+ * give: the id is withheld and the event cannot be replayed.
+ */
+async function withUserRefs(items: QuarantineItem[], userRefs: UserRefs): Promise<QuarantineItem[]> {
+  return Promise.all(
+    items.map(async (item) => {
+      const user = (item.raw as { data?: { userId?: unknown } } | null)?.data?.userId;
+      if (typeof user !== 'string' || user.length === 0) return item;
+      if (item.customerId === '-') return { ...item, raw: replaceUserId(item.raw, user, WITHHELD_USER), replayable: false };
+      const ref = (await userRefs.refs(item.customerId, [user])).get(user)!;
+      return { ...item, raw: replaceUserId(item.raw, user, ref), userRef: ref };
+    }),
+  );
 }
 
 function subjectOf(raw: unknown): string {

@@ -22,6 +22,12 @@ export interface ReplayOutcome {
  * re-enqueued; it leaves quarantine only once SQS holds it. Replaying is safe to repeat: the
  * consumer's dedupe counts an event once however often it arrives.
  */
+/** An event rebuilt from a kept payload whose user id ingest replaced by the ref: the ref travels as the ref. */
+function carryingRef(e: UsageEvent, ref: string): UsageEvent {
+  const { userId: _replaced, ...rest } = e;
+  return { ...rest, userRef: ref };
+}
+
 export async function replayQuarantine(filter: QuarantineFilter, deps: ReplayDeps): Promise<ReplayOutcome> {
   const items = await deps.quarantine.list(filter);
   const now = deps.clock.now();
@@ -44,7 +50,7 @@ export async function replayQuarantine(filter: QuarantineFilter, deps: ReplayDep
       newId: () => `q-${createHash('sha256').update(`${item.customerId}|${item.reason}|${item.key}`).digest('base64url').slice(0, 26)}`,
       ...(item.boundSource !== undefined ? { boundSource: item.boundSource } : {}),
     });
-    if (r.ok) ready.push({ item, event: r.event });
+    if (r.ok) ready.push({ item, event: item.userRef === undefined ? r.event : carryingRef(r.event, item.userRef) });
     else kept.push({ item, why: r.errors.map((e) => `${e.field} ${e.message}`).join('; ') });
   }
 

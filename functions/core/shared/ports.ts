@@ -84,6 +84,24 @@ export interface Registry {
   touchKey(hash: string, at: string, staleBefore: string): Promise<void>;
 }
 
+/**
+ * End users' refs (functions/core/shared/pseudonyms.ts): a random token per (customer, user), found through a keyed
+ * pseudonym of the id under the customer's own secret. The only place a user id is turned into what is stored.
+ */
+export interface UserRefs {
+  /** The ref of each user id of a customer, created on first sight; an erased user's tombstone, while it lasts, gives back the erased ref. */
+  refs(customerId: string, userIds: readonly string[]): Promise<Map<string, string>>;
+  /** Which of some values are ids of users already seen for the customer, with their refs; creates nothing. */
+  known(customerId: string, values: readonly string[]): Promise<Map<string, string>>;
+  /** The ref of a user id, without creating one: the mapping's, else an unexpired tombstone's. */
+  find(customerId: string, userId: string): Promise<{ ref: string; erased: boolean } | undefined>;
+  /**
+   * Deletes a user's mapping after writing a tombstone (the ref, under another keyed hash of the id) that expires at
+   * `tombstoneExpiresAt` (epoch seconds). Idempotent: the second call finds the tombstone. Undefined when the user was never seen.
+   */
+  erase(customerId: string, userId: string, tombstoneExpiresAt: number): Promise<string | undefined>;
+}
+
 /** Registered customers a page at a time, for the console (a separate port: the close and the CLI list whole). */
 export interface CustomerPages {
   /** One page of customers; each page reads at most `page.limit` registry items (a page may hold fewer customers and still have a cursor). */
@@ -107,6 +125,8 @@ export interface QuarantineItem {
   replayable: boolean;
   /** The source the submitting ingest key was bound to: a replay validates against it, as ingest did. */
   boundSource?: string;
+  /** The ref that replaced the user id in `raw` (ingest): a replay carries it as the event's `userRef`. */
+  userRef?: string;
   origin: 'ingest' | 'consume';
   quarantinedAt: string;
   attempts: number;

@@ -6,7 +6,7 @@ import { parseMessage } from '../../../contract/queue-message.js';
 import { consumeMessage } from '../../../functions/core/count/consume.js';
 import { ingestEvents } from '../../../functions/core/ingest/ingest.js';
 import { apiCall, userActive } from '../../fakes/events.js';
-import { customersOf, MemoryEventStore, MemoryQuarantine, MemoryQueue } from '../../fakes/memory-ports.js';
+import { customersOf, MemoryEventStore, MemoryQuarantine, MemoryQueue, MemoryUserRefs } from '../../fakes/memory-ports.js';
 import { addressWriting, cardWriting, coordinatesWriting, emailWriting, GEOGRAPHY_KEYS } from '../../fakes/privacy-arbitraries.js';
 import { leaksInValue } from '../../fakes/stored-bytes.js';
 
@@ -133,7 +133,7 @@ describe('defect 3: field names in errors never carry a card number (or an addre
   it('masks a card-number key in the error field, the answer and the quarantined errors', async () => {
     // Prepare
     const quarantine = new MemoryQuarantine();
-    const deps = { queue: new MemoryQueue(), quarantine, clock: { now: () => NOW }, newId: () => 'x' };
+    const deps = { queue: new MemoryQueue(), quarantine, clock: { now: () => NOW }, newId: () => 'x', userRefs: new MemoryUserRefs() };
     const events = [
       at(apiCall('c1', {}, { '4111111111111111': { nested: 1 } })),
       at(apiCall('c1', {}, { 'card 4111-1111-1111-1111': { nested: true } })),
@@ -178,6 +178,7 @@ const consumeDeps = (quarantine = new MemoryQuarantine(), events = new MemoryEve
   quarantine,
   clock: { now: () => NOW },
   markLate: async () => {},
+  userRefs: new MemoryUserRefs(),
 });
 
 describe('defect 7: the consumer applies the same privacy cuts as ingest', () => {

@@ -29,3 +29,38 @@ describe('loadConfig: billing policy settings', () => {
     expect(() => loadConfig({ ...BASE, STRIPE_INVOICE_GRACE_HOURS: '96' })).toThrow(/STRIPE_INVOICE_GRACE_HOURS must be 1-72/);
   });
 });
+
+describe('loadConfig: retention settings', () => {
+  it('defaults each retention as docs/retention.md gives it, and takes an empty setting as unset', () => {
+    // Act
+    const unset = loadConfig(BASE);
+    const empty = loadConfig({ ...BASE, FRAGMENT_RETENTION_DAYS: '', QUARANTINE_RETENTION_DAYS: '' });
+    const set = loadConfig({
+      ...BASE,
+      FRAGMENT_RETENTION_DAYS: '100',
+      QUARANTINE_RETENTION_DAYS: '30',
+      ROLLUP_RETENTION_DAYS: '3650',
+      FLAG_RETENTION_DAYS: '365',
+    });
+    const pick = (c: ReturnType<typeof loadConfig>) => [
+      c.fragmentRetentionDays,
+      c.quarantineRetentionDays,
+      c.rollupRetentionDays,
+      c.flagRetentionDays,
+    ];
+
+    // Assess
+    expect(pick(unset)).toEqual([400, 90, 2555, 730]);
+    expect(pick(empty)).toEqual([400, 90, 2555, 730]);
+    expect(pick(set)).toEqual([100, 30, 3650, 365]);
+  });
+
+  it('refuses a retention that is not a whole number of days, naming the variable', () => {
+    // Act / Assess
+    expect(() => loadConfig({ ...BASE, QUARANTINE_RETENTION_DAYS: '0' })).toThrow(/QUARANTINE_RETENTION_DAYS must be at least 1/);
+    expect(() => loadConfig({ ...BASE, FLAG_RETENTION_DAYS: '7.5' })).toThrow(/FLAG_RETENTION_DAYS must be a whole number of days/);
+    expect(() => loadConfig({ ...BASE, ROLLUP_RETENTION_DAYS: 'seven years' })).toThrow(/ROLLUP_RETENTION_DAYS must be a number of days/);
+    expect(() => loadConfig({ ...BASE, FRAGMENT_RETENTION_DAYS: '-1' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...BASE, EVENT_RETENTION_DAYS: '0' })).toThrow(/EVENT_RETENTION_DAYS must be at least 1/);
+  });
+});

@@ -5,7 +5,7 @@ import { packMessages, parseMessage } from '../../../../contract/queue-message.j
 import { dayToClose, peerCandidates, peerStats, planChunks } from '../../../../functions/core/close/close-plan.js';
 import { consumeMessage } from '../../../../functions/core/count/consume.js';
 import type { Customer, EventStore, UsageStore } from '../../../../functions/core/shared/ports.js';
-import { customersOf, MemoryQuarantine } from '../../../fakes/memory-ports.js';
+import { customersOf, MemoryQuarantine, MemoryUserRefs } from '../../../fakes/memory-ports.js';
 
 const customer = (id: string): Customer => ({ id, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' });
 
@@ -66,6 +66,7 @@ describe('late-day markers from the consumer', () => {
       quarantine: new MemoryQuarantine(),
       clock: fixedClock('2026-03-05T12:00:00Z'),
       markLate: async (m) => void marks.push(...m),
+      userRefs: new MemoryUserRefs(),
     });
     // Assess
     expect(marks).toEqual([{ customerId: 'acme', day: '2026-03-03' }]);

@@ -4,7 +4,7 @@ import { messageKey } from '../../../../contract/queue-message.js';
 import { consumeMessage } from '../../../../functions/core/count/consume.js';
 import type { UsageFragment } from '../../../../functions/core/count/usage-fragment.js';
 import type { UsageStore } from '../../../../functions/core/shared/ports.js';
-import { customersOf, MemoryEventStore, MemoryQuarantine } from '../../../fakes/memory-ports.js';
+import { customersOf, MemoryEventStore, MemoryQuarantine, MemoryUserRefs } from '../../../fakes/memory-ports.js';
 
 const ev = (id: string): UsageEvent => ({
   id,
@@ -41,6 +41,7 @@ describe('consumeMessage against a concurrent consumer', () => {
       quarantine: new MemoryQuarantine(),
       clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
       markLate: async () => {},
+      userRefs: new MemoryUserRefs(),
     });
     const a = [ev('1'), ev('2'), ev('3')];
     const b = [ev('2'), ev('3'), ev('4')];
@@ -67,6 +68,7 @@ describe('consumeMessage against a concurrent consumer', () => {
       quarantine: new MemoryQuarantine(),
       clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
       markLate: async () => {},
+      userRefs: new MemoryUserRefs(),
     };
     // Act
     const r = await consumeMessage('a', { events: a, invalid: [] }, deps);

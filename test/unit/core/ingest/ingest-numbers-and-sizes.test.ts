@@ -3,7 +3,7 @@ import { fixedClock } from '../../../../contract/clock.js';
 import { LIMITS, usageEventSchema, validateEvent } from '../../../../contract/event-contract.js';
 import { MAX_MESSAGE_BYTES, packMessages } from '../../../../contract/queue-message.js';
 import { ingestEvents } from '../../../../functions/core/ingest/ingest.js';
-import { MemoryQuarantine, MemoryQueue } from '../../../fakes/memory-ports.js';
+import { MemoryQuarantine, MemoryQueue, MemoryUserRefs } from '../../../fakes/memory-ports.js';
 
 const clock = fixedClock('2026-11-29T12:00:00Z');
 const ctx = { now: clock.now(), newId: () => '01JTEST0000000000000000000' };
@@ -121,7 +121,7 @@ describe('ingestEvents with a request over the limits', () => {
     // Act
     const r = await ingestEvents(
       { requestId: 'r', events: [call({}, { id: 'ok' }), call({ ['k'.repeat(300_000)]: 1 }, { id: 'long' })] },
-      { queue, quarantine, clock, newId: ctx.newId },
+      { queue, quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() },
     );
     // Assess
     expect(r.accepted).toEqual([{ id: 'ok' }]);
@@ -170,7 +170,7 @@ describe('quarantining hostile input in bounded time', () => {
       // Act
       const r = await ingestEvents(
         { requestId: 'r', events: [call({ ['k'.repeat(keyLength)]: 1, note: 'a b@'.repeat(repeats) }, { id: 'long' })] },
-        { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId },
+        { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() },
       );
       // Assess
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -194,7 +194,7 @@ describe('the cut a long rejected value gets', () => {
     const quarantine = new MemoryQuarantine();
     const note = `${'w '.repeat(125)}jane.doe@example.com ${'v '.repeat(20)}jane.roe@example.com ${'z '.repeat(400)}`;
     // Act
-    await ingestEvents({ requestId: 'r', events: [make(note)] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId });
+    await ingestEvents({ requestId: 'r', events: [make(note)] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() });
     // Assess
     const stored = JSON.stringify([...quarantine.items.values()][0]?.raw);
     expect(stored).toContain('w w w');
@@ -222,7 +222,7 @@ describe('deeply nested input', () => {
     const quarantine = new MemoryQuarantine();
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
     // Act
-    const r = await ingestEvents({ requestId: 'r', events: [deep] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId });
+    const r = await ingestEvents({ requestId: 'r', events: [deep] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() });
     // Assess
     expect(r.rejected).toEqual([{ index: 0, errors: [{ field: '', message: 'must be a JSON object (a CloudEvent)' }] }]);
     expect(quarantine.items.size).toBe(1);

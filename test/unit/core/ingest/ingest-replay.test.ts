@@ -3,7 +3,7 @@ import { fixedClock } from '../../../../contract/clock.js';
 import { parseMessage } from '../../../../contract/queue-message.js';
 import { ingestEvents } from '../../../../functions/core/ingest/ingest.js';
 import { replayQuarantine } from '../../../../functions/core/ingest/replay.js';
-import { customersOf, MemoryQuarantine, MemoryQueue } from '../../../fakes/memory-ports.js';
+import { customersOf, MemoryQuarantine, MemoryQueue, MemoryUserRefs } from '../../../fakes/memory-ports.js';
 
 const clock = fixedClock('2026-11-29T12:00:00Z');
 let n = 0;
@@ -26,7 +26,7 @@ describe('ingestEvents', () => {
     // Act
     const r = await ingestEvents(
       { requestId: 'req1', events: [call({ id: 'a' }), call({ id: 'b', type: 'nope' }), call()] },
-      { queue, quarantine, clock, newId },
+      { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() },
     );
     // Assess
     expect(r.accepted.map((a) => a.id)).toEqual(['a', expect.stringMatching(/^01J/)]);
@@ -42,7 +42,7 @@ describe('ingestEvents', () => {
     // Act
     const r = await ingestEvents(
       { requestId: 'req2', events: [call({ id: 'x' }), call()] },
-      { queue, quarantine: new MemoryQuarantine(), clock, newId },
+      { queue, quarantine: new MemoryQuarantine(), clock, newId, userRefs: new MemoryUserRefs() },
     );
     // Assess
     expect(r.accepted).toEqual([]);
@@ -56,7 +56,7 @@ describe('ingestEvents', () => {
     const quarantine = new MemoryQuarantine();
     await ingestEvents(
       { requestId: 'req3', events: [call({ data: { memo: '4111 1111 1111 1111' } })] },
-      { queue: new MemoryQueue(), quarantine, clock, newId },
+      { queue: new MemoryQueue(), quarantine, clock, newId, userRefs: new MemoryUserRefs() },
     );
     const [item] = [...quarantine.items.values()];
     expect(JSON.stringify(item)).not.toContain('4111');
@@ -71,7 +71,7 @@ describe('ingestEvents', () => {
     const huge = call({ id: 'huge', data: { note: 'x'.repeat(500_000) } });
 
     // Act
-    const r = await ingestEvents({ requestId: 'req4', events: [noSubject, huge, call({ id: 'ok' })] }, { queue, quarantine, clock, newId });
+    const r = await ingestEvents({ requestId: 'req4', events: [noSubject, huge, call({ id: 'ok' })] }, { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() });
 
     // Assess
     expect(r.accepted.map((a) => a.id)).toEqual(['ok']);
@@ -93,7 +93,7 @@ describe('replayQuarantine', () => {
     // Prepare
     const quarantine = new MemoryQuarantine();
     const queue = new MemoryQueue();
-    await ingestEvents({ requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] }, { queue, quarantine, clock, newId });
+    await ingestEvents({ requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] }, { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() });
     await quarantine.put([
       {
         customerId: 'late',
@@ -151,7 +151,7 @@ describe('replaying events quarantined at ingest', () => {
         boundSource: 'gw',
         events: [{ ...call({ id: 'q0', data: { quantity: 0 } }), source: undefined }, call({ id: 'other', source: 'other-svc' }), noId],
       },
-      { queue, quarantine, clock, newId },
+      { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() },
     );
     for (const item of quarantine.items.values()) if (item.key === 'b#0') item.raw = { ...(item.raw as object), data: { quantity: 2 } };
     const later = fixedClock('2026-11-29T13:00:00Z');
@@ -179,5 +179,33 @@ describe('replaying events quarantined at ingest', () => {
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(1);
     expect(ids[0]).toMatch(/^q-/);
+  });
+});
+
+describe('a rejected event of an end user', () => {
+  it("is kept with the user's ref in place of the id (metadata too), and its replay carries the ref, not a new id", async () => {
+    // Prepare: an event from an hour ahead (refused now, valid an hour later) naming its user twice.
+    const at = fixedClock('2026-11-29T12:00:00Z');
+    const quarantine = new MemoryQuarantine();
+    const queue = new MemoryQueue();
+    const userRefs = new MemoryUserRefs();
+    const ahead = {
+      ...call({ id: 'ua-1', type: 'com.serenity.user.active', time: '2026-11-29T13:00:00Z' }),
+      data: { userId: 'usr_q7xk2m', actingFor: 'usr_q7xk2m' },
+    };
+    const r = await ingestEvents({ requestId: 'req9', events: [ahead] }, { queue, quarantine, clock: at, newId, userRefs });
+    const [kept] = [...quarantine.items.values()];
+    at.set('2026-11-29T13:05:00Z');
+    // Act
+    const out = await replayQuarantine({}, { quarantine, queue, clock: at, customers: customersOf(['acme']) });
+    const [replayed] = parseMessage(queue.bodies[0]!).events;
+    // Assess
+    expect(r.rejected).toHaveLength(1);
+    expect(JSON.stringify(kept)).not.toContain('usr_q7xk2m');
+    expect(kept!.userRef).toMatch(/^ur_/);
+    expect(out.replayed).toBe(1);
+    expect(replayed!.userRef).toBe(kept!.userRef);
+    expect(replayed!.userId).toBeUndefined();
+    expect(replayed!.metadata).toEqual({ actingFor: kept!.userRef });
   });
 });
