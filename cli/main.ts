@@ -43,8 +43,9 @@ const HELP = `meter: Serenity usage metering
                                                      and re-sends usage Stripe lost; non-zero while differences remain
   meter privacy export --customer C --user U [--reason R] [--out file.json]
                                                      everything held about one end user, as JSON with a CSV per table
-  meter privacy erase --customer C --user U --reason "why"
-                                                     unlinks the user from everything stored; counts and invoices stay
+  meter privacy erase --customer C [--user U] --reason "why"
+                                                     a user: unlinked from everything stored, counts and invoices stay;
+                                                     no --user: the whole customer, but the ledger kept for tax
   meter privacy requests [--json]                    the privacy requests kept (30 days), newest first
   (--period: YYYY-MM is a calendar month, or for a customer with an anchor day the period starting in
    that month; such a customer's period may also be named by its first day, YYYY-MM-DD)

@@ -52,7 +52,7 @@ export const TABLES = {
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
     purpose:
-      "customers (pk CUS#<id>), hashed API keys (pk KEY#<sha256>), each customer's pseudonym secret (pk PS#<id>, sk SECRET), end users' refs by pseudonym (pk UT#<id>, sk <pseudonym>) and erased users' tombstones (pk UX#<id>, TTL expiresAt)",
+      "customers (pk CUS#<id>), hashed API keys (pk KEY#<sha256>), each customer's pseudonym secret (pk PS#<id>, sk SECRET), end users' refs by pseudonym (pk UT#<id>, sk <pseudonym>) and erased users' tombstones (pk UX#<id>, TTL expiresAt), erased customers' marks (pk CX#<id>, TTL) and privacy requests (pk PR#<id>, TTL)",
   },
   quarantine: {
     id: 'Quarantine',
@@ -194,6 +194,8 @@ export const DEFAULTS = {
   rollupRetentionDays: 2555,
   /** Decided fraud flags, from their decision (or their last change after it). */
   flagRetentionDays: 730,
+  /** An erased customer's ledger amounts kept for tax: ten years, as the strictest VAT record-keeping rules (Germany's, for one) ask. */
+  ledgerRetentionDays: 3650,
 } as const;
 
 /** Service name in logs and Powertools metadata. */

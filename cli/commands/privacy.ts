@@ -14,11 +14,13 @@ interface PrivacyOptions {
 }
 
 /**
- * `meter privacy export|erase --customer C --user U [--reason R] [--out file.json]`: makes the request and waits for
- * it, with its progress on stderr; an export's document goes to `--out` or stdout. Exit 0 when done.
+ * `meter privacy export --customer C --user U [--out file.json]`, `meter privacy erase --customer C [--user U] --reason R`:
+ * makes the request and waits for it, with its progress on stderr; an export's document goes to `--out` or stdout.
+ * Exit 0 when done.
  */
 export async function privacyRequest(c: Connection, type: PrivacyRequestType, o: PrivacyOptions): Promise<number> {
-  if (!o.customer) throw new Error(`usage: meter privacy ${type} --customer C --user U${type === 'erase' ? ' --reason "why"' : ''}`);
+  if (!o.customer)
+    throw new Error(`usage: meter privacy ${type} --customer C ${type === 'erase' ? '[--user U] --reason "why"' : '--user U'}`);
   const deps = privacyDepsOf(c.services);
   let r = await requestPrivacy({ type, customerId: o.customer, userId: o.user, reason: o.reason, actor: cliActor() }, deps);
   console.error(`request ${r.id}: ${r.type} ${r.status}`);

@@ -16,8 +16,12 @@ import { type Services, services } from '../runtime/services.js';
  * for longer on each receive, so hours of throttling pass before the DLQ (EVENT_QUEUE).
  */
 export function makeConsumeHandler(s: Services) {
-  const markLate = (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now());
-  const deps = { ...s, customers: (ids: readonly string[]) => s.registry.customers(ids), markLate };
+  const deps = {
+    ...s,
+    customers: (ids: readonly string[]) => s.registry.customers(ids),
+    erasedCustomers: (ids: readonly string[]) => s.customerData.erased(ids),
+    markLate: (m: readonly { customerId: string; day: string }[]) => s.rollups.markLate(m, s.clock.now()),
+  };
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const parsed = new Map(event.Records.map((r) => [r.messageId, parseMessage(r.body)]));
     const skips = batchSkips(event.Records.map((r) => ({ id: r.messageId, events: parsed.get(r.messageId)!.events })));

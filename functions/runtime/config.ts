@@ -13,6 +13,7 @@ const RETENTION_ENV = {
   quarantineRetentionDays: 'QUARANTINE_RETENTION_DAYS',
   rollupRetentionDays: 'ROLLUP_RETENTION_DAYS',
   flagRetentionDays: 'FLAG_RETENTION_DAYS',
+  ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
 } as const;
 
 /** The Stripe account's invoice grace period in hours, as Stripe allows it (1-72); the CDK stack checks its context with it too. */
@@ -35,6 +36,8 @@ const configSchema = z.object({
   rollupRetentionDays: retentionDays,
   /** A decided fraud flag lives this long after its decision (`FLAG_RETENTION_DAYS`); an open one never expires. */
   flagRetentionDays: retentionDays,
+  /** An erased customer's ledger records (reported amounts, Stripe ids) are kept this long for tax (`LEDGER_RETENTION_DAYS`). */
+  ledgerRetentionDays: retentionDays,
   region: z.string().min(1),
   /** Open flags of these severities hold their usage from Stripe (`HOLD_SEVERITIES`): the close defers it, statements and reconciliation show it held. */
   holdSeverities: z.array(z.enum(['low', 'medium', 'high'])),

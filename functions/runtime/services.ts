@@ -4,6 +4,7 @@ import { type AwsClients, makeAwsClients } from '../adapters/aws/aws-clients.js'
 import { SqsEventQueue } from '../adapters/aws/sqs-event-queue.js';
 import { CapacityMeter } from '../adapters/dynamodb/capacity-meter.js';
 import { DynamoDbAuditLog } from '../adapters/dynamodb/dynamodb-audit-log.js';
+import { DynamoDbCustomerData } from '../adapters/dynamodb/dynamodb-customer-data.js';
 import { DynamoDbEventStore } from '../adapters/dynamodb/dynamodb-event-store.js';
 import { DynamoDbFlagStore } from '../adapters/dynamodb/dynamodb-flag-store.js';
 import { DynamoDbLedger } from '../adapters/dynamodb/dynamodb-ledger.js';
@@ -14,6 +15,7 @@ import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.
 import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
 import { DynamoDbUserRefs } from '../adapters/dynamodb/dynamodb-user-refs.js';
 import type { StripeAccess } from '../core/billing/reconcile-period.js';
+import type { CustomerData } from '../core/privacy/erase-customer.js';
 import type { PrivacyRequests } from '../core/privacy/requests.js';
 import { cachedLookup } from '../core/shared/api-keys.js';
 import type {
@@ -58,6 +60,8 @@ export interface Services {
   userRefs: UserRefs;
   /** Privacy requests and their export downloads, in the Registry table. */
   privacyRequests: PrivacyRequests;
+  /** What a customer's erasure deletes, across the tables. */
+  customerData: CustomerData;
   /** Hands a queued privacy export to the close worker (the api function, when the close queue is configured). */
   privacyJobs?: (requestId: string) => Promise<void>;
   /**
@@ -84,6 +88,10 @@ export function makeServices(o: ServiceOverrides = {}): Services {
   const capacity = o.capacity ?? new CapacityMeter();
   const clock = o.clock ?? systemClock;
   const registry = new DynamoDbRegistry(clients.doc, config.tables.registry, capacity);
+  const quarantine = new DynamoDbQuarantine(clients, config.tables.quarantine, capacity, {
+    retentionDays: config.quarantineRetentionDays,
+    now: () => clock.now(),
+  });
   return {
     config,
     clients,
@@ -93,10 +101,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     events: new DynamoDbEventStore(clients.dynamo, config.tables.events, config.eventRetentionDays, capacity),
     usage: new DynamoDbUsageStore(clients.dynamo, config.tables.usage, capacity, config.fragmentRetentionDays),
     registry,
-    quarantine: new DynamoDbQuarantine(clients, config.tables.quarantine, capacity, {
-      retentionDays: config.quarantineRetentionDays,
-      now: () => clock.now(),
-    }),
+    quarantine,
     audit: new DynamoDbAuditLog(clients.doc, config.tables.audit, config.auditRetentionDays, capacity),
     queue: new SqsEventQueue(clients.sqs, config.queueUrl, config.dlqUrl),
     rollups: new DynamoDbRollupStore(clients, config.tables.rollups, capacity, {
@@ -113,6 +118,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
     ),
     userRefs: new DynamoDbUserRefs(clients.dynamo, config.tables.registry, () => clock.now(), capacity),
     privacyRequests: new DynamoDbPrivacyRequests(clients.doc, config.tables.registry, capacity),
+    customerData: new DynamoDbCustomerData(clients.doc, config.tables, quarantine, capacity),
     keyByHash: cachedLookup(
       (h) => registry.keyByHash(h),
       () => clock.now(),

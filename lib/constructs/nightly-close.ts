@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { CLOSE_FUNCTIONS, CLOSE_QUEUE, FLAG_TOPIC, STRIPE_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
-import { registryPrivacyRequests } from './registry-grants.js';
+import { registryCustomerErasure, registryPrivacyRequests } from './registry-grants.js';
 import type { UsageTables } from './usage-tables.js';
 
 /** What the nightly close needs from the rest of the stack. */
@@ -149,6 +149,13 @@ export class NightlyClose extends Construct {
     t.quarantine.grantReadData(this.worker);
     t.audit.grant(this.worker, 'dynamodb:Query');
     this.worker.addToRolePolicy(registryPrivacyRequests(t.registry.tableArn));
+    // And a whole customer's erasure: its events and fragments (the fragments it shares with other customers are
+    // rewritten without it), its quarantine (with the depth counters), the registry items of registryCustomerErasure;
+    // its rollups, flags and ledger (kept, stripped, for tax) are covered by the grants above.
+    t.events.grant(this.worker, 'dynamodb:BatchWriteItem');
+    t.usage.grant(this.worker, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    t.quarantine.grant(this.worker, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    this.worker.addToRolePolicy(registryCustomerErasure(t.registry.tableArn));
     this.flagTopic.grantPublish(this.worker);
     // The topic is encrypted with the AWS-managed SNS key, whose ARN is unknown at synth time: the publish
     // grant can only name it as key/*, and only for the data-key actions SNS needs.

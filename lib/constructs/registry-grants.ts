@@ -33,3 +33,16 @@ export function registryPrivacyRequests(registryArn: string): PolicyStatement {
     conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PR#*'] } },
   });
 }
+
+/**
+ * Erasing a whole customer (functions/core/privacy/erase-customer.ts, run by the close worker): its profile (CUS#),
+ * the keys scoped to it (KEY#, deleted or rescoped), its secret, refs and tombstones (PS#, UT#, UX#); the erased
+ * mark (CX#) is put. Deletes go in batches, so BatchWriteItem too, held to the same partitions.
+ */
+export function registryCustomerErasure(registryArn: string): PolicyStatement {
+  return new PolicyStatement({
+    actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+    resources: [registryArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*'] } },
+  });
+}

@@ -49,7 +49,11 @@ describe('least privilege', () => {
 
     // Assess
     for (const [name, acts] of Object.entries(granted)) {
-      const expected = ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', ...(name === 'api' || name === 'close-worker' ? ['dynamodb:Query'] : [])];
+      const expected = [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:PutItem',
+        ...(name === 'api' || name === 'close-worker' ? ['dynamodb:Query'] : []),
+      ];
       expect({ name, acts }).toEqual({ name, acts: expected });
     }
   });
@@ -110,24 +114,29 @@ describe('least privilege', () => {
     expect(puts.map((st) => st.Condition)).toEqual([{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PS#*', 'UT#*'] } }]);
   });
 
-  it('lets no function delete usage, events, ledger records, customers, keys or audit records', () => {
-    // Act: a Registry delete counts unless it is held to the privacy partitions (user refs, tombstones, requests).
+  it('lets no function delete usage, events, ledger records, customers, keys or audit records, but the close worker erasing a customer', () => {
+    // Act: a Registry delete counts unless it is held to the privacy partitions (user refs, tombstones, requests);
+    // BatchWriteItem deletes as well as puts, so it counts on the tables that are never batch-written.
     const privacyOnly = (st: Statement) =>
       ((st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] as string[] | undefined) ?? ['*']).every((k) =>
         ['UT#*', 'UX#*', 'PR#*'].includes(k),
       );
+    const deletes = (st: Statement) => [st.Action].flat().some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*');
     const deleters = Object.entries(functions()).flatMap(([name, fn]) =>
       (['events', 'usage', 'ledger', 'registry', 'audit'] as TableName[])
-        .filter((t) =>
-          onTable(fn, t).some(
-            (st) => [st.Action].flat().some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*') && !(t === 'registry' && privacyOnly(st)),
-          ),
-        )
+        .filter((t) => onTable(fn, t).some((st) => deletes(st) && !(t === 'registry' && privacyOnly(st))))
         .map((t) => `${name} on ${t}`),
     );
+    const erasure = onTable(stack.close.worker, 'registry').filter(deletes);
 
-    // Assess
-    expect(deleters).toEqual([]);
+    // Assess: the one exception is a customer's erasure (functions/core/privacy/erase-customer.ts), held to the
+    // customer's own Registry partitions; its event deletes are batch writes, which the worker was not granted before.
+    expect(deleters).toEqual(['close-worker on registry']);
+    expect(erasure.map((st) => st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'])).toEqual(
+      expect.arrayContaining([['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*']]),
+    );
+    expect(actions(onTable(stack.close.worker, 'ledger'))).not.toContain('dynamodb:DeleteItem');
+    expect(actions(onTable(stack.close.worker, 'audit'))).not.toContain('dynamodb:DeleteItem');
   });
 
   it('protects every billing table against deletion', () => {

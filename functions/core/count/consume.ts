@@ -14,6 +14,8 @@ export interface ConsumeDeps {
   usage: UsageStore;
   customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
   quarantine: QuarantineStore;
+  /** Which of some unregistered customers were erased: their events still in flight are dropped, not quarantined. */
+  erasedCustomers?: (ids: readonly string[]) => Promise<Set<string>>;
   /** Turns each end user's id into its stored ref, before anything of the message is stored. */
   userRefs: UserRefs;
   clock: Clock;
@@ -43,9 +45,17 @@ export async function consumeMessage(
   deps: ConsumeDeps,
   skip: ReadonlySet<string> = new Set(),
 ): Promise<ConsumeResult> {
-  const parsed = await withUserRefs(withPrivacyCuts(received), deps.userRefs);
+  const cut = withPrivacyCuts(received);
+  // The key of the message as sent, whatever is dropped from it below, so every delivery has the same one.
+  const key = messageKey(cut.events);
+  const customers = await deps.customers(cut.events.map((e) => e.customerId));
+  const erased = await erasedAmong(cut, customers, deps);
+  // An erased customer's events still in flight are erased on arrival: neither counted nor kept, nor given refs.
+  const parsed = await withUserRefs(
+    { events: cut.events.filter((e) => !erased.has(e.customerId)), invalid: cut.invalid.filter((b) => !erased.has(customerIdOf(b.raw))) },
+    deps.userRefs,
+  );
   const now = new Date(deps.clock.now()).toISOString();
-  const key = messageKey(parsed.events);
   const quarantined: QuarantineItem[] = parsed.invalid.map((bad) => ({
     customerId: customerIdOf(bad.raw),
     key: `${bodyHash(body)}#${bad.index}`,
@@ -58,7 +68,6 @@ export async function consumeMessage(
     attempts: 0,
   }));
 
-  const customers = await deps.customers(parsed.events.map((e) => e.customerId));
   const known: UsageEvent[] = [];
   const unknownKeys = new Set<string>();
   for (const e of parsed.events) {
@@ -100,6 +109,14 @@ export async function consumeMessage(
     duplicates: known.length - owned.length,
     quarantined,
   };
+}
+
+/** The unregistered customers of a message that were erased. */
+async function erasedAmong(m: ParsedMessage, customers: ReadonlyMap<string, Customer>, deps: ConsumeDeps): Promise<Set<string>> {
+  const unregistered = [...m.events.map((e) => e.customerId), ...m.invalid.map((b) => customerIdOf(b.raw))].filter(
+    (c) => c !== '-' && !customers.has(c),
+  );
+  return unregistered.length > 0 && deps.erasedCustomers ? deps.erasedCustomers(unregistered) : new Set();
 }
 
 function uniqueByKey(events: readonly UsageEvent[]): UsageEvent[] {

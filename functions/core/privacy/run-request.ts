@@ -2,12 +2,15 @@ import type { Clock } from '../../../contract/clock.js';
 import { DAY_MS } from '../../../contract/clock.js';
 import { NotFoundError, ValidationError } from '../../../contract/errors.js';
 import type { AuditLog, Customer, Registry, UserRefs } from '../shared/ports.js';
+import { type CustomerData, eraseCustomer } from './erase-customer.js';
 import { eraseUser } from './erase-user.js';
 import { type ExportUserDeps, exportUser } from './export-user.js';
 import { type PrivacyRequest, type PrivacyRequests, type PrivacyRequestType, REQUEST_RETENTION_DAYS } from './requests.js';
 
 export interface PrivacyDeps extends ExportUserDeps {
   userRefs: UserRefs;
+  customerData: CustomerData;
+  ledgerRetentionDays: number;
   audit: AuditLog;
   customers: (ids: readonly string[]) => Promise<Map<string, Customer>>;
   clock: Clock;
@@ -16,10 +19,10 @@ export interface PrivacyDeps extends ExportUserDeps {
 
 /** The privacy use cases' deps, from a composition root's services (the api, the close worker, the CLI). */
 export function privacyDepsOf(
-  s: Omit<PrivacyDeps, 'requests' | 'customers' | 'eventRetentionDays'> & {
+  s: Omit<PrivacyDeps, 'requests' | 'customers' | 'eventRetentionDays' | 'ledgerRetentionDays'> & {
     privacyRequests: PrivacyRequests;
     registry: Pick<Registry, 'customers'>;
-    config: { eventRetentionDays: number };
+    config: { eventRetentionDays: number; ledgerRetentionDays: number };
   },
 ): PrivacyDeps {
   return {
@@ -27,6 +30,7 @@ export function privacyDepsOf(
     requests: s.privacyRequests,
     customers: (ids) => s.registry.customers(ids),
     eventRetentionDays: s.config.eventRetentionDays,
+    ledgerRetentionDays: s.config.ledgerRetentionDays,
   };
 }
 
@@ -46,36 +50,47 @@ export async function requestPrivacy(input: PrivacyInput, deps: PrivacyDeps): Pr
   const reason = input.reason?.trim() ?? '';
   if (input.type === 'erase' && reason.length === 0) throw new ValidationError([{ field: 'reason', message: 'is required to erase data' }]);
   if (reason.length > 500) throw new ValidationError([{ field: 'reason', message: 'is longer than 500 characters' }]);
-  if (input.userId === undefined) {
+  if (input.userId === undefined && input.type === 'export') {
     throw new ValidationError([
-      { field: 'user', message: 'is required: export and erasure of a whole customer are not built yet (issue 12); name one end user' },
+      { field: 'user', message: "is required for an export: a whole customer's export is not built yet (issue 12); name one end user" },
     ]);
   }
-  if (input.userId.length === 0) throw new ValidationError([{ field: 'user', message: 'must not be empty' }]);
+  if (input.userId !== undefined && input.userId.length === 0) throw new ValidationError([{ field: 'user', message: 'must not be empty' }]);
   const customer = (await deps.customers([input.customerId])).get(input.customerId);
   if (!customer) throw new NotFoundError(`customer "${input.customerId}" is not registered`);
+  if (input.userId === undefined) return queued(deps, { type: 'erase', customerId: customer.id, reason, actor: input.actor, notes: [] });
   if (input.type === 'erase') {
     const done = await eraseUser({ customerId: customer.id, userId: input.userId, reason, actor: input.actor }, deps);
     await deps.requests.put(done);
     return done;
   }
   const found = await deps.userRefs.find(customer.id, input.userId);
-  const now = deps.clock.now();
-  const at = new Date(now).toISOString();
-  const request: PrivacyRequest = {
-    id: deps.newId(),
+  return queued(deps, {
     type: 'export',
     customerId: customer.id,
     // An erased user's data is no longer theirs to export: nothing links it to them any more.
     ...(found && !found.erased ? { userRef: found.ref } : { unknownUser: true }),
     reason,
     actor: input.actor,
+    notes: found?.erased ? ['This user was erased: nothing stored is linked to them any more, so there is nothing to export.'] : [],
+  });
+}
+
+/** Stores a new request, queued for `runPrivacyRequest`. */
+async function queued(
+  deps: PrivacyDeps,
+  fields: Pick<PrivacyRequest, 'type' | 'customerId' | 'userRef' | 'unknownUser' | 'reason' | 'actor' | 'notes'>,
+): Promise<PrivacyRequest> {
+  const now = deps.clock.now();
+  const at = new Date(now).toISOString();
+  const request: PrivacyRequest = {
+    id: deps.newId(),
+    ...fields,
     status: 'queued',
     createdAt: at,
     updatedAt: at,
     progress: { step: 'queued', done: 0, total: 0 },
     counts: {},
-    notes: found?.erased ? ['This user was erased: nothing stored is linked to them any more, so there is nothing to export.'] : [],
     expiresAt: Math.floor((now + REQUEST_RETENTION_DAYS * DAY_MS) / 1000),
   };
   await deps.requests.put(request);
@@ -91,10 +106,10 @@ export async function runPrivacyRequest(
   deps: PrivacyDeps,
   onProgress: (r: PrivacyRequest) => void = () => {},
 ): Promise<PrivacyRequest> {
-  const queued = await deps.requests.get(id);
-  if (!queued) throw new NotFoundError(`privacy request "${id}" does not exist`);
-  if (queued.status === 'done' || queued.type !== 'export') return queued;
-  let r: PrivacyRequest = { ...queued, status: 'running', updatedAt: new Date(deps.clock.now()).toISOString() };
+  const stored = await deps.requests.get(id);
+  if (!stored) throw new NotFoundError(`privacy request "${id}" does not exist`);
+  if (stored.status === 'done') return stored;
+  let r: PrivacyRequest = { ...stored, status: 'running', updatedAt: new Date(deps.clock.now()).toISOString() };
   const save = async (next: PrivacyRequest) => {
     r = { ...next, updatedAt: new Date(deps.clock.now()).toISOString() };
     await deps.requests.put(r);
@@ -103,6 +118,12 @@ export async function runPrivacyRequest(
   try {
     await save(r);
     const customer = (await deps.customers([r.customerId])).get(r.customerId);
+    if (r.type === 'erase') {
+      // A rerun after the profile went (the last step) has nothing left to do but to say so.
+      const erased = customer ? await eraseCustomer(r, customer, deps, save) : r;
+      await save({ ...erased, status: 'done', progress: { step: 'done', done: 1, total: 1 } });
+      return r;
+    }
     if (!customer) throw new NotFoundError(`customer "${r.customerId}" is not registered`);
     const document =
       r.userRef === undefined

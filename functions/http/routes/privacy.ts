@@ -62,7 +62,7 @@ export const getPrivacyExport: Route<Services> = async ({ event, params }, s) =>
   await authorize(event, s, ['admin']);
   const id = decodeSegment(params.id ?? '', 'id');
   const r = await s.privacyRequests.get(id);
-  if (!r || r.type !== 'export') throw new NotFoundError(`no export ${id}`);
+  if (r?.type !== 'export') throw new NotFoundError(`no export ${id}`);
   const document = r.status === 'done' ? await s.privacyRequests.getExport(id) : undefined;
   if (document === undefined) return json(409, { error: `export ${id} is ${r.status}, not done` });
   return {

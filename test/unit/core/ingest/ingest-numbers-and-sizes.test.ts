@@ -194,7 +194,10 @@ describe('the cut a long rejected value gets', () => {
     const quarantine = new MemoryQuarantine();
     const note = `${'w '.repeat(125)}jane.doe@example.com ${'v '.repeat(20)}jane.roe@example.com ${'z '.repeat(400)}`;
     // Act
-    await ingestEvents({ requestId: 'r', events: [make(note)] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() });
+    await ingestEvents(
+      { requestId: 'r', events: [make(note)] },
+      { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() },
+    );
     // Assess
     const stored = JSON.stringify([...quarantine.items.values()][0]?.raw);
     expect(stored).toContain('w w w');
@@ -222,7 +225,10 @@ describe('deeply nested input', () => {
     const quarantine = new MemoryQuarantine();
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
     // Act
-    const r = await ingestEvents({ requestId: 'r', events: [deep] }, { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() });
+    const r = await ingestEvents(
+      { requestId: 'r', events: [deep] },
+      { queue: new MemoryQueue(), quarantine, clock, newId: ctx.newId, userRefs: new MemoryUserRefs() },
+    );
     // Assess
     expect(r.rejected).toEqual([{ index: 0, errors: [{ field: '', message: 'must be a JSON object (a CloudEvent)' }] }]);
     expect(quarantine.items.size).toBe(1);

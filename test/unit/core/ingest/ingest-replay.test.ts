@@ -71,7 +71,10 @@ describe('ingestEvents', () => {
     const huge = call({ id: 'huge', data: { note: 'x'.repeat(500_000) } });
 
     // Act
-    const r = await ingestEvents({ requestId: 'req4', events: [noSubject, huge, call({ id: 'ok' })] }, { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() });
+    const r = await ingestEvents(
+      { requestId: 'req4', events: [noSubject, huge, call({ id: 'ok' })] },
+      { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() },
+    );
 
     // Assess
     expect(r.accepted.map((a) => a.id)).toEqual(['ok']);
@@ -93,7 +96,10 @@ describe('replayQuarantine', () => {
     // Prepare
     const quarantine = new MemoryQuarantine();
     const queue = new MemoryQueue();
-    await ingestEvents({ requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] }, { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() });
+    await ingestEvents(
+      { requestId: 'r', events: [call({ id: 'bad', data: { quantity: 0 } })] },
+      { queue, quarantine, clock, newId, userRefs: new MemoryUserRefs() },
+    );
     await quarantine.put([
       {
         customerId: 'late',
