@@ -41,8 +41,9 @@ const HELP = `meter: Serenity usage metering
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
                                                      rollups vs ledger vs Stripe's totals; --fix resends stuck reports
                                                      and re-sends usage Stripe lost; non-zero while differences remain
-  meter privacy export --customer C --user U [--reason R] [--out file.json]
-                                                     everything held about one end user, as JSON with a CSV per table
+  meter privacy export --customer C [--user U] [--reason R] [--out file.json]
+                                                     everything held about one end user (or the customer), as JSON
+                                                     with a CSV per table
   meter privacy erase --customer C [--user U] --reason "why"
                                                      a user: unlinked from everything stored, counts and invoices stay;
                                                      no --user: the whole customer, but the ledger kept for tax

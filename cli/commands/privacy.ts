@@ -20,7 +20,7 @@ interface PrivacyOptions {
  */
 export async function privacyRequest(c: Connection, type: PrivacyRequestType, o: PrivacyOptions): Promise<number> {
   if (!o.customer)
-    throw new Error(`usage: meter privacy ${type} --customer C ${type === 'erase' ? '[--user U] --reason "why"' : '--user U'}`);
+    throw new Error(`usage: meter privacy ${type} --customer C ${type === 'erase' ? '[--user U] --reason "why"' : '[--user U]'}`);
   const deps = privacyDepsOf(c.services);
   let r = await requestPrivacy({ type, customerId: o.customer, userId: o.user, reason: o.reason, actor: cliActor() }, deps);
   console.error(`request ${r.id}: ${r.type} ${r.status}`);

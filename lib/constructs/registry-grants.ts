@@ -36,13 +36,13 @@ export function registryPrivacyRequests(registryArn: string): PolicyStatement {
 
 /**
  * Erasing a whole customer (functions/core/privacy/erase-customer.ts, run by the close worker): its profile (CUS#),
- * the keys scoped to it (KEY#, deleted or rescoped), its secret, refs and tombstones (PS#, UT#, UX#); the erased
- * mark (CX#) is put. Deletes go in batches, so BatchWriteItem too, held to the same partitions.
+ * the keys scoped to it (KEY#, deleted or rescoped), its secret, refs and tombstones (PS#, UT#, UX#), earlier
+ * exports' documents (PR#); the erased mark (CX#) is put and the profile marked `erasingSince` first. Deletes go in batches, so BatchWriteItem too, held to the same partitions.
  */
 export function registryCustomerErasure(registryArn: string): PolicyStatement {
   return new PolicyStatement({
-    actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
     resources: [registryArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*'] } },
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*'] } },
   });
 }

@@ -133,7 +133,7 @@ describe('least privilege', () => {
     // customer's own Registry partitions; its event deletes are batch writes, which the worker was not granted before.
     expect(deleters).toEqual(['close-worker on registry']);
     expect(erasure.map((st) => st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'])).toEqual(
-      expect.arrayContaining([['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*']]),
+      expect.arrayContaining([['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*']]),
     );
     expect(actions(onTable(stack.close.worker, 'ledger'))).not.toContain('dynamodb:DeleteItem');
     expect(actions(onTable(stack.close.worker, 'audit'))).not.toContain('dynamodb:DeleteItem');

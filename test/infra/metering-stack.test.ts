@@ -379,7 +379,7 @@ describe('MeteringStack', () => {
     // A customer's erasure adds the customer's own partitions (profile, keys, secret, refs, the erased mark).
     expect(registryWrites.map((st) => st.Condition)).toEqual([
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PR#*'] } },
-      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*'] } },
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*'] } },
     ]);
     for (const table of [t.rollups, t.ledger]) expect(workerOn(table)).toEqual(expect.arrayContaining([...reads, ...writes]));
     expect(workerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query']));

@@ -134,6 +134,40 @@ afterAll(async () => {
 describe('erasing a whole customer', () => {
   let before: { keep: Statement; keepUsage: unknown; ledger: number };
 
+  it('exports everything held about the customer first, and nothing of the other customer', async () => {
+    // Act
+    const made = await api('POST', '/v1/privacy/requests', { type: 'export', customer: GONE, reason: 'portability request' });
+    const { id } = (await made.json()) as { id: string };
+    let status = 'queued';
+    for (let i = 0; i < 150 && status !== 'done' && status !== 'failed'; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      status = ((await (await api('GET', `/v1/privacy/requests/${id}`)).json()) as { status: string }).status;
+    }
+    const text = await (await api('GET', `/v1/privacy/requests/${id}/export`)).text();
+    const doc = JSON.parse(text) as { tables: Record<string, Record<string, unknown>[]>; csv: Record<string, string> };
+    // Assess
+    expect(made.status).toBe(202);
+    expect(status).toBe('done');
+    expect(doc.tables.customer).toEqual([expect.objectContaining({ id: GONE, name: NAME })]);
+    expect(doc.tables.events).toHaveLength(4);
+    expect(doc.tables.ledger!.length).toBe((await stack.services.ledger.entries(GONE)).length);
+    expect(doc.tables.dailyUsage!.map((d) => d.day)).toContain(yesterday);
+    expect(doc.tables.expectedActivity).toHaveLength(1);
+    expect(doc.tables.quarantine).toHaveLength(1);
+    expect(doc.tables.keys!.map((k) => [k.principal, k.customers, k.sharedWithOtherCustomers ?? false]).sort()).toEqual([
+      ['gone-gw', [GONE], false],
+      ['shared-gw', [GONE], true],
+    ]);
+    expect(doc.tables.keys!.every((k) => !('hash' in k))).toBe(true);
+    expect(doc.tables.audit!.every((a) => a.customerId === GONE)).toBe(true);
+    expect(Object.keys(doc.csv).sort()).toEqual(
+      Object.keys(doc.tables)
+        .map((t) => `${t}.csv`)
+        .sort(),
+    );
+    expect(text).not.toContain(KEEP);
+  });
+
   it('deletes everything of the customer but the ledger kept for tax, and leaves the other customer as it was', async () => {
     // Prepare
     const usage = async () =>

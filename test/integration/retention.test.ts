@@ -80,9 +80,13 @@ describe('retention: usage fragments', () => {
       events: 3,
     });
 
+    // Days of last week, so that even the 30-day expiry is still ahead (DynamoDB Local's TTL may delete what is past).
+    const dayAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+    const [d1, d2, d3] = [dayAgo(7), dayAgo(6), dayAgo(5)] as [string, string, string];
+
     // Act
-    await usage.putFragments([fragment('2026-03-10', 'm1'), fragment('2026-03-11', 'm1')]);
-    await short.putFragments([fragment('2026-03-12', 'm2')]);
+    await usage.putFragments([fragment(d1, 'm1'), fragment(d2, 'm1')]);
+    await short.putFragments([fragment(d3, 'm2')]);
 
     // Assess: read back by their shard, whichever it is
     const expiryByDay = async (day: string, key: string) => {
@@ -92,10 +96,10 @@ describe('retention: usage fragments', () => {
       }
       throw new Error(`no fragment ${day} ${key}`);
     };
-    expect(await expiryByDay('2026-03-10', 'm1')).toBe(expiryAfter('2026-03-10T00:00:00Z', 400));
-    expect(await expiryByDay('2026-03-11', 'm1')).toBe(expiryAfter('2026-03-11T00:00:00Z', 400));
-    expect(await expiryByDay('2026-03-12', 'm2')).toBe(expiryAfter('2026-03-12T00:00:00Z', 30));
-    expect((await usage.fragments('acme', '2026-03-10'))[0]).toEqual(fragment('2026-03-10', 'm1'));
+    expect(await expiryByDay(d1, 'm1')).toBe(expiryAfter(`${d1}T00:00:00Z`, 400));
+    expect(await expiryByDay(d2, 'm1')).toBe(expiryAfter(`${d2}T00:00:00Z`, 400));
+    expect(await expiryByDay(d3, 'm2')).toBe(expiryAfter(`${d3}T00:00:00Z`, 30));
+    expect((await usage.fragments('acme', d1))[0]).toEqual(fragment(d1, 'm1'));
   });
 });
 

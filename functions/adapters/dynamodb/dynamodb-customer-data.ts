@@ -1,3 +1,6 @@
+// One idea in one file, though over 300 lines: what erasing a customer deletes in every table, in the layouts the
+// other adapters write, kept together so that a new table or item kind is added to the erasure in one place.
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -39,6 +42,22 @@ export class DynamoDbCustomerData implements CustomerData {
 
   async markErased(customerId: string, at: string, expiresAt: number): Promise<void> {
     await this.put(this.tables.registry, { pk: erasedPk(customerId), sk: 'ERASED', at, expiresAt });
+    // The profile too, which the consumer and the close read anyway: from now on they leave the customer alone.
+    try {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.tables.registry,
+          Key: { pk: `CUS#${customerId}`, sk: 'PROFILE' },
+          UpdateExpression: 'SET erasingSince = if_not_exists(erasingSince, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': at },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+    } catch (err) {
+      // A rerun after the profile was deleted: nothing to mark.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   async erased(ids: readonly string[]): Promise<Set<string>> {
@@ -103,7 +122,14 @@ export class DynamoDbCustomerData implements CustomerData {
 
   async deleteRollups(customerId: string, periodKeys: readonly string[]): Promise<number> {
     const t = this.tables.rollups;
-    const partitions = [`R#${customerId}`, `FH#${customerId}`, ...periodKeys.map((p) => `PU#${customerId}#${p}`)];
+    // Period user sets outlive raw events (seven years against 400 days): the daily rows name every period closed.
+    const rows = await this.query(t, {
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `R#${customerId}` },
+      ProjectionExpression: 'periodKey',
+    });
+    const periods = new Set([...periodKeys, ...rows.map((r) => r.periodKey).filter((p): p is string => typeof p === 'string')]);
+    const partitions = [`R#${customerId}`, `FH#${customerId}`, ...[...periods].map((p) => `PU#${customerId}#${p}`)];
     const keys: Key[] = [];
     for (const pk of partitions)
       keys.push(...(await this.keysOf(t, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } })));
@@ -136,10 +162,15 @@ export class DynamoDbCustomerData implements CustomerData {
     return { flags: byCustomer.length, expectedActivity: expected.length };
   }
 
+  /** Page by page until none is left: a listing holds at most 1,000 items. */
   async deleteQuarantine(customerId: string): Promise<number> {
-    const items = await this.quarantine.list({ customerId });
-    for (const item of items) await this.quarantine.remove(item);
-    return items.length;
+    let removed = 0;
+    for (;;) {
+      const items = await this.quarantine.list({ customerId, limit: 1000 });
+      if (items.length === 0) return removed;
+      for (const item of items) await this.quarantine.remove(item);
+      removed += items.length;
+    }
   }
 
   /** Keys scoped to this customer alone are deleted; a key scoped to others too loses this customer from its scope. */
@@ -200,6 +231,34 @@ export class DynamoDbCustomerData implements CustomerData {
       );
     }
     return items.length;
+  }
+
+  /** The documents of earlier exports about the customer (its own, and its users'): the requests themselves stay. */
+  async deleteExports(customerId: string): Promise<number> {
+    const parts: Key[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tables.registry,
+          FilterExpression: 'kind = :k AND customerId = :c',
+          ExpressionAttributeValues: { ':k': 'privacy_request', ':c': customerId },
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      for (const req of r.Items ?? [])
+        parts.push(
+          ...(await this.keysOf(this.tables.registry, {
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+            ExpressionAttributeValues: { ':pk': req.pk, ':p': 'PART#' },
+          })),
+        );
+      start = r.LastEvaluatedKey;
+    } while (start);
+    await this.deleteAll(this.tables.registry, parts);
+    return parts.length;
   }
 
   async deleteProfile(customerId: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { PrivacyRequest, PrivacyRequests } from '../../core/privacy/request
 import type { Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
 import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
+import { isRegistryPk } from './dynamodb-registry.js';
 
 const requestPk = (id: string) => `PR#${id}`;
 /** Characters of an export per item: well under DynamoDB's 400 KB item limit. */
@@ -44,7 +45,7 @@ export class DynamoDbPrivacyRequests implements PrivacyRequests {
   }
 
   async list(page: PageRequest): Promise<Page<PrivacyRequest>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (pk) => /^[A-Z]{2,3}#/.test(pk));
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
     const out = await this.doc.send(
       new ScanCommand({
         TableName: this.table,

@@ -17,6 +17,11 @@ import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
 
 const customerPk = (id: string) => `CUS#${id}`;
 const keyPk = (hash: string) => `KEY#${hash}`;
+/**
+ * Every partition of the Registry (see TABLES.registry): a Scan's page may stop on any of them, customers and keys,
+ * pseudonym secrets, refs, tombstones, erased marks and privacy requests alike.
+ */
+export const isRegistryPk = (pk: string) => /^(CUS|KEY|PS|UT|UX|CX|PR)#/.test(pk);
 
 /** DynamoDB implementation of the Registry port: customers and hashed API keys in one small table. */
 export class DynamoDbRegistry implements Registry, CustomerPages {
@@ -83,7 +88,7 @@ export class DynamoDbRegistry implements Registry, CustomerPages {
 
   /** One page of customers: a Scan filtered to `kind = customer`, as `listKeys` is, reading at most `page.limit` items. */
   async pageCustomers(page: PageRequest): Promise<Page<Customer>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (pk) => /^(KEY|CUS)#/.test(pk));
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
     const r = await this.doc.send(
       new ScanCommand({
         TableName: this.table,
@@ -122,7 +127,7 @@ export class DynamoDbRegistry implements Registry, CustomerPages {
    * `kind = key`: each page reads at most `page.limit` items (a page may hold fewer keys and still have a cursor).
    */
   async listKeys(page: PageRequest): Promise<Page<ApiKey>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, (pk) => /^(KEY|CUS)#/.test(pk));
+    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
     const r = await this.doc.send(
       new ScanCommand({
         TableName: this.table,

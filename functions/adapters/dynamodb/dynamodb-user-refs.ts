@@ -95,7 +95,8 @@ export class DynamoDbUserRefs implements UserRefs {
     const mapped = await this.get(mappingPk(customerId), userPseudonym(secret, userId));
     if (mapped) return { ref: mapped.ref!.S!, erased: false };
     const tomb = await this.get(tombstonePk(customerId), tombstoneKey(secret, userId));
-    return tomb ? { ref: tomb.ref!.S!, erased: true } : undefined;
+    const live = tomb && Number(tomb.expiresAt?.N ?? 0) > Math.floor(this.now() / 1000);
+    return live ? { ref: tomb.ref!.S!, erased: true } : undefined;
   }
 
   async erase(customerId: string, userId: string, tombstoneExpiresAt: number): Promise<string | undefined> {
@@ -105,7 +106,23 @@ export class DynamoDbUserRefs implements UserRefs {
     const mapped = await this.get(mappingPk(customerId), pseudonym);
     if (!mapped) {
       const tomb = await this.get(tombstonePk(customerId), tombstoneKey(secret, userId));
-      return tomb?.ref?.S;
+      if (tomb) return tomb.unseen ? undefined : tomb.ref?.S;
+      // Never counted yet, but maybe in flight (queued, in the DLQ): a tombstone with a ref of its own keeps
+      // those events from making a mapping when they arrive. Nothing is held about the user, so none is returned.
+      await this.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: tombstonePk(customerId) },
+            sk: { S: tombstoneKey(secret, userId) },
+            ref: { S: newRef() },
+            unseen: { BOOL: true },
+            expiresAt: { N: String(tombstoneExpiresAt) },
+          },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      return undefined;
     }
     // The tombstone first: a crash between the two writes leaves both, and a rerun deletes the mapping.
     await this.send(

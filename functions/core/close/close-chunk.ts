@@ -102,7 +102,8 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
   const failures: unknown[] = [];
   await inParallel(c.customers, deps.concurrency, async ({ id, lateDays }) => {
     const customer = customers.get(id);
-    if (!customer) return; // removed since planning
+    // Removed since planning, or being erased: a close would write again what the erasure deletes.
+    if (!customer || customer.erasingSince !== undefined) return;
     try {
       await closeOne(customer, lateDays);
     } catch (err) {

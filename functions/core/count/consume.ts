@@ -111,12 +111,14 @@ export async function consumeMessage(
   };
 }
 
-/** The unregistered customers of a message that were erased. */
+/** The customers of a message that were erased (unregistered, with an erased mark) or are being erased. */
 async function erasedAmong(m: ParsedMessage, customers: ReadonlyMap<string, Customer>, deps: ConsumeDeps): Promise<Set<string>> {
-  const unregistered = [...m.events.map((e) => e.customerId), ...m.invalid.map((b) => customerIdOf(b.raw))].filter(
-    (c) => c !== '-' && !customers.has(c),
-  );
-  return unregistered.length > 0 && deps.erasedCustomers ? deps.erasedCustomers(unregistered) : new Set();
+  const all = [...m.events.map((e) => e.customerId), ...m.invalid.map((b) => customerIdOf(b.raw))];
+  // A customer being erased is still registered until the erasure's last step: its profile says so.
+  const erasing = all.filter((c) => customers.get(c)?.erasingSince !== undefined);
+  const unregistered = all.filter((c) => c !== '-' && !customers.has(c));
+  const erased = unregistered.length > 0 && deps.erasedCustomers ? await deps.erasedCustomers(unregistered) : new Set<string>();
+  return new Set([...erased, ...erasing]);
 }
 
 function uniqueByKey(events: readonly UsageEvent[]): UsageEvent[] {

@@ -11,6 +11,8 @@ export interface IngestDeps {
   quarantine: QuarantineStore;
   /** A rejected event is kept with its end user's ref in place of the id (read only when one is rejected). */
   userRefs: UserRefs;
+  /** Which customers were (or are being) erased: their rejected events are not kept. */
+  erasedCustomers?: (ids: readonly string[]) => Promise<Set<string>>;
   clock: Clock;
   newId: () => string;
 }
@@ -97,7 +99,14 @@ export async function ingestEvents(req: IngestRequest, deps: IngestDeps): Promis
       tooLarge.map((i) => ({ field: `[${i}]`, message: `does not fit a ${MAX_MESSAGE_BYTES}-byte queue message` })),
     );
   }
-  await deps.quarantine.put(await withUserRefs(quarantined, deps.userRefs));
+  const named = quarantined.map((q) => q.customerId).filter((c) => c !== '-');
+  const erased = named.length > 0 && deps.erasedCustomers ? await deps.erasedCustomers(named) : new Set<string>();
+  await deps.quarantine.put(
+    await withUserRefs(
+      quarantined.filter((q) => !erased.has(q.customerId)),
+      deps.userRefs,
+    ),
+  );
 
   const { failed } = await deps.queue.send(packed.map((p) => p.body));
   const failedEvents = new Set(failed.flatMap((m) => packed[m]!.indexes));

@@ -22,6 +22,8 @@ export interface CustomerData {
   deleteRefs(customerId: string): Promise<number>;
   /** Keeps the ledger's reported amounts with the Stripe ids, without the run or errors, until `expiresAt` (epoch seconds). */
   retainLedger(customerId: string, stripeCustomerId: string | undefined, expiresAt: number): Promise<number>;
+  /** The documents of earlier exports about the customer or its users. */
+  deleteExports(customerId: string): Promise<number>;
   deleteProfile(customerId: string): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function eraseCustomer(
   counts.keys = await d.deleteKeys(customer.id);
   await step('registry', 0, 1);
   counts.userRefs = await d.deleteRefs(customer.id);
+  counts.exportParts = await d.deleteExports(customer.id);
   counts.ledgerRetained = await d.retainLedger(
     customer.id,
     customer.stripeCustomerId,

@@ -37,10 +37,13 @@ export async function eraseUser(
     createdAt: at,
     updatedAt: at,
     progress: { step: 'done', done: 1, total: 1 },
-    counts: { mappingsDeleted: ref === undefined ? 0 : 1, tombstones: ref === undefined ? 0 : 1 },
+    counts: { mappingsDeleted: ref === undefined ? 0 : 1, tombstones: 1 },
     notes:
       ref === undefined
-        ? ['No data is held about this user: they were never seen for this customer.']
+        ? [
+            'No data is held about this user: they were never counted for this customer.',
+            `Events of theirs still in flight would count under a ref of their own until ${new Date(now + TOMBSTONE_DAYS * DAY_MS).toISOString().slice(0, 10)}, never linked to them.`,
+          ]
         : [
             `The user's mapping is deleted: their events, period user sets, fragments, flags' evidence and quarantined events keep only the unlinkable ref ${ref}, so every count and invoice is unchanged.`,
             `Events still in flight count under the same ref until ${new Date(now + TOMBSTONE_DAYS * DAY_MS).toISOString().slice(0, 10)}; a user who comes back after that is a new user.`,

@@ -14,7 +14,7 @@ import type {
   RollupStore,
 } from '../shared/ports.js';
 import { toCsv } from './csv.js';
-import type { PrivacyRequest, PrivacyRequests } from './requests.js';
+import { type PrivacyRequest, type PrivacyRequests, QUARANTINE_EXPORT_LIMIT } from './requests.js';
 
 export interface ExportUserDeps {
   events: EventStore;
@@ -79,7 +79,7 @@ export async function exportUser(
     const firstDay = (await deps.rollups.periodUsers(customer.id, key)).get(userRef);
     if (firstDay !== undefined) periodUsers.push({ period: key, firstDay });
   }
-  const quarantine = (await deps.quarantine.list({ customerId: customer.id })).filter(names);
+  const quarantine = (await deps.quarantine.list({ customerId: customer.id, limit: QUARANTINE_EXPORT_LIMIT })).filter(names);
   const flags = (await deps.flags.forCustomer(customer.id)).filter(names);
   const privacyRequests = await requestsAbout(deps.requests, customer.id, userRef);
   const audit: AuditEntry[] = [];

@@ -48,3 +48,6 @@ export const REQUEST_RETENTION_DAYS = 30;
  * from the first enqueue) and a day more, so an event still in flight at the erasure arrives while it lasts.
  */
 export const TOMBSTONE_DAYS = 15;
+
+/** Quarantined items an export reads at most: far above what a customer gathers in the quarantine's 90 days. */
+export const QUARANTINE_EXPORT_LIMIT = 100_000;

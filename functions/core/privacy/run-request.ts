@@ -1,13 +1,14 @@
 import type { Clock } from '../../../contract/clock.js';
 import { DAY_MS } from '../../../contract/clock.js';
 import { NotFoundError, ValidationError } from '../../../contract/errors.js';
-import type { AuditLog, Customer, Registry, UserRefs } from '../shared/ports.js';
+import type { AuditLog, AuditSearch, Customer, Registry, UserRefs } from '../shared/ports.js';
 import { type CustomerData, eraseCustomer } from './erase-customer.js';
 import { eraseUser } from './erase-user.js';
-import { type ExportUserDeps, exportUser } from './export-user.js';
+import { type ExportCustomerDeps, exportCustomer } from './export-customer.js';
+import { exportUser } from './export-user.js';
 import { type PrivacyRequest, type PrivacyRequests, type PrivacyRequestType, REQUEST_RETENTION_DAYS } from './requests.js';
 
-export interface PrivacyDeps extends ExportUserDeps {
+export interface PrivacyDeps extends ExportCustomerDeps {
   userRefs: UserRefs;
   customerData: CustomerData;
   ledgerRetentionDays: number;
@@ -19,14 +20,17 @@ export interface PrivacyDeps extends ExportUserDeps {
 
 /** The privacy use cases' deps, from a composition root's services (the api, the close worker, the CLI). */
 export function privacyDepsOf(
-  s: Omit<PrivacyDeps, 'requests' | 'customers' | 'eventRetentionDays' | 'ledgerRetentionDays'> & {
+  s: Omit<PrivacyDeps, 'requests' | 'customers' | 'eventRetentionDays' | 'ledgerRetentionDays' | 'auditSearch' | 'keys'> & {
     privacyRequests: PrivacyRequests;
-    registry: Pick<Registry, 'customers'>;
+    registry: Pick<Registry, 'customers' | 'listKeys'>;
+    audit: AuditLog & AuditSearch;
     config: { eventRetentionDays: number; ledgerRetentionDays: number };
   },
 ): PrivacyDeps {
   return {
     ...s,
+    auditSearch: s.audit,
+    keys: (page) => s.registry.listKeys(page),
     requests: s.privacyRequests,
     customers: (ids) => s.registry.customers(ids),
     eventRetentionDays: s.config.eventRetentionDays,
@@ -50,15 +54,10 @@ export async function requestPrivacy(input: PrivacyInput, deps: PrivacyDeps): Pr
   const reason = input.reason?.trim() ?? '';
   if (input.type === 'erase' && reason.length === 0) throw new ValidationError([{ field: 'reason', message: 'is required to erase data' }]);
   if (reason.length > 500) throw new ValidationError([{ field: 'reason', message: 'is longer than 500 characters' }]);
-  if (input.userId === undefined && input.type === 'export') {
-    throw new ValidationError([
-      { field: 'user', message: "is required for an export: a whole customer's export is not built yet (issue 12); name one end user" },
-    ]);
-  }
   if (input.userId !== undefined && input.userId.length === 0) throw new ValidationError([{ field: 'user', message: 'must not be empty' }]);
   const customer = (await deps.customers([input.customerId])).get(input.customerId);
   if (!customer) throw new NotFoundError(`customer "${input.customerId}" is not registered`);
-  if (input.userId === undefined) return queued(deps, { type: 'erase', customerId: customer.id, reason, actor: input.actor, notes: [] });
+  if (input.userId === undefined) return queued(deps, { type: input.type, customerId: customer.id, reason, actor: input.actor, notes: [] });
   if (input.type === 'erase') {
     const done = await eraseUser({ customerId: customer.id, userId: input.userId, reason, actor: input.actor }, deps);
     await deps.requests.put(done);
@@ -125,15 +124,19 @@ export async function runPrivacyRequest(
       return r;
     }
     if (!customer) throw new NotFoundError(`customer "${r.customerId}" is not registered`);
+    const onDays = (done: number, total: number) => save({ ...r, progress: { step: 'events', done, total } });
+    const nobody = {
+      subject: { customerId: r.customerId, user: 'unknown or erased' },
+      generatedAt: new Date(deps.clock.now()).toISOString(),
+      tables: {},
+      csv: {},
+    };
     const document =
-      r.userRef === undefined
-        ? {
-            subject: { customerId: r.customerId, user: 'unknown or erased' },
-            generatedAt: new Date(deps.clock.now()).toISOString(),
-            tables: {},
-            csv: {},
-          }
-        : await exportUser(customer, r.userRef, deps, (done, total) => save({ ...r, progress: { step: 'events', done, total } }));
+      r.userRef !== undefined
+        ? await exportUser(customer, r.userRef, deps, onDays)
+        : r.unknownUser
+          ? nobody
+          : await exportCustomer(customer, deps, onDays);
     const counts = Object.fromEntries(Object.entries(document.tables).map(([k, rows]) => [k, (rows as unknown[]).length]));
     await deps.requests.putExport(r.id, JSON.stringify({ request: r.id, ...document }), r.expiresAt);
     await deps.audit.record({
@@ -143,7 +146,11 @@ export async function runPrivacyRequest(
       at: new Date(deps.clock.now()).toISOString(),
       customerId: r.customerId,
       counts,
-      details: { request: r.id, subject: r.userRef ?? 'unknown user', ...(r.reason ? { reason: r.reason } : {}) },
+      details: {
+        request: r.id,
+        subject: r.userRef ?? (r.unknownUser ? 'unknown user' : 'customer'),
+        ...(r.reason ? { reason: r.reason } : {}),
+      },
     });
     await save({ ...r, status: 'done', counts, progress: { step: 'done', done: 1, total: 1 } });
   } catch (err) {

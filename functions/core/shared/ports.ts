@@ -41,6 +41,8 @@ export interface Customer {
    * go-live): the fraud rules count an account's age from it. Absent: from the earliest usage we hold (`accountStart`).
    */
   startedAt?: string;
+  /** Set when the customer's erasure starts (ISO): from then on nothing of it is counted, closed or kept. */
+  erasingSince?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -97,7 +99,8 @@ export interface UserRefs {
   find(customerId: string, userId: string): Promise<{ ref: string; erased: boolean } | undefined>;
   /**
    * Deletes a user's mapping after writing a tombstone (the ref, under another keyed hash of the id) that expires at
-   * `tombstoneExpiresAt` (epoch seconds). Idempotent: the second call finds the tombstone. Undefined when the user was never seen.
+   * `tombstoneExpiresAt` (epoch seconds). Idempotent: the second call finds the tombstone. Undefined when the user was never
+   * counted; a tombstone is written then too, so events of theirs still in flight make no mapping when they arrive.
    */
   erase(customerId: string, userId: string, tombstoneExpiresAt: number): Promise<string | undefined>;
 }

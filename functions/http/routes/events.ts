@@ -28,7 +28,7 @@ export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
 
   const result = await ingestEvents(
     { requestId, events: parsed.events, boundSource: key.source, allowsCustomer: (id) => keyAllowsCustomer(key, id) },
-    s,
+    { ...s, erasedCustomers: (ids) => s.customerData.erased(ids) },
   );
   await s.audit
     .record(

@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from '../../../contract/errors.js';
+import { NotFoundError, StateConflictError, ValidationError } from '../../../contract/errors.js';
 import type { PrivacyRequest } from '../../core/privacy/requests.js';
 import { privacyDepsOf, requestPrivacy, runPrivacyRequest } from '../../core/privacy/run-request.js';
 import type { Services } from '../../runtime/services.js';
@@ -64,7 +64,7 @@ export const getPrivacyExport: Route<Services> = async ({ event, params }, s) =>
   const r = await s.privacyRequests.get(id);
   if (r?.type !== 'export') throw new NotFoundError(`no export ${id}`);
   const document = r.status === 'done' ? await s.privacyRequests.getExport(id) : undefined;
-  if (document === undefined) return json(409, { error: `export ${id} is ${r.status}, not done` });
+  if (document === undefined) throw new StateConflictError(`export ${id} is ${r.status}, not done`);
   return {
     statusCode: 200,
     headers: { 'content-type': 'application/json', 'content-disposition': `attachment; filename="privacy-export-${id}.json"` },
