@@ -41,10 +41,10 @@ const HELP = `meter: Serenity usage metering
   meter reconcile --period YYYY-MM [--customer C] [--fix] [--json]
                                                      rollups vs ledger vs Stripe's totals; --fix resends stuck reports
                                                      and re-sends usage Stripe lost; non-zero while differences remain
-  meter privacy export --customer C [--user U] [--reason R] [--out file.json]
+  meter privacy export --customer C [--user U] [--reason R] [--out file.json] [--no-wait]
                                                      everything held about one end user (or the customer), as JSON
                                                      with a CSV per table
-  meter privacy erase --customer C [--user U] --reason "why"
+  meter privacy erase --customer C [--user U] --reason "why" [--no-wait]
                                                      a user: unlinked from everything stored, counts and invoices stay;
                                                      no --user: the whole customer, but the ledger kept for tax
   meter privacy requests [--json]                    the privacy requests kept (30 days), newest first
@@ -89,6 +89,7 @@ const OPTIONS = {
     period: { type: 'string' },
     format: { type: 'string' },
     fix: { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },

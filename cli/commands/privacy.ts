@@ -1,12 +1,15 @@
 import { writeFileSync } from 'node:fs';
+import { sendPrivacyJob } from '../../functions/adapters/aws/privacy-jobs.js';
 import type { PrivacyRequest, PrivacyRequestType } from '../../functions/core/privacy/requests.js';
 import { privacyDepsOf, requestPrivacy, runPrivacyRequest } from '../../functions/core/privacy/run-request.js';
+import { CLOSE_QUEUE } from '../../functions/resources.js';
 import type { Connection } from '../connect.js';
 import { printTable } from '../render/output.js';
 import { cliActor } from './customers.js';
 
 interface PrivacyOptions {
   customer?: string;
+  'no-wait'?: boolean;
   user?: string;
   reason?: string;
   out?: string;
@@ -24,6 +27,16 @@ export async function privacyRequest(c: Connection, type: PrivacyRequestType, o:
   const deps = privacyDepsOf(c.services);
   let r = await requestPrivacy({ type, customerId: o.customer, userId: o.user, reason: o.reason, actor: cliActor() }, deps);
   console.error(`request ${r.id}: ${r.type} ${r.status}`);
+  if (o['no-wait']) {
+    // The job goes to the close worker; `meter privacy requests` (or GET /v1/privacy/requests/{id}) follows it.
+    const queueUrl = c.env[CLOSE_QUEUE.env];
+    if (r.status === 'queued') {
+      if (!queueUrl) throw new Error(`--no-wait needs the close queue (${CLOSE_QUEUE.env}) to hand the job to; run without it to wait`);
+      await sendPrivacyJob(c.services.clients.sqs, queueUrl, r.id);
+    }
+    console.log(r.id);
+    return 0;
+  }
   if (r.status === 'queued') {
     r = await runPrivacyRequest(r.id, deps, (p) => {
       if (p.status === 'running' && p.progress.total > 0) console.error(`  ${p.progress.step} ${p.progress.done}/${p.progress.total}`);

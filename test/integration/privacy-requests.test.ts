@@ -117,4 +117,21 @@ describe('privacy requests over HTTP and the CLI', () => {
     expect(noReason.stderr).toContain('reason: is required to erase data');
     expect((await stack.services.userRefs.find(CUSTOMER, 'erin-3mm2kc'))?.erased).toBe(false);
   });
+
+  it('`meter privacy export --no-wait` prints the request id at once, and the close worker finishes the job', async () => {
+    // Act
+    const started = await meter('privacy', 'export', '--customer', CUSTOMER, '--no-wait');
+    const id = started.stdout.trim();
+    let status: string | undefined;
+    for (let i = 0; i < 100 && status !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await stack.services.privacyRequests.get(id))?.status;
+    }
+    // Assess
+    expect(started.status).toBe(0);
+    expect(id).toMatch(/^[0-9A-Z]{26}$/);
+    expect(status).toBe('done');
+    const doc = JSON.parse((await stack.services.privacyRequests.getExport(id))!) as { tables: { events: unknown[] } };
+    expect(doc.tables.events.length).toBe(3);
+  });
 });
