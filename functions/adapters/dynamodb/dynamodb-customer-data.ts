@@ -175,28 +175,13 @@ export class DynamoDbCustomerData implements CustomerData {
 
   /** Keys scoped to this customer alone are deleted; a key scoped to others too loses this customer from its scope. */
   async deleteKeys(customerId: string): Promise<number> {
-    let removed = 0;
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tables.registry,
-          FilterExpression: 'kind = :k AND contains(customers, :c)',
-          ExpressionAttributeValues: { ':k': 'key', ':c': customerId },
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const key of r.Items ?? []) {
-        const others = (key.customers as string[]).filter((c) => c !== customerId);
-        if (others.length === 0) await this.deleteAll(this.tables.registry, [{ pk: String(key.pk), sk: String(key.sk) }]);
-        else await this.put(this.tables.registry, { ...key, customers: others });
-        removed++;
-      }
-      start = r.LastEvaluatedKey;
-    } while (start);
-    return removed;
+    const keys = await this.scanRegistry('kind = :k AND contains(customers, :c)', { ':k': 'key', ':c': customerId });
+    for (const key of keys) {
+      const others = (key.customers as string[]).filter((c) => c !== customerId);
+      if (others.length === 0) await this.deleteAll(this.tables.registry, [{ pk: String(key.pk), sk: String(key.sk) }]);
+      else await this.put(this.tables.registry, { ...key, customers: others });
+    }
+    return keys.length;
   }
 
   async deleteRefs(customerId: string): Promise<number> {
@@ -235,28 +220,15 @@ export class DynamoDbCustomerData implements CustomerData {
 
   /** The documents of earlier exports about the customer (its own, and its users'): the requests themselves stay. */
   async deleteExports(customerId: string): Promise<number> {
+    const requests = await this.scanRegistry('kind = :k AND customerId = :c', { ':k': 'privacy_request', ':c': customerId });
     const parts: Key[] = [];
-    let start: Item | undefined;
-    do {
-      const r = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tables.registry,
-          FilterExpression: 'kind = :k AND customerId = :c',
-          ExpressionAttributeValues: { ':k': 'privacy_request', ':c': customerId },
-          ExclusiveStartKey: start,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
+    for (const req of requests)
+      parts.push(
+        ...(await this.keysOf(this.tables.registry, {
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':pk': req.pk, ':p': 'PART#' },
+        })),
       );
-      this.meter?.add('read', r.ConsumedCapacity);
-      for (const req of r.Items ?? [])
-        parts.push(
-          ...(await this.keysOf(this.tables.registry, {
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-            ExpressionAttributeValues: { ':pk': req.pk, ':p': 'PART#' },
-          })),
-        );
-      start = r.LastEvaluatedKey;
-    } while (start);
     await this.deleteAll(this.tables.registry, parts);
     return parts.length;
   }
@@ -267,6 +239,27 @@ export class DynamoDbCustomerData implements CustomerData {
 
   private async keysOf(table: string, input: Omit<QueryCommandInput, 'TableName'>): Promise<Key[]> {
     return (await this.query(table, { ...input, ProjectionExpression: 'pk, sk' })).map((i) => ({ pk: String(i.pk), sk: String(i.sk) }));
+  }
+
+  /** Every Registry item matching a filter: a Scan, page by page (the Registry has no index by customer). */
+  private async scanRegistry(filter: string, values: Record<string, unknown>): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tables.registry,
+          FilterExpression: filter,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: start,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.meter?.add('read', r.ConsumedCapacity);
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   private async query(table: string, input: Omit<QueryCommandInput, 'TableName'>): Promise<Item[]> {

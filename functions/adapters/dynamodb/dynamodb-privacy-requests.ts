@@ -1,9 +1,8 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { PrivacyRequest, PrivacyRequests } from '../../core/privacy/requests.js';
 import type { Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
-import { decodeKeyCursor, encodeKeyCursor } from './dynamodb-cursor.js';
-import { isRegistryPk } from './dynamodb-registry.js';
+import { scanKindPage } from './dynamodb-registry.js';
 
 const requestPk = (id: string) => `PR#${id}`;
 /** Characters of an export per item: well under DynamoDB's 400 KB item limit. */
@@ -45,20 +44,8 @@ export class DynamoDbPrivacyRequests implements PrivacyRequests {
   }
 
   async list(page: PageRequest): Promise<Page<PrivacyRequest>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
-    const out = await this.doc.send(
-      new ScanCommand({
-        TableName: this.table,
-        FilterExpression: 'kind = :k',
-        ExpressionAttributeValues: { ':k': 'privacy_request' },
-        Limit: page.limit,
-        ExclusiveStartKey: start,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.meter?.add('read', out.ConsumedCapacity);
-    const items = (out.Items ?? []).map(strip).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-    return { items, ...(out.LastEvaluatedKey ? { cursor: encodeKeyCursor(out.LastEvaluatedKey) } : {}) };
+    const r = await scanKindPage(this.doc, this.table, 'privacy_request', page, this.meter);
+    return { ...r, items: r.items.map(strip).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)) };
   }
 
   async putExport(id: string, document: string, expiresAt: number): Promise<void> {

@@ -88,20 +88,8 @@ export class DynamoDbRegistry implements Registry, CustomerPages {
 
   /** One page of customers: a Scan filtered to `kind = customer`, as `listKeys` is, reading at most `page.limit` items. */
   async pageCustomers(page: PageRequest): Promise<Page<Customer>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
-    const r = await this.doc.send(
-      new ScanCommand({
-        TableName: this.table,
-        FilterExpression: 'kind = :k',
-        ExpressionAttributeValues: { ':k': 'customer' },
-        Limit: page.limit,
-        ExclusiveStartKey: start,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.meter?.add('read', r.ConsumedCapacity);
-    const items = (r.Items ?? []).map(toCustomer);
-    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
+    const r = await scanKindPage(this.doc, this.table, 'customer', page, this.meter);
+    return { ...r, items: r.items.map(toCustomer) };
   }
 
   async deleteCustomer(id: string): Promise<void> {
@@ -127,20 +115,8 @@ export class DynamoDbRegistry implements Registry, CustomerPages {
    * `kind = key`: each page reads at most `page.limit` items (a page may hold fewer keys and still have a cursor).
    */
   async listKeys(page: PageRequest): Promise<Page<ApiKey>> {
-    const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
-    const r = await this.doc.send(
-      new ScanCommand({
-        TableName: this.table,
-        FilterExpression: 'kind = :k',
-        ExpressionAttributeValues: { ':k': 'key' },
-        Limit: page.limit,
-        ExclusiveStartKey: start,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.meter?.add('read', r.ConsumedCapacity);
-    const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, kind: _kind, ...key }) => key as ApiKey);
-    return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
+    const r = await scanKindPage(this.doc, this.table, 'key', page, this.meter);
+    return { ...r, items: r.items.map(({ pk: _pk, sk: _sk, kind: _kind, ...key }) => key as unknown as ApiKey) };
   }
 
   /** Stamps `revokedAt` on a stored key (the first revocation's time stays); undefined when no such key. */
@@ -190,4 +166,30 @@ export class DynamoDbRegistry implements Registry, CustomerPages {
 function toCustomer(item: Record<string, unknown>): Customer {
   const { pk: _pk, sk: _sk, kind: _kind, ...c } = item;
   return c as unknown as Customer;
+}
+
+/**
+ * One page of a Scan of the Registry filtered to one `kind` (customer, key, privacy_request): the table has no index
+ * by kind, so each page reads at most `page.limit` items and may hold fewer of the kind, even none, with a cursor.
+ */
+export async function scanKindPage(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  kind: string,
+  page: PageRequest,
+  meter?: CapacityMeter,
+): Promise<Page<Record<string, unknown>>> {
+  const start = page.cursor === undefined ? undefined : decodeKeyCursor(page.cursor, isRegistryPk);
+  const r = await doc.send(
+    new ScanCommand({
+      TableName: table,
+      FilterExpression: 'kind = :k',
+      ExpressionAttributeValues: { ':k': kind },
+      Limit: page.limit,
+      ExclusiveStartKey: start,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter?.add('read', r.ConsumedCapacity);
+  return { items: r.Items ?? [], ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
 }

@@ -109,34 +109,11 @@ export class DynamoDbUserRefs implements UserRefs {
       if (tomb) return tomb.unseen ? undefined : tomb.ref?.S;
       // Never counted yet, but maybe in flight (queued, in the DLQ): a tombstone with a ref of its own keeps
       // those events from making a mapping when they arrive. Nothing is held about the user, so none is returned.
-      await this.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: {
-            pk: { S: tombstonePk(customerId) },
-            sk: { S: tombstoneKey(secret, userId) },
-            ref: { S: newRef() },
-            unseen: { BOOL: true },
-            expiresAt: { N: String(tombstoneExpiresAt) },
-          },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
+      await this.putTombstone(customerId, tombstoneKey(secret, userId), newRef(), tombstoneExpiresAt, true);
       return undefined;
     }
     // The tombstone first: a crash between the two writes leaves both, and a rerun deletes the mapping.
-    await this.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: {
-          pk: { S: tombstonePk(customerId) },
-          sk: { S: tombstoneKey(secret, userId) },
-          ref: mapped.ref!,
-          expiresAt: { N: String(tombstoneExpiresAt) },
-        },
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
+    await this.putTombstone(customerId, tombstoneKey(secret, userId), mapped.ref!.S!, tombstoneExpiresAt, false);
     await this.send(
       new DeleteItemCommand({
         TableName: this.table,
@@ -147,9 +124,21 @@ export class DynamoDbUserRefs implements UserRefs {
     return mapped.ref!.S!;
   }
 
-  /** Forgets a customer's cached secret (its erasure deletes it). */
-  forget(customerId: string): void {
-    this.secrets.delete(customerId);
+  /** An erased user's tombstone; `unseen` marks one for a user never counted, whose ref names nothing stored. */
+  private async putTombstone(customerId: string, key: string, ref: string, expiresAt: number, unseen: boolean): Promise<void> {
+    await this.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          pk: { S: tombstonePk(customerId) },
+          sk: { S: key },
+          ref: { S: ref },
+          ...(unseen ? { unseen: { BOOL: true } } : {}),
+          expiresAt: { N: String(expiresAt) },
+        },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
   }
 
   private async secret(customerId: string): Promise<Uint8Array>;
