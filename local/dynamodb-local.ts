@@ -34,9 +34,12 @@ export function checkJava(): void {
 
 /**
  * Starts Amazon's DynamoDB Local (in memory, or persisted under `dataDir`) and creates every table
- * of functions/resources.ts, with TTL where defined.
+ * of functions/resources.ts, with TTL where defined (unless `ttl` is false: DynamoDB Local deletes expired
+ * items by the wall clock, as DynamoDB does).
  */
-export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number; prefix?: string } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  opts: { dataDir?: string; port?: number; prefix?: string; ttl?: boolean } = {},
+): Promise<DynamoDbLocal> {
   const port = opts.port ?? (await freePort());
   // The JVM runs in the package's folder: a relative path would point there (and be refused).
   const dataDir = opts.dataDir ? resolve(opts.dataDir) : undefined;
@@ -74,7 +77,7 @@ export async function startDynamoDbLocal(opts: { dataDir?: string; port?: number
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  await createTables(client, tableNames);
+  await createTables(client, tableNames, { ttl: opts.ttl !== false });
   client.destroy();
   return {
     endpoint,
@@ -94,8 +97,12 @@ export function tableNamesFor(prefix: string): Record<TableName, string> {
   return Object.fromEntries(Object.entries(TABLES).map(([k, t]) => [k, `${prefix}-${t.id}`])) as Record<TableName, string>;
 }
 
-/** Creates every table of functions/resources.ts under the given names, with TTL where defined; existing ones are kept. */
-export async function createTables(client: DynamoDBClient, tableNames: Record<TableName, string>): Promise<void> {
+/** Creates every table of functions/resources.ts under the given names, with TTL where defined (and `ttl`); existing ones are kept. */
+export async function createTables(
+  client: DynamoDBClient,
+  tableNames: Record<TableName, string>,
+  opts: { ttl: boolean } = { ttl: true },
+): Promise<void> {
   for (const [key, def] of Object.entries(TABLES) as [TableName, TableDefinition][]) {
     const name = tableNames[key];
     const indexes = def.globalIndexes ?? [];
@@ -119,7 +126,7 @@ export async function createTables(client: DynamoDBClient, tableNames: Record<Ta
           ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes.map(indexSpec) } : {}),
         }),
       );
-      if (def.ttlAttribute) {
+      if (def.ttlAttribute && opts.ttl) {
         await client.send(
           new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }),
         );

@@ -90,7 +90,9 @@ export interface LocalStack {
  * consumer handler, and the HTTP API serving the real HTTP handlers.
  */
 export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalStack> {
-  const ddb = await startDynamoDbLocal({ dataDir: o.dataDir ? join(o.dataDir, 'dynamodb') : undefined });
+  // DynamoDB's TTL deletes by the wall clock: on an injected clock (tests, benches living in another month) it
+  // would delete items that clock calls current, at a moment of its own choosing, so it is left off there.
+  const ddb = await startDynamoDbLocal({ dataDir: o.dataDir ? join(o.dataDir, 'dynamodb') : undefined, ttl: o.clock === undefined });
   const sqsLocal = await startSqsLocal({ visibilityTimeoutSeconds: o.visibilityTimeoutSeconds ?? 5 });
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
