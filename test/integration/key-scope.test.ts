@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,29 +6,14 @@ import { utcDay } from '../../contract/clock.js';
 import { OUTSIDE_SCOPE } from '../../functions/core/ingest/ingest.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, post } from '../fakes/events.js';
+import { meterCli } from '../fakes/meter-cli.js';
 
 // Ingest keys scoped to customers: an event for a customer outside the key's scope is refused, naming the field,
 // and nothing of it is stored (no usage, no quarantine); the rest of its batch is counted as usual.
 const dir = mkdtempSync(join(tmpdir(), 'meter-key-scope-'));
 let stack: LocalStack;
 
-/**
- * `meter keys create ...` against the running stack, as an operator runs it. Asynchronously: the stack runs in this
- * process, and a blocked event loop would let its HTTP server's kept-alive sockets expire under the next request.
- */
-const meter = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['bin/meter.mjs', ...args, '--data-dir', dir], { env: { ...process.env, METER_ACTOR: 'ops' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+const meter = meterCli(dir, 'ops');
 
 beforeAll(async () => {
   stack = await startLocalStack({ dataDir: dir });

@@ -16,6 +16,7 @@ import type { Customer } from '../../functions/core/shared/ports.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { type StripeTestServer, startStripeTestServer } from '../../local/stripe-test-server/index.js';
 import { apiCall, fileEvent, post, userActive } from '../fakes/events.js';
+import { settled } from '../fakes/settled.js';
 
 /**
  * Erasing a whole customer, proved on the local stack: two customers' usage goes in through HTTP ingest (users,
@@ -138,11 +139,8 @@ describe('erasing a whole customer', () => {
     // Act
     const made = await api('POST', '/v1/privacy/requests', { type: 'export', customer: GONE, reason: 'portability request' });
     const { id } = (await made.json()) as { id: string };
-    let status = 'queued';
-    for (let i = 0; i < 150 && status !== 'done' && status !== 'failed'; i++) {
-      await new Promise((res) => setTimeout(res, 200));
-      status = ((await (await api('GET', `/v1/privacy/requests/${id}`)).json()) as { status: string }).status;
-    }
+    const status = (await settled(async () => (await (await api('GET', `/v1/privacy/requests/${id}`)).json()) as { status: string }))
+      ?.status;
     const text = await (await api('GET', `/v1/privacy/requests/${id}/export`)).text();
     const doc = JSON.parse(text) as { tables: Record<string, Record<string, unknown>[]>; csv: Record<string, string> };
     // Assess
@@ -177,11 +175,8 @@ describe('erasing a whole customer', () => {
     // Act
     const made = await api('POST', '/v1/privacy/requests', { type: 'erase', customer: GONE, reason: 'contract ended, erasure asked' });
     const request = (await made.json()) as { id: string };
-    let r = { status: 'queued', counts: {} as Record<string, number>, notes: [] as string[] };
-    for (let i = 0; i < 150 && r.status !== 'done' && r.status !== 'failed'; i++) {
-      await new Promise((res) => setTimeout(res, 200));
-      r = (await (await api('GET', `/v1/privacy/requests/${request.id}`)).json()) as typeof r;
-    }
+    type Answer = { status: string; counts: Record<string, number>; notes: string[] };
+    const r = (await settled(async () => (await (await api('GET', `/v1/privacy/requests/${request.id}`)).json()) as Answer))!;
     const items = await everyItem();
     // Assess
     expect(made.status).toBe(202);

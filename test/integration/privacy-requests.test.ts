@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey, hashKey } from '../../functions/core/shared/api-keys.js';
 import { type LocalStack, startLocalStack } from '../../local/stack.js';
 import { apiCall, post, userActive } from '../fakes/events.js';
+import { meterCli } from '../fakes/meter-cli.js';
+import { settled } from '../fakes/settled.js';
 
 // Privacy requests from outside: the admin's HTTP routes (an export is a job the close worker runs) and the
 // `meter privacy` commands, piped as an operator would. Every call names a reason; the answers never hold the user id.
@@ -15,19 +16,7 @@ const USER = 'dana-5tq8rn';
 const ANALYST = generateKey('analyst');
 let stack: LocalStack;
 
-const meter = (...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['bin/meter.mjs', ...args, '--data-dir', dir], { env: { ...process.env, METER_ACTOR: 'dpo' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+const meter = meterCli(dir, 'dpo');
 
 const api = (method: string, path: string, body?: unknown, key = stack.adminKey) =>
   fetch(`${stack.url}${path}`, {
@@ -61,11 +50,9 @@ describe('privacy requests over HTTP and the CLI', () => {
     // Act
     const made = await api('POST', '/v1/privacy/requests', { type: 'export', customer: CUSTOMER, user: USER, reason: 'access request' });
     const request = (await made.json()) as { id: string; status: string; userRef: string };
-    let status = request.status;
-    for (let i = 0; i < 100 && status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = ((await (await api('GET', `/v1/privacy/requests/${request.id}`)).json()) as { status: string }).status;
-    }
+    const status = (
+      await settled(async () => (await (await api('GET', `/v1/privacy/requests/${request.id}`)).json()) as { status: string })
+    )?.status;
     const download = await api('GET', `/v1/privacy/requests/${request.id}/export`);
     const text = await download.text();
     // Assess
@@ -122,11 +109,7 @@ describe('privacy requests over HTTP and the CLI', () => {
     // Act
     const started = await meter('privacy', 'export', '--customer', CUSTOMER, '--no-wait');
     const id = started.stdout.trim();
-    let status: string | undefined;
-    for (let i = 0; i < 100 && status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = (await stack.services.privacyRequests.get(id))?.status;
-    }
+    const status = (await settled(() => stack.services.privacyRequests.get(id)))?.status;
     // Assess
     expect(started.status).toBe(0);
     expect(id).toMatch(/^[0-9A-Z]{26}$/);
