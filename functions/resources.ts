@@ -5,7 +5,7 @@
 
 export interface TableDefinition {
   /** Logical id, also the suffix of the local table name. */
-  id: 'Events' | 'Usage' | 'Registry' | 'Quarantine' | 'Audit' | 'Rollups' | 'Ledger' | 'Flags';
+  id: 'Events' | 'Usage' | 'Registry' | 'Pseudonyms' | 'Quarantine' | 'Audit' | 'Rollups' | 'Ledger' | 'Flags';
   /** Environment variable that carries the deployed table name into handlers. */
   env: string;
   partitionKey: 'pk';
@@ -14,6 +14,11 @@ export interface TableDefinition {
   ttlAttribute?: string;
   /** What the table holds, for the README and CDK descriptions. */
   purpose: string;
+  /**
+   * `customer-managed`: encrypted at rest with a KMS key of the stack's own (rotated yearly), so reading the table
+   * takes a grant on the key besides the table's, and the key's use is logged in CloudTrail. Otherwise AWS-managed.
+   */
+  encryption?: 'customer-managed';
   /** Global secondary indexes (string keys, projecting the keys and `nonKeyAttributes`): sparse where items may lack the keys. */
   globalIndexes?: readonly GlobalIndexDefinition[];
 }
@@ -52,7 +57,17 @@ export const TABLES = {
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
     purpose:
-      "customers (pk CUS#<id>), hashed API keys (pk KEY#<sha256>), each customer's pseudonym secret (pk PS#<id>, sk SECRET), end users' refs by pseudonym (pk UT#<id>, sk <pseudonym>) and erased users' tombstones (pk UX#<id>, TTL expiresAt), erased customers' marks (pk CX#<id>, TTL) and privacy requests (pk PR#<id>, TTL)",
+      "customers (pk CUS#<id>), hashed API keys (pk KEY#<sha256>), erased customers' marks (pk CX#<id>, TTL) and privacy requests (pk PR#<id>, TTL)",
+  },
+  pseudonyms: {
+    id: 'Pseudonyms',
+    env: 'PSEUDONYMS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    encryption: 'customer-managed',
+    purpose:
+      "what links end users to what is stored: each customer's pseudonym secret (pk PS#<id>, sk SECRET), users' refs by pseudonym (pk UT#<id>, sk <pseudonym>) and erased users' tombstones (pk UX#<id>, TTL expiresAt)",
   },
   quarantine: {
     id: 'Quarantine',

@@ -116,7 +116,7 @@ export function makeServices(o: ServiceOverrides = {}): Services {
       { holdSeverities: config.holdSeverities },
       config.flagRetentionDays,
     ),
-    userRefs: new DynamoDbUserRefs(clients.dynamo, config.tables.registry, () => clock.now(), capacity),
+    userRefs: new DynamoDbUserRefs(clients.dynamo, config.tables.pseudonyms, () => clock.now(), capacity),
     privacyRequests: new DynamoDbPrivacyRequests(clients.doc, config.tables.registry, capacity),
     customerData: new DynamoDbCustomerData(clients.doc, config.tables, quarantine, capacity),
     keyByHash: cachedLookup(

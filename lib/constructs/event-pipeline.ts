@@ -5,7 +5,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONSUMER, EVENT_QUEUE } from '../../functions/resources.js';
 import { NodeFunction } from './node-function.js';
-import { registryRefWrites } from './registry-grants.js';
+import { grantPseudonyms } from './registry-grants.js';
 import type { UsageTables } from './usage-tables.js';
 
 /** What the event pipeline needs from the rest of the stack. */
@@ -61,8 +61,8 @@ export class EventPipeline extends Construct {
     t.audit.grant(this.consume, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     t.registry.grantReadData(this.consume);
     // End users' refs (functions/adapters/dynamodb/dynamodb-user-refs.ts): a customer's secret and a user's ref are
-    // each made once, by a conditional put; nothing else of the Registry, and never a delete.
-    this.consume.addToRolePolicy(registryRefWrites(t.registry.tableArn));
+    // each made once, by a conditional put, in the Pseudonyms table; never a delete.
+    grantPseudonyms(this.consume, t.pseudonyms, 'refs');
     // An event dated before today marks its day late (pk LATE in Rollups, see TABLES.rollups), so the next close
     // reports it again; that batch write is all the consumer does there.
     this.consume.addToRolePolicy(

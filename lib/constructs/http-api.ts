@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { HTTP_ROUTES, STRIPE_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
-import { registryPrivacyRequests, registryRefErasure, registryRefWrites } from './registry-grants.js';
+import { grantPseudonyms, registryPrivacyRequests } from './registry-grants.js';
 import type { UsageTables } from './usage-tables.js';
 
 /** What the HTTP API needs from the rest of the stack. */
@@ -85,7 +85,7 @@ export class MeteringHttpApi extends Construct {
     t.audit.grant(this.ingest, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     t.registry.grantReadData(this.ingest);
     // A rejected event is kept with its end user's ref in place of the id (the ref made as the consumer makes it).
-    this.ingest.addToRolePolicy(registryRefWrites(t.registry.tableArn));
+    grantPseudonyms(this.ingest, t.pseudonyms, 'refs');
 
     this.api = new NodeFunction(this, {
       handler: 'api',
@@ -108,7 +108,7 @@ export class MeteringHttpApi extends Construct {
     );
     t.audit.grant(this.api, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
     // Privacy requests (admin): an erasure puts the user's tombstone and deletes the mapping; every request is stored.
-    this.api.addToRolePolicy(registryRefErasure(t.registry.tableArn));
+    grantPseudonyms(this.api, t.pseudonyms, 'user-erasure');
     this.api.addToRolePolicy(registryPrivacyRequests(t.registry.tableArn));
     // The console's audit search (GET /v1/audit, admin): a Query of one day's partition; still no update or delete.
     t.audit.grant(this.api, 'dynamodb:Query');

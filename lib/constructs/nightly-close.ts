@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { CLOSE_FUNCTIONS, CLOSE_QUEUE, FLAG_TOPIC, STRIPE_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
-import { registryCustomerErasure, registryPrivacyRequests } from './registry-grants.js';
+import { grantPseudonyms, registryCustomerErasure, registryPrivacyRequests } from './registry-grants.js';
 import type { UsageTables } from './usage-tables.js';
 
 /** What the nightly close needs from the rest of the stack. */
@@ -156,6 +156,7 @@ export class NightlyClose extends Construct {
     t.usage.grant(this.worker, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
     t.quarantine.grant(this.worker, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     this.worker.addToRolePolicy(registryCustomerErasure(t.registry.tableArn));
+    grantPseudonyms(this.worker, t.pseudonyms, 'customer-erasure');
     this.flagTopic.grantPublish(this.worker);
     // The topic is encrypted with the AWS-managed SNS key, whose ARN is unknown at synth time: the publish
     // grant can only name it as key/*, and only for the data-key actions SNS needs.

@@ -1,48 +1,58 @@
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 
-/**
- * Making end users' refs (functions/adapters/dynamodb/dynamodb-user-refs.ts): a customer's pseudonym secret
- * (pk PS#) and a user's ref (pk UT#) are each written once, by a conditional PutItem. Ingest (a rejected
- * event is kept with its user's ref) and the consumer need this; neither may delete or touch other items.
- */
-export function registryRefWrites(registryArn: string): PolicyStatement {
+/** A statement allowing `actions` on `tableArn`, held to the items whose partition key starts with one of `prefixes`. */
+function onPartitions(tableArn: string, actions: string[], prefixes: string[]): PolicyStatement {
   return new PolicyStatement({
-    actions: ['dynamodb:PutItem'],
-    resources: [registryArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PS#*', 'UT#*'] } },
+    actions: actions.map((a) => `dynamodb:${a}`),
+    resources: [tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}#*`) } },
   });
 }
 
 /**
- * Erasing an end user (functions/core/privacy/): the tombstone is put (pk UX#), the mapping deleted (pk UT#).
- * The api function does this (POST /v1/privacy/requests); no function may delete a customer's secret yet.
+ * What a function may write in the Pseudonyms table (functions/adapters/dynamodb/dynamodb-user-refs.ts):
+ * - `refs`: a customer's pseudonym secret (pk PS#) and a user's ref (pk UT#), each made once by a conditional
+ *   PutItem. Ingest (a rejected event is kept with its user's ref) and the consumer need this, and nothing more.
+ * - `user-erasure`: an erased user's tombstone put (pk UX#) and the mapping deleted (pk UT#); never a secret.
+ * - `customer-erasure`: the customer's secret, refs and tombstones deleted, in batches (functions/core/privacy/erase-customer.ts).
  */
-export function registryRefErasure(registryArn: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
-    resources: [registryArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['UT#*', 'UX#*'] } },
-  });
+const PSEUDONYM_WRITES = {
+  refs: [['PutItem'], ['PS', 'UT']],
+  'user-erasure': [
+    ['PutItem', 'DeleteItem'],
+    ['UT', 'UX'],
+  ],
+  'customer-erasure': [
+    ['PutItem', 'DeleteItem', 'BatchWriteItem'],
+    ['PS', 'UT', 'UX'],
+  ],
+} as const satisfies Record<string, readonly [readonly string[], readonly string[]]>;
+
+/**
+ * Grants reading the Pseudonyms table (with kms:Decrypt on its customer-managed key, which grantReadData adds), the
+ * writes of `kinds` only, and for those the key's kms:Encrypt and kms:GenerateDataKey, named without wildcards.
+ */
+export function grantPseudonyms(fn: IGrantable, table: Table, ...kinds: (keyof typeof PSEUDONYM_WRITES)[]): void {
+  table.grantReadData(fn);
+  if (kinds.length > 0) table.encryptionKey?.grant(fn, 'kms:Encrypt', 'kms:GenerateDataKey');
+  for (const kind of kinds) {
+    const [actions, prefixes] = PSEUDONYM_WRITES[kind];
+    fn.grantPrincipal.addToPrincipalPolicy(onPartitions(table.tableArn, [...actions], [...prefixes]));
+  }
 }
 
 /** Privacy requests and their export parts (pk PR#): the api makes them, the close worker runs and rewrites them. */
 export function registryPrivacyRequests(registryArn: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
-    resources: [registryArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PR#*'] } },
-  });
+  return onPartitions(registryArn, ['PutItem', 'DeleteItem'], ['PR']);
 }
 
 /**
  * Erasing a whole customer (functions/core/privacy/erase-customer.ts, run by the close worker): its profile (CUS#),
- * the keys scoped to it (KEY#, deleted or rescoped), its secret, refs and tombstones (PS#, UT#, UX#), earlier
- * exports' documents (PR#); the erased mark (CX#) is put and the profile marked `erasingSince` first. Deletes go in batches, so BatchWriteItem too, held to the same partitions.
+ * the keys scoped to it (KEY#, deleted or rescoped), earlier exports' documents (PR#); the erased mark (CX#) is put
+ * and the profile marked `erasingSince` first. Deletes go in batches, so BatchWriteItem too, held to the same
+ * partitions. Its pseudonyms are `grantPseudonyms(…, 'customer-erasure')`.
  */
 export function registryCustomerErasure(registryArn: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
-    resources: [registryArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*'] } },
-  });
+  return onPartitions(registryArn, ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'], ['CUS', 'KEY', 'CX', 'PR']);
 }

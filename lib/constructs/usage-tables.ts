@@ -1,5 +1,6 @@
 import { CfnOutput, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type CfnTable, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { TABLES, type TableDefinition, type TableName } from '../../functions/resources.js';
 
@@ -27,7 +28,9 @@ export class UsageTables extends Construct {
       sortKey: { name: def.sortKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: TableEncryption.AWS_MANAGED,
+      ...(def.encryption === 'customer-managed'
+        ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: this.key(def) }
+        : { encryption: TableEncryption.AWS_MANAGED }),
       removalPolicy: RemovalPolicy.RETAIN,
       // Every table is billing data or what a bill is rebuilt from (quarantined events are replayed, flags hold usage).
       deletionProtection: true,
@@ -52,5 +55,14 @@ export class UsageTables extends Construct {
     }
     new CfnOutput(this, `${def.id}TableName`, { value: table.tableName, description: def.purpose });
     return table;
+  }
+
+  /** A table's own KMS key: rotated yearly and retained with the table, whose data it alone can decrypt. */
+  private key(def: TableDefinition): Key {
+    return new Key(this, `${def.id}Key`, {
+      description: `Encrypts the ${def.id} table at rest: ${def.purpose.split(':')[0]}`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 }

@@ -60,22 +60,40 @@ describe('least privilege', () => {
 
   it('lets the public API function write Registry customers and keys, privacy requests and user refs only, and delete only refs and request parts', () => {
     // Act
-    const writes = onTable(stack.http.api, 'registry').filter((s) =>
-      [s.Action].flat().some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/.test(a)),
-    );
-    const scopes = writes.map((s) => ({ actions: [s.Action].flat().sort(), condition: s.Condition }));
+    const scopesOn = (table: TableName) =>
+      onTable(stack.http.api, table)
+        .filter((s) => [s.Action].flat().some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem|\*)$/.test(a)))
+        .map((s) => ({ actions: [s.Action].flat().sort(), condition: s.Condition }));
 
-    // Assess: customers and keys are written, never deleted (a revoked key stays, stamped); an erasure puts a
-    // tombstone (UX#) and deletes a mapping (UT#); privacy requests (PR#) are written and their stale parts deleted.
+    // Assess: customers and keys are written, never deleted (a revoked key stays, stamped); privacy requests (PR#)
+    // are written and their stale parts deleted; an erasure puts a tombstone (UX#) and deletes a mapping (UT#).
     const leading = (keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
-    expect(scopes).toEqual(
-      expect.arrayContaining([
-        { actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], condition: leading(['CUS#*', 'KEY#*']) },
-        { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['UT#*', 'UX#*']) },
-        { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['PR#*']) },
-      ]),
-    );
-    expect(scopes).toHaveLength(3);
+    expect(scopesOn('registry')).toEqual([
+      { actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], condition: leading(['CUS#*', 'KEY#*']) },
+      { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['PR#*']) },
+    ]);
+    expect(scopesOn('pseudonyms')).toEqual([
+      { actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], condition: leading(['UT#*', 'UX#*']) },
+    ]);
+  });
+
+  it("keeps end users' pseudonyms in a table of their own under a rotated customer-managed key, usable only by the functions that tokenize or erase", () => {
+    // Act
+    const table = resources[idOf(stack.tables.tables.pseudonyms)]!.Properties as { SSESpecification: Record<string, unknown> };
+    const keyId = idOf(stack.tables.tables.pseudonyms.encryptionKey!);
+    const onKey = (fn: { role?: IConstruct }) =>
+      actions(statementsOf(fn).filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [keyId, 'Arn'] })));
+    const granted = Object.fromEntries(Object.entries(functions()).map(([name, fn]) => [name, onKey(fn)]));
+    const others = (Object.keys(TABLES) as TableName[]).filter((t) => t !== 'pseudonyms');
+
+    // Assess: the table is KMS-encrypted with the key, which rotates; no other table uses it.
+    expect(table.SSESpecification).toEqual({ KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] }, SSEEnabled: true, SSEType: 'KMS' });
+    expect(resources[keyId]!.Properties.EnableKeyRotation).toBe(true);
+    for (const t of others) expect(JSON.stringify(resources[idOf(stack.tables.tables[t])]!.Properties)).not.toContain(keyId);
+    // Those that make refs or erase them encrypt too; the planner, which never reads a user, gets nothing.
+    const writer = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+    expect(granted).toEqual({ ingest: writer, consume: writer, api: writer, 'close-worker': writer, 'close-planner': [] });
+    expect(actions(onTable(stack.close.planner, 'pseudonyms'))).toEqual([]);
   });
 
   it('lets the consumer write only the late-day marks of Rollups, with BatchWriteItem (defect 1)', () => {
@@ -104,37 +122,45 @@ describe('least privilege', () => {
       ledger: [],
       flags: [],
     });
-    expect(
-      granted.registry!.filter(
+    const writesOf = (t: TableName) =>
+      granted[t]!.filter(
         (a) => !/^dynamodb:(BatchGetItem|GetItem|Query|Scan|ConditionCheckItem|DescribeTable|GetRecords|GetShardIterator)$/.test(a),
-      ),
-    ).toEqual(['dynamodb:PutItem']);
+      );
+    expect(writesOf('registry')).toEqual([]);
+    expect(writesOf('pseudonyms')).toEqual(['dynamodb:PutItem']);
     // The one write: a customer's pseudonym secret and its users' refs, each made once (functions/adapters/dynamodb/dynamodb-user-refs.ts).
-    const puts = onTable(stack.pipeline.consume, 'registry').filter((st) => [st.Action].flat().includes('dynamodb:PutItem'));
+    const puts = onTable(stack.pipeline.consume, 'pseudonyms').filter((st) => [st.Action].flat().includes('dynamodb:PutItem'));
     expect(puts.map((st) => st.Condition)).toEqual([{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PS#*', 'UT#*'] } }]);
   });
 
   it('lets no function delete usage, events, ledger records, customers, keys or audit records, but the close worker erasing a customer', () => {
-    // Act: a Registry delete counts unless it is held to the privacy partitions (user refs, tombstones, requests);
-    // BatchWriteItem deletes as well as puts, so it counts on the tables that are never batch-written.
-    const privacyOnly = (st: Statement) =>
+    // Act: a Registry delete counts unless it is held to the privacy requests, a Pseudonyms delete unless it is held
+    // to the user refs and tombstones (an erasure of one user).
+    const heldTo = (st: Statement, allowed: string[]) =>
       ((st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] as string[] | undefined) ?? ['*']).every((k) =>
-        ['UT#*', 'UX#*', 'PR#*'].includes(k),
+        allowed.includes(k),
       );
+    const privacyOnly = (t: TableName, st: Statement) =>
+      (t === 'registry' && heldTo(st, ['PR#*'])) || (t === 'pseudonyms' && heldTo(st, ['UT#*', 'UX#*']));
     const deletes = (st: Statement) => [st.Action].flat().some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:*');
     const deleters = Object.entries(functions()).flatMap(([name, fn]) =>
-      (['events', 'usage', 'ledger', 'registry', 'audit'] as TableName[])
-        .filter((t) => onTable(fn, t).some((st) => deletes(st) && !(t === 'registry' && privacyOnly(st))))
+      (['events', 'usage', 'ledger', 'registry', 'pseudonyms', 'audit'] as TableName[])
+        .filter((t) => onTable(fn, t).some((st) => deletes(st) && !privacyOnly(t, st)))
         .map((t) => `${name} on ${t}`),
     );
     const erasure = onTable(stack.close.worker, 'registry').filter(deletes);
 
     // Assess: the one exception is a customer's erasure (functions/core/privacy/erase-customer.ts), held to the
     // customer's own Registry partitions; its event deletes are batch writes, which the worker was not granted before.
-    expect(deleters).toEqual(['close-worker on registry']);
+    expect(deleters.sort()).toEqual(['close-worker on pseudonyms', 'close-worker on registry']);
     expect(erasure.map((st) => st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'])).toEqual(
-      expect.arrayContaining([['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*']]),
+      expect.arrayContaining([['CUS#*', 'KEY#*', 'CX#*', 'PR#*']]),
     );
+    expect(
+      onTable(stack.close.worker, 'pseudonyms')
+        .filter(deletes)
+        .map((st) => st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']),
+    ).toEqual([['PS#*', 'UT#*', 'UX#*']]);
     expect(actions(onTable(stack.close.worker, 'ledger'))).not.toContain('dynamodb:DeleteItem');
     expect(actions(onTable(stack.close.worker, 'audit'))).not.toContain('dynamodb:DeleteItem');
   });

@@ -16,11 +16,14 @@ const PINNED: Record<string, string[]> = {
     'TablesEventsE8DD42EA',
     'TablesFlagsDE7FCA03',
     'TablesLedgerF9806C8B',
+    'TablesPseudonymsE05BAA7F',
     'TablesQuarantineFBED62D1',
     'TablesRegistry55D7706D',
     'TablesRollupsBE40FD10',
     'TablesUsageA60E9525',
   ],
+  // The Pseudonyms table's key: a new key could not decrypt the table's data.
+  'AWS::KMS::Key': ['TablesPseudonymsKey6606DC76'],
   'AWS::SQS::Queue': [
     'CloseCloseWork3CB34E3E',
     'CloseCloseWorkDlq670E9153',

@@ -229,7 +229,15 @@ describe('MeteringStack', () => {
     expect(sends).toHaveLength(2);
     const arnOf = (t: keyof typeof TABLES) => JSON.stringify({ 'Fn::GetAtt': [idOf(stack.tables.tables[t]), 'Arn'] });
     expect([...written].sort()).toEqual(
-      [arnOf('audit'), arnOf('flags'), arnOf('ledger'), arnOf('quarantine'), arnOf('registry'), arnOf('rollups')].sort(),
+      [
+        arnOf('audit'),
+        arnOf('flags'),
+        arnOf('ledger'),
+        arnOf('pseudonyms'),
+        arnOf('quarantine'),
+        arnOf('registry'),
+        arnOf('rollups'),
+      ].sort(),
     );
   });
 
@@ -376,11 +384,13 @@ describe('MeteringStack', () => {
     const registryWrites = (policyStatementsOf(worker) as { Action: string | string[]; Resource: unknown; Condition?: unknown }[]).filter(
       (st) => [st.Action].flat().includes('dynamodb:PutItem') && JSON.stringify(st.Resource).includes(`"${idOf(t.registry)}"`),
     );
-    // A customer's erasure adds the customer's own partitions (profile, keys, secret, refs, the erased mark).
+    // A customer's erasure adds the customer's own partitions (profile, keys, the erased mark), and in the
+    // Pseudonyms table its secret, refs and tombstones.
     expect(registryWrites.map((st) => st.Condition)).toEqual([
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['PR#*'] } },
-      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'PS#*', 'UT#*', 'UX#*', 'CX#*', 'PR#*'] } },
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CUS#*', 'KEY#*', 'CX#*', 'PR#*'] } },
     ]);
+    expect(plannerOn(t.pseudonyms)).toEqual([]);
     for (const table of [t.rollups, t.ledger]) expect(workerOn(table)).toEqual(expect.arrayContaining([...reads, ...writes]));
     expect(workerOn(t.audit)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query']));
     expect(workerOn(t.audit)).not.toContain('dynamodb:UpdateItem');

@@ -35,7 +35,15 @@ const erasedPk = (customerId: string) => `CX#${customerId}`;
 export class DynamoDbCustomerData implements CustomerData {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tables: { events: string; usage: string; registry: string; rollups: string; flags: string; ledger: string },
+    private readonly tables: {
+      events: string;
+      usage: string;
+      registry: string;
+      pseudonyms: string;
+      rollups: string;
+      flags: string;
+      ledger: string;
+    },
     private readonly quarantine: QuarantineStore,
     private readonly meter?: CapacityMeter,
   ) {}
@@ -185,7 +193,7 @@ export class DynamoDbCustomerData implements CustomerData {
   }
 
   async deleteRefs(customerId: string): Promise<number> {
-    const t = this.tables.registry;
+    const t = this.tables.pseudonyms;
     const keys: Key[] = [];
     for (const pk of [mappingPk(customerId), tombstonePk(customerId)])
       keys.push(...(await this.keysOf(t, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } })));

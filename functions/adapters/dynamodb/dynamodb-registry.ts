@@ -19,9 +19,10 @@ const customerPk = (id: string) => `CUS#${id}`;
 const keyPk = (hash: string) => `KEY#${hash}`;
 /**
  * Every partition of the Registry (see TABLES.registry): a Scan's page may stop on any of them, customers and keys,
- * pseudonym secrets, refs, tombstones, erased marks and privacy requests alike.
+ * erased marks and privacy requests alike. End users' pseudonyms are in a table of their own, so a Scan of customers
+ * does not grow with their users.
  */
-export const isRegistryPk = (pk: string) => /^(CUS|KEY|PS|UT|UX|CX|PR)#/.test(pk);
+export const isRegistryPk = (pk: string) => /^(CUS|KEY|CX|PR)#/.test(pk);
 
 /** DynamoDB implementation of the Registry port: customers and hashed API keys in one small table. */
 export class DynamoDbRegistry implements Registry, CustomerPages {

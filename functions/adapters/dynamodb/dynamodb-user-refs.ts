@@ -8,7 +8,7 @@ import { batchGetAll, putEachIf } from './dynamodb-batch.js';
 
 type Item = Record<string, AttributeValue>;
 
-/** Registry partitions of the pseudonyms: the customer's secret, the mappings, the tombstones (see TABLES.registry). */
+/** Partitions of the Pseudonyms table: the customer's secret, the mappings, the tombstones (see TABLES.pseudonyms). */
 export const secretPk = (customerId: string) => `PS#${customerId}`;
 export const mappingPk = (customerId: string) => `UT#${customerId}`;
 export const tombstonePk = (customerId: string) => `UX#${customerId}`;
@@ -22,7 +22,7 @@ function newRef(): string {
 }
 
 /**
- * User refs in the Registry table. Per customer: `PS#<c>`/`SECRET` holds a random 32-byte secret (made on first
+ * User refs in the Pseudonyms table. Per customer: `PS#<c>`/`SECRET` holds a random 32-byte secret (made on first
  * use, by a conditional put, so racing writers agree); `UT#<c>`/`<pseudonym>` maps a user's pseudonym to its ref;
  * `UX#<c>`/`<tombstone key>` holds an erased user's ref until `expiresAt`. Secrets are cached for the life of
  * the process: they never change while the customer exists.

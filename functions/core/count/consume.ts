@@ -5,7 +5,15 @@ import { eventKey, redactForStorage, type UsageEvent } from '../../../contract/e
 import { applyPrivacyCuts, maskFieldName } from '../../../contract/privacy.js';
 import { messageKey, type ParsedMessage } from '../../../contract/queue-message.js';
 import type { Customer, EventStore, QuarantineItem, QuarantineStore, UsageStore, UserRefs } from '../shared/ports.js';
-import { asQueued, distinctByCustomer, rawUsersByCustomer, replaceUserId, WITHHELD_USER, withUserRef } from '../shared/pseudonyms.js';
+import {
+  asQueued,
+  distinctByCustomer,
+  rawUsersByCustomer,
+  replaceUserId,
+  WITHHELD_USER,
+  withholdOddUserId,
+  withUserRef,
+} from '../shared/pseudonyms.js';
 import { claimEvents } from './ownership.js';
 import { buildFragments } from './usage-fragment.js';
 
@@ -209,7 +217,7 @@ async function withUserRefs(parsed: ParsedMessage, userRefs: UserRefs): Promise<
     events: parsed.events.map((e) => namingRefs(withUserRef(e, refs.get(e.customerId) ?? none), named.get(e.customerId) ?? none)),
     invalid: parsed.invalid.map((bad) => {
       const user = userIdOf(bad.raw);
-      if (user === undefined) return bad;
+      if (user === undefined) return { ...bad, raw: withholdOddUserId(bad.raw, 'top').raw };
       const ref = refs.get(customerIdOf(bad.raw))?.get(user) ?? WITHHELD_USER;
       return { ...bad, raw: replaceUserId(bad.raw, user, ref) };
     }),

@@ -4,7 +4,7 @@ import type { UsageEvent } from '../../../contract/event-contract.js';
 import { boundedText, redactForStorage, validateEvent } from '../../../contract/event-contract.js';
 import { MAX_MESSAGE_BYTES, packMessages } from '../../../contract/queue-message.js';
 import type { EventQueue, QuarantineItem, QuarantineStore, UserRefs } from '../shared/ports.js';
-import { replaceUserId, WITHHELD_USER } from '../shared/pseudonyms.js';
+import { replaceUserId, WITHHELD_USER, withholdOddUserId } from '../shared/pseudonyms.js';
 
 export interface IngestDeps {
   queue: EventQueue;
@@ -188,6 +188,8 @@ function attributesOnly(raw: unknown, size: number): Record<string, unknown> {
 async function withUserRefs(items: QuarantineItem[], userRefs: UserRefs): Promise<QuarantineItem[]> {
   return Promise.all(
     items.map(async (item) => {
+      const odd = withholdOddUserId(item.raw, 'data');
+      if (odd.withheld) return { ...item, raw: odd.raw, replayable: false };
       const user = (item.raw as { data?: { userId?: unknown } } | null)?.data?.userId;
       if (typeof user !== 'string' || user.length === 0) return item;
       if (item.customerId === '-') return { ...item, raw: replaceUserId(item.raw, user, WITHHELD_USER), replayable: false };

@@ -34,6 +34,19 @@ export const WITHHELD_USER = '[user id withheld]';
  * Replaces, deep inside a stored copy, every string equal to `userId` by `replacement`: a metadata value equal to
  * the user's id names them as much as the id does. Keys are kept; depth is bounded as redaction bounds it.
  */
+/**
+ * A rejected event's `userId` that is no id a ref can be given to (a number, a boolean, an object) may still name
+ * the person (an employee number, say): a stored copy withholds it. `at` is where the id sits: under `data` as
+ * sent to ingest, or at the top of a queued event.
+ */
+export function withholdOddUserId<T>(raw: T, at: 'data' | 'top'): { raw: T; withheld: boolean } {
+  const holder = (at === 'data' ? (raw as { data?: unknown } | null)?.data : raw) as Record<string, unknown> | null | undefined;
+  const user = holder !== null && typeof holder === 'object' && !Array.isArray(holder) ? holder.userId : undefined;
+  if (user === undefined || user === null || typeof user === 'string') return { raw, withheld: false };
+  const held = { ...holder, userId: WITHHELD_USER };
+  return { raw: (at === 'data' ? { ...(raw as object), data: held } : held) as T, withheld: true };
+}
+
 export function replaceUserId<T>(value: T, userId: string, replacement: string, depth = 0): T {
   if (typeof value === 'string') return (value === userId ? replacement : value) as T;
   if (depth > 16 || value === null || typeof value !== 'object') return value;

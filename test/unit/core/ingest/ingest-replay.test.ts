@@ -214,4 +214,25 @@ describe('a rejected event of an end user', () => {
     expect(replayed!.userId).toBeUndefined();
     expect(replayed!.metadata).toEqual({ actingFor: kept!.userRef });
   });
+
+  it('with a userId that is no string (a number, an object) keeps none of it and is not replayable', async () => {
+    // Prepare
+    const quarantine = new MemoryQuarantine();
+    const userRefs = new MemoryUserRefs();
+    const events = [
+      { ...call({ id: 'n-1', type: 'com.serenity.user.active' }), data: { userId: 4_711_093 } },
+      { ...call({ id: 'n-2', type: 'com.serenity.user.active' }), data: { userId: { employee: 'E-58213' } } },
+    ];
+    // Act
+    const r = await ingestEvents({ requestId: 'req10', events }, { queue: new MemoryQueue(), quarantine, clock, newId, userRefs });
+    const kept = [...quarantine.items.values()];
+    // Assess
+    expect(r.rejected).toHaveLength(2);
+    expect(kept).toHaveLength(2);
+    expect(JSON.stringify(kept)).not.toMatch(/4711093|E-58213/);
+    expect(kept.map((k) => [(k.raw as { data: { userId: unknown } }).data.userId, k.replayable])).toEqual([
+      ['[user id withheld]', false],
+      ['[user id withheld]', false],
+    ]);
+  });
 });
