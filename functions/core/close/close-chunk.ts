@@ -26,6 +26,8 @@ export interface CloseChunkDeps {
   clock: Clock;
   newId: () => string;
   log: Log;
+  /** Told of each customer's close as soon as it ran, also when the chunk then fails (the worker's metrics). */
+  onCustomerClosed?: (res: CustomerCloseResult) => void;
 }
 
 /** The stable code of the log line for a meter event still unsent when Stripe's 35-day window closed on it. */
@@ -35,6 +37,7 @@ export const PENDING_BEYOND_WINDOW_CODE = 'LEDGER_PENDING_BEYOND_STRIPE_WINDOW';
 export type ChunkCounts = Record<
   | 'customers'
   | 'days'
+  | 'daysWritten'
   | 'planned'
   | 'sent'
   | 'failed'
@@ -64,6 +67,7 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
   const counts: ChunkCounts = {
     customers: 0,
     days: 0,
+    daysWritten: 0,
     planned: 0,
     sent: 0,
     failed: 0,
@@ -88,6 +92,7 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
     // Missed days (a failed night's) are closed like late days; only real late marks are cleared after.
     const days = [...new Set([...lateDays, ...(c.missedDays ?? [])])].sort();
     const res = await closeCustomer(customer, c.day, days, c.runId, { ...deps.close, fraud });
+    deps.onCustomerClosed?.(res);
     if (lateDays.length)
       await deps.rollups.clearLate(
         lateDays.map((day) => ({ customerId: customer.id, day })),
@@ -167,6 +172,7 @@ export async function closeChunk(c: CloseChunk, deps: CloseChunkDeps): Promise<C
 function addCounts(counts: ChunkCounts, res: CustomerCloseResult): void {
   counts.customers++;
   counts.days += res.days.length;
+  counts.daysWritten += res.written.length;
   counts.planned += res.planned;
   counts.sent += res.sent;
   counts.failed += res.failed.length;

@@ -1,4 +1,4 @@
-import type { Clock } from '../../../contract/clock.js';
+import { type Clock, HOUR_MS } from '../../../contract/clock.js';
 import { type RecordReportsDeps, recordReports, sendRecords } from '../billing/report-usage.js';
 import { billableUntil, type DeferredReport, type Hold, type UnreportableReport } from '../billing/reporting-plan.js';
 import type { MeterEventReporter } from '../billing/stripe-reporting.js';
@@ -38,6 +38,8 @@ export interface CustomerCloseResult {
   customerId: string;
   /** Days whose values were (re)computed. */
   days: string[];
+  /** Those of `days` whose values changed, so their rows were written; the others were left as stored. */
+  written: string[];
   planned: number;
   sent: number;
   failed: { identifier: string; state: 'pending' | 'error'; reason: string }[];
@@ -48,11 +50,16 @@ export interface CustomerCloseResult {
   flags: { created: Flag[]; updated: Flag[]; expected: ExpectedDetection[] };
   /** Holds close to Stripe's 35-day limit: finance must decide now. */
   escalations: HoldEscalation[];
+  /** Ledger records this close left pending that were recorded `STALE_PENDING_MS` or longer ago (the operators' alarm). */
+  stalePending: number;
 }
+
+/** How long a ledger record may stay pending before the close counts it in `stalePending`. */
+export const STALE_PENDING_MS = 12 * HOUR_MS;
 
 /**
  * Closes one customer's day, in four named steps. (1) `computeRollups`: recomputes the day, every late
- * day, and every day of their periods that the store lacks, and stores them. (2) With `deps.fraud`,
+ * day, and every day of their periods that the store lacks, and stores those whose values changed. (2) With `deps.fraud`,
  * `closeFraudStep`: scores the day and its late days (`daysToScore`) with the fraud rules, sets aside
  * what the customer's expected activity covers, merges the rest into the customer's flags; the flags
  * then hold what they cover. Fraud comes first so that usage a flag holds does not reach Stripe in this
@@ -71,7 +78,7 @@ export async function closeCustomer(
 ): Promise<CustomerCloseResult> {
   const now = deps.clock.now();
   const anchor = customer.anchorDay ?? 1;
-  const days = await computeRollups(customer, day, lateDays, deps, now);
+  const { days, written } = await computeRollups(customer, day, lateDays, deps, now);
 
   const fraud: Omit<FraudStepResult, 'detections'> = deps.fraud
     ? await closeFraudStep(
@@ -93,6 +100,7 @@ export async function closeCustomer(
   const result: CustomerCloseResult = {
     customerId: customer.id,
     days: days.map((d) => d.day),
+    written,
     planned: recorded.planned,
     sent: 0,
     failed: [],
@@ -100,6 +108,7 @@ export async function closeCustomer(
     deferred: recorded.deferred,
     flags: { created: fraud.created, updated: fraud.updated, expected: fraud.expected },
     escalations: holdEscalations(held, now, (d) => billableUntil(d, anchor, deps.invoiceGraceMs)),
+    stalePending: 0,
   };
   const { toSend } = recorded;
   if (toSend.length === 0 || !deps.reporter) return result;
@@ -111,6 +120,7 @@ export async function closeCustomer(
   for (const rec of await sendRecords(toSend, customer.stripeCustomerId, { reporter: deps.reporter, ledger: deps.ledger }, now)) {
     if (rec.state === 'sent') result.sent++;
     else result.failed.push({ identifier: rec.identifier, state: rec.state, reason: rec.lastError ?? '' });
+    if (rec.state === 'pending' && now - Date.parse(rec.createdAt) >= STALE_PENDING_MS) result.stalePending++;
   }
   return result;
 }

@@ -5,6 +5,7 @@ import type { Customer, EventStore, RollupStore, StoredDay } from '../shared/por
 import { type BillingPeriod, daysOfPeriod, periodContaining } from './billing-period.js';
 import { DEFAULT_METER_SETTINGS, type MeterSettings, rollupDay } from './daily-rollup.js';
 import { fileStateAt, fileTimeline, mergeFileOps, recomputeDays, utcDayStart } from './file-timeline.js';
+import { sameStoredDay } from './same-stored-day.js';
 
 /** What the rollup step reads and writes. */
 export interface RollupStepDeps {
@@ -22,12 +23,22 @@ interface PeriodRange {
   stored: Map<string, StoredDay>;
 }
 
+/** Every day of the recomputed ranges, and those of them whose values differed from the store's (the only ones written). */
+export interface ComputedRollups {
+  days: StoredDay[];
+  written: string[];
+}
+
 /**
  * The close's first step: recomputes the closed `day`, every late day up to it, and every day of their
  * billing periods that the store lacks, from the raw events; each period's period-to-date values run
  * from its first day to its latest closed day. File histories take every operation first, since a late
- * operation changes the counts of the days after it. Stores the days, the period's first-seen users and
- * the touched files' histories, and returns every day of the recomputed ranges.
+ * operation changes the counts of the days after it. Stores the period's first-seen users, the touched
+ * files' histories and the days whose values changed: a day equal to its stored row (the read that found
+ * the period's stored days already holds it) is not written again, so closing the 31st of a period
+ * writes about what closing the 1st does, while a late event still rewrites each day whose own or
+ * period-to-date figures it changed. Returns every day of the recomputed ranges (the ledger plans from
+ * them all) and the days written.
  */
 export async function computeRollups(
   customer: Customer,
@@ -35,7 +46,7 @@ export async function computeRollups(
   lateDays: readonly string[],
   deps: RollupStepDeps,
   now: number,
-): Promise<StoredDay[]> {
+): Promise<ComputedRollups> {
   const anchor = customer.anchorDay ?? 1;
   const targets = new Set([day, ...lateDays.filter((d) => d <= day)]);
   const ranges = await periodRanges(customer.id, targets, anchor, deps.rollups);
@@ -49,6 +60,7 @@ export async function computeRollups(
   const settings = deps.settings ?? DEFAULT_METER_SETTINGS;
   const changedUsersByPeriod = new Map<string, Map<string, string>>();
   const days: StoredDay[] = [];
+  const changed: StoredDay[] = [];
   for (const { period, days: range, stored } of ranges) {
     const files = recomputeDays(history, range);
     const users = await deps.rollups.periodUsers(customer.id, period.key);
@@ -85,7 +97,7 @@ export async function computeRollups(
       filesPeak = Math.max(filesPeak, f.peak);
       while (seen < firstDays.length && firstDays[seen]! <= d) seen++;
       const ptd = { apiCalls, activeUsers: seen, filesPeak, filesEnd: f.end };
-      days.push({
+      const next: StoredDay = {
         customerId: customer.id,
         day: d,
         periodKey: period.key,
@@ -100,11 +112,13 @@ export async function computeRollups(
           protected_files: settings.protected_files.basis === 'peak' ? filesPeak : f.end,
         },
         computedAt: new Date(now).toISOString(),
-      });
+      };
+      days.push(next);
+      if (!sameStoredDay(next, stored.get(d))) changed.push(next);
     }
   }
-  await deps.rollups.save(customer.id, { days, periodUsers: changedUsersByPeriod, files: touchedFiles });
-  return days;
+  await deps.rollups.save(customer.id, { days: changed, periodUsers: changedUsersByPeriod, files: touchedFiles });
+  return { days, written: changed.map((d) => d.day) };
 }
 
 /** The periods of the target days, each recomputed from its first day to its latest closed day; days never stored join the targets. */
