@@ -2,18 +2,18 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseMessage } from '../../contract/queue-message.js';
 import { delayRedelivery, isTransientFailure } from '../adapters/aws/sqs-redelivery.js';
-import { batchSkips, type ConsumeResult, consumeMessage } from '../core/count/consume.js';
+import { type ConsumeResult, consumeMessage } from '../core/count/consume.js';
 import { redeliveryDelaySeconds } from '../core/count/redelivery.js';
 import { auditConsumed, reportBatch } from '../core/count/report-batch.js';
 import { EVENT_QUEUE } from '../resources.js';
 import { lazy } from '../runtime/lazy.js';
 import { log, logger } from '../runtime/logger.js';
+import { consumeCounts, count, withMetrics } from '../runtime/metrics.js';
 import { type Services, services } from '../runtime/services.js';
 
 /**
- * The consume function (SQS events queue): counts and audits each record exactly once and reports failed
- * records individually, so SQS redelivers only those. A record that failed transiently (throttling) is hidden
- * for longer on each receive, so hours of throttling pass before the DLQ (EVENT_QUEUE).
+ * The consume function (SQS events queue): counts and audits each record exactly once and reports failed records
+ * individually, so SQS redelivers only those; one that failed transiently is hidden longer on each receive (EVENT_QUEUE).
  */
 export function makeConsumeHandler(s: Services) {
   const deps = {
@@ -24,13 +24,12 @@ export function makeConsumeHandler(s: Services) {
   };
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const parsed = new Map(event.Records.map((r) => [r.messageId, parseMessage(r.body)]));
-    const skips = batchSkips(event.Records.map((r) => ({ id: r.messageId, events: parsed.get(r.messageId)!.events })));
     const results: ConsumeResult[] = [];
     const delays: { messageId: string; receiptHandle: string; seconds: number }[] = [];
     const record = async (r: SQSRecord) => {
       const receiveCount = Number(r.attributes?.ApproximateReceiveCount ?? 1);
       try {
-        const result = await consumeMessage(r.body, parsed.get(r.messageId)!, deps, skips.get(r.messageId));
+        const result = await consumeMessage(r.body, parsed.get(r.messageId)!, deps);
         const first = Number(r.attributes?.ApproximateFirstReceiveTimestamp);
         await auditConsumed(result, { messageId: r.messageId, ...(first > 0 ? { firstReceivedAt: first } : {}) }, s);
         results.push(result);
@@ -49,10 +48,11 @@ export function makeConsumeHandler(s: Services) {
     });
     await delayRedelivery(s.clients.sqs, s.config.queueUrl, delays, log);
     reportBatch(event.Records.length, response.batchItemFailures.length, results, log);
+    count(consumeCounts(results, response.batchItemFailures.length));
     return response;
   };
 }
 
 const consume = lazy(() => makeConsumeHandler(services()));
 /** Lambda entry point. */
-export const handler = (event: SQSEvent, context?: Context) => consume()(event, context);
+export const handler = withMetrics((event: SQSEvent, context?: Context) => consume()(event, context));

@@ -77,14 +77,6 @@ export const customersOf = (ids: string[]) => async (want: readonly string[]) =>
 /** Raw events by customer and UTC day (of the event's time), one per (source, id). */
 export class MemoryEventStore implements EventStore {
   private days = new Map<string, Map<string, { event: UsageEvent; owner: string }>>();
-  async owners(events: readonly UsageEvent[]) {
-    const out = new Map<string, string>();
-    for (const e of events) {
-      const hit = this.days.get(`${e.customerId}|${e.time.slice(0, 10)}`)?.get(eventKey(e));
-      if (hit) out.set(eventKey(e), hit.owner);
-    }
-    return out;
-  }
   async put(events: readonly UsageEvent[], owner: string) {
     for (const e of events) {
       const k = `${e.customerId}|${e.time.slice(0, 10)}`;

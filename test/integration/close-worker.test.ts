@@ -53,7 +53,6 @@ describe('the close worker', () => {
     const s = stack.functionServices['close-worker'];
     const events = {
       ...s.events,
-      owners: s.events.owners.bind(s.events),
       put: s.events.put.bind(s.events),
       listDay: async (customerId: string, day: string) =>
         customerId === bad.id ? Promise.reject(new Error('throttled')) : s.events.listDay(customerId, day),

@@ -4,7 +4,7 @@ import { eventKey, type UsageEvent } from '../../../contract/event-contract.js';
 import { type Backoff, DEFAULT_BACKOFF } from '../../core/shared/concurrency.js';
 import type { EventStore } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
-import { batchGetAll, batchWriteAll, putEachIf, queryAll } from './dynamodb-batch.js';
+import { batchWriteAll, putEachIf, queryAll } from './dynamodb-batch.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -28,18 +28,6 @@ export class DynamoDbEventStore implements EventStore {
     private readonly meter?: CapacityMeter,
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
   ) {}
-
-  async owners(events: readonly UsageEvent[]): Promise<Map<string, string>> {
-    if (events.length === 0) return new Map();
-    const items = await batchGetAll(
-      this.client,
-      this.table,
-      events.map(keyOf),
-      { consistent: true, projection: 'sk, #o', names: { '#o': 'o' } },
-      this.meter,
-    );
-    return new Map(items.map((i) => [i.sk!.S!, i.o?.S ?? '']));
-  }
 
   async put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void> {
     const expiresAt = expiryOf(ingestedAt, this.retentionDays);

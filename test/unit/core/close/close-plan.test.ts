@@ -52,7 +52,6 @@ describe('late-day markers from the consumer', () => {
     const body = packMessages([ev('old', '2026-03-03T10:00:00.000Z'), ev('new', '2026-03-05T09:00:00.000Z')])[0]!.body;
     const marks: { customerId: string; day: string }[] = [];
     const events: EventStore = {
-      owners: async () => new Map(),
       put: async () => {},
       claim: async () => new Set(),
       listDay: async () => [],

@@ -25,34 +25,65 @@ class MemoryUsage implements UsageStore {
   }
 }
 
+const depsOf = (events: MemoryEventStore, usage: MemoryUsage) => ({
+  events,
+  usage,
+  customers: customersOf(['c1']),
+  quarantine: new MemoryQuarantine(),
+  clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
+  markLate: async () => {},
+  userRefs: new MemoryUserRefs(),
+});
+
 const calls = async (u: MemoryUsage) =>
   (await u.fragments('c1', '2026-11-29')).reduce((s, f) => s + Object.values(f.calls).reduce((a, b) => a + b, 0), 0);
 
 describe('consumeMessage against a concurrent consumer', () => {
-  it('counts an event once when another message stored it between our owner read and our write', async () => {
-    // Prepare: message A (events 1-3) is consumed first; message B (a client retry holding events 2-4,
-    // so another message key) read the owners before A wrote, so its read saw none of them.
+  it('counts an event once when another message stored it first', async () => {
+    // Prepare: message A (events 1-3) is consumed first; message B, a client retry holding events 2-4
+    // packed differently (so another message key), comes after.
     const events = new MemoryEventStore();
     const usage = new MemoryUsage();
-    const deps = (store: MemoryEventStore) => ({
-      events: store,
-      usage,
-      customers: customersOf(['c1']),
-      quarantine: new MemoryQuarantine(),
-      clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
-      markLate: async () => {},
-      userRefs: new MemoryUserRefs(),
-    });
     const a = [ev('1'), ev('2'), ev('3')];
     const b = [ev('2'), ev('3'), ev('4')];
     expect(messageKey(a)).not.toBe(messageKey(b));
-    await consumeMessage('a', { events: a, invalid: [] }, deps(events));
-    const staleRead = Object.assign(Object.create(events) as MemoryEventStore, { owners: async () => new Map<string, string>() });
+    await consumeMessage('a', { events: a, invalid: [] }, depsOf(events, usage));
     // Act
-    const r = await consumeMessage('b', { events: b, invalid: [] }, deps(staleRead));
-    // Assess: 4 distinct events of 5 calls each, whatever the read saw.
+    const r = await consumeMessage('b', { events: b, invalid: [] }, depsOf(events, usage));
+    // Assess: 4 distinct events of 5 calls each.
     expect(await calls(usage)).toBe(20);
     expect(r).toMatchObject({ counted: 1, duplicates: 2 });
+  });
+
+  it('counts an event once when two messages of one batch carry it side by side', async () => {
+    // Prepare
+    const events = new MemoryEventStore();
+    const usage = new MemoryUsage();
+    const a = [ev('1'), ev('2')];
+    const b = [ev('2'), ev('3')];
+    // Act: both at once, as the batch processor runs a batch's records.
+    const [ra, rb] = await Promise.all([
+      consumeMessage('a', { events: a, invalid: [] }, depsOf(events, usage)),
+      consumeMessage('b', { events: b, invalid: [] }, depsOf(events, usage)),
+    ]);
+    // Assess
+    expect(await calls(usage)).toBe(15);
+    expect(ra.counted + rb.counted).toBe(3);
+    expect(ra.duplicates + rb.duplicates).toBe(1);
+  });
+
+  it('a redelivered message keeps the event it stored before it crashed, though a retry of it comes first in the batch', async () => {
+    // Prepare: message B stored event 2 and died before its fragment; a client retry A holding event 2 arrives in the same batch, ahead of B.
+    const events = new MemoryEventStore();
+    const usage = new MemoryUsage();
+    const a = [ev('1'), ev('2')];
+    const b = [ev('2'), ev('3')];
+    await events.put([ev('2')], messageKey(b));
+    // Act
+    await consumeMessage('a', { events: a, invalid: [] }, depsOf(events, usage));
+    await consumeMessage('b', { events: b, invalid: [] }, depsOf(events, usage));
+    // Assess: events 1, 2 and 3, each once.
+    expect(await calls(usage)).toBe(15);
   });
 
   it('a redelivery of the same message still counts the events it stored before it crashed', async () => {

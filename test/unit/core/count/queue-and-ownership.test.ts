@@ -2,8 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { UsageEvent } from '../../../../contract/event-contract.js';
 import { MAX_MESSAGE_BYTES, messageKey, packMessages, parseMessage } from '../../../../contract/queue-message.js';
-import { batchSkips } from '../../../../functions/core/count/consume.js';
-import { claimEvents } from '../../../../functions/core/count/ownership.js';
 
 const ev = (id: string, customerId = 'c1', over: Partial<UsageEvent> = {}): UsageEvent => ({
   id,
@@ -59,46 +57,5 @@ describe('parseMessage', () => {
     const r = parseMessage(JSON.stringify({ v: 1, events: [ev('a'), { ...ev('b'), quantity: -1 }] }));
     expect(r.events).toHaveLength(1);
     expect(r.invalid[0]!.errors[0]!.field).toBe('quantity');
-  });
-});
-
-describe('claimEvents', () => {
-  it("owns new events, recounts its own stored ones, and leaves others' to them", () => {
-    // Prepare
-    const events = [ev('new'), ev('mine'), ev('theirs'), ev('new')];
-    const existing = new Map([
-      ['gw#mine', 'M1'],
-      ['gw#theirs', 'M2'],
-    ]);
-    // Act
-    const c = claimEvents('M1', events, existing);
-    // Assess
-    expect(c.owned.map((e) => e.id)).toEqual(['new', 'mine']);
-    expect(c.toWrite.map((e) => e.id)).toEqual(['new']);
-    expect(c.duplicates.map((e) => e.id)).toEqual(['theirs', 'new']);
-  });
-
-  it('yields a new event to an earlier message of the batch but keeps one it stored itself', () => {
-    const c = claimEvents(
-      'M2',
-      [ev('shared'), ev('stored-by-me')],
-      new Map([['gw#stored-by-me', 'M2']]),
-      new Set(['gw#shared', 'gw#stored-by-me']),
-    );
-    expect(c.owned.map((e) => e.id)).toEqual(['stored-by-me']);
-    expect(c.duplicates.map((e) => e.id)).toEqual(['shared']);
-  });
-});
-
-describe('batchSkips', () => {
-  it('gives each later message the keys an earlier one carries', () => {
-    const skips = batchSkips([
-      { id: 'm1', events: [ev('a'), ev('b')] },
-      { id: 'm2', events: [ev('b'), ev('c')] },
-      { id: 'm3', events: [ev('c')] },
-    ]);
-    expect([...skips.get('m1')!]).toEqual([]);
-    expect([...skips.get('m2')!]).toEqual(['gw#b']);
-    expect([...skips.get('m3')!]).toEqual(['gw#c']);
   });
 });
