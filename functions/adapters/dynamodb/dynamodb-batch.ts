@@ -113,9 +113,14 @@ export async function batchGetAll(
             ReturnConsumedCapacity: 'TOTAL',
           }),
         );
-        meter?.add('read', out.ConsumedCapacity);
+        const unprocessed = (out.UnprocessedKeys?.[table]?.Keys as Item[] | undefined) ?? [];
+        // DynamoDB Local reports a BatchGetItem by the summed size of what it read; AWS rounds each key's read up
+        // to 4 KB, a missing item's too, so the meter takes the larger of the two.
+        const awsMinimum = (pending.length - unprocessed.length) * (opts.consistent ? 1 : 0.5);
+        const reported = [out.ConsumedCapacity ?? []].flat().reduce((a, c) => a + (c.CapacityUnits ?? 0), 0);
+        meter?.add('read', reported >= awsMinimum ? out.ConsumedCapacity : { TableName: table, CapacityUnits: awsMinimum });
         found.push(...(out.Responses?.[table] ?? []));
-        return (out.UnprocessedKeys?.[table]?.Keys as Item[] | undefined) ?? [];
+        return unprocessed;
       },
       { table, kind: 'reads' },
       backoff,
