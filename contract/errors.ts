@@ -28,6 +28,25 @@ export class ValidationError extends MeteringError {
   }
 }
 
+/**
+ * A meter event the pre-send guard refuses (Stripe would refuse it too): `field` names the field, `reason` the rule.
+ * Never retried: the record is settled in error under `reason`, which reconcile lists.
+ */
+export class MeterEventGuardError extends ValidationError {
+  constructor(
+    readonly reason: 'value_too_many_digits' | 'identifier_too_long' | 'timestamp_out_of_window' | 'invalid_event',
+    errors: FieldError[],
+    context: Record<string, unknown> = {},
+  ) {
+    super(errors, context);
+  }
+}
+
+/** A webhook whose signature does not verify (wrong secret, altered body, stale timestamp): HTTP 400, never processed. */
+export class WebhookSignatureError extends MeteringError {
+  readonly retryable = false;
+}
+
 /** Configuration is missing or malformed: fail loudly at cold start. */
 export class ConfigError extends MeteringError {
   readonly retryable = false;

@@ -191,6 +191,13 @@ export const STRIPE_SECRET = {
   env: 'STRIPE_SECRET_ARN',
 } as const;
 
+/** The signing secret of Stripe's event destination (POST /v1/stripe/webhooks) in Secrets Manager: the bare `whsec_…`. */
+export const STRIPE_WEBHOOK_SECRET = {
+  name: 'serenity-metering/stripe-webhook',
+  /** Environment variable that carries the secret's ARN into the api function. */
+  env: 'STRIPE_WEBHOOK_SECRET_ARN',
+} as const;
+
 /** Consumer function settings that the queue settings depend on. */
 export const CONSUMER = {
   timeoutSeconds: 30,
@@ -275,6 +282,8 @@ export const HTTP_ROUTES = {
   'POST /v1/privacy/requests': 'api',
   'GET /v1/privacy/requests/{id}': 'api',
   'GET /v1/privacy/requests/{id}/export': 'api',
+  // Stripe's event destination: no API key, the Stripe-Signature header is the auth
+  'POST /v1/stripe/webhooks': 'api',
 } as const satisfies Record<string, Extract<HandlerName, 'ingest' | 'api'>>;
 
 export type HttpRouteKey = keyof typeof HTTP_ROUTES;

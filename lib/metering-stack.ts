@@ -6,6 +6,7 @@ import { ConsoleHosting } from './constructs/console-hosting.js';
 import { EventPipeline } from './constructs/event-pipeline.js';
 import { MeteringHttpApi } from './constructs/http-api.js';
 import { NightlyClose } from './constructs/nightly-close.js';
+import { OpsAlarms } from './constructs/ops-alarms.js';
 import { UsageTables } from './constructs/usage-tables.js';
 
 /**
@@ -26,6 +27,7 @@ export class MeteringStack extends Stack {
   readonly http: MeteringHttpApi;
   readonly close: NightlyClose;
   readonly console: ConsoleHosting;
+  readonly ops: OpsAlarms;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -72,6 +74,19 @@ export class MeteringStack extends Stack {
     // Privacy exports are jobs for the close worker: the api function queues them on the close queue.
     this.http.api.addEnvironment(CLOSE_QUEUE.env, this.close.queue.queueUrl);
     this.close.queue.grantSendMessages(this.http.api);
+    this.ops = new OpsAlarms(this, 'Monitoring', {
+      functions: {
+        ingest: this.http.ingest,
+        consume: this.pipeline.consume,
+        api: this.http.api,
+        'close-planner': this.close.planner,
+        'close-worker': this.close.worker,
+      },
+      dlqs: { UsageEventsDlq: this.pipeline.dlq, CloseWorkDlq: this.close.dlq, PlannerFailures: this.close.plannerDlq },
+      eventQueue: this.pipeline.queue,
+      tables: this.tables.tables,
+      apis: { HttpApi: this.http.httpApi, ConsoleApi: this.console.consoleApi.httpApi },
+    });
   }
 
   /** The console's sign-in domain prefix and optional custom host, from context, validated at synth. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -41,6 +42,11 @@ export interface LocalStackOptions {
   noPoller?: boolean;
   /** Where the nightly close reports: the embedded Stripe test server (default) or STRIPE_API_BASE. */
   stripe?: 'embedded' | 'external';
+  /**
+   * How the close sends meter events (`STRIPE_METER_MODE`, default the environment's, else `v1`). With the
+   * embedded Stripe test server, its asynchronous refusals come back, signed, to `POST /v1/stripe/webhooks`.
+   */
+  stripeMeterMode?: 'v1' | 'v2-stream';
   /**
    * Each function's clients enforce that function's IAM policy, read from the synthesized CDK template (default).
    * `false` switches it off (nothing in the repo does: a test that needs it is hiding a missing grant);
@@ -110,9 +116,14 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
   if (stripeServer) {
     env.STRIPE_SECRET_KEY = 'sk_test_local_stand_in';
     env.STRIPE_API_BASE = stripeServer.url;
+    // The test server signs its webhooks to this stack with this secret (its endpoint is set once the port is known).
+    env.STRIPE_WEBHOOK_SECRET = `whsec_local_${randomBytes(18).toString('base64url')}`;
   } else {
-    for (const k of ['STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_RATE_PER_SECOND']) if (process.env[k]) env[k] = process.env[k]!;
+    for (const k of ['STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_RATE_PER_SECOND', 'STRIPE_WEBHOOK_SECRET'])
+      if (process.env[k]) env[k] = process.env[k]!;
   }
+  const meterMode = o.stripeMeterMode ?? process.env.STRIPE_METER_MODE;
+  if (meterMode) env.STRIPE_METER_MODE = meterMode;
   for (const [k, t] of Object.entries(TABLES)) env[t.env] = ddb.tableNames[k as TableName];
   // The hold policy is the stack's, so the close, the read API and the CLI (through stack.json) share it.
   for (const k of ['HOLD_SEVERITIES', 'STRIPE_INVOICE_GRACE_HOURS']) if (process.env[k]) env[k] = process.env[k]!;
@@ -202,6 +213,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
         });
   const server: Server = await startHttpBridge(bridgeRoutes({ ingest, api }), { port, console: consoleServer });
   const url = `http://127.0.0.1:${port}`;
+  stripeServer?.webhooks.setEndpoint({ url: `${url}/v1/stripe/webhooks`, secret: env.STRIPE_WEBHOOK_SECRET! });
   const newSignInUrl = consoleServer ? () => `${url}${consoleServer.newSignInPath()}` : undefined;
   const signInUrl = newSignInUrl?.();
 

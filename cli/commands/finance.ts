@@ -73,6 +73,11 @@ export async function runReconcile(
         })),
       );
     }
+    const refused = result.rows.flatMap((r) => (r.refusedByStripe ?? []).map((x) => ({ customer: r.customerId, meter: r.meter, ...x })));
+    if (refused.length) {
+      console.log('refused by Stripe after accepting (webhook):');
+      printTable(refused);
+    }
     if (result.unrepairable.length) {
       console.log('could not repair:');
       printTable(result.unrepairable);

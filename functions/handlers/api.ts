@@ -3,6 +3,7 @@ import { API_ROUTES } from '../http/api-routes.js';
 import { makeRouter } from '../http/router.js';
 import { apiServices, type Services } from '../runtime/api-services.js';
 import { lazy } from '../runtime/lazy.js';
+import { withMetrics } from '../runtime/metrics.js';
 
 /** The api function: usage, health, statements, flags and their reviews, expected activity. */
 export function makeApiHandler(s: Services) {
@@ -11,4 +12,4 @@ export function makeApiHandler(s: Services) {
 
 const api = lazy(() => makeApiHandler(apiServices()));
 /** Lambda entry point. */
-export const handler = (event: APIGatewayProxyEventV2) => api()(event);
+export const handler = withMetrics((event: APIGatewayProxyEventV2) => api()(event));

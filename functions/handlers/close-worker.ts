@@ -8,6 +8,7 @@ import { privacyDepsOf, runPrivacyRequest } from '../core/privacy/run-request.js
 import { type CloseServices, closeServices } from '../runtime/close-services.js';
 import { lazy } from '../runtime/lazy.js';
 import { log } from '../runtime/logger.js';
+import { countedClose, withMetrics } from '../runtime/metrics.js';
 
 /**
  * The close-worker function (SQS close queue): each record is one chunk of the night's customers,
@@ -34,7 +35,8 @@ export function makeCloseWorker(s: CloseServices) {
       concurrency: s.close.concurrency,
       log,
     };
-    await closeChunk(body as CloseChunk, deps);
+    const ready = deps;
+    await countedClose(await s.reporter(), (onCustomerClosed) => closeChunk(body as CloseChunk, { ...ready, onCustomerClosed }));
   };
   return (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, chunk, new BatchProcessor(EventType.SQS), {
@@ -46,4 +48,4 @@ export function makeCloseWorker(s: CloseServices) {
 
 const worker = lazy(() => makeCloseWorker(closeServices()));
 /** Lambda entry point. */
-export const handler = (event: SQSEvent, context?: Context) => worker()(event, context);
+export const handler = withMetrics((event: SQSEvent, context?: Context) => worker()(event, context));

@@ -11,6 +11,7 @@ import { deleteKey, listKeys, postKey } from './routes/keys.js';
 import { listCloseRuns, listQuarantine, postRedrive, postReplay, searchAudit } from './routes/operations.js';
 import { getPrivacyExport, getPrivacyRequest, postPrivacyRequest } from './routes/privacy.js';
 import { getStatement } from './routes/statements.js';
+import { postStripeWebhook } from './routes/stripe-webhooks.js';
 import { getUsage } from './routes/usage.js';
 
 /** Every `api` route of `HTTP_ROUTES` (typed from it, so none is left out) and the route that serves it. */
@@ -49,4 +50,6 @@ export const API_ROUTES: Record<ApiRouteKey, Route<Services>> = {
   'POST /v1/privacy/requests': postPrivacyRequest,
   'GET /v1/privacy/requests/{id}': getPrivacyRequest,
   'GET /v1/privacy/requests/{id}/export': getPrivacyExport,
+  // Stripe's event destination (signed, no API key)
+  'POST /v1/stripe/webhooks': postStripeWebhook,
 };

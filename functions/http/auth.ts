@@ -22,12 +22,25 @@ export async function authorize(
   allowed: readonly KeyRole[],
 ): Promise<Caller> {
   const claims = (event.requestContext as Partial<APIGatewayProxyEventV2WithJWTAuthorizer['requestContext']>).authorizer?.jwt?.claims;
-  if (claims) return jwtCaller(claims, allowed);
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, allowed);
+  if (claims) return rememberCaller(event, jwtCaller(claims, allowed));
+  const key = rememberCaller(event, await authenticate(event.headers?.authorization, s.keyByHash, allowed));
   // Keys other than ingest keys are read afresh on every request (`cachedLookup`), so their lastUsedAt is current:
   // at most one write per key an hour. Only the api function writes it (the ingest function cannot write keys).
   if (s.registry && s.clock && key.role !== 'ingest') await markKeyUsed(key, s.registry, s.clock.now());
   return key;
+}
+
+const callers = new WeakMap<APIGatewayProxyEventV2, Caller>();
+
+/** Notes who a request was authenticated as, for its request log line (`callerOfRequest`); returns the caller. */
+export function rememberCaller(event: APIGatewayProxyEventV2, caller: Caller): Caller {
+  callers.set(event, caller);
+  return caller;
+}
+
+/** Who the request was authenticated as, once a route has authenticated it; undefined before or on a 401. */
+export function callerOfRequest(event: APIGatewayProxyEventV2): Caller | undefined {
+  return callers.get(event);
 }
 
 /** Console roles a Cognito group can grant, strongest first: a user in several groups acts with the strongest. */

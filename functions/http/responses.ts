@@ -7,6 +7,7 @@ import {
   NotFoundError,
   StateConflictError,
   ValidationError,
+  WebhookSignatureError,
 } from '../../contract/errors.js';
 import { logger } from '../runtime/logger.js';
 
@@ -25,6 +26,8 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 export function errorResponse(err: unknown, requestId: string): HttpResult {
   if (err instanceof ValidationError) return json(400, { error: 'invalid request', errors: err.errors });
   if (err instanceof AuthError) return json(err.status, { error: err.message });
+  // A webhook whose Stripe-Signature does not verify: refused, nothing read (the SDK's reason, never the secret).
+  if (err instanceof WebhookSignatureError) return json(400, { error: err.message });
   if (err instanceof NotFoundError) return json(404, { error: err.message });
   // A record changed under us even after the retries a route makes: the caller may read it again and decide.
   if (err instanceof ConflictError || err instanceof StateConflictError) return json(409, { error: err.message });

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { logRequest, withRequestId } from './request-log.js';
 import { errorResponse, type HttpResult, json } from './responses.js';
 
 /** What a route is handed: the request, its `{name}` path segments (still URL-encoded), and the request's id. */
@@ -39,18 +40,32 @@ export function findRoute<R>(
 /**
  * An HTTP API handler over a table of routes ("METHOD /path"; a `{name}` segment matches any one
  * non-empty path segment): 404 for a request no route takes, and every thrown error mapped once.
+ * Each request is known by API Gateway's request id (a new id when there is none, as in a test), in its
+ * error answers, its audit records and its one request log line, so the stage's access log joins them.
  */
 export function makeRouter<S extends { newId: () => string }>(routes: Readonly<Record<string, Route<S>>>, s: S) {
   return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
-    const requestId = s.newId();
+    const startedAt = performance.now();
+    const requestId = requestIdOf(event, s.newId);
     const { method } = event.requestContext.http;
     const path = event.rawPath ?? event.requestContext.http.path;
     const found = findRoute(routes, method, path);
-    if (!found) return json(404, { error: `no route for ${method} ${path}` });
-    try {
-      return await found.route({ event, params: found.params, requestId }, s);
-    } catch (err) {
-      return errorResponse(err, requestId);
+    let res: HttpResult;
+    if (!found) res = json(404, { error: `no route for ${method} ${path}` });
+    else {
+      try {
+        res = await found.route({ event, params: found.params, requestId }, withRequestId(s, requestId));
+      } catch (err) {
+        res = errorResponse(err, requestId);
+      }
     }
+    logRequest(event, requestId, res.statusCode ?? 200, performance.now() - startedAt);
+    return res;
   };
+}
+
+/** API Gateway's id of the request (`requestContext.requestId`), or a new one when it has none. */
+export function requestIdOf(event: APIGatewayProxyEventV2, newId: () => string): string {
+  const id = event.requestContext?.requestId;
+  return typeof id === 'string' && id !== '' ? id : newId();
 }

@@ -40,6 +40,7 @@ export function makeCloseServices(base: Services, env: NodeJS.ProcessEnv = proce
       return new StripeMeterReporter({
         stripe: createStripeClient({ secretKey: key, apiBase: stripe.apiBase }),
         ratePerSecond: stripe.ratePerSecond,
+        mode: stripe.meterMode,
       });
     }),
   };

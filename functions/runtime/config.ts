@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { ConfigError } from '../../contract/errors.js';
-import { CLOSE_QUEUE, DEFAULTS, EVENT_QUEUE, STRIPE_SECRET, TABLES, type TableName } from '../resources.js';
+import {
+  CLOSE_QUEUE,
+  DEFAULTS,
+  EVENT_QUEUE,
+  STRIPE_SECRET,
+  TABLES,
+  type TableName,
+  STRIPE_WEBHOOK_SECRET as WEBHOOK_SECRET,
+} from '../resources.js';
 
 const tableName = z.string().min(3, 'must name a DynamoDB table');
 const retentionDays = z.coerce.number('must be a number of days').int('must be a whole number of days').min(1, 'must be at least 1 (days)');
@@ -129,6 +137,11 @@ const stripeConfigSchema = z
       })
       .optional(),
     ratePerSecond: z.coerce.number().positive(),
+    /**
+     * How the close sends meter events (`STRIPE_METER_MODE`): `v1` (default), one synchronous call per event;
+     * `v2-stream`, up to 100 per call on the meter event stream, refusals arriving later by webhook (POST /v1/stripe/webhooks, docs/http-api.md).
+     */
+    meterMode: z.enum(['v1', 'v2-stream'], 'must be v1 or v2-stream'),
   })
   .refine((c) => c.secretKey !== undefined || c.secretArn !== undefined, {
     message: 'is not set (nor STRIPE_SECRET_ARN)',
@@ -148,8 +161,45 @@ export function loadStripeConfig(env: NodeJS.ProcessEnv = process.env): StripeCo
       secretArn: env[STRIPE_SECRET.env] || undefined,
       apiBase: env.STRIPE_API_BASE || undefined,
       ratePerSecond: env.STRIPE_RATE_PER_SECOND ?? 25,
+      // An empty setting is an unset one.
+      meterMode: env.STRIPE_METER_MODE || 'v1',
     },
-    { secretKey: 'STRIPE_SECRET_KEY', secretArn: STRIPE_SECRET.env, apiBase: 'STRIPE_API_BASE', ratePerSecond: 'STRIPE_RATE_PER_SECOND' },
+    {
+      secretKey: 'STRIPE_SECRET_KEY',
+      secretArn: STRIPE_SECRET.env,
+      apiBase: 'STRIPE_API_BASE',
+      ratePerSecond: 'STRIPE_RATE_PER_SECOND',
+      meterMode: 'STRIPE_METER_MODE',
+    },
+  );
+}
+
+/** The environment variable that carries the ARN of the secret holding the webhook signing secret, deployed. */
+export const STRIPE_WEBHOOK_SECRET_ARN_ENV = WEBHOOK_SECRET.env;
+
+/** What a Stripe webhook signing secret looks like (the secret Secrets Manager holds is checked with it too). */
+export const STRIPE_WEBHOOK_SECRET = /^whsec_\S+$/;
+
+const stripeWebhookConfigSchema = z
+  .object({
+    secret: z.string().regex(STRIPE_WEBHOOK_SECRET, 'must be a Stripe webhook signing secret (whsec_…)').optional(),
+    secretArn: z.string().startsWith('arn:', 'must be a Secrets Manager ARN').optional(),
+  })
+  .refine((c) => c.secret !== undefined || c.secretArn !== undefined, {
+    message: `is not set (nor ${STRIPE_WEBHOOK_SECRET_ARN_ENV})`,
+    path: ['secret'],
+  });
+
+/** Where the webhook endpoint finds its signing secret: given (local, tests) or in Secrets Manager (AWS). */
+export type StripeWebhookConfig = z.infer<typeof stripeWebhookConfigSchema>;
+
+/** Parses the webhook signing secret's settings (`STRIPE_WEBHOOK_SECRET` or `STRIPE_WEBHOOK_SECRET_ARN`), the only parser of them. */
+export function loadStripeWebhookConfig(env: NodeJS.ProcessEnv = process.env): StripeWebhookConfig {
+  return parseOrThrow(
+    'Stripe webhook',
+    stripeWebhookConfigSchema,
+    { secret: env.STRIPE_WEBHOOK_SECRET || undefined, secretArn: env[STRIPE_WEBHOOK_SECRET_ARN_ENV] || undefined },
+    { secret: 'STRIPE_WEBHOOK_SECRET', secretArn: STRIPE_WEBHOOK_SECRET_ARN_ENV },
   );
 }
 

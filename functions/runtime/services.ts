@@ -15,6 +15,7 @@ import { DynamoDbRollupStore } from '../adapters/dynamodb/dynamodb-rollup-store.
 import { DynamoDbUsageStore } from '../adapters/dynamodb/dynamodb-usage-store.js';
 import { DynamoDbUserRefs } from '../adapters/dynamodb/dynamodb-user-refs.js';
 import type { StripeAccess } from '../core/billing/reconcile-period.js';
+import type { StripeWebhooks } from '../core/billing/stripe-async-errors.js';
 import type { CustomerData } from '../core/privacy/erase-customer.js';
 import type { PrivacyRequests } from '../core/privacy/requests.js';
 import { cachedLookup } from '../core/shared/api-keys.js';
@@ -39,6 +40,7 @@ import type {
 } from '../core/shared/ports.js';
 import { type Config, loadConfig } from './config.js';
 import { lazy } from './lazy.js';
+import { traced } from './tracer.js';
 
 /** Every adapter a handler may use, wired from one Config. The composition root. */
 export interface Services {
@@ -69,6 +71,8 @@ export interface Services {
    * (`makeApiServices`), and only when a Stripe key or its secret is configured.
    */
   stripe?: () => Promise<StripeAccess>;
+  /** Stripe's webhooks, verified; only the api function has it, when the endpoint's signing secret is configured. */
+  stripeWebhooks?: () => Promise<StripeWebhooks>;
   /** Cached API-key lookup by hash. */
   keyByHash: (hash: string) => Promise<ApiKey | undefined>;
 }
@@ -84,7 +88,7 @@ export interface ServiceOverrides {
 /** Builds the services from the environment; tests and the local stack pass their own clients or clock. */
 export function makeServices(o: ServiceOverrides = {}): Services {
   const config = loadConfig(o.env);
-  const clients = o.clients ?? makeAwsClients({ region: config.region });
+  const clients = o.clients ?? traced(makeAwsClients({ region: config.region }));
   const capacity = o.capacity ?? new CapacityMeter();
   const clock = o.clock ?? systemClock;
   const registry = new DynamoDbRegistry(clients.doc, config.tables.registry, capacity);

@@ -4,9 +4,9 @@ import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { HTTP_ROUTES, STRIPE_SECRET } from '../../functions/resources.js';
+import { HTTP_ROUTES, STRIPE_SECRET, STRIPE_WEBHOOK_SECRET } from '../../functions/resources.js';
 import type { EventPipeline } from './event-pipeline.js';
 import { NodeFunction } from './node-function.js';
 import { grantPseudonyms, registryPrivacyRequests } from './registry-grants.js';
@@ -133,7 +133,7 @@ export class MeteringHttpApi extends Construct {
     Validations.of(this.httpApi).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
-        'Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup.',
+        "Every route checks a bearer API key in the function (hashed, looked up in the Registry table, with per-key roles), so a gateway authorizer would repeat that lookup; POST /v1/stripe/webhooks is Stripe's and is authenticated by its Stripe-Signature, checked in the function.",
     });
 
     new CfnOutput(this, 'Url', { value: this.url, description: 'HTTP API base URL' });
@@ -151,5 +151,19 @@ export class MeteringHttpApi extends Construct {
     this.api.addEnvironment('STRIPE_RATE_PER_SECOND', '5');
     secret.grantRead(this.api);
     this.tables.tables.ledger.grant(this.api, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    // POST /v1/stripe/webhooks verifies Stripe's signature with the endpoint's signing secret (whsec_…), kept
+    // beside the key; the route marks ledger records with the grants above (read, Put/Update).
+    const webhookSecret = new Secret(this, 'StripeWebhookSecret', {
+      secretName: STRIPE_WEBHOOK_SECRET.name,
+      description: "Signing secret of Stripe's event destination for POST /v1/stripe/webhooks (SecretString is the bare whsec_…)",
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(webhookSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Stripe issues the signing secret when the event destination is created or rolled in its dashboard; Secrets Manager cannot rotate it, so it is put here by hand.',
+    });
+    this.api.addEnvironment(STRIPE_WEBHOOK_SECRET.env, webhookSecret.secretArn);
+    webhookSecret.grantRead(this.api);
   }
 }

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -46,6 +46,8 @@ export class NodeFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 512,
       role,
       logGroup,
+      // X-Ray: the AWS SDK calls are traced (functions/runtime/tracer.ts); Lambda samples, 1 a second and 5 % beyond.
+      tracing: Tracing.ACTIVE,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
@@ -68,6 +70,11 @@ export class NodeFunction extends NodejsFunction {
     });
     // The managed AWSLambdaBasicExecutionRole would allow writing to any log group.
     logGroup.grantWrite(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which take no resource ARN; test/infra/ops-alarms.test.ts checks that they are the only actions on *.',
+    });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

@@ -6,6 +6,7 @@ import type { RequestRecorder } from './request-log.js';
 import type { StripeState } from './state.js';
 import type { ClockControl } from './test-clock.js';
 import type { RecordedMeterEvent } from './types.js';
+import type { WebhookSender } from './webhooks.js';
 
 /** Narrows the accepted-events view for assertions. */
 export interface MeterEventFilter {
@@ -23,6 +24,7 @@ export interface ControlParts {
   faults: FaultController;
   idempotency: IdempotencyStore;
   recorder: RequestRecorder;
+  webhooks: WebhookSender;
 }
 
 const clockBody = z.strictObject({
@@ -35,6 +37,7 @@ const settingsBody = z.strictObject({
   rateLimitPerSecond: z.number().int().min(1).nullable().optional(),
   concurrencyCheck: z.boolean().optional(),
 });
+const webhookEndpointBody = z.strictObject({ url: z.url(), secret: z.string().startsWith('whsec_') }).nullable();
 const faultsBody = z.union([faultSpecSchema, z.array(faultSpecSchema), z.strictObject({ faults: z.array(faultSpecSchema) })]);
 
 /** Copies of accepted events, oldest first, narrowed by `filter`. */
@@ -56,6 +59,7 @@ export function resetAll(parts: ControlParts): void {
   parts.idempotency.clear();
   parts.faults.clear();
   parts.recorder.clear();
+  parts.webhooks.reset();
 }
 
 /**
@@ -83,6 +87,11 @@ export function makeControl(parts: ControlParts) {
           });
         case 'GET /_test/error_reports':
           return ok({ data: parts.state.errorReports.map((r) => ({ ...r })) });
+        case 'POST /_test/webhook_endpoint':
+          parts.webhooks.setEndpoint(webhookEndpointBody.parse(body));
+          return ok({ ok: true });
+        case 'GET /_test/webhook_deliveries':
+          return ok({ data: parts.webhooks.deliveries() });
         case 'GET /_test/requests':
           return ok({ data: parts.recorder.log() });
         case 'GET /_test/stats':

@@ -12,12 +12,24 @@ import { meterRoutes } from './routes-meters.js';
 import { v2Routes } from './routes-v2.js';
 import { StripeState } from './state.js';
 import { type ClockControl, makeClockControl } from './test-clock.js';
-import type { ClockSource, CustomerRecord, EndpointStats, ErrorReport, MeterRecord, RecordedMeterEvent, RequestLogEntry } from './types.js';
+import type {
+  ClockSource,
+  CustomerRecord,
+  EndpointStats,
+  ErrorReport,
+  MeterRecord,
+  RecordedMeterEvent,
+  RequestLogEntry,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './types.js';
+import { eventRoutes, type StoredEvent, WebhookSender } from './webhooks.js';
 
 export type { MeterEventFilter } from './control-routes.js';
 export type { FaultControls, FaultSettings } from './faults.js';
 export type { ClockControl } from './test-clock.js';
 export type * from './types.js';
+export type { StoredEvent } from './webhooks.js';
 
 /** Where and on what clock to run. */
 export interface StripeTestServerOptions {
@@ -45,6 +57,17 @@ export interface StripeTestServer {
   meterEvents(filter?: MeterEventFilter): RecordedMeterEvent[];
   /** Stream events that were accepted over HTTP but failed validation afterwards. */
   errorReports(): ErrorReport[];
+  /**
+   * The event destination: `setEndpoint({ url, secret })` makes every stream rejection in Stripe's error enum
+   * a signed thin event POSTed to `url` (webhooks.ts); `events()` and `deliveries()` show what was made and
+   * sent; `flush()` waits for deliveries under way.
+   */
+  readonly webhooks: {
+    setEndpoint(endpoint: WebhookEndpoint | null): void;
+    events(): StoredEvent[];
+    deliveries(): WebhookDelivery[];
+    flush(): Promise<void>;
+  };
   /** Customers held, oldest first. */
   customers(): CustomerRecord[];
   /** Meters held, oldest first. */
@@ -67,8 +90,15 @@ export async function startStripeTestServer(opts: StripeTestServerOptions = {}):
   const faults = new FaultController();
   const idempotency = new IdempotencyStore();
   const recorder = new RequestRecorder();
-  const router = new Router([...customerRoutes(state), ...meterRoutes(state), ...meterEventRoutes(state), ...v2Routes(state)]);
-  const parts = { state, clock, faults, idempotency, recorder };
+  const webhooks = new WebhookSender(state, clock);
+  const router = new Router([
+    ...customerRoutes(state),
+    ...meterRoutes(state),
+    ...meterEventRoutes(state),
+    ...v2Routes(state, webhooks),
+    ...eventRoutes(webhooks),
+  ]);
+  const parts = { state, clock, faults, idempotency, recorder, webhooks };
   const server = createServer(requestListener({ ...parts, router, control: makeControl(parts) }));
 
   await new Promise<void>((resolve, reject) => {
@@ -90,6 +120,12 @@ export async function startStripeTestServer(opts: StripeTestServerOptions = {}):
     clock,
     meterEvents: (filter) => filterEvents(state, filter),
     errorReports: () => state.errorReports.map((r) => ({ ...r })),
+    webhooks: {
+      setEndpoint: (endpoint) => webhooks.setEndpoint(endpoint),
+      events: () => webhooks.allEvents(),
+      deliveries: () => webhooks.deliveries(),
+      flush: () => webhooks.flush(),
+    },
     customers: () => [...state.customers.values()].map((c) => ({ ...c, metadata: { ...c.metadata } })),
     meters: () => [...state.meters.values()].map((m) => ({ ...m })),
     requestLog: () => recorder.log(),

@@ -4,7 +4,8 @@ import { checkMeterEvent, type MeterEventInput } from './meter-rules.js';
 import type { Route } from './router.js';
 import { concurrencyKeyFor, violationError } from './routes-meter-events.js';
 import { MINUTE_MS, type StripeState } from './state.js';
-import type { RecordedMeterEvent } from './types.js';
+import type { ErrorReport, RecordedMeterEvent } from './types.js';
+import type { WebhookSender } from './webhooks.js';
 
 /** Lifetime of a meter event stream token. */
 export const SESSION_TTL_MS = 15 * MINUTE_MS;
@@ -14,7 +15,7 @@ export const MAX_STREAM_EVENTS = 100;
 const EVENT_KEYS = new Set(['event_name', 'payload', 'identifier', 'timestamp']);
 
 /** v2 meter events: synchronous create, stream session, and the high-throughput stream. */
-export function v2Routes(state: StripeState): Route[] {
+export function v2Routes(state: StripeState, webhooks?: WebhookSender): Route[] {
   return [
     {
       method: 'POST',
@@ -68,7 +69,9 @@ export function v2Routes(state: StripeState): Route[] {
         }
         const extra = Object.keys(body ?? {}).find((k) => k !== 'events');
         if (extra !== undefined) throw unknownParam(extra);
-        for (const raw of events) ingestStreamEvent(state, raw, nowMs);
+        const rejected = events.flatMap((raw) => ingestStreamEvent(state, raw, nowMs) ?? []);
+        // Sent after this answer, signed, to the account's endpoint (webhooks.ts).
+        if (rejected.length > 0) webhooks?.reportRejected(rejected);
         return { body: {} };
       },
     },
@@ -88,13 +91,14 @@ export function v2MeterEventObject(e: RecordedMeterEvent): Record<string, unknow
   };
 }
 
-function ingestStreamEvent(state: StripeState, raw: unknown, nowMs: number): void {
+/** Validates one stream event after the envelope: stored, or its error report returned. */
+function ingestStreamEvent(state: StripeState, raw: unknown, nowMs: number): ErrorReport | undefined {
   const decoded = decodeV2Event(raw);
   const named = asRecord(raw);
   const eventName = typeof named?.event_name === 'string' ? named.event_name : null;
   const identifier = typeof named?.identifier === 'string' ? named.identifier : null;
   if (!decoded.ok) {
-    state.recordErrorReport({
+    return state.recordErrorReport({
       code: 'invalid_event',
       message: decoded.error.message,
       eventName,
@@ -102,14 +106,14 @@ function ingestStreamEvent(state: StripeState, raw: unknown, nowMs: number): voi
       receivedAtMs: nowMs,
       source: 'v2_stream',
     });
-    return;
   }
   const outcome = checkMeterEvent(state, decoded.input, nowMs, 'v2_stream');
-  if (outcome.ok) state.recordEvent(outcome.event);
-  else {
-    const { code, message } = outcome.violation;
-    state.recordErrorReport({ code, message, eventName, identifier, receivedAtMs: nowMs, source: 'v2_stream' });
+  if (outcome.ok) {
+    state.recordEvent(outcome.event);
+    return undefined;
   }
+  const { code, message } = outcome.violation;
+  return state.recordErrorReport({ code, message, eventName, identifier, receivedAtMs: nowMs, source: 'v2_stream' });
 }
 
 type Decoded = { ok: true; input: MeterEventInput } | { ok: false; error: ReturnType<typeof invalidParam> };

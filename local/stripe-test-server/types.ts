@@ -106,3 +106,21 @@ export interface EndpointStats {
   total: number;
   byStatus: Record<string, number>;
 }
+
+/** Where the account's event destination sends meter error events, and the secret it signs them with (`whsec_…`). */
+export interface WebhookEndpoint {
+  url: string;
+  secret: string;
+}
+
+/** One attempt to deliver an event to the endpoint. */
+export interface WebhookDelivery {
+  eventId: string;
+  type: string;
+  url: string;
+  attempt: number;
+  /** The endpoint's HTTP status; null when the request failed (refused connection, reset). */
+  status: number | null;
+  error?: string;
+  atMs: number;
+}

@@ -23,7 +23,7 @@ const PINNED: Record<string, string[]> = {
     'TablesUsageA60E9525',
   ],
   // The Pseudonyms table's key: a new key could not decrypt the table's data.
-  'AWS::KMS::Key': ['TablesPseudonymsKey6606DC76'],
+  'AWS::KMS::Key': ['MonitoringOpsAlarmsKeyFA4EB6E7', 'TablesPseudonymsKey6606DC76'],
   'AWS::SQS::Queue': [
     'CloseCloseWork3CB34E3E',
     'CloseCloseWorkDlq670E9153',
@@ -31,8 +31,9 @@ const PINNED: Record<string, string[]> = {
     'PipelineUsageEventsD6EEF91E',
     'PipelineUsageEventsDlqD23D43B1',
   ],
-  'AWS::SecretsManager::Secret': ['CloseStripeSecretC88C1F68'],
-  'AWS::SNS::Topic': ['CloseFraudFlagsC27FEB78'],
+  'AWS::SecretsManager::Secret': ['CloseStripeSecretC88C1F68', 'HttpStripeWebhookSecret447354FB'],
+  // OpsAlarms: operators subscribe to it, and an alarm notification is only as good as its subscriptions.
+  'AWS::SNS::Topic': ['CloseFraudFlagsC27FEB78', 'MonitoringOpsAlarmsD27BCFF7'],
   'AWS::ApiGatewayV2::Api': ['ConsoleApiConsoleApiF43F49E7', 'HttpApi4E1D4184'],
   'AWS::ApiGatewayV2::Stage': ['ConsoleApiDefaultStage69305808', 'HttpDefaultStageE6653C08'],
   // The console's users (a new pool has none), its files and logs, and its URL (the app client's callback).

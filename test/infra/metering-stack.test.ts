@@ -11,6 +11,7 @@ import {
   EVENT_QUEUE,
   HTTP_ROUTES,
   STRIPE_SECRET,
+  STRIPE_WEBHOOK_SECRET,
   TABLES,
   type TableDefinition,
 } from '../../functions/resources.js';
@@ -311,7 +312,8 @@ describe('MeteringStack', () => {
     const canRead = (fn: { role?: IConstruct }) =>
       policyStatementsOf(fn).some(
         (s) =>
-          [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secretId }),
+          [s.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          [s.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify({ Ref: secretId })),
       );
 
     // Act
@@ -432,8 +434,27 @@ describe('MeteringStack', () => {
       json.Resources[imported.getLogicalId(imported.close.worker.node.defaultChild as CfnElement)].Properties.Environment.Variables;
 
     // Assess
-    expect(secrets).toEqual([]);
+    // Only the webhook signing secret is created; the key's secret is imported.
+    expect(secrets.map((r) => r.Properties.Name)).toEqual([STRIPE_WEBHOOK_SECRET.name]);
     expect(JSON.stringify(workerEnv[STRIPE_SECRET.env])).toContain(':secret:billing/stripe-live');
+  });
+
+  it('lets only the api function read the Stripe webhook signing secret, handing it the ARN as STRIPE_WEBHOOK_SECRET_ARN', () => {
+    const secretId = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::SecretsManager::Secret' && r.Properties.Name === STRIPE_WEBHOOK_SECRET.name,
+    )![0];
+    const canRead = (fn: { role?: IConstruct }) =>
+      policyStatementsOf(fn).some(
+        (s) =>
+          [s.Action].flat().includes('secretsmanager:GetSecretValue') &&
+          [s.Resource].flat().some((r) => JSON.stringify(r) === JSON.stringify({ Ref: secretId })),
+      );
+    expect(resources[secretId]).toMatchObject({ DeletionPolicy: 'Retain' });
+    expect(canRead(stack.http.api)).toBe(true);
+    for (const fn of [stack.close.worker, stack.close.planner, stack.pipeline.consume, stack.http.ingest]) expect(canRead(fn)).toBe(false);
+    expect(resources[idOf(stack.http.api)]?.Properties.Environment.Variables).toMatchObject({
+      [STRIPE_WEBHOOK_SECRET.env]: { Ref: secretId },
+    });
   });
 
   it('gives every function the same hold policy: high by default, the holdSeverities context when set, a bad one failing the synth', () => {
@@ -492,8 +513,9 @@ describe('MeteringStack', () => {
       p.Properties.PolicyDocument.Statement.some((st: { Action: string | string[] }) => [st.Action].flat().includes('sns:Publish')),
     );
     // Assess
-    expect(topics).toHaveLength(1);
-    expect(topics[0]!.Properties.KmsMasterKeyId).toBeDefined();
+    // FraudFlags, and the operators' OpsAlarms (test/infra/ops-alarms.test.ts): both encrypted.
+    expect(topics).toHaveLength(2);
+    for (const t of topics) expect(t.Properties.KmsMasterKeyId).toBeDefined();
     expect(env.FLAG_TOPIC_ARN).toEqual({ Ref: idOf(stack.close.flagTopic) });
     expect(publishers.flatMap((p) => p.Properties.Roles.map((r: { Ref: string }) => r.Ref))).toEqual([idOf(stack.close.worker.role!)]);
   });

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from '../../../contract/errors.js';
-import { STRIPE_KEY, type StripeConfig } from '../../runtime/config.js';
+import { STRIPE_KEY, STRIPE_WEBHOOK_SECRET, type StripeConfig, type StripeWebhookConfig } from '../../runtime/config.js';
 
 /**
  * The Stripe key: given directly (local stack, tests), or read once from Secrets Manager, where the
@@ -18,4 +18,19 @@ export async function resolveStripeKey(
       `the secret ${c.secretArn} does not hold a Stripe key (sk_… or rk_…); put one in with aws secretsmanager put-secret-value`,
     );
   return key;
+}
+
+/** The webhook signing secret: given directly (local stack, tests), or read once from Secrets Manager (the bare `whsec_…`). */
+export async function resolveWebhookSecret(
+  c: StripeWebhookConfig,
+  client: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+): Promise<string> {
+  if (c.secret) return c.secret;
+  const out = await client.send(new GetSecretValueCommand({ SecretId: c.secretArn! }));
+  const secret = out.SecretString?.trim() ?? '';
+  if (!STRIPE_WEBHOOK_SECRET.test(secret))
+    throw new ConfigError(
+      `the secret ${c.secretArn} does not hold a Stripe webhook signing secret (whsec_…); put the endpoint's secret in with aws secretsmanager put-secret-value`,
+    );
+  return secret;
 }

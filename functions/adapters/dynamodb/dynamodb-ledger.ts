@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { LedgerPages, LedgerQuery, LedgerRecord, LedgerStore, Page, PageRequest } from '../../core/shared/ports.js';
 import type { CapacityMeter } from './capacity-meter.js';
@@ -73,6 +73,16 @@ export class DynamoDbLedger implements LedgerStore, LedgerPages {
     this.meter?.add('read', r.ConsumedCapacity);
     const items = (r.Items ?? []).map(({ pk: _pk, sk: _sk, ...rec }) => rec as LedgerRecord);
     return { items, ...(r.LastEvaluatedKey ? { cursor: encodeKeyCursor(r.LastEvaluatedKey) } : {}) };
+  }
+
+  async record(customerId: string, key: Pick<LedgerRecord, 'meter' | 'day' | 'revision'>): Promise<LedgerRecord | undefined> {
+    const r = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: pkOf(customerId), sk: skOf(key) }, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    this.meter?.add('read', r.ConsumedCapacity);
+    if (!r.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...rec } = r.Item;
+    return rec as LedgerRecord;
   }
 
   async create(records: readonly LedgerRecord[]): Promise<{ conflicts: number }> {

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { type Clock, systemClock } from '../../../contract/clock.js';
 import { ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../core/billing/stripe-failures.js';
+import { guardMeterEvent } from '../../core/billing/meter-event-guard.js';
+import { DEFAULT_RETRY_POLICY, type PermanentReason, type RetryPolicy } from '../../core/billing/stripe-failures.js';
 import {
   type CountedQuery,
   CUSTOMER_PAYLOAD_KEY,
@@ -15,16 +16,11 @@ import {
   meterEventIdempotencyKey,
   streamRequestIdempotencyKey,
   VALUE_PAYLOAD_KEY,
-  validateMeterEvent,
 } from '../../core/billing/stripe-reporting.js';
 import { type CallCounters, type CallResult, StripeCallRunner } from './stripe-call-runner.js';
 import { ensureMeters, listEventSummaries, type MeterCheck } from './stripe-meter-setup.js';
 import { MeterEventSessions } from './stripe-meter-stream.js';
 import { type RateLimiterStats, realSleep, type Sleep, TokenBucket } from './stripe-rate-limiter.js';
-
-/** How far back and ahead Stripe accepts an event's timestamp. */
-const MAX_PAST_SEC = 35 * 86_400;
-const MAX_FUTURE_SEC = 5 * 60;
 
 const fn = <T>() => z.custom<T>((v) => typeof v === 'function');
 const backoffSchema = z.strictObject({ baseMs: z.number().min(0), capMs: z.number().min(0) });
@@ -76,7 +72,7 @@ export interface StripeMeterReporterOptions {
   streamBatchSize?: number;
   /** Open a new stream session this long before the current one expires; default 60 s. */
   sessionRefreshMarginMs?: number;
-  /** Time for the rate limiter, session expiry and the stream's local timestamp check; default the wall clock. */
+  /** Time for the rate limiter and session expiry; default the wall clock. */
   clock?: Clock;
   sleep?: Sleep;
   random?: () => number;
@@ -197,26 +193,22 @@ export class StripeMeterReporter implements MeterEventReporter {
   ): Array<{ index: number; event: MeterEventToSend }> {
     const first = new Map<string, MeterEventToSend>();
     const toSend: Array<{ index: number; event: MeterEventToSend }> = [];
-    const nowSec = Math.floor(this.clock.now() / 1000);
     events.forEach((event, index) => {
       const identifier = String(event?.identifier);
-      const fail = (reason: 'invalid_event' | 'identifier_conflict' | 'timestamp_out_of_window', message: string) => {
+      const fail = (reason: PermanentReason, message: string) => {
         outcomes[index] = { identifier, outcome: 'permanent', reason, message, attempts: 0 };
       };
-      const problems = validateMeterEvent(event);
-      if (problems.length > 0) {
-        fail('invalid_event', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+      // The shape, digits and lengths; the timestamp window is the core's to check (`sendRecords`, by the business
+      // clock, on every path): this reporter's clock paces calls and may not be the business clock (tests, benches).
+      const refused = guardMeterEvent(event, undefined);
+      if (refused) {
+        fail(refused.reason, refused.message);
         return;
       }
       const earlier = first.get(event.identifier);
       if (earlier) {
         if (!sameEvent(earlier, event))
           fail('identifier_conflict', 'another event in this batch has the same identifier and different content');
-        return;
-      }
-      // The stream would accept it and drop it later; say so now (v1 lets Stripe judge, synchronously).
-      if (this.opts.mode === 'v2-stream' && (event.timestamp < nowSec - MAX_PAST_SEC || event.timestamp > nowSec + MAX_FUTURE_SEC)) {
-        fail('timestamp_out_of_window', 'timestamp is outside the past 35 days / next 5 minutes (checked locally)');
         return;
       }
       first.set(event.identifier, event);

@@ -29,9 +29,17 @@ export function settleRecord(r: LedgerRecord, o: MeterEventOutcome, nowMs: numbe
   switch (o.outcome) {
     case 'delivered':
     case 'accepted_async':
-      return { ...r, attempts, state: 'sent', sentAt: new Date(nowMs).toISOString(), lastError: undefined };
+      return {
+        ...r,
+        attempts,
+        state: 'sent',
+        sentAt: new Date(nowMs).toISOString(),
+        lastError: undefined,
+        errorDetail: undefined,
+        asyncError: undefined,
+      };
     case 'permanent':
-      return { ...r, attempts, state: 'error', lastError: o.reason };
+      return { ...r, attempts, state: 'error', lastError: o.reason, errorDetail: o.message };
     case 'failed_transient':
       // Stays pending: the next run sends it again under the same identifier.
       return { ...r, attempts, state: 'pending', lastError: `failed_transient: ${o.reason}` };

@@ -22,8 +22,10 @@ import { meterEventIdentifier, STRIPE_METERS } from './stripe-reporting.js';
  * - `mismatch`: Stripe holds more than the ledger sent, or another `last` value; or Stripe could not be read.
  * - `no_stripe_customer`: there is usage but no Stripe customer to bill it to.
  * - `held`: metered and reported differ because usage is held back (fraud review).
+ * - `refused_by_stripe`: Stripe accepted records (the v2 stream answers `{}`) and refused them later, by webhook
+ *   (`v1.billing.meter.error_report_triggered`, `no_meter_found`): the row lists them in `refusedByStripe`.
  */
-export type ReconcileStatus = 'ok' | 'unreported' | 'not_in_stripe' | 'mismatch' | 'no_stripe_customer' | 'held';
+export type ReconcileStatus = 'ok' | 'unreported' | 'not_in_stripe' | 'mismatch' | 'no_stripe_customer' | 'held' | 'refused_by_stripe';
 
 /**
  * - `resend`: `--fix` sends the pending or failed ledger records again, under their own identifiers.
@@ -53,6 +55,19 @@ export interface ReconcileRow {
   note: string;
   /** The identifiers `--fix` would send again (only with `action: 'resend'`). */
   resend: string[];
+  /** With `refused_by_stripe`: each record Stripe refused after accepting it, with Stripe's code and message. */
+  refusedByStripe?: RefusedByStripe[];
+}
+
+/** A ledger record Stripe refused asynchronously, as reconcile lists it. */
+export interface RefusedByStripe {
+  identifier: string;
+  day: string;
+  value: number;
+  code: string;
+  message: string;
+  /** The Stripe event (`evt_…`) that reported it. */
+  eventId: string;
 }
 
 /** How long after sending a meter event a lower Stripe figure is not yet taken as a loss. */
@@ -109,7 +124,7 @@ function judge(
   stripe: number | null,
   input: CompareInput,
   settledMs: number,
-): Pick<ReconcileRow, 'status' | 'action' | 'note' | 'resend'> {
+): Pick<ReconcileRow, 'status' | 'action' | 'note' | 'resend' | 'refusedByStripe'> {
   const open = [...m.pending, ...m.errors];
   const verdict = (status: ReconcileStatus, action: ReconcileAction, note: string, resend: string[] = []) => ({
     status,
@@ -136,6 +151,26 @@ function judge(
       ...(input.invoiceGraceMs !== undefined ? { invoiceGraceMs: input.invoiceGraceMs } : {}),
     };
     const sendable = open.filter((r) => sendability({ ...r, customerId: input.customer.id, meter: m.meter }, sendOptions) === 'send');
+    // Records Stripe refused after accepting them are their own kind: the cause is on Stripe's side of the call.
+    const refused: RefusedByStripe[] = open.flatMap(({ identifier, day, value, asyncError: e }) =>
+      e ? [{ identifier, day, value, code: e.code, message: e.message, eventId: e.eventId }] : [],
+    );
+    if (refused.length > 0) {
+      const again = sendable.filter((r) => r.asyncError);
+      return {
+        ...verdict(
+          'refused_by_stripe',
+          again.length > 0 ? 'resend' : 'manual',
+          `Stripe refused ${refused.length} record(s) after accepting them (${[...new Set(refused.map((r) => r.code))].join(', ')})${
+            again.length > 0
+              ? '; --fix sends them again under their identifiers once the cause is fixed'
+              : '; fix the cause, then bill it by hand'
+          }`,
+          again.map((r) => r.identifier),
+        ),
+        refusedByStripe: refused,
+      };
+    }
     if (sendable.length > 0) {
       return verdict(
         'unreported',
@@ -326,7 +361,15 @@ export { settleRecord } from './ledger-settle.js';
 
 /** Rows per status, for the audit record and the summary line. */
 export function countByStatus(rows: readonly ReconcileRow[]): Record<ReconcileStatus, number> {
-  const counts: Record<ReconcileStatus, number> = { ok: 0, unreported: 0, not_in_stripe: 0, mismatch: 0, no_stripe_customer: 0, held: 0 };
+  const counts: Record<ReconcileStatus, number> = {
+    ok: 0,
+    unreported: 0,
+    not_in_stripe: 0,
+    mismatch: 0,
+    no_stripe_customer: 0,
+    held: 0,
+    refused_by_stripe: 0,
+  };
   for (const r of rows) counts[r.status]++;
   return counts;
 }

@@ -2,9 +2,10 @@ import { periodContaining } from '../close/billing-period.js';
 import { utcDayStart } from '../close/file-timeline.js';
 import type { Customer, LedgerRecord, LedgerStore, StoredDay } from '../shared/ports.js';
 import { settleRecord } from './ledger-settle.js';
+import { guardMeterEvent } from './meter-event-guard.js';
 import { type DeferredReport, type Hold, planReports, sendability, type UnreportableReport } from './reporting-plan.js';
 import { checkStaleRecords, identifierExpired } from './stale-records.js';
-import type { MeterEventReporter } from './stripe-reporting.js';
+import type { MeterEventReporter, MeterEventToSend } from './stripe-reporting.js';
 
 /** The reason, and ledger error, of a record still unsent when Stripe's 35-day window closed on it. */
 export const PENDING_BEYOND_WINDOW = 'pending_beyond_stripe_window' as const;
@@ -119,12 +120,19 @@ export async function sendRecords(
   const { toSend, settled: checked, renewed } = await checkStaleRecords(records, ledger, stripeCustomerId, deps.reporter, now);
   // Stored before the send: a new identifier is in the ledger before Stripe can hold it.
   if (checked.length + renewed.length > 0) await deps.ledger.update([...checked, ...renewed]);
-  const outcomes = toSend.length
-    ? await deps.reporter.report(
-        toSend.map((r) => ({ identifier: r.identifier, eventName: r.eventName, stripeCustomerId, value: r.value, timestamp: r.timestamp })),
-      )
-    : [];
-  const settled = outcomes.map((o, i) => settleRecord(toSend[i]!, o, now));
+  // The guard, last before Stripe, by the business clock: a record Stripe would refuse (at once, or on the stream
+  // hours later) is settled in error under the rule it breaks, so reconcile lists it; it is never sent nor dropped.
+  const nowSec = Math.floor(now / 1000);
+  const guarded: LedgerRecord[] = [];
+  const going: { record: LedgerRecord; event: MeterEventToSend }[] = [];
+  for (const r of toSend) {
+    const event = { identifier: r.identifier, eventName: r.eventName, stripeCustomerId, value: r.value, timestamp: r.timestamp };
+    const refused = guardMeterEvent(event, nowSec);
+    if (refused) guarded.push({ ...r, state: 'error', lastError: refused.reason, errorDetail: refused.message });
+    else going.push({ record: r, event });
+  }
+  const outcomes = going.length ? await deps.reporter.report(going.map((g) => g.event)) : [];
+  const settled = [...guarded, ...outcomes.map((o, i) => settleRecord(going[i]!.record, o, now))];
   if (settled.length > 0) await deps.ledger.update(settled);
   return [...checked, ...settled];
 }

@@ -40,6 +40,8 @@ export interface ReportLine {
   state: LedgerState;
   sentAt?: string;
   lastError?: string;
+  /** Stripe's refusal of it after accepting it (a `v1.billing.meter.*` webhook): reconcile lists these apart. */
+  asyncError?: LedgerRecord['asyncError'];
   /** The nightly close run (or `reconcile:<id>`) that recorded it. */
   runId: string;
 }
@@ -233,6 +235,7 @@ function lineOf(r: LedgerRecord): ReportLine {
     state: r.state,
     ...(r.sentAt ? { sentAt: r.sentAt } : {}),
     ...(r.lastError ? { lastError: r.lastError } : {}),
+    ...(r.asyncError ? { asyncError: r.asyncError } : {}),
     runId: r.runId,
   };
 }

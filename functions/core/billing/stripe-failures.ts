@@ -10,6 +10,8 @@ export type PermanentReason =
   | 'meter_inactive'
   | 'timestamp_out_of_window'
   | 'invalid_value'
+  | 'value_too_many_digits'
+  | 'identifier_too_long'
   | 'identifier_conflict'
   | 'invalid_event'
   | 'authentication'

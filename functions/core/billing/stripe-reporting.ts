@@ -115,6 +115,26 @@ export function resendIdentifier(identifier: string, n: number): string {
   return `${base}:g${n}`;
 }
 
+/** What a meter event identifier says of the ledger record it was sent for (`parseMeterEventIdentifier`). */
+export type ParsedIdentifier =
+  | { meter: Meter; day: string; revision: number; customerId: string }
+  | { meter: Meter; day: string; revision: number; customerHash: string };
+
+/**
+ * The ledger record key an identifier of ours names (the inverse of `meterEventIdentifier`, any `:g<n>` resend
+ * suffix dropped), or undefined for one we did not make. A hashed customer id comes back as its hash only.
+ * @example parseMeterEventIdentifier('srn:api:2026-03-09:r0:acme:g1') // { meter: 'api_calls', day: '2026-03-09', revision: 0, customerId: 'acme' }
+ */
+export function parseMeterEventIdentifier(identifier: string): ParsedIdentifier | undefined {
+  const m = /^srn:([a-z]+):(\d{4}-\d{2}-\d{2}):r(\d{1,6}):(h:[A-Za-z0-9_-]{43}|[A-Za-z0-9._-]{1,64})(?::g\d+)?$/.exec(identifier);
+  if (!m) return undefined;
+  const meter = METERS.find((k) => STRIPE_METERS[k].code === m[1]);
+  if (!meter || !isUtcDay(m[2])) return undefined;
+  const base = { meter, day: m[2]!, revision: Number(m[3]) };
+  const customer = m[4]!;
+  return customer.startsWith('h:') ? { ...base, customerHash: customer.slice(2) } : { ...base, customerId: customer };
+}
+
 /**
  * The Idempotency-Key for sending one meter event: derived from its identifier, so any retry (in this
  * process or a later run within Stripe's 24 h key window) replays the first answer instead of executing again.

@@ -8,8 +8,6 @@ import type { Flag, KeyDayActivity } from '../fraud/types.js';
 
 /** Raw events, stored once each under their (source, id) within the customer's day. */
 export interface EventStore {
-  /** For each event already stored, the key of the message that counted it. Strongly consistent. */
-  owners(events: readonly UsageEvent[]): Promise<Map<string, string>>;
   /** Stores events as counted by `owner`. Writing the same event again rewrites the same item. */
   put(events: readonly UsageEvent[], owner: string, ingestedAt: string): Promise<void>;
   /**
@@ -168,6 +166,8 @@ export interface AuditEntry {
   region?: string;
   counts?: Record<string, number>;
   details?: Record<string, unknown>;
+  /** The HTTP request that did it: API Gateway's request id, as in the access log and the function's log. */
+  requestId?: string;
 }
 
 export interface AuditLog {
@@ -224,6 +224,7 @@ export interface StoredDay {
   ptd: { apiCalls: number; activeUsers: number; filesPeak: number; filesEnd: number };
   /** What this day contributes to Stripe: the day's api calls; the period-to-date users and files. */
   values: Record<Meter, number>;
+  /** When these values were last written: the close leaves a row whose recomputed values are unchanged as it is, so this is when they last changed. */
   computedAt: string;
 }
 
@@ -309,6 +310,10 @@ export interface LedgerRecord {
   state: LedgerState;
   attempts: number;
   lastError?: string;
+  /** Why it was refused, in a line naming the field: the pre-send guard's or Stripe's own message. */
+  errorDetail?: string;
+  /** Stripe's asynchronous refusal of this record, from a `v1.billing.meter.*` webhook (the v2 stream accepts first, judges later). */
+  asyncError?: { code: string; message: string; eventId: string; reportedAt: string };
   createdAt: string;
   sentAt?: string;
   runId: string;
@@ -333,6 +338,8 @@ export interface LedgerQuery {
 export interface LedgerPages {
   /** One page of the customer's records, by meter, day and revision. */
   page(customerId: string, query: LedgerQuery, page: PageRequest): Promise<Page<LedgerRecord>>;
+  /** One record by its key, for a Stripe webhook naming its identifier; undefined when the ledger holds none. */
+  record(customerId: string, key: Pick<LedgerRecord, 'meter' | 'day' | 'revision'>): Promise<LedgerRecord | undefined>;
 }
 
 /** Filters of a flag listing; all optional. */

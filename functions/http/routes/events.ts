@@ -3,7 +3,9 @@ import { ingestEvents } from '../../core/ingest/ingest.js';
 import { authenticate, keyAllowsCustomer } from '../../core/shared/api-keys.js';
 import { auditEntry } from '../../core/shared/audit-entries.js';
 import { logger } from '../../runtime/logger.js';
+import { count, ingestCounts } from '../../runtime/metrics.js';
 import type { Services } from '../../runtime/services.js';
+import { rememberCaller } from '../auth.js';
 import { bodyBytes, callerOf } from '../request.js';
 import { json } from '../responses.js';
 import type { Route } from '../router.js';
@@ -15,7 +17,7 @@ export { INGEST_LIMITS };
  * @example curl -H 'authorization: Bearer mk_ingest_…' -H 'content-type: application/cloudevents-batch+json' -d '[…]' $URL/v1/events
  */
 export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
-  const key = await authenticate(event.headers?.authorization, s.keyByHash, ['ingest', 'admin']);
+  const key = rememberCaller(event, await authenticate(event.headers?.authorization, s.keyByHash, ['ingest', 'admin']));
   const raw = bodyBytes(event);
   if (raw.length > INGEST_LIMITS.maxBytes) return json(413, { error: `request body exceeds ${INGEST_LIMITS.maxBytes} bytes` });
   const refused = unsupportedEncoding(event.headers?.['content-type'], event.headers?.['content-encoding']);
@@ -26,13 +28,15 @@ export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
   if ('error' in parsed) return json(400, { error: parsed.error });
   if (parsed.events.length > INGEST_LIMITS.maxEvents) return json(413, { error: `at most ${INGEST_LIMITS.maxEvents} events per request` });
 
+  // Time-ordered (a ULID): the audit record's id and its quarantined events' key prefix, so each leads to the other.
+  const entryId = s.newId();
   const result = await ingestEvents(
-    { requestId, events: parsed.events, boundSource: key.source, allowsCustomer: (id) => keyAllowsCustomer(key, id) },
+    { requestId: entryId, events: parsed.events, boundSource: key.source, allowsCustomer: (id) => keyAllowsCustomer(key, id) },
     { ...s, erasedCustomers: (ids) => s.customerData.erased(ids) },
   );
   await s.audit
     .record(
-      auditEntry(requestId, s.clock.now(), {
+      auditEntry(entryId, s.clock.now(), {
         action: 'ingest',
         actor: key.principal,
         ...callerOf(event, s.config),
@@ -42,7 +46,8 @@ export const postEvents: Route<Services> = async ({ event, requestId }, s) => {
     )
     // The events are enqueued already: answering 5xx now would make the client resend them.
     .catch((err) => logger.error('audit record lost', { requestId, counts: result.counts, error: err as Error }));
-  logger.info('ingest', { requestId, source: key.source, ...result.counts });
+  logger.info('ingest', { requestId, auditId: entryId, source: key.source, ...result.counts });
+  count(ingestCounts(result.counts));
   const body = { accepted: result.accepted, rejected: result.rejected };
   // Nothing valid could be enqueued: 503, so a client may resend the whole request as it is.
   // When some could, 202 names the rest as retryable with their ids, so a resend cannot double count.

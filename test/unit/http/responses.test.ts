@@ -9,6 +9,7 @@ import {
   StateConflictError,
   TransientError,
   ValidationError,
+  WebhookSignatureError,
 } from '../../../contract/errors.js';
 import { ExpectedActivityWithdrawnError } from '../../../functions/core/fraud/expected-activity.js';
 import { FlagAlreadyReviewedError, FlagConflictError } from '../../../functions/core/fraud/review-flag.js';
@@ -21,6 +22,7 @@ const request = (method: string, path: string) =>
 describe('errorResponse: every domain error mapped to its status in one place', () => {
   it.each([
     ['a validation error', new ValidationError([{ field: 'period', message: 'must be YYYY-MM' }]), 400],
+    ['a Stripe webhook whose signature does not verify', new WebhookSignatureError('the Stripe-Signature header does not verify'), 400],
     ['a missing key', new AuthError('missing bearer token'), 401],
     ['a key without the role', new AuthError('a finance key cannot do this', 403), 403],
     ['an unknown record', new NotFoundError('no flag f1'), 404],

@@ -93,6 +93,40 @@ describe('compareCustomer', () => {
     expect(row(rows, 'protected_files').status).toBe('ok');
   });
 
+  it('lists records Stripe refused after accepting them as their own kind, refused_by_stripe, with its code and event', () => {
+    // Prepare: day 2's calls refused by webhook (customer not found, resendable); the files' refused for too many digits
+    const refused = (code: string) => ({ asyncError: { code, message: `Stripe says ${code}`, eventId: 'evt_1', reportedAt: LONG_AGO } });
+    const ledger = [
+      rec('api_calls', '2026-03-01', 0, 40),
+      rec('api_calls', '2026-03-02', 0, 2, 'error', { lastError: 'unknown_customer', ...refused('meter_event_customer_not_found') }),
+      rec('active_users', '2026-03-02', 0, 3),
+      rec('protected_files', '2026-03-02', 0, 5, 'error', {
+        lastError: 'stripe_async:meter_event_value_too_many_digits',
+        ...refused('meter_event_value_too_many_digits'),
+      }),
+    ];
+    // Act
+    const rows = compare({ ledger, stripe: { api_calls: 40, active_users: 3, protected_files: 0 } });
+    // Assess
+    expect(rows.map((r) => [r.meter, r.status, r.action, r.resend])).toEqual([
+      ['api_calls', 'refused_by_stripe', 'resend', ['srn:api:2026-03-02:r0:acme']],
+      ['active_users', 'ok', 'none', []],
+      ['protected_files', 'refused_by_stripe', 'manual', []],
+    ]);
+    expect(row(rows, 'api_calls').refusedByStripe).toEqual([
+      {
+        identifier: 'srn:api:2026-03-02:r0:acme',
+        day: '2026-03-02',
+        value: 2,
+        code: 'meter_event_customer_not_found',
+        message: 'Stripe says meter_event_customer_not_found',
+        eventId: 'evt_1',
+      },
+    ]);
+    expect(row(rows, 'protected_files').note).toContain('meter_event_value_too_many_digits');
+    expect(row(rows, 'active_users').refusedByStripe).toBeUndefined();
+  });
+
   it('resends only what the nightly close would send: not a held day, not a record refused for good or of a final invoice', () => {
     // Prepare: day 2's calls pending but now held; users refused as period_invoiced; files refused as an invalid event
     const ledger = [
