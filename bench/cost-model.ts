@@ -114,9 +114,10 @@ export function closeParts(m: Measured['close'], d: Deployment, p: Prices = PRIC
   // Upper bound: every worker busy for the whole wall time.
   const gbSeconds = m.wallSeconds * m.workers * d.closeWorkerMemoryGb;
   const invocations = chunks + 1;
+  const units = closeUnits(m);
   return [
-    { part: 'close: DynamoDB writes', usd: closeUnits(m).wcu * p.dynamoWriteRequestUnit.usd },
-    { part: 'close: DynamoDB reads', usd: closeUnits(m).rcu * p.dynamoReadRequestUnit.usd },
+    { part: 'close: DynamoDB writes', usd: units.wcu * p.dynamoWriteRequestUnit.usd },
+    { part: 'close: DynamoDB reads', usd: units.rcu * p.dynamoReadRequestUnit.usd },
     { part: 'close: Lambda GB-s (workers)', usd: gbSeconds * p.lambdaArmGbSecond.usd },
     { part: 'close: Lambda requests', usd: invocations * p.lambdaRequest.usd },
     { part: 'close: SQS (send, receive, delete per chunk)', usd: chunks * 3 * p.sqsRequest.usd },

@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { CallCounters } from '../adapters/stripe/stripe-call-runner.js';
 import type { ChunkCounts } from '../core/close/close-chunk.js';
 import type { CustomerCloseResult } from '../core/close/close-customer.js';
 import type { NightClosed } from '../core/close/night-closed.js';
@@ -107,16 +108,7 @@ export function customerWatchCounts(results: readonly Pick<CustomerCloseResult, 
 }
 
 /** The Stripe reporter's call counters (`StripeMeterReporter.stats()`): cumulative since it was built. */
-export interface StripeCallCounters {
-  calls: number;
-  retries: number;
-  ok: number;
-  duplicate: number;
-  rateLimited: number;
-  transient: number;
-  sessionExpired: number;
-  permanent: number;
-}
+export type StripeCallCounters = CallCounters;
 
 const STRIPE_METRICS: Record<keyof StripeCallCounters, MetricName> = {
   calls: METRIC.stripeCalls,

@@ -92,17 +92,8 @@ describe('consumeMessage against a concurrent consumer', () => {
     const usage = new MemoryUsage();
     const a = [ev('1'), ev('2')];
     await events.put(a, messageKey(a));
-    const deps = {
-      events,
-      usage,
-      customers: customersOf(['c1']),
-      quarantine: new MemoryQuarantine(),
-      clock: { now: () => Date.parse('2026-11-29T12:00:00Z') },
-      markLate: async () => {},
-      userRefs: new MemoryUserRefs(),
-    };
     // Act
-    const r = await consumeMessage('a', { events: a, invalid: [] }, deps);
+    const r = await consumeMessage('a', { events: a, invalid: [] }, depsOf(events, usage));
     // Assess
     expect(await calls(usage)).toBe(10);
     expect(r).toMatchObject({ counted: 2, duplicates: 0 });
