@@ -27,6 +27,8 @@ type Detector = (points: readonly UsagePoint[]) => boolean[];
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = process.env.NAB_DIR ?? join(repoRoot, '..', 'shared', 'data', 'nab-hourly');
+// Checked only, never tuned on: the validation set's README says so.
+const validationDir = process.env.NAB_VALIDATION_DIR ?? join(repoRoot, '..', 'shared', 'data', 'nab-hourly-validation');
 
 function loadSeries(dir: string): Series[] {
   const labels = JSON.parse(readFileSync(join(dir, 'labels.json'), 'utf8')) as Record<string, [string, string][]>;
@@ -228,6 +230,14 @@ const main = () => {
   for (const p of loso.picks) pickCounts.set(p, (pickCounts.get(p) ?? 0) + 1);
   console.log('picks:', [...pickCounts].map(([p, n]) => `${n}x ${p}`).join('; '));
 
+  const validation = loadSeries(validationDir);
+  const validationTotal = printTable('VALIDATION (nab-hourly-validation; checked, never tuned on)', validation, run(ours(), validation));
+  const validationNightly = printTable(
+    'VALIDATION as the nightly close runs it (56 days of history)',
+    validation,
+    run(asNightly(MAX_HISTORY_DAYS), validation),
+  );
+
   const brief = (m: EventMetrics) => ({
     caught: m.caught,
     windows: m.windows,
@@ -250,6 +260,9 @@ const main = () => {
       asNightlyClose56Days: brief(nightlyTotal),
       leaveOneSeriesOut: brief(losoTotal),
       severityCalibration: calibration,
+      validation: brief(validationTotal),
+      validationAsNightlyClose56Days: brief(validationNightly),
+      tuning: brief(oursTotal),
     }),
   );
 };
