@@ -19,6 +19,12 @@ export interface GroundTruth {
   to: string;
   /** How big it was, for reading the results (never given to the rules). */
   detail: Record<string, number | string>;
+  /**
+   * The quantity at stake, per UTC day of `[from, to)`: how far the injection moved the meter's daily value
+   * (`dailyValue`: calls summed, users of the day, files at the day's end), either way. Filled in by
+   * `generateScenario`; never given to the rules.
+   */
+  quantity?: Record<string, number>;
 }
 
 const ATTACKER_COUNTRIES: readonly (readonly [string, number])[] = [

@@ -121,7 +121,8 @@ export function generateScenario(options: ScenarioOptions): Scenario {
     const at = inj.day - (options.days - c.days.length);
     if (at < 0 || at >= c.days.length) throw new RangeError(`customer ${inj.customer} has no day ${inj.day}`);
     const age = Math.round((startMs + inj.day * DAY_MS - Math.floor(c.profile.createdAt / DAY_MS) * DAY_MS) / DAY_MS);
-    return inject(
+    const before = c.days.map((d) => Object.fromEntries(METERS.map((m) => [m, dailyValue(d, m)])) as Record<Meter, number>);
+    const truth = inject(
       inj.pattern,
       c.profile,
       c.days,
@@ -129,6 +130,11 @@ export function generateScenario(options: ScenarioOptions): Scenario {
       createRandom(derive(options.seed, 'inject', inj.customer, inj.day)),
       refs[Math.min(age, NEW_ACCOUNT_DAYS - 1)]!,
     );
+    const quantity: Record<string, number> = {};
+    c.days.forEach((d, i) => {
+      if (d.day >= truth.from && d.day < truth.to) quantity[d.day] = Math.abs(dailyValue(d, truth.meter) - before[i]![truth.meter]);
+    });
+    return { ...truth, quantity };
   });
   return { customers, labels, benign };
 }

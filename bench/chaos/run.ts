@@ -244,7 +244,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           await sleep(200);
         }
       }
-      progress(`closed the night of ${night} (${copies} at once) at ${Math.round((Date.now() - started) / 1000)} s`);
+      progress(`closed the night of ${night} (${copies} at once) at ${secondsSince(started)} s`);
     };
 
     const lateShare = 0.02;
@@ -252,7 +252,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       const day = addDays(o.start, i);
       clock.set(`${day}T23:59:00Z`);
       await send(makeEvents(day, Math.round(perDay * (1 - lateShare)), 0, 23 * 60 + 58));
-      progress(`sent ${day} at ${Math.round((Date.now() - started) / 1000)} s`);
+      progress(`sent ${day} at ${secondsSince(started)} s`);
       const night = addDays(day, 1);
       if (i === 1) {
         // The planner of this night fails: the close queue refuses its chunks. The next night catches up.
@@ -287,6 +287,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     throttle.rate = 0;
     proxy.setRate(0);
     const { moved } = await s.services.queue.redrive();
+    progress(`redrove ${moved} message(s) from the DLQ at ${secondsSince(started)} s`);
     if (moved > 0) await eventsPoller.drain(600_000);
     await closeNight(addDays(last, 4));
     clock.set(`${addDays(last, 4)}T03:00:00Z`);
@@ -297,6 +298,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       { services: s.services, clock, stripe: { reporter, meterIds }, actor: 'chaos' },
       { period: o.start.slice(0, 7) },
     );
+
+    progress(`reconciled ${reconciled.rows.length} rows at ${secondsSince(started)} s`);
 
     // The verdict, from the traffic sent.
     let lost = 0;
@@ -318,6 +321,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       expected[`${c}/api_calls`] = truth.apiCalls.get(c) ?? 0;
       expected[`${c}/active_users`] = truth.users.get(c)?.size ?? 0;
     }
+    progress(`checked every customer-day's events and rollups at ${secondsSince(started)} s`);
     let stripeMismatches = 0;
     for (const row of reconciled.rows) {
       const want = expected[`${row.customerId}/${row.meter}`];
@@ -339,8 +343,10 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
+    progress(`stopping the pollers and the local stack at ${secondsSince(started)} s`);
     for (const p of pollers) await p.stop();
     await stack?.stop();
+    progress(`stopped at ${secondsSince(started)} s`);
     await proxy.close();
     await stripeServer.close();
     for (const k of ['STRIPE_API_BASE', 'STRIPE_SECRET_KEY', 'STRIPE_INVOICE_GRACE_HOURS', 'STRIPE_RATE_PER_SECOND']) {
@@ -349,3 +355,5 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     }
   }
 }
+
+const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
