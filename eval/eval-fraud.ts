@@ -4,7 +4,7 @@
  * only its days up to that one (at most `MAX_HISTORY_DAYS`), with peer statistics from what was closed by
  * then; the step merges the detections into the customer's stored flags, as the close does.
  *
- * Run: `npx tsx eval/eval-fraud.ts [--seeds 1,2,...,12] [--customers 200] [--days 60] [--share 0.1] [--verbose] [--dump dir]`
+ * Run: `npx tsx eval/eval-fraud.ts [--seeds 1,2,...,12] [--customers 200] [--days 60] [--share 0.1] [--verbose] [--dump dir] [--decide]`
  * (`--dump` writes each seed's labels, benign events, flags and detections to `dir/seed-N.json`, for reading.)
  *
  * Per seed: 200 customers, 28 days of clean history and then 60 scored nights; 30 % of customers are
@@ -19,11 +19,13 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { DAY_MS, MINUTE_MS, utcDay } from '../contract/clock.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, utcDay } from '../contract/clock.js';
 import { type ActivityReader, closeFraudStep, daysToScore, type FraudStepDeps } from '../functions/core/fraud/close-fraud-step.js';
 import { NEW_ACCOUNT_DAYS } from '../functions/core/fraud/constants.js';
 import type { ExpectedActivity } from '../functions/core/fraud/expected-activity.js';
+import { flagRevision } from '../functions/core/fraud/merge-flags.js';
 import { type PeerAccount, peerStatsFrom } from '../functions/core/fraud/peer-stats.js';
+import { reviewFlag } from '../functions/core/fraud/review-flag.js';
 import { accountAgeDays } from '../functions/core/fraud/rules/new-account-surge.js';
 import { type CustomerActivityDay, type Detection, type Flag, FRAUD_RULES } from '../functions/core/fraud/types.js';
 import { mapLimit } from '../functions/core/shared/concurrency.js';
@@ -43,6 +45,8 @@ const EVAL_DAYS = Number(arg('days', '60'));
 const HISTORY_DAYS = 28;
 const SHARE = Number(arg('share', '0.1'));
 const CHILD = process.argv.includes('--child');
+/** Replay an analyst's decisions the morning after each night (see `decide`). */
+const DECIDE = process.argv.includes('--decide');
 const CHILD_PREFIX = 'SEED_FIGURES ';
 const START = '2026-01-05';
 
@@ -87,6 +91,7 @@ async function runSeed(seed: number): Promise<SeedFigures> {
         dayStart + DAY_MS + 30 * MINUTE_MS,
       );
       for (const d of step.detections) detections.push({ night: n, d });
+      if (DECIDE && step.created.length > 0) await flags.save(decide(scenario, step.created, dayStart + DAY_MS + 9 * HOUR_MS));
     }
   }
   const run = {
@@ -115,6 +120,20 @@ async function runSeed(seed: number): Promise<SeedFigures> {
 function scenarioActivity(days: readonly CustomerActivityDay[]): ActivityReader {
   const byDay = new Map(days.map((d) => [d.day, d]));
   return async (_customerId, fromDay, toDay) => new Map([...byDay].filter(([day]) => day >= fromDay && day <= toDay));
+}
+
+/**
+ * The analyst replayed (`--decide`), the morning after each night: every new true flag confirmed, every
+ * benign or false one dismissed, so the next nights learn from them (`learnFromDecisions`).
+ */
+function decide(scenario: Scenario, created: readonly Flag[], atMs: number): FlagWrite[] {
+  const sorted = classifyFlags(scenario, created);
+  const truth = new Set(sorted.true.map((f) => f.id));
+  const at = new Date(atMs).toISOString();
+  return created.map((f) => ({
+    flag: reviewFlag(f, { decision: truth.has(f.id) ? 'confirm' : 'dismiss', note: 'eval: the label', reviewer: 'eval-analyst', at }),
+    basedOn: flagRevision(f),
+  }));
 }
 
 /** Every false and benign flag, and every injection no detection caught. */
@@ -249,6 +268,7 @@ console.log(
     historyDays: HISTORY_DAYS,
     scoredNights: EVAL_DAYS,
     sharePerPattern: SHARE,
+    analystDecisionsReplayed: DECIDE,
     heldOutSeeds: held?.seeds ?? [],
     heldOutMinRecall: held?.minRecall ?? null,
     falseFlagsPer100CustomerMonths: held?.falseFlagsPer100CustomerMonths ?? null,

@@ -12,7 +12,8 @@
  *   a flag is worth a look but should not stop billing.
  * - **false flag**: every other flag (bursts, level shifts, outages, clean-ups, key rotations, migrations,
  *   scale-outs: ordinary life).
- * - **holds** (default policy, `holdsFromFlags`): the merged customer-meter day ranges the flags hold;
+ * - **holds** (default policy, `holdsFromFlags`): the merged customer-meter day ranges the flags hold as they
+ *   were raised, before any decision (`asRaised`: with `--decide`, dismissed and confirmed flags held what they held);
  *   benign and false holds are those drawn from benign and from false flags alone.
  * - **fraud quantity held**: each injection's quantity at stake per day (`GroundTruth.quantity`: how far it
  *   moved the meter's daily value), and the part of it on days a hold of the final flags covers for that
@@ -86,6 +87,21 @@ const covers = (d: Detection, meter: Meter) => suspectMeters(d).includes(meter);
 export const catches = (d: Detection, l: Label) =>
   d.customerId === l.customerId && d.rule === l.pattern && covers(d, l.meter) && overlaps(d.window, l.from, l.to);
 
+/**
+ * A flag as the closes that reported its days saw it, before any analyst's decision: open, at the highest
+ * severity it reached before its first decision. Usage is held, or billed, by the close that reports it,
+ * the night before an analyst can look, so this is what the default policy held; a flag nobody decided is
+ * its own.
+ */
+export function asRaised(f: Flag): Flag {
+  const decidedAt = f.history.findIndex((h) => h.action === 'confirmed' || h.action === 'dismissed');
+  if (decidedAt < 0) return f;
+  const rank = { low: 1, medium: 2, high: 3 } as const;
+  const before = f.history.slice(0, decidedAt).flatMap((h) => (h.severity ? [h.severity] : []));
+  const severity = before.reduce((a, b) => (rank[b] > rank[a] ? b : a), before[0] ?? f.severity);
+  return { ...f, status: 'open', severity };
+}
+
 /** Sorts flags into true, benign (on a labelled backfill) and false. */
 export function classifyFlags(s: Scenario, flags: readonly Flag[]): { true: Flag[]; benign: Flag[]; false: Flag[] } {
   const isTrue = (f: Flag) => s.labels.some((l) => l.customerId === f.customerId && overlaps(f.window, l.from, l.to));
@@ -113,7 +129,8 @@ const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 /** Scores one seed's run. */
 export function scoreSeed(run: SeedRun): SeedFigures {
   const { scenario: s, detections, flags } = run;
-  const holds = holdsFromFlags(flags);
+  const raised = flags.map(asRaised);
+  const holds = holdsFromFlags(raised);
   const patterns: Record<string, PatternFigures> = {};
   for (const rule of FRAUD_RULES) {
     const labels = s.labels.filter((l) => l.pattern === rule);
@@ -169,8 +186,8 @@ export function scoreSeed(run: SeedRun): SeedFigures {
     falseFlags: sorted.false.length,
     falseFlagsByRule: byRule,
     falseFlagsByCause: byCause,
-    benignHolds: holdsFromFlags(sorted.benign).length,
-    falseHolds: holdsFromFlags(sorted.false).length,
+    benignHolds: holdsFromFlags(sorted.benign.map(asRaised)).length,
+    falseHolds: holdsFromFlags(sorted.false.map(asRaised)).length,
     bySeverity: Object.fromEntries(
       FLAG_SEVERITIES.map((sev) => {
         const of = flags.filter((f) => f.severity === sev);

@@ -46,8 +46,9 @@ export async function runReconcile(
       "STRIPE_SECRET_KEY is not set: reconcile reads Stripe's own totals, so it needs a Stripe key (and STRIPE_API_BASE for the Stripe test server). Nothing was compared.",
     );
   }
-  const { secretKey, apiBase } = loadStripeConfig(c.env);
-  const reporter = new StripeMeterReporter({ stripe: createStripeClient({ secretKey: secretKey!, apiBase }), clock: c.services.clock });
+  const { secretKey, apiBase, ratePerSecond } = loadStripeConfig(c.env);
+  // The reporter paces calls by the wall clock: the business clock (fixed in tests) is not a timer.
+  const reporter = new StripeMeterReporter({ stripe: createStripeClient({ secretKey: secretKey!, apiBase }), ratePerSecond });
   // Reconcile only reads Stripe's meters (meter stripe setup creates them), with or without --fix.
   const meters = await reporter.findMeters();
   const meterIds = Object.fromEntries(METERS.map((m) => [m, meters[m].id])) as Record<Meter, string>;

@@ -137,6 +137,21 @@ export const END_OF_PERIOD_GAMING = {
   peakLookbackDays: 7,
 } as const;
 
+/** `severityByEvidence` (severity-by-evidence.ts). */
+export const SEVERITY_BY_EVIDENCE = {
+  /**
+   * A day with at least this share of its calls from /24 prefixes none of the customer's keys used in the
+   * last `LEAKED_KEY.lookbackDays` days has its calls coming from new places (the same 20 % `leaked_key` asks of a key).
+   */
+  newPlaceShare: 0.2,
+} as const;
+
+/** `learnFromDecisions` (learn-from-decisions.ts). */
+export const LEARNING = {
+  /** A dismissed pattern of a customer is "seen before", flagged low and not held, for this many days after the dismissed flag's end. */
+  dismissedDays: 14,
+} as const;
+
 /** Evidence keeps this many buckets of context either side of a window. */
 export const EVIDENCE_CONTEXT = { hour: 24, day: 14 } as const;
 

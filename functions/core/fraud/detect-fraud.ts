@@ -8,6 +8,7 @@ import { detectLeakedKey } from './rules/leaked-key.js';
 import { accountAgeDays, detectNewAccountSurge } from './rules/new-account-surge.js';
 import { detectOffHoursBurst } from './rules/off-hours-burst.js';
 import { detectVolumeSpike } from './rules/volume-spike.js';
+import { severityByEvidence } from './severity-by-evidence.js';
 import { type Detection, FRAUD_RULES, type FraudInput, type FraudRule } from './types.js';
 
 /** Every rule, by name. */
@@ -30,6 +31,7 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  *
  * One pattern, one flag: when a more specific rule explains a meter's day, a `volume_spike` on the same
  * meter and day is folded into it (listed under `evidence.alsoMatched`) rather than raised beside it.
+ * Then each detection's severity is adjusted by where its calls came from (`severityByEvidence`).
  *
  * @example const detections = detectFraud({ customerId, day: '2026-03-09', createdAt, period, days, peers })
  */
@@ -45,5 +47,7 @@ export function detectFraud(input: FraudInput): Detection[] {
     if (strongest === undefined) out.push(d);
     else strongest.evidence.alsoMatched = [...(strongest.evidence.alsoMatched ?? []), { rule: d.rule, score: d.score }];
   }
-  return out.sort((a, b) => FRAUD_RULES.indexOf(a.rule) - FRAUD_RULES.indexOf(b.rule) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter));
+  return out
+    .map(severityByEvidence)
+    .sort((a, b) => FRAUD_RULES.indexOf(a.rule) - FRAUD_RULES.indexOf(b.rule) || METERS.indexOf(a.meter) - METERS.indexOf(b.meter));
 }

@@ -3,6 +3,7 @@ import { DAY_MS, startOfUtcDay, utcDay } from '../../../contract/clock.js';
 import { type FieldError, ValidationError } from '../../../contract/errors.js';
 import type { Meter } from '../../../contract/meters.js';
 import { MAX_EVIDENCE_POINTS } from './constants.js';
+import { learnFromDecisions } from './learn-from-decisions.js';
 import { severityRank } from './scoring.js';
 import type { AlsoMatched, Detection, EvidenceSeries, Flag, FlagEvidence, FraudRule, RankedValue } from './types.js';
 
@@ -30,7 +31,8 @@ export function flagId(customerId: string, rule: FraudRule, meter: Meter, window
 }
 
 /**
- * Deduplicates one night's detections against the customer's stored flags. A night may score several
+ * Deduplicates one night's detections against the customer's stored flags, after the analysts' earlier
+ * decisions on them have adjusted the detections' severities (`learnFromDecisions`). A night may score several
  * days (the closed day, and late days scored again). Detections are taken oldest window first, those that
  * continue a live flag before the others, repeatedly: a late day next to a day whose detection has just
  * extended a flag extends it too, rather than opening a second flag beside it.
@@ -55,7 +57,8 @@ export function mergeFlags(existing: readonly Flag[], detections: readonly Detec
   const created = new Set<string>();
   const updated = new Set<string>();
   const suppressed: Detection[] = [];
-  const ordered = [...detections].sort(
+  // The analysts' decisions first: a dismissed pattern seen again is low, a confirmed one louder.
+  const ordered = learnFromDecisions(existing, detections).sort(
     (a, b) => Date.parse(a.window.from) - Date.parse(b.window.from) || a.rule.localeCompare(b.rule) || a.meter.localeCompare(b.meter),
   );
   const touching = (d: Detection) => [...working.values()].filter((f) => sameCase(f, d));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFlags, heldQuantity, pool, type SeedFigures } from '../../../eval/fraud-figures.js';
+import { asRaised, classifyFlags, heldQuantity, pool, type SeedFigures } from '../../../eval/fraud-figures.js';
 import { generateScenario, planInjections, type Scenario, type ScenarioOptions } from '../../../eval/synthetic.js';
 import { dailyValue } from '../../../functions/core/fraud/rule-context.js';
 import type { Flag } from '../../../functions/core/fraud/types.js';
@@ -125,5 +125,29 @@ describe('heldQuantity and pool', () => {
     expect(pooled.minRecall).toBe(0.8);
     expect(pooled.quantityHeldShareByMeter).toEqual({ api_calls: 0.7, active_users: 0.9, protected_files: null });
     expect(pooled.fraudQuantityHeldShare).toBe(0.7);
+  });
+});
+
+describe('asRaised', () => {
+  it('is the flag before its decision: open, at the highest severity it reached until then', () => {
+    // Prepare
+    const f: Flag = {
+      ...flag('a', 'api_calls', '2026-02-02T10:00:00.000Z', '2026-02-02T12:00:00.000Z', 'f'),
+      status: 'dismissed',
+      severity: 'medium',
+      history: [
+        { at: '2026-02-03T00:30:00.000Z', by: 'system', action: 'opened', severity: 'medium' },
+        { at: '2026-02-03T00:31:00.000Z', by: 'system', action: 'escalated', severity: 'high' },
+        { at: '2026-02-03T09:00:00.000Z', by: 'ana', action: 'dismissed' },
+      ],
+    };
+
+    // Act
+    const raised = asRaised(f);
+
+    // Assess
+    expect(raised.status).toBe('open');
+    expect(raised.severity).toBe('high');
+    expect(asRaised({ ...f, history: [] })).toEqual({ ...f, history: [] });
   });
 });

@@ -1,0 +1,47 @@
+import { SEVERITY_BY_EVIDENCE } from './constants.js';
+import type { Detection, FlagSeverity } from './types.js';
+
+const ORDER: readonly FlagSeverity[] = ['low', 'medium', 'high'];
+
+/**
+ * Adjusts a detection's severity (its score is left as the rule measured it) by where its API calls came
+ * from, which the volume rules cannot see in hourly totals. The default hold policy holds only high flags,
+ * so this decides what waits for an analyst and what is billed while it is looked at:
+ *
+ * - an `off_hours_burst` whose day's calls came from the customer's usual /24 prefixes (less than
+ *   `newPlaceShare` from new ones) is at most `medium`: a quiet-hour burst from the customer's own systems
+ *   is what a backfill or a batch job looks like; it is flagged for a look and billed meanwhile;
+ * - a `volume_spike` of API calls or an `off_hours_burst` with at least `newPlaceShare` of the day's calls
+ *   from new prefixes is one level higher: a surge from someone else's addresses is worse than a surge
+ *   alone.
+ *
+ * The reason joins the flag's one-sentence summary and `signals.severityAdjusted` (-1 or +1), so the
+ * console and the CLI show why. Other detections are returned unchanged.
+ *
+ * @example severityByEvidence(detection).severity // 'medium' for a night burst from the customer's own prefixes
+ */
+export function severityByEvidence(d: Detection): Detection {
+  const calls = d.meter === 'api_calls' && (d.rule === 'off_hours_burst' || d.rule === 'volume_spike');
+  if (!calls) return d;
+  const share = d.evidence.signals.newPlaceShare ?? 0;
+  const fromNew = share >= SEVERITY_BY_EVIDENCE.newPlaceShare;
+  const at = ORDER.indexOf(d.severity);
+  if (fromNew && at < ORDER.length - 1)
+    return adjust(
+      d,
+      ORDER[at + 1]!,
+      1,
+      `raised to ${ORDER[at + 1]}: ${Math.round(100 * share)} % of the day's calls came from new IP prefixes`,
+    );
+  if (!fromNew && d.rule === 'off_hours_burst' && at > ORDER.indexOf('medium'))
+    return adjust(d, 'medium', -1, "held at medium: the day's calls came from the customer's usual IP prefixes, as its own batch jobs do");
+  return d;
+}
+
+function adjust(d: Detection, severity: FlagSeverity, by: number, why: string): Detection {
+  return {
+    ...d,
+    severity,
+    evidence: { ...d.evidence, summary: `${d.evidence.summary}; ${why}`, signals: { ...d.evidence.signals, severityAdjusted: by } },
+  };
+}
