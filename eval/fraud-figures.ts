@@ -20,10 +20,11 @@
  *   customer and meter. Quantities of different meters are not added together: the share is given per
  *   meter, and the headline is the lowest of the three.
  */
-import { DAY_MS } from '../contract/clock.js';
+import { DAY_MS, utcDay } from '../contract/clock.js';
 import { METERS, type Meter } from '../contract/meters.js';
 import type { Hold } from '../functions/core/billing/reporting-plan.js';
 import { holdsFromFlags, suspectMeters } from '../functions/core/fraud/holds.js';
+import { severityRank } from '../functions/core/fraud/scoring.js';
 import { type Detection, FLAG_SEVERITIES, type Flag, FRAUD_RULES } from '../functions/core/fraud/types.js';
 import type { Scenario } from './synthetic.js';
 
@@ -96,9 +97,8 @@ export const catches = (d: Detection, l: Label) =>
 export function asRaised(f: Flag): Flag {
   const decidedAt = f.history.findIndex((h) => h.action === 'confirmed' || h.action === 'dismissed');
   if (decidedAt < 0) return f;
-  const rank = { low: 1, medium: 2, high: 3 } as const;
   const before = f.history.slice(0, decidedAt).flatMap((h) => (h.severity ? [h.severity] : []));
-  const severity = before.reduce((a, b) => (rank[b] > rank[a] ? b : a), before[0] ?? f.severity);
+  const severity = before.reduce((a, b) => (severityRank(b) > severityRank(a) ? b : a), before[0] ?? f.severity);
   return { ...f, status: 'open', severity };
 }
 
@@ -108,19 +108,20 @@ export function classifyFlags(s: Scenario, flags: readonly Flag[]): { true: Flag
   const backfills = s.benign.filter((b) => b.kind === 'backfill');
   const onBackfill = (f: Flag) =>
     covers(f, 'api_calls') &&
-    backfills.some(
-      (b) => b.customerId === f.customerId && overlaps(f.window, b.day, new Date(dayMs(b.day) + DAY_MS).toISOString().slice(0, 10)),
-    );
+    backfills.some((b) => b.customerId === f.customerId && overlaps(f.window, b.day, utcDay(dayMs(b.day) + DAY_MS)));
   const out = { true: [] as Flag[], benign: [] as Flag[], false: [] as Flag[] };
   for (const f of flags) (isTrue(f) ? out.true : onBackfill(f) ? out.benign : out.false).push(f);
   return out;
 }
 
+/** Whether a hold covers the label's customer and meter on `day` (UTC, `YYYY-MM-DD`). */
+const heldOn = (l: Label, holds: readonly Hold[], day: string) =>
+  holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= day && day < h.to);
+
 /** The part of a label's quantity on days `holds` cover for its customer and meter. */
 export function heldQuantity(l: Label, holds: readonly Hold[]): number {
   let held = 0;
-  for (const [day, q] of Object.entries(l.quantity ?? {}))
-    if (holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= day && day < h.to)) held += q;
+  for (const [day, q] of Object.entries(l.quantity ?? {})) if (heldOn(l, holds, day)) held += q;
   return held;
 }
 
@@ -146,9 +147,7 @@ export function scoreSeed(run: SeedRun): SeedFigures {
       shareWithinOneRun: labels.length ? within / labels.length : 0,
       shareEver: labels.length ? delays.length / labels.length : 0,
       meanDaysToDetection: delays.length ? sum(delays) / delays.length : null,
-      heldByDefault: labels.filter((l) =>
-        holds.some((h) => h.customerId === l.customerId && h.meter === l.meter && h.from <= l.from && l.from < h.to),
-      ).length,
+      heldByDefault: labels.filter((l) => heldOn(l, holds, l.from)).length,
       quantity: sum(labels.map((l) => sum(Object.values(l.quantity ?? {})))),
       quantityHeld: sum(labels.map((l) => heldQuantity(l, holds))),
     };

@@ -1,9 +1,7 @@
 import { DAY_MS, utcDay } from '../../../contract/clock.js';
 import { LEARNING } from './constants.js';
-import { severityRank } from './scoring.js';
-import type { Detection, Flag, FlagSeverity } from './types.js';
-
-const ORDER: readonly FlagSeverity[] = ['low', 'medium', 'high'];
+import { severityAbove, severityRank, withSeverity } from './scoring.js';
+import type { Detection, Flag } from './types.js';
 
 /**
  * The analysts' decisions as labels, as Stripe Radar and Sift learn from reviews. Applied to one night's
@@ -37,17 +35,20 @@ export function learnFromDecisions(flags: readonly Flag[], detections: readonly 
         severityRank(d.severity) <= severityRank(f.severity),
     );
     if (dismissed)
-      return d.severity === 'low'
-        ? note(d, 'low', { seenBefore: 1 }, seenBefore(dismissed))
-        : note(d, 'low', { seenBefore: 1 }, `${seenBefore(dismissed)}, so it is low and does not hold`);
-    const confirmed = same.find((f) => f.status === 'confirmed' && Date.parse(f.window.from) < start);
-    const at = ORDER.indexOf(d.severity);
-    if (confirmed && at < ORDER.length - 1)
-      return note(
+      return withSeverity(
         d,
-        ORDER[at + 1]!,
+        'low',
+        { seenBefore: 1 },
+        d.severity === 'low' ? seenBefore(dismissed) : `${seenBefore(dismissed)}, so it is low and does not hold`,
+      );
+    const confirmed = same.find((f) => f.status === 'confirmed' && Date.parse(f.window.from) < start);
+    const above = severityAbove(d.severity);
+    if (confirmed && above)
+      return withSeverity(
+        d,
+        above,
         { confirmedBefore: 1 },
-        `raised to ${ORDER[at + 1]}: a ${d.rule} flag of this customer from ${day(confirmed.window.from)} was confirmed as fraud`,
+        `raised to ${above}: a ${d.rule} flag of this customer from ${day(confirmed.window.from)} was confirmed as fraud`,
       );
     return d;
   });
@@ -55,11 +56,3 @@ export function learnFromDecisions(flags: readonly Flag[], detections: readonly 
 
 const day = (iso: string) => utcDay(Date.parse(iso));
 const seenBefore = (f: Flag) => `seen before: a similar flag from ${day(f.window.from)} was dismissed`;
-
-function note(d: Detection, severity: FlagSeverity, signals: Record<string, number>, why: string): Detection {
-  return {
-    ...d,
-    severity,
-    evidence: { ...d.evidence, summary: `${d.evidence.summary}; ${why}`, signals: { ...d.evidence.signals, ...signals } },
-  };
-}

@@ -1,6 +1,6 @@
 import { SEVERITY_THRESHOLDS } from '../anomaly/constants.js';
 import { scoreOf } from '../anomaly/spike-detector.js';
-import type { FlagSeverity } from './types.js';
+import type { Detection, FlagSeverity } from './types.js';
 
 /**
  * One calibration for every rule. Each rule reduces what it saw to a *strength*: its measurement
@@ -35,6 +35,23 @@ export function severityOfScore(score: number): FlagSeverity | undefined {
 /** Order of severities, for "raise to the higher one". */
 export function severityRank(severity: FlagSeverity): number {
   return severity === 'high' ? 3 : severity === 'medium' ? 2 : 1;
+}
+
+/** The severity one level above, or undefined above `high`. */
+export function severityAbove(severity: FlagSeverity): FlagSeverity | undefined {
+  return severity === 'low' ? 'medium' : severity === 'medium' ? 'high' : undefined;
+}
+
+/**
+ * A detection at another severity (its score stays as the rule measured it), with the reason appended to
+ * its one-sentence summary and `signals` recording the adjustment.
+ */
+export function withSeverity(d: Detection, severity: FlagSeverity, signals: Record<string, number>, why: string): Detection {
+  return {
+    ...d,
+    severity,
+    evidence: { ...d.evidence, summary: `${d.evidence.summary}; ${why}`, signals: { ...d.evidence.signals, ...signals } },
+  };
 }
 
 /** Rounds for evidence: four significant decimals are plenty for an analyst and keep flags stable to compare. */

@@ -1,7 +1,6 @@
 import { SEVERITY_BY_EVIDENCE } from './constants.js';
-import type { Detection, FlagSeverity } from './types.js';
-
-const ORDER: readonly FlagSeverity[] = ['low', 'medium', 'high'];
+import { severityAbove, withSeverity } from './scoring.js';
+import type { Detection } from './types.js';
 
 /**
  * Adjusts a detection's severity (its score is left as the rule measured it) by where its API calls came
@@ -25,23 +24,20 @@ export function severityByEvidence(d: Detection): Detection {
   if (!calls) return d;
   const share = d.evidence.signals.newPlaceShare ?? 0;
   const fromNew = share >= SEVERITY_BY_EVIDENCE.newPlaceShare;
-  const at = ORDER.indexOf(d.severity);
-  if (fromNew && at < ORDER.length - 1)
-    return adjust(
+  const above = severityAbove(d.severity);
+  if (fromNew && above)
+    return withSeverity(
       d,
-      ORDER[at + 1]!,
-      1,
-      `raised to ${ORDER[at + 1]}: ${Math.round(100 * share)} % of the day's calls came from new IP prefixes`,
+      above,
+      { severityAdjusted: 1 },
+      `raised to ${above}: ${Math.round(100 * share)} % of the day's calls came from new IP prefixes`,
     );
-  if (!fromNew && d.rule === 'off_hours_burst' && at > ORDER.indexOf('medium'))
-    return adjust(d, 'medium', -1, "held at medium: the day's calls came from the customer's usual IP prefixes, as its own batch jobs do");
+  if (!fromNew && d.rule === 'off_hours_burst' && d.severity === 'high')
+    return withSeverity(
+      d,
+      'medium',
+      { severityAdjusted: -1 },
+      "held at medium: the day's calls came from the customer's usual IP prefixes, as its own batch jobs do",
+    );
   return d;
-}
-
-function adjust(d: Detection, severity: FlagSeverity, by: number, why: string): Detection {
-  return {
-    ...d,
-    severity,
-    evidence: { ...d.evidence, summary: `${d.evidence.summary}; ${why}`, signals: { ...d.evidence.signals, severityAdjusted: by } },
-  };
 }
