@@ -116,6 +116,8 @@ export function chaoticConsumer(
   };
 }
 
+const KINDS = ['429', '500', 'lost'] as const;
+
 /** A proxy to the Stripe test server answering `rate` of the API calls with a 429, a 500 or a lost response, a third each. */
 export async function startFaultyStripe(
   target: string,
@@ -124,14 +126,15 @@ export async function startFaultyStripe(
   counts: FaultCounts,
 ): Promise<{ url: string; setRate(r: number): void; close(): Promise<void> }> {
   let current = rate;
+  let next = 0;
   const upstream = new URL(target);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const api = (req.url ?? '').startsWith('/v1/') || (req.url ?? '').startsWith('/v2/');
-      const roll = api ? random() : 1;
-      const fault = roll < current / 3 ? '429' : roll < (2 * current) / 3 ? '500' : roll < current ? 'lost' : undefined;
+      // Which calls fail is random; the kind goes round 429, 500, lost, so each is exactly a third and a short run sees all three.
+      const fault = api && random() < current ? KINDS[next++ % KINDS.length] : undefined;
       if (fault === '429' || fault === '500') {
         if (fault === '429') counts.stripe429++;
         else counts.stripe500++;
