@@ -327,7 +327,10 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     for (const row of reconciled.rows) {
       const want = expected[`${row.customerId}/${row.meter}`];
       const truthKnown = want !== undefined;
-      if (row.stripe !== row.metered || (truthKnown && row.metered !== want)) stripeMismatches++;
+      if (row.stripe !== row.metered || (truthKnown && row.metered !== want)) {
+        stripeMismatches++;
+        if (stripeMismatches <= 20) await describeMismatch(s, row, want, progress);
+      }
       if (row.meter === 'api_calls' && truthKnown && (row.stripe ?? 0) > want) doubleCounted += (row.stripe ?? 0) - want;
     }
     return {
@@ -358,3 +361,15 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
 }
 
 const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
+
+/** One line per record of a row that differs, so a failed run says where Stripe and the metered truth parted. */
+async function describeMismatch(
+  s: LocalStack,
+  row: { customerId: string; meter: Meter; metered: number; reported: number; stripe: number | null; status: string; note: string },
+  truth: number | undefined,
+  progress: (line: string) => void,
+) {
+  const { customerId, meter, metered, reported, stripe, status, note } = row;
+  progress(`differs: ${JSON.stringify({ customerId, meter, truth, metered, reported, stripe, status, note })}`);
+  for (const r of await s.services.ledger.entries(customerId)) if (r.meter === meter) progress(`  ledger ${JSON.stringify(r)}`);
+}

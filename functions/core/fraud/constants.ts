@@ -97,6 +97,12 @@ export const ACCOUNT_SHARING = {
   zFlag: 4,
   /** ...and only when adjusted users moved by this factor or more, either way (half the logins, or 1.8 times as many). */
   minUsersRatio: 1.8,
+  /**
+   * The pattern lasts days, so the adjusted-users detector neither takes the last `patternDays` days as the
+   * series' routine (its tail memory's lag: the pattern's own first days would raise its bar and mute the rest)
+   * nor accepts a new level before `patternDays + 1` flagged days in a row.
+   */
+  patternDays: 7,
 } as const;
 
 /** `new_account_surge` (rules/new-account-surge.ts). */

@@ -51,7 +51,15 @@ export function detectAccountSharing(ctx: RuleContext): Detection[] {
       ? [{ t: ctx.historyStart + k * DAY_MS, value: Math.round((d.activeUsersDay * usual) / Math.max(1, callsPerDay[k]!)) }]
       : [],
   );
-  const users = scoreSeries(points, { granularity: 'day', direction: 'both', tuning: { zFlag: ACCOUNT_SHARING.zFlag } });
+  const users = scoreSeries(points, {
+    granularity: 'day',
+    direction: 'both',
+    tuning: {
+      zFlag: ACCOUNT_SHARING.zFlag,
+      tailLag: ACCOUNT_SHARING.patternDays,
+      shiftAfter: ACCOUNT_SHARING.patternDays + 1,
+    },
+  });
   const u = users[users.length - 1]!;
   if (!u.flagged) return [];
   const moved = u.value / Math.max(1, u.expected);
