@@ -8,6 +8,7 @@ import { DAY_MS, fixedClock } from '../../contract/clock.js';
 import { METERS, type Meter } from '../../contract/meters.js';
 import { createStripeClient } from '../../functions/adapters/stripe/stripe-client-config.js';
 import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
+import type { ReconcileRow } from '../../functions/core/billing/reconcile.js';
 import { reconcilePeriod } from '../../functions/core/billing/reconcile-period.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { makePlanner } from '../../functions/handlers/close-planner.js';
@@ -363,12 +364,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
 const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
 
 /** One line per record of a row that differs, so a failed run says where Stripe and the metered truth parted. */
-async function describeMismatch(
-  s: LocalStack,
-  row: { customerId: string; meter: Meter; metered: number; reported: number; stripe: number | null; status: string; note: string },
-  truth: number | undefined,
-  progress: (line: string) => void,
-) {
+async function describeMismatch(s: LocalStack, row: ReconcileRow, truth: number | undefined, progress: (line: string) => void) {
   const { customerId, meter, metered, reported, stripe, status, note } = row;
   progress(`differs: ${JSON.stringify({ customerId, meter, truth, metered, reported, stripe, status, note })}`);
   for (const r of await s.services.ledger.entries(customerId)) if (r.meter === meter) progress(`  ledger ${JSON.stringify(r)}`);

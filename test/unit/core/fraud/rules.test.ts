@@ -284,8 +284,8 @@ describe('leaked_key', () => {
 });
 
 describe('account_sharing', () => {
-  const scaleUsers = (days: ReturnType<typeof copyDays>, k: number) => {
-    const d = days[DAY]!;
+  const scaleUsers = (days: ReturnType<typeof copyDays>, k: number, day = DAY) => {
+    const d = days[day]!;
     d.activeUsers = d.activeUsers.map((u) => Math.round(u * k));
     d.activeUsersDay = Math.max(Math.round(d.activeUsersDay * k), ...d.activeUsers);
   };
@@ -303,6 +303,18 @@ describe('account_sharing', () => {
     expect(quiet).toEqual([]);
     expect(found.map((d) => [d.meter, d.evidence.variant])).toEqual([['active_users', 'calls_per_user_up']]);
     expect(found[0]!.evidence.series.map((s) => s.name)).toContain('API calls per active user per day');
+  });
+
+  it('still flags the fourth day of a sharing pattern: its first days do not become the bar', () => {
+    // Prepare
+    const days = copyDays(clean);
+    for (let day = DAY - 3; day <= DAY; day++) scaleUsers(days, 0.3, day);
+
+    // Act
+    const found = runRule('account_sharing', inputOf(days));
+
+    // Assess
+    expect(found.map((d) => [d.meter, d.evidence.variant])).toEqual([['active_users', 'calls_per_user_up']]);
   });
 
   it('flags active users jumping 4x while calls stay flat', () => {
