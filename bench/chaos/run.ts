@@ -92,7 +92,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(o: ChaosOptions, progress: (line: string) => void = () => {}): Promise<ChaosFigures> {
   const started = Date.now();
+  // Faults draw from one stream, in whatever order concurrency calls them; the traffic (its events, duplicates and
+  // client retries) draws from its own, in a fixed order, so one seed always sends the same requests.
   const random = rng(o.seed);
+  const traffic = rng(o.seed + 0x9e3779b9);
   const faults = noFaults();
   const clock = fixedClock(`${o.start}T00:00:00Z`);
   const envBefore = { ...process.env };
@@ -152,26 +155,26 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     let seq = 0;
     const makeEvents = (day: string, n: number, fromMinute: number, toMinute: number) =>
       Array.from({ length: n }, () => {
-        const c = ids[Math.floor(random() * ids.length)]!;
-        const minute = fromMinute + Math.floor(random() * (toMinute - fromMinute));
+        const c = ids[Math.floor(traffic() * ids.length)]!;
+        const minute = fromMinute + Math.floor(traffic() * (toMinute - fromMinute));
         const time = new Date(Date.parse(`${day}T00:00:00Z`) + minute * 60_000).toISOString();
-        const roll = random();
+        const roll = traffic();
         const id = `ev-${o.seed}-${seq++}`;
         const base = { specversion: '1.0', source: 'local', subject: c, id, time };
         const byDay = truth.events.get(c) ?? new Map<string, number>();
         truth.events.set(c, byDay.set(day, (byDay.get(day) ?? 0) + 1));
         if (roll < 0.7) {
-          const quantity = 1 + Math.floor(random() * 20);
+          const quantity = 1 + Math.floor(traffic() * 20);
           truth.apiCalls.set(c, (truth.apiCalls.get(c) ?? 0) + quantity);
           return { ...base, type: 'com.serenity.api.call', data: { quantity, operation: 'encrypt' } };
         }
         if (roll < 0.95) {
-          const userId = `user-${c}-${Math.floor(random() * 12)}`;
+          const userId = `user-${c}-${Math.floor(traffic() * 12)}`;
           truth.users.set(c, (truth.users.get(c) ?? new Set()).add(userId));
           return { ...base, type: 'com.serenity.user.active', data: { userId } };
         }
-        const op = random() < 0.8 ? 'protected' : 'unprotected';
-        return { ...base, type: `com.serenity.file.${op}`, data: { fileId: `file-${Math.floor(random() * 30)}` } };
+        const op = traffic() < 0.8 ? 'protected' : 'unprotected';
+        return { ...base, type: `com.serenity.file.${op}`, data: { fileId: `file-${Math.floor(traffic() * 30)}` } };
       });
 
     /** Sends like an emitter: 100 events a request, a few sent twice, a few events again later, 5xx retried. */
@@ -179,10 +182,12 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       const requests: Record<string, unknown>[][] = [];
       for (let i = 0; i < events.length; i += 100) requests.push(events.slice(i, i + 100));
       for (const batch of requests) {
-        const again = batch.filter(() => random() < o.retryRate);
+        const again = batch.filter(() => traffic() < o.retryRate);
         faults.duplicateEvents += again.length;
         if (again.length > 0) requests.push(again);
       }
+      // The client loses the answer to these requests and sends each again, byte for byte.
+      const resent = new Set(requests.flatMap((_, i) => (traffic() < o.retryRate ? [i] : [])));
       const post = async (batch: Record<string, unknown>[]) => {
         for (;;) {
           const res = await fetch(`${s.url}/v1/events`, {
@@ -203,13 +208,13 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       let next = 0;
       const worker = async () => {
         while (next < requests.length) {
-          const batch = requests[next++]!;
+          const i = next++;
+          const batch = requests[i]!;
           const body = await post(batch);
           figures.accepted += body.accepted?.length ?? 0;
           figures.rejected += body.rejected?.length ?? 0;
           if (body.rejected?.length && figures.rejected === body.rejected.length) progress(`rejected: ${JSON.stringify(body.rejected[0])}`);
-          // The client lost the answer and sends the request again, byte for byte.
-          if (random() < o.retryRate) {
+          if (resent.has(i)) {
             faults.clientRetries++;
             await post(batch);
           }
