@@ -22,9 +22,10 @@ console.log('faults injected:');
 for (const [k, v] of Object.entries(f.faults)) console.log(`  ${k.padEnd(22)} ${v}`);
 console.log(`  ${'ingestErrorsRetried'.padEnd(22)} ${f.ingestErrorsRetried}`);
 console.log(`  ${'plannerRetries'.padEnd(22)} ${f.plannerRetries}`);
+console.log(`flags the closes raised (each dismissed by the run's analyst, ${f.flagsDismissed} in all): ${JSON.stringify(f.flags)}`);
 console.log(
   `verdict: lost ${f.lost}, doubleCounted ${f.doubleCounted}, stripeMismatches ${f.stripeMismatches}, reconcile ${f.reconcileDifferences} of ${f.reconcileRows} rows differ, DLQ redriven ${f.dlqRedriven}`,
 );
-const { options: _o, faults, ...figures } = f;
+const { options: _o, faults, flags: _f, ...figures } = f;
 console.log(JSON.stringify({ ...figures, ...faults, ...options }));
 process.exitCode = f.lost + f.doubleCounted + f.stripeMismatches + f.reconcileDifferences === 0 ? 0 : 1;

@@ -4,12 +4,14 @@
  * nightly close, Stripe), with every fault of bench/chaos/faults.ts at once, then the verdict: events lost or
  * counted twice, Stripe's totals against the metered truth (computed here, from the traffic sent), and reconcile.
  */
-import { DAY_MS, fixedClock } from '../../contract/clock.js';
+import { randomUUID } from 'node:crypto';
+import { type Clock, DAY_MS, fixedClock } from '../../contract/clock.js';
 import { METERS, type Meter } from '../../contract/meters.js';
 import { createStripeClient } from '../../functions/adapters/stripe/stripe-client-config.js';
 import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
 import type { ReconcileRow } from '../../functions/core/billing/reconcile.js';
 import { reconcilePeriod } from '../../functions/core/billing/reconcile-period.js';
+import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { makePlanner } from '../../functions/handlers/close-planner.js';
 import { makeCloseWorker } from '../../functions/handlers/close-worker.js';
@@ -76,6 +78,9 @@ export interface ChaosFigures {
   /** Nights closed, the failed one and the ones after the last day of usage included. */
   nights: number;
   dlqRedriven: number;
+  /** Flags the closes raised, by rule and severity (`volume_spike/high`); the analyst dismissed each (see `runChaos`). */
+  flags: Record<string, number>;
+  flagsDismissed: number;
   stripeMeterEvents: number;
   wallSeconds: number;
 }
@@ -285,9 +290,13 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       faults.lateEvents += late.length;
       await send(late);
     }
-    // The nights after the last day of usage: its close, then two more to settle what Stripe refused.
+    // The nights after the last day of usage: its close, then two more to settle what Stripe refused and to bill
+    // what the analyst released in between.
     const last = addDays(o.start, o.days - 1);
-    for (let k = 1; k <= 3; k++) await closeNight(addDays(last, k));
+    await closeNight(addDays(last, 1));
+    const review = await dismissEveryFlag(s, clock);
+    progress(`the analyst dismissed ${review.dismissed} flag(s) at ${secondsSince(started)} s: ${JSON.stringify(review.flags)}`);
+    for (let k = 2; k <= 3; k++) await closeNight(addDays(last, k));
 
     // The operator's turn: faults off, the DLQ redriven (nothing should be there), one more night, then reconcile.
     throttle.rate = 0;
@@ -349,6 +358,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       reconcileRows: reconciled.rows.length,
       faults,
       dlqRedriven: moved,
+      flags: review.flags,
+      flagsDismissed: review.dismissed,
       stripeMeterEvents: stripeServer.meterEvents().length,
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
@@ -368,9 +379,53 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
 
 const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
 
+/**
+ * The analyst's turn, through the API as the console takes it: every open flag is dismissed. The traffic is uniform
+ * by construction, so a flag on it is a false one, but the rules rightly suspect it: customers registered long
+ * before the run, silent until its first day, then about a thousand API calls a day (a dormant account waking).
+ * Their usage is held until the dismissal, and the closes after it must bill it exactly once.
+ */
+async function dismissEveryFlag(s: LocalStack, clock: Clock) {
+  const key = `mk_analyst_${randomUUID().replaceAll('-', '')}`;
+  await s.services.registry.putKey({
+    hash: hashKey(key),
+    prefix: key.slice(0, 12),
+    role: 'analyst',
+    principal: 'chaos-analyst',
+    createdAt: new Date(clock.now()).toISOString(),
+  });
+  const call = async (path: string, body?: unknown) => {
+    const res = await fetch(`${s.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+    return res.json() as Promise<{ flags: { id: string; rule: string; severity: string }[]; cursor?: string }>;
+  };
+  const flags: Record<string, number> = {};
+  const open: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await call(`/v1/flags?status=open&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    for (const f of page.flags) {
+      flags[`${f.rule}/${f.severity}`] = (flags[`${f.rule}/${f.severity}`] ?? 0) + 1;
+      open.push(f.id);
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  for (const id of open)
+    await call(`/v1/flags/${encodeURIComponent(id)}/review`, { decision: 'dismiss', note: 'chaos run: uniform traffic, not fraud' });
+  return { flags, dismissed: open.length };
+}
+
 /** One line per record of a row that differs, so a failed run says where Stripe and the metered truth parted. */
 async function describeMismatch(s: LocalStack, row: ReconcileRow, truth: number | undefined, progress: (line: string) => void) {
   const { customerId, meter, metered, reported, stripe, status, note } = row;
   progress(`differs: ${JSON.stringify({ customerId, meter, truth, metered, reported, stripe, status, note })}`);
   for (const r of await s.services.ledger.entries(customerId)) if (r.meter === meter) progress(`  ledger ${JSON.stringify(r)}`);
+  for (const f of await s.services.flags.forCustomer(customerId)) {
+    const { rule, severity, status, window, evidence } = f;
+    progress(`  flag ${JSON.stringify({ rule, meter: f.meter, severity, status, window, summary: evidence.summary })}`);
+  }
 }
