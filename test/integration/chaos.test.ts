@@ -10,7 +10,16 @@ import { CHAOS_DEFAULTS, runChaos } from '../../bench/chaos/run.js';
 describe('the pipeline under every fault at once', () => {
   it('loses nothing, counts nothing twice, bills Stripe the metered truth exactly and reconciles clean', async () => {
     // Act
-    const f = await runChaos({ ...CHAOS_DEFAULTS, customers: 12, days: 3, events: 4_800, seed: 11, killRate: 0.3, redeliveryRate: 0.2, stripeFaultRate: 0.2 });
+    const f = await runChaos({
+      ...CHAOS_DEFAULTS,
+      customers: 12,
+      days: 3,
+      events: 4_800,
+      seed: 11,
+      killRate: 0.3,
+      redeliveryRate: 0.2,
+      stripeFaultRate: 0.2,
+    });
 
     // Assess: every event sent was accepted once, stored once and counted once; Stripe holds the truth.
     expect(f.rejected).toBe(0);
