@@ -4,7 +4,8 @@ import type { Detection } from './types.js';
 
 /**
  * Adjusts a detection's severity (its score is left as the rule measured it) by where its API calls came
- * from, which the volume rules cannot see in hourly totals. The default hold policy holds only high flags,
+ * from, which the volume rules cannot see in hourly totals, and by how much of the bill it moves. The
+ * default hold policy holds only high flags,
  * so this decides what waits for an analyst and what is billed while it is looked at:
  *
  * - an `off_hours_burst` whose day's calls came from the customer's usual /24 prefixes (less than
@@ -12,7 +13,9 @@ import type { Detection } from './types.js';
  *   is what a backfill or a batch job looks like; it is flagged for a look and billed meanwhile;
  * - a `volume_spike` of API calls or an `off_hours_burst` with at least `newPlaceShare` of the day's calls
  *   from new prefixes is one level higher: a surge from someone else's addresses is worse than a surge
- *   alone.
+ *   alone;
+ * - an `end_of_period_gaming` drop is one level higher: the protected-files meter bills the period's last
+ *   count, so the quantity at stake is the drop over the whole period, not over the days it lasted.
  *
  * The reason joins the flag's one-sentence summary and `signals.severityAdjusted` (-1 or +1), so the
  * console and the CLI show why. Other detections are returned unchanged.
@@ -20,6 +23,14 @@ import type { Detection } from './types.js';
  * @example severityByEvidence(detection).severity // 'medium' for a night burst from the customer's own prefixes
  */
 export function severityByEvidence(d: Detection): Detection {
+  const up = severityAbove(d.severity);
+  if (d.rule === 'end_of_period_gaming' && up)
+    return withSeverity(
+      d,
+      up,
+      { severityAdjusted: 1 },
+      `raised to ${up}: protected files bill at the period's last count, so a drop this close to its end lowers the whole period's bill`,
+    );
   const calls = d.meter === 'api_calls' && (d.rule === 'off_hours_burst' || d.rule === 'volume_spike');
   if (!calls) return d;
   const share = d.evidence.signals.newPlaceShare ?? 0;

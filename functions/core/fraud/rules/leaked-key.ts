@@ -37,7 +37,9 @@
  * judged against all the customer's keys together instead, so a rotated key inherits the places its
  * predecessor was used from. That yardstick learns every day (one key's migration is not the
  * customer's leak) and its bars include every key's churn, so it is conservative; the jump, the
- * new calls and the retained share need a key's own history and are left out then.
+ * new calls and the retained share need a key's own history and are left out then. New prefixes count
+ * for such a key only beside a new country: a new key is how a customer brings up new servers, and
+ * their addresses in the countries it already works from are the deployment, not a leak.
  *
  * One detection per customer and day, on `api_calls`, naming every key that crossed and the top
  * prefixes and countries, new ones marked.
@@ -165,7 +167,7 @@ class PlacesBaseline {
     const strength = Math.max(
       jumpStrength,
       newCallsStrength,
-      moved ? 0 : m.newPrefixes.size / prefixBar,
+      moved || (!own && m.newCountries.size === 0) ? 0 : m.newPrefixes.size / prefixBar,
       m.newCountries.size / countryBar,
       m.maxHourCountries / hourBar,
     );

@@ -243,6 +243,30 @@ describe('leaked_key', () => {
     expect(found).toEqual([]);
   });
 
+  it("does not flag a new key brought up on new servers in the customer's own country, and does beside a new country", () => {
+    // Prepare: on the scored day a key with no history (judged against all the customer's keys, whose user key
+    // churns prefixes: a bar of 39) carries 11,000 calls from 44 prefixes the customer never used; in the second
+    // case one of them is in a country it never used.
+    const newKey = (countryOfLast: string) => {
+      const days = copyDays(clean);
+      const key = { apiKeyId: 'k-new', calls: 0, ipPrefixes: {}, countries: {} };
+      days[DAY]!.keys.push(key);
+      const places = Array.from({ length: 44 }, (_, i) => ({ prefix: `203.0.${10 + i}.0/24`, country: i === 43 ? countryOfLast : 'DE' }));
+      addPlaces(key, places, 250, [9, 10, 11]);
+      return days;
+    };
+
+    // Act
+    const deployment = runRule('leaked_key', inputOf(newKey('DE')));
+    const abroad = runRule('leaked_key', inputOf(newKey('VN')));
+
+    // Assess
+    expect(deployment).toEqual([]);
+    expect(abroad).toHaveLength(1);
+    expect(abroad[0]!.evidence.apiKeyIds).toEqual(['k-new']);
+    expect(abroad[0]!.evidence.signals).toMatchObject({ keyBaseline: 0, newPrefixes: 44, newPrefixBar: 39, newCountries: 1 });
+  });
+
   it('flags a key taking a third of its calls from three new prefixes in its own country', () => {
     // Prepare: nothing about the places is foreign and three new prefixes are below the count bar (4);
     // what gives the leak away is how much traffic the new places carry, spread over all three.

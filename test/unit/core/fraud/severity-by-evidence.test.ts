@@ -90,4 +90,40 @@ describe('severityByEvidence', () => {
     expect(users).toEqual(spike('active_users', 'volume_spike', 0.9));
     expect(key).toEqual(spike('api_calls', 'leaked_key', 0.9));
   });
+
+  it("raises an end-of-period drop one level, so a medium one holds the period's protected files, and says why", () => {
+    // Prepare
+    const drop = (severity: Detection['severity']): Detection => ({
+      customerId: 'cus-1',
+      rule: 'end_of_period_gaming',
+      meter: 'protected_files',
+      window: { from: '2026-02-26T00:00:00.000Z', to: '2026-02-27T00:00:00.000Z' },
+      score: 0.7,
+      severity,
+      evidence: {
+        summary: 'protected files fell from 2000 to 1000 (50 %) with the period ending 2026-02-28T00:00:00.000Z',
+        observed: 1000,
+        expected: 2000,
+        signals: {},
+        series: [],
+      },
+    });
+
+    // Act
+    const medium = severityByEvidence(drop('medium'));
+    const low = severityByEvidence(drop('low'));
+    const high = severityByEvidence(drop('high'));
+
+    // Assess
+    expect(medium.severity).toBe('high');
+    expect(medium.score).toBe(0.7);
+    expect(medium.evidence.signals.severityAdjusted).toBe(1);
+    expect(medium.evidence.summary).toMatch(/^protected files fell .*; raised to high: protected files bill at the period's last count/);
+    expect(holdsFromFlags([openFlag(medium, AT)])).toEqual([
+      { customerId: 'cus-1', meter: 'protected_files', from: '2026-02-26', to: '2026-02-27' },
+    ]);
+    expect(low.severity).toBe('medium');
+    expect(holdsFromFlags([openFlag(low, AT)])).toEqual([]);
+    expect(high).toEqual(drop('high'));
+  });
 });
