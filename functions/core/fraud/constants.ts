@@ -76,6 +76,8 @@ export const LEAKED_KEY = {
   hourSlack: 3,
   /** A new prefix needs this many calls to count. */
   minCallsPerNewValue: 1,
+  /** New countries count only when the key's calls from new prefixes reach this share of its calls of the day. */
+  minNewCallShareForCountries: 0.1,
   /** A country counts (as new, or in an hour) only with this share of the key's calls of the day... */
   minCountryShare: 0.01,
   /** ...and this many calls. */

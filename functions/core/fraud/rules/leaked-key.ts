@@ -26,7 +26,9 @@
  *
  * Countries (3, 4) count only where they carry `minCountryShare` (1 %) of the key's calls of the day
  * and at least `minCountryCalls`: a traveller's handful of calls is not a place the key is used from,
- * and a leak worth a flag carries traffic.
+ * and a leak worth a flag carries traffic. New countries (3) count only when the key's calls from new
+ * prefixes reach `minNewCallShareForCountries` (10 %) of its day: two new countries carrying a few
+ * percent are travellers or a partner trying the API, and a leak that small is caught when it grows.
  *
  * (1), (2) and (5) only count while the key still uses `minRetainedShare` of its usual number of known
  * prefixes (a quiet day's: the lower quartile of its last 14 baseline days): when the old prefixes go
@@ -168,7 +170,7 @@ class PlacesBaseline {
       jumpStrength,
       newCallsStrength,
       moved || (!own && m.newCountries.size === 0) ? 0 : m.newPrefixes.size / prefixBar,
-      m.newCountries.size / countryBar,
+      newCallShare >= LEAKED_KEY.minNewCallShareForCountries ? m.newCountries.size / countryBar : 0,
       m.maxHourCountries / hourBar,
     );
     return {

@@ -243,6 +243,35 @@ describe('leaked_key', () => {
     expect(found).toEqual([]);
   });
 
+  it("counts two new countries only when the new places carry a tenth of the key's calls", () => {
+    // Prepare: key 0 (about 12,000 calls a day, all from DE) also used from two prefixes in two new countries,
+    // carrying about 5 % of its calls in one case and about 15 % in the other. Two prefixes are below every count
+    // bar but the countries' (2).
+    const abroad = (callsEach: number) => {
+      const days = copyDays(clean);
+      addPlaces(
+        days[DAY]!.keys[0]!,
+        [
+          { prefix: '198.51.100.0/24', country: 'NL' },
+          { prefix: '198.51.101.0/24', country: 'PL' },
+        ],
+        callsEach,
+        [9],
+      );
+      return days;
+    };
+
+    // Act
+    const few = runRule('leaked_key', inputOf(abroad(320)));
+    const many = runRule('leaked_key', inputOf(abroad(1100)));
+
+    // Assess
+    expect(few).toEqual([]);
+    expect(many).toHaveLength(1);
+    expect(many[0]!.evidence.signals).toMatchObject({ newPrefixes: 2, newCountries: 2, newCountryBar: 2 });
+    expect(many[0]!.evidence.signals.newCallShare).toBeGreaterThan(0.1);
+  });
+
   it("does not flag a new key brought up on new servers in the customer's own country, and does beside a new country", () => {
     // Prepare: on the scored day a key with no history (judged against all the customer's keys, whose user key
     // churns prefixes: a bar of 39) carries 11,000 calls from 44 prefixes the customer never used; in the second
