@@ -64,6 +64,8 @@ export interface LocalStack {
   env: Record<string, string>;
   ingestKey: string;
   adminKey: string;
+  /** Registers another API key (a test's analyst, say), as the operator does with `meter keys create`. */
+  addKey(key: string, role: KeyRole, principal: string, source?: string): Promise<void>;
   poller?: Poller;
   closePoller?: Poller;
   consume: SqsHandler;
@@ -233,6 +235,7 @@ export async function startLocalStack(o: LocalStackOptions = {}): Promise<LocalS
     env,
     ingestKey,
     adminKey,
+    addKey,
     poller,
     closePoller,
     consume,

@@ -5,13 +5,12 @@
  * counted twice, Stripe's totals against the metered truth (computed here, from the traffic sent), and reconcile.
  */
 import { randomUUID } from 'node:crypto';
-import { type Clock, DAY_MS, fixedClock } from '../../contract/clock.js';
+import { DAY_MS, fixedClock } from '../../contract/clock.js';
 import { METERS, type Meter } from '../../contract/meters.js';
 import { createStripeClient } from '../../functions/adapters/stripe/stripe-client-config.js';
 import { StripeMeterReporter } from '../../functions/adapters/stripe/stripe-meter-reporter.js';
 import type { ReconcileRow } from '../../functions/core/billing/reconcile.js';
 import { reconcilePeriod } from '../../functions/core/billing/reconcile-period.js';
-import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import { makePlanner } from '../../functions/handlers/close-planner.js';
 import { makeCloseWorker } from '../../functions/handlers/close-worker.js';
@@ -294,7 +293,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     // what the analyst released in between.
     const last = addDays(o.start, o.days - 1);
     await closeNight(addDays(last, 1));
-    const review = await dismissEveryFlag(s, clock);
+    const review = await dismissEveryFlag(s);
     progress(`the analyst dismissed ${review.dismissed} flag(s) at ${secondsSince(started)} s: ${JSON.stringify(review.flags)}`);
     for (let k = 2; k <= 3; k++) await closeNight(addDays(last, k));
 
@@ -385,15 +384,9 @@ const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
  * before the run, silent until its first day, then about a thousand API calls a day (a dormant account waking).
  * Their usage is held until the dismissal, and the closes after it must bill it exactly once.
  */
-async function dismissEveryFlag(s: LocalStack, clock: Clock) {
+async function dismissEveryFlag(s: LocalStack) {
   const key = `mk_analyst_${randomUUID().replaceAll('-', '')}`;
-  await s.services.registry.putKey({
-    hash: hashKey(key),
-    prefix: key.slice(0, 12),
-    role: 'analyst',
-    principal: 'chaos-analyst',
-    createdAt: new Date(clock.now()).toISOString(),
-  });
+  await s.addKey(key, 'analyst', 'chaos-analyst');
   const call = async (path: string, body?: unknown) => {
     const res = await fetch(`${s.url}${path}`, {
       method: body === undefined ? 'GET' : 'POST',

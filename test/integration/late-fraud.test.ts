@@ -4,7 +4,6 @@ import { DAY_MS, fixedClock, utcDay } from '../../contract/clock.js';
 import { type UsageEvent, validateEvent } from '../../contract/event-contract.js';
 import { type CloseDeps, closeCustomer } from '../../functions/core/close/close-customer.js';
 import type { Flag } from '../../functions/core/fraud/types.js';
-import { hashKey } from '../../functions/core/shared/api-keys.js';
 import { buildCustomer } from '../../functions/core/shared/customers.js';
 import type { Customer } from '../../functions/core/shared/ports.js';
 import { makePlanner } from '../../functions/handlers/close-planner.js';
@@ -134,13 +133,7 @@ beforeAll(async () => {
     Date.parse(`${FIRST}T00:00:00Z`),
   );
   await stack.services.registry.putCustomer(customer);
-  await stack.services.registry.putKey({
-    hash: hashKey(ANALYST),
-    prefix: ANALYST.slice(0, 12),
-    role: 'analyst',
-    principal: 'ana',
-    createdAt: new Date(clock.now()).toISOString(),
-  });
+  await stack.addKey(ANALYST, 'analyst', 'ana');
   // The steady history through the day before D, closed night by night with the worker's own services.
   const s = stack.functionServices['close-worker'];
   const deps: CloseDeps = {
