@@ -22,7 +22,9 @@ console.log('faults injected:');
 for (const [k, v] of Object.entries(f.faults)) console.log(`  ${k.padEnd(22)} ${v}`);
 console.log(`  ${'ingestErrorsRetried'.padEnd(22)} ${f.ingestErrorsRetried}`);
 console.log(`  ${'plannerRetries'.padEnd(22)} ${f.plannerRetries}`);
-console.log(`flags the closes raised (each dismissed by the run's analyst, ${f.flagsDismissed} in all): ${JSON.stringify(f.flags)}`);
+console.log(
+  `flags open after the last day's close (each dismissed by the run's analyst, ${f.flagsDismissed} in all): ${JSON.stringify(f.flags)}`,
+);
 console.log(
   `verdict: lost ${f.lost}, doubleCounted ${f.doubleCounted}, stripeMismatches ${f.stripeMismatches}, reconcile ${f.reconcileDifferences} of ${f.reconcileRows} rows differ, DLQ redriven ${f.dlqRedriven}`,
 );

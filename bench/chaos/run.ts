@@ -77,7 +77,7 @@ export interface ChaosFigures {
   /** Nights closed, the failed one and the ones after the last day of usage included. */
   nights: number;
   dlqRedriven: number;
-  /** Flags the closes raised, by rule and severity (`volume_spike/high`); the analyst dismissed each (see `runChaos`). */
+  /** Flags open after the last day's close, by rule and severity (`volume_spike/high`); the analyst dismissed each (see `runChaos`). */
   flags: Record<string, number>;
   flagsDismissed: number;
   stripeMeterEvents: number;
@@ -289,8 +289,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       faults.lateEvents += late.length;
       await send(late);
     }
-    // The nights after the last day of usage: its close, then two more to settle what Stripe refused and to bill
-    // what the analyst released in between.
+    // The nights after the last day of usage: the last day's close, the analyst's turn, then two more closes to
+    // settle what Stripe refused and to bill what the analyst released.
     const last = addDays(o.start, o.days - 1);
     await closeNight(addDays(last, 1));
     const review = await dismissEveryFlag(s);
@@ -393,14 +393,23 @@ async function dismissEveryFlag(s: LocalStack) {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-    return res.json() as Promise<{ flags: { id: string; rule: string; severity: string }[]; cursor?: string }>;
+    return res;
+  };
+  /** Like the console: a 409 (a close updated the flag meanwhile) or a 5xx is tried again, anything else is the verdict. */
+  const ok = async (path: string, body?: unknown) => {
+    for (let attempt = 1; ; attempt++) {
+      const res = await call(path, body);
+      if (res.status === 200) return res.json() as Promise<{ flags: { id: string; rule: string; severity: string }[]; cursor?: string }>;
+      const text = await res.text();
+      if (attempt >= 5 || (res.status !== 409 && res.status < 500)) throw new Error(`${path} answered ${res.status}: ${text}`);
+      await sleep(200 * attempt);
+    }
   };
   const flags: Record<string, number> = {};
   const open: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await call(`/v1/flags?status=open&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await ok(`/v1/flags?status=open&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     for (const f of page.flags) {
       flags[`${f.rule}/${f.severity}`] = (flags[`${f.rule}/${f.severity}`] ?? 0) + 1;
       open.push(f.id);
@@ -408,7 +417,7 @@ async function dismissEveryFlag(s: LocalStack) {
     cursor = page.cursor;
   } while (cursor);
   for (const id of open)
-    await call(`/v1/flags/${encodeURIComponent(id)}/review`, { decision: 'dismiss', note: 'chaos run: uniform traffic, not fraud' });
+    await ok(`/v1/flags/${encodeURIComponent(id)}/review`, { decision: 'dismiss', note: 'chaos run: uniform traffic, not fraud' });
   return { flags, dismissed: open.length };
 }
 

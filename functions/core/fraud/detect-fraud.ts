@@ -31,7 +31,8 @@ export const RULES: Readonly<Record<FraudRule, (ctx: RuleContext) => Detection[]
  *
  * One pattern, one flag: when a more specific rule explains a meter's day, a `volume_spike` on the same
  * meter and day is folded into it (listed under `evidence.alsoMatched`) rather than raised beside it.
- * Then each detection's severity is adjusted by where its calls came from (`severityByEvidence`).
+ * Then each detection's severity is adjusted by where its calls came from and by how much of the bill it
+ * moves (`severityByEvidence`).
  *
  * @example const detections = detectFraud({ customerId, day: '2026-03-09', createdAt, period, days, peers })
  */

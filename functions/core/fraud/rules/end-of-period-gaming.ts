@@ -6,7 +6,8 @@
  * minus the count at the day's end, as a share of that peak. The bar is
  * `max(minDropShare, historyMargin x the customer's biggest drop share on any earlier unflagged day)`,
  * and the drop must also reach `minFiles` files; strength = drop share over the bar. With the defaults
- * a customer that never drops more than a few percent is flagged low at a 25 % drop and high at 62.5 %.
+ * a customer that never drops more than a few percent scores low at a 25 % drop and high at 62.5 %;
+ * `severityByEvidence` then raises every such detection one level (medium at 25 %).
  *
  * Online and robust: the history is replayed day by day, earlier periods' last days are judged the same
  * way (their boundaries follow from the period's anchor day), and a flagged day never raises the bar.

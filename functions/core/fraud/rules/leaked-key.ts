@@ -28,7 +28,9 @@
  * and at least `minCountryCalls`: a traveller's handful of calls is not a place the key is used from,
  * and a leak worth a flag carries traffic. New countries (3) count only when the key's calls from new
  * prefixes reach `minNewCallShareForCountries` (10 %) of its day: two new countries carrying a few
- * percent are travellers or a partner trying the API, and a leak that small is caught when it grows.
+ * percent are travellers or a partner trying the API. The price: such a day is learned like any
+ * unflagged day, so a leak that starts that small and then grows through the same places is new to
+ * none of the measurements until they age out of the lookback.
  *
  * (1), (2) and (5) only count while the key still uses `minRetainedShare` of its usual number of known
  * prefixes (a quiet day's: the lower quartile of its last 14 baseline days): when the old prefixes go
