@@ -387,18 +387,14 @@ const secondsSince = (t: number) => Math.round((Date.now() - t) / 1000);
 async function dismissEveryFlag(s: LocalStack) {
   const key = `mk_analyst_${randomUUID().replaceAll('-', '')}`;
   await s.addKey(key, 'analyst', 'chaos-analyst');
-  const call = async (path: string, body?: unknown) => {
-    const res = await fetch(`${s.url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return res;
-  };
   /** Like the console: a 409 (a close updated the flag meanwhile) or a 5xx is tried again, anything else is the verdict. */
   const ok = async (path: string, body?: unknown) => {
     for (let attempt = 1; ; attempt++) {
-      const res = await call(path, body);
+      const res = await fetch(`${s.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
       if (res.status === 200) return res.json() as Promise<{ flags: { id: string; rule: string; severity: string }[]; cursor?: string }>;
       const text = await res.text();
       if (attempt >= 5 || (res.status !== 409 && res.status < 500)) throw new Error(`${path} answered ${res.status}: ${text}`);

@@ -23,19 +23,18 @@ import type { Detection } from './types.js';
  * @example severityByEvidence(detection).severity // 'medium' for a night burst from the customer's own prefixes
  */
 export function severityByEvidence(d: Detection): Detection {
-  const up = severityAbove(d.severity);
-  if (d.rule === 'end_of_period_gaming' && up)
+  const above = severityAbove(d.severity);
+  if (d.rule === 'end_of_period_gaming' && above)
     return withSeverity(
       d,
-      up,
+      above,
       { severityAdjusted: 1 },
-      `raised to ${up}: protected files bill at the period's last count, so a drop this close to its end lowers the whole period's bill`,
+      `raised to ${above}: protected files bill at the period's last count, so a drop this close to its end lowers the whole period's bill`,
     );
   const calls = d.meter === 'api_calls' && (d.rule === 'off_hours_burst' || d.rule === 'volume_spike');
   if (!calls) return d;
   const share = d.evidence.signals.newPlaceShare ?? 0;
   const fromNew = share >= SEVERITY_BY_EVIDENCE.newPlaceShare;
-  const above = severityAbove(d.severity);
   if (fromNew && above)
     return withSeverity(
       d,
